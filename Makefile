@@ -1,0 +1,86 @@
+# veribench build. `make` builds build/veribench; see README for the other targets.
+#
+# Variables:
+#   VERIBENCH_DATA  folder holding lfw/ and fvc2002/ (also read from the environment)
+#   SAN=1           AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
+#   STATIC=1        link libcsv, libjpeg, libpng, libtiff, cjson and zlib statically
+#                   (for GPU machines that lack those shared libraries)
+#   BUILD           output folder (default build, or build/san with SAN=1)
+
+VERIBENCH_DATA ?= ../shared/datasets
+export VERIBENCH_DATA
+
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1
+else
+BUILD ?= build
+SANFLAGS :=
+OPT := -O2
+endif
+
+CC ?= cc
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -pthread -I. -I$(BUILD)/gen $(SANFLAGS)
+LDFLAGS += -pthread $(SANFLAGS)
+
+LIB_NAMES := csv jpeg png16 tiff cjson crypto z
+ifeq ($(STATIC),1)
+# libtiff's static archive pulls its codecs in; list them after it.
+LDLIBS += -Wl,-Bstatic $(addprefix -l,$(LIB_NAMES)) -ldeflate -ljbig -llzma -lzstd -lLerc -lwebp -lsharpyuv -Wl,-Bdynamic -lstdc++ -lm -ldl
+else
+LDLIBS += $(addprefix -l,$(LIB_NAMES)) -lm -ldl
+endif
+
+SRC_DIRS := bench models backends backends/cpu backends/vulkan datasets reports
+LIB_SRCS := $(filter-out bench/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+GEN_SRCS :=
+-include shaders/shaders.mk
+
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_SRCS))
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+
+.PHONY: all models test check bench clean distclean
+all: $(BUILD)/veribench $(TEST_BINS)
+
+$(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libveribench.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/veribench: $(BUILD)/obj/bench/main.o $(BUILD)/libveribench.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testlib.o $(BUILD)/libveribench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Fetch @vladmandic/face-api, check its pinned SHA-256 sums, convert to GGUF.
+models: $(BUILD)/veribench
+	BUILD=$(BUILD) sh models/fetch-faceapi.sh
+
+# The whole suite (unit tests, CLI tests, Vulkan tests on whatever device exists).
+test: all
+	BUILD=$(BUILD) sh tests/run.sh
+
+check: test
+
+bench: $(BUILD)/veribench
+	BUILD=$(BUILD) sh bench/bench.sh
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/veribench $(BUILD)/libveribench.a
+
+distclean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

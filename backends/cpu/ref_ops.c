@@ -1,0 +1,132 @@
+#include "backends/cpu/ref_ops.h"
+
+#include <float.h>
+
+void vb_ref_conv2d(const float *x, int n, int h, int w, int cin, const float *weight,
+                   const float *bias, int cout, int kh, int kw, int stride, int pad_top,
+                   int pad_left, int oh, int ow, float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int co = 0; co < cout; co++) {
+                    double acc = 0.0;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * stride - pad_top + ky;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        for (int kx = 0; kx < kw; kx++) {
+                            int ix = ox * stride - pad_left + kx;
+                            if (ix < 0 || ix >= w)
+                                continue;
+                            const float *xp = x + (((size_t)b * h + iy) * w + ix) * cin;
+                            const float *wp = weight + (((size_t)co * kh + ky) * kw + kx) * cin;
+                            for (int ci = 0; ci < cin; ci++)
+                                acc += (double)xp[ci] * (double)wp[ci];
+                        }
+                    }
+                    if (bias)
+                        acc += bias[co];
+                    y[(((size_t)b * oh + oy) * ow + ox) * cout + co] = (float)acc;
+                }
+}
+
+void vb_ref_affine(const float *x, size_t pixels, int c, const float *scale, const float *shift,
+                   float *y)
+{
+    for (size_t p = 0; p < pixels; p++)
+        for (int ch = 0; ch < c; ch++)
+            y[p * c + ch] = x[p * c + ch] * scale[ch] + shift[ch];
+}
+
+void vb_ref_relu(const float *x, size_t count, float *y)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* Shared window walk for both pools: max of in-range taps, or their mean. */
+static void pool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,
+                 int pad_left, int oh, int ow, float *y, int is_max)
+{
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int ch = 0; ch < c; ch++) {
+                    double sum = 0.0;
+                    float best = -FLT_MAX;
+                    int taps = 0;
+                    for (int ky = 0; ky < k; ky++) {
+                        int iy = oy * stride - pad_top + ky;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        for (int kx = 0; kx < k; kx++) {
+                            int ix = ox * stride - pad_left + kx;
+                            if (ix < 0 || ix >= w)
+                                continue;
+                            float v = x[(((size_t)b * h + iy) * w + ix) * c + ch];
+                            sum += v;
+                            if (v > best)
+                                best = v;
+                            taps++;
+                        }
+                    }
+                    float out = is_max ? best : (taps ? (float)(sum / taps) : 0.0f);
+                    y[(((size_t)b * oh + oy) * ow + ox) * c + ch] = out;
+                }
+}
+
+void vb_ref_maxpool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,
+                    int pad_left, int oh, int ow, float *y)
+{
+    pool(x, n, h, w, c, k, stride, pad_top, pad_left, oh, ow, y, 1);
+}
+
+void vb_ref_avgpool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,
+                    int pad_left, int oh, int ow, float *y)
+{
+    pool(x, n, h, w, c, k, stride, pad_top, pad_left, oh, ow, y, 0);
+}
+
+static float at_or_zero(const float *t, int b, int th, int tw, int tc, int yy, int xx, int ch)
+{
+    if (yy >= th || xx >= tw || ch >= tc)
+        return 0.0f;
+    return t[(((size_t)b * th + yy) * tw + xx) * tc + ch];
+}
+
+void vb_ref_add_zeropad(const float *a, int ah, int aw, int ac, const float *b, int bh, int bw,
+                        int bc, int n, float *y, int oh, int ow, int oc)
+{
+    for (int i = 0; i < n; i++)
+        for (int yy = 0; yy < oh; yy++)
+            for (int xx = 0; xx < ow; xx++)
+                for (int ch = 0; ch < oc; ch++)
+                    y[(((size_t)i * oh + yy) * ow + xx) * oc + ch] =
+                        at_or_zero(a, i, ah, aw, ac, yy, xx, ch) + at_or_zero(b, i, bh, bw, bc, yy, xx, ch);
+}
+
+void vb_ref_mean_hw(const float *x, int n, int h, int w, int c, float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            double sum = 0.0;
+            for (int p = 0; p < h * w; p++)
+                sum += x[((size_t)b * h * w + p) * c + ch];
+            y[(size_t)b * c + ch] = (float)(sum / (h * w));
+        }
+}
+
+void vb_ref_fc(const float *x, int n, int in, const float *weight, const float *bias, int out,
+               float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int o = 0; o < out; o++) {
+            double acc = 0.0;
+            for (int i = 0; i < in; i++)
+                acc += (double)x[(size_t)b * in + i] * weight[(size_t)o * in + i];
+            if (bias)
+                acc += bias[o];
+            y[(size_t)b * out + o] = (float)acc;
+        }
+}

@@ -1,0 +1,13 @@
+/* Placeholder until this subcommand lands; replaced by its own implementation. */
+#include <stdio.h>
+
+#include "bench/commands.h"
+#include "bench/common.h"
+
+int cmd_devices(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veribench devices: not available in this build yet\n");
+    return VB_EXIT_USAGE;
+}

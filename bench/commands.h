@@ -1,0 +1,14 @@
+/* Subcommands, one file each (bench/cmd_<name>.c), as git does. Each returns an exit code
+ * from bench/common.h. */
+#ifndef VB_COMMANDS_H
+#define VB_COMMANDS_H
+
+int cmd_convert(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+
+#endif

@@ -1,0 +1,54 @@
+/* Shared plumbing: error reporting, exit codes, small helpers used by every stage. */
+#ifndef VB_COMMON_H
+#define VB_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Stable exit codes (documented in README "Exit status"). */
+enum {
+    VB_EXIT_OK = 0,       /* everything done, verdict positive */
+    VB_EXIT_FAIL = 1,     /* finished, but a verdict is negative: gate failed, check above
+                             tolerance, some inputs failed under --keep-going */
+    VB_EXIT_USAGE = 2,    /* bad command line */
+    VB_EXIT_INPUT = 3,    /* bad or missing input: model, image, dataset, CSV */
+    VB_EXIT_DEVICE = 4,   /* backend/device unavailable or failed */
+    VB_EXIT_IO = 5        /* cannot write results (disk full, permissions) or internal error */
+};
+
+/* Every fallible function takes a vb_err* and returns 0 on success, -1 on failure after
+ * filling the message. Messages name the file and the problem; the caller adds context
+ * with vb_err_prefix and decides the exit code. */
+typedef struct vb_err {
+    char msg[1024];
+    int code; /* one of VB_EXIT_*, the exit status the failure deserves */
+} vb_err;
+
+int vb_fail(vb_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vb_err_prefix(vb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Allocation that reports failure through vb_err instead of crashing. */
+void *vb_malloc(size_t n, vb_err *e);
+void *vb_calloc(size_t count, size_t size, vb_err *e);
+/* Multiply sizes, failing (returning -1) on overflow. */
+int vb_mul_size(size_t a, size_t b, size_t *out);
+
+/* Whole-file read with a size cap (refuses files above max_bytes). */
+int vb_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size, vb_err *e);
+
+/* Wall-clock in seconds (monotonic). */
+double vb_now(void);
+
+/* Program name for messages. */
+extern const char *vb_progname;
+void vb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define VB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+
+
+/* SHA-256 (OpenSSL libcrypto) as 64 lowercase hex digits + NUL. */
+int vb_sha256_file(const char *path, char hex[65], vb_err *e);
+void vb_sha256_hex(const void *data, size_t n, char hex[65]);
+#endif

@@ -1,0 +1,48 @@
+#include "models/arch.h"
+
+#include <string.h>
+
+static const struct {
+    const char *arch;
+    int (*build)(vb_graph *g, vb_err *e);
+} builders[] = {
+    {"face_recognition", vb_arch_face_recognition},
+};
+
+int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
+{
+    memset(g, 0, sizeof *g);
+    g->model = m;
+    const char *arch, *distance;
+    uint32_t h, w, c, dim;
+    if (vb_model_get_str(m, VB_KEY_ARCH, &arch, e) || vb_model_get_u32(m, VB_KEY_IN_H, &h, e) ||
+        vb_model_get_u32(m, VB_KEY_IN_W, &w, e) || vb_model_get_u32(m, VB_KEY_IN_C, &c, e) ||
+        vb_model_get_u32(m, VB_KEY_OUT_DIM, &dim, e) ||
+        vb_model_get_str(m, VB_KEY_OUT_DISTANCE, &distance, e) ||
+        vb_model_get_f32(m, VB_KEY_OUT_THRESHOLD, &g->threshold, e) ||
+        vb_model_get_f32(m, VB_KEY_IN_SCALE, &g->in_scale, e))
+        return -1;
+    if (h < 1 || w < 1 || c < 1 || c > 4 || h > 4096 || w > 4096)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported input shape %ux%ux%u", m->path, h, w, c);
+    if (vb_model_get_f32_array(m, VB_KEY_IN_MEAN, g->in_mean, c, e))
+        return -1;
+    snprintf(g->arch, sizeof g->arch, "%s", arch);
+    g->in_h = (int)h;
+    g->in_w = (int)w;
+    g->in_c = (int)c;
+    g->out_dim = (int)dim;
+    g->distance = strcmp(distance, "euclidean") == 0 ? "euclidean" : NULL;
+    if (!g->distance)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported %s '%s'", m->path, VB_KEY_OUT_DISTANCE, distance);
+    for (size_t i = 0; i < VB_ARRAY_LEN(builders); i++) {
+        if (strcmp(builders[i].arch, arch) == 0) {
+            if (builders[i].build(g, e))
+                return -1;
+            if ((int)vb_node_size(&g->nodes[g->output]) != g->out_dim)
+                return vb_fail(e, VB_EXIT_INPUT, "%s: graph output has %zu values, metadata says %d",
+                               m->path, vb_node_size(&g->nodes[g->output]), g->out_dim);
+            return 0;
+        }
+    }
+    return vb_fail(e, VB_EXIT_INPUT, "%s: unknown architecture '%s'", m->path, arch);
+}
