@@ -8,6 +8,8 @@
 typedef struct csv_reader {
     const char *file;
     long line, index;
+    long last_record_line; /* where the last complete record ended, 0 before any */
+    int at_line_start;     /* the last byte read ended a line */
     char *buf; /* fields of the current record, each NUL-terminated */
     size_t len, cap;
     size_t *offs; /* start of each field in buf */
@@ -88,6 +90,7 @@ static void on_record(int term, void *data)
         if (r->fn(r->ctx, &row, r->e) != 0)
             r->failed = 1;
         r->index++;
+        r->last_record_line = r->line;
     }
     r->nf = 0;
     r->len = 0;
@@ -146,12 +149,17 @@ static int parse_blocks(FILE *f, struct csv_parser *p, csv_reader *r, char *bloc
         }
         if (feed(p, r, block + start, n - start))
             return -1;
+        r->at_line_start = start == n;
     }
     if (ferror(f))
         return vb_fail(r->e, VB_EXIT_INPUT, "%s: read error: %s", r->file, strerror(errno));
+    if (r->line > 1 && r->at_line_start)
+        r->line--; /* the file ends with a line end: what follows is no line */
     if (csv_fini(p, on_field, on_record, r) != 0)
-        return vb_fail(r->e, VB_EXIT_INPUT, "%s:%ld: malformed CSV: unterminated quoted field",
-                       r->file, r->line);
+        return vb_fail(r->e, VB_EXIT_INPUT,
+                       "%s:%ld: malformed CSV: unterminated quoted field (a quote opened after "
+                       "line %ld is never closed)",
+                       r->file, r->line, r->last_record_line);
     return r->failed ? -1 : 0;
 }
 
