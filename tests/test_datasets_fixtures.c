@@ -160,6 +160,7 @@ static void test_lfw_errors(void)
                  "already listed on line 2");
     expect_error("lfw", NULL, FIX "/lfw-matched-in-mismatched-slot", VB_EXIT_INPUT,
                  "pairs.txt:3:", "mismatched pair");
+    expect_error("lfw", NULL, FIX "/lfw-crlf-bad", VB_EXIT_INPUT, "pairs.txt:4:", "'x'");
     expect_error("lfw", NULL, FIX "/lfw-bad-people", VB_EXIT_INPUT, "people.txt:5:", "Name count");
     expect_error("lfw-all", NULL, FIX "/lfw-people-dup", VB_EXIT_INPUT, "people.txt:6:",
                  "'Alice' is listed twice");
@@ -322,6 +323,11 @@ static void test_csv_errors(void)
     const char *good = "csv:" FIX "/csv/good.csv";
     expect_error("csv:" FIX "/csv/dup-id.csv", NULL, NULL, VB_EXIT_INPUT,
                  FIX "/csv/dup-id.csv:4: duplicate sample id 's1'", "first on line 2");
+    /* Line numbers with CRLF (a blank line and a quoted line break included) and CR-only ends. */
+    expect_error("csv:" FIX "/csv/crlf-dup-id.csv", NULL, NULL, VB_EXIT_INPUT,
+                 "crlf-dup-id.csv:6: duplicate sample id 's1'", "first on line 2");
+    expect_error("csv:" FIX "/csv/cr-dup-id.csv", NULL, NULL, VB_EXIT_INPUT,
+                 "cr-dup-id.csv:4: duplicate sample id 's2'", "first on line 3");
     expect_error("csv:" FIX "/csv/missing-col.csv", NULL, NULL, VB_EXIT_INPUT, "missing-col.csv:1:",
                  "lacks column 'subject'");
     expect_error("csv:" FIX "/csv/unknown-col.csv", NULL, NULL, VB_EXIT_INPUT, "unknown-col.csv:1:",
