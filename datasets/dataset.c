@@ -524,6 +524,46 @@ int vb_trial_iter_next(vb_trial_iter *it, vb_trial *out)
     return 1;
 }
 
+static uint32_t mark_range(unsigned char *mask, uint64_t lo, uint64_t hi) /* [lo, hi] */
+{
+    uint32_t n = 0;
+    for (uint64_t i = lo; i <= hi; i++) {
+        n += !mask[i];
+        mask[i] = 1;
+    }
+    return n;
+}
+
+uint32_t vb_dataset_mark_samples(const vb_dataset *d, uint64_t begin, uint64_t end,
+                                 unsigned char *mask)
+{
+    if (end > d->n_trials)
+        end = d->n_trials;
+    if (begin >= end)
+        return 0;
+    uint32_t n = 0;
+    if (d->protocol == VB_PROTOCOL_EXPLICIT) {
+        for (uint64_t k = begin; k < end; k++) {
+            n += mark_range(mask, d->trials[k].a, d->trials[k].a);
+            n += mark_range(mask, d->trials[k].b, d->trials[k].b);
+        }
+        return n;
+    }
+    /* Rows a0..a1 of the row-major order: row a0 from b0, whole rows in between, row a1 up
+     * to b1. Their b's are [b0, n-1] (or [b0, b1] in one row), [a0+2, n-1], [a1+1, b1]. */
+    uint32_t a0, b0, a1, b1;
+    uint64_t last = d->n_samples - 1;
+    pair_at(d->n_samples, begin, &a0, &b0);
+    pair_at(d->n_samples, end - 1, &a1, &b1);
+    n += mark_range(mask, a0, a1);
+    if (a0 == a1)
+        return n + mark_range(mask, b0, b1);
+    n += mark_range(mask, b0, last);
+    if (a1 > a0 + 1)
+        n += mark_range(mask, (uint64_t)a0 + 2, last);
+    return n + mark_range(mask, (uint64_t)a1 + 1, b1);
+}
+
 void vb_shard_range(uint64_t total, uint64_t shard, uint64_t nshards, uint64_t *begin,
                     uint64_t *end)
 {

@@ -134,13 +134,18 @@ int vb_dataset_open(const char *spec, const char *trials_csv, const char *data_d
                     vb_err *e);
 
 /* Keep only the trials of the given folds ("1,3-5": numbers and inclusive ranges, comma
- * separated, each within 1..n_folds), then only the samples those trials reference (and
- * their subjects); indices are renumbered, orders kept, counts and fingerprint recomputed.
+ * separated, each within 1..n_folds; trials with fold 0 are never kept), then only the
+ * samples those trials reference (and their subjects); indices are renumbered, orders kept,
+ * counts and fingerprint recomputed. May be called again to narrow further.
  * Errors (VB_EXIT_USAGE): bad syntax, fold out of range, a dataset without folds (all-pairs
  * or fold-less), a selection with no trials. On error d is unchanged. */
 int vb_dataset_select_folds(vb_dataset *d, const char *folds, vb_err *e);
 
 void vb_dataset_free(vb_dataset *d);
+
+/* Thread safety: after open (and fold selection) a dataset is read-only; vb_dataset_find,
+ * vb_dataset_trial, iterators and vb_dataset_mark_samples may run in many threads at once.
+ * The decode stage writes samples[i].acquired, each thread its own samples. */
 
 /* Index of the sample with this id, or -1. */
 int64_t vb_dataset_find(const vb_dataset *d, const char *id);
@@ -165,6 +170,13 @@ typedef struct vb_trial_iter {
 } vb_trial_iter;
 void vb_trial_iter_init(vb_trial_iter *it, const vb_dataset *d, uint64_t begin, uint64_t end);
 int vb_trial_iter_next(vb_trial_iter *it, vb_trial *out); /* 1 = *out filled, 0 = done */
+
+/* Mark (mask[i] = 1) every sample that trials [begin, end) compare; mask has n_samples
+ * entries and is not cleared first. Returns the number of entries newly set. For a shard
+ * or chunk that embeds only what it scores; O(range) for explicit protocols, O(n) for
+ * all-pairs. */
+uint32_t vb_dataset_mark_samples(const vb_dataset *d, uint64_t begin, uint64_t end,
+                                 unsigned char *mask);
 
 /* Split [0, total) into nshards contiguous ranges whose sizes differ by at most one;
  * shard is 0-based. Deterministic: the basis of --shard i/N and of parallel chunks. */

@@ -10,7 +10,7 @@
 
 #include "datasets/dataset_internal.h"
 
-enum { LFW_MAX_FILE = 64 << 20, LFW_MAX_IMAGES = 9999, LFW_MAX_FIELDS = 5,
+enum { LFW_MAX_FILE = 64 << 20, LFW_MAX_IMAGES = 9999, LFW_MAX_FIELDS = 5, LFW_MAX_NAME = 255,
        LFW_MAX_TRIALS = 10000000 };
 
 #define LFW_IMAGE_FMT "lfw/images_deepfunneled/%s/%s_%04u.jpg"
@@ -84,6 +84,9 @@ static int text_number(const text_file *t, int field, uint64_t min, uint64_t max
 
 static int check_name(const text_file *t, const char *name, vb_err *e)
 {
+    if (strlen(name) > LFW_MAX_NAME)
+        return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: name longer than %d bytes", t->path, t->line,
+                       LFW_MAX_NAME);
     if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\'))
         return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: '%s' is not a valid LFW name", t->path, t->line,
                        name);
@@ -229,7 +232,7 @@ static uint64_t image_key(const lfw_people *p, uint32_t person, uint32_t number)
 
 static int add_image(vb_dataset *d, const char *name, uint32_t number, vb_err *e)
 {
-    char id[4200], rel[8600];
+    char id[LFW_MAX_NAME + 16], rel[2 * LFW_MAX_NAME + 64];
     snprintf(id, sizeof id, "%s_%04u", name, number);
     snprintf(rel, sizeof rel, LFW_IMAGE_FMT, name, name, number);
     return vb_ds_add_sample(d, id, name, rel, VB_MODALITY_FACE, e);

@@ -318,6 +318,29 @@ static void test_lfw_all(void)
     vb_dataset_trial(&d, d.n_trials - 1, &t);
     CHECK(t.a == n - 2 && t.b == n - 1);
 
+    /* Samples a chunk needs: vb_dataset_mark_samples against the iterator, on chunks within
+     * one row, across a few rows and across many. */
+    static const uint64_t chunk[][2] = {{5, 9}, {13000, 40000}, {0, 1}, {87549000ull, 87549528ull},
+                                        {40000000ull, 40300000ull}, {13231, 13232}};
+    unsigned char *want = calloc(n, 1), *got = calloc(n, 1);
+    for (size_t c = 0; want && got && c < VB_ARRAY_LEN(chunk); c++) {
+        memset(want, 0, n);
+        memset(got, 0, n);
+        vb_trial_iter it;
+        vb_trial_iter_init(&it, &d, chunk[c][0], chunk[c][1]);
+        uint32_t marked = 0;
+        while (vb_trial_iter_next(&it, &t)) {
+            marked += !want[t.a] + !want[t.b];
+            want[t.a] = want[t.b] = 1;
+        }
+        CHECKF(vb_dataset_mark_samples(&d, chunk[c][0], chunk[c][1], got) == marked &&
+                   memcmp(want, got, n) == 0,
+               "mark_samples on trials [%llu, %llu)", (unsigned long long)chunk[c][0],
+               (unsigned long long)chunk[c][1]);
+    }
+    free(want);
+    free(got);
+
     /* Walk all 87.5M pairs in 7 shards: each pair once, in order, genuine count exact. */
     uint64_t seen = 0, walked_genuine = 0, out_of_order = 0;
     uint32_t ea = 0, eb = 1;

@@ -4,6 +4,7 @@
  * and the documented fingerprint text. Needs no real data. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "datasets/dataset.h"
@@ -371,6 +372,142 @@ static void test_csv_errors(void)
                  "cannot open");
 }
 
+/* mark_samples against brute force over every sub-range. */
+static void check_marks_every_range(const vb_dataset *d)
+{
+    unsigned char *want = calloc(d->n_samples, 1), *got = calloc(d->n_samples, 1);
+    int wrong = 0;
+    for (uint64_t begin = 0; want && got && begin <= d->n_trials; begin++)
+        for (uint64_t end = begin; end <= d->n_trials + 1; end++) {
+            memset(want, 0, d->n_samples);
+            memset(got, 0, d->n_samples);
+            vb_trial_iter it;
+            vb_trial t;
+            uint32_t n_want = 0;
+            vb_trial_iter_init(&it, d, begin, end);
+            while (vb_trial_iter_next(&it, &t)) {
+                n_want += !want[t.a] + !want[t.b];
+                want[t.a] = want[t.b] = 1;
+            }
+            uint32_t n_got = vb_dataset_mark_samples(d, begin, end, got);
+            wrong += n_got != n_want || memcmp(want, got, d->n_samples) != 0;
+        }
+    CHECKF(wrong == 0, "%s: vb_dataset_mark_samples wrong on %d ranges", d->spec, wrong);
+    free(want);
+    free(got);
+}
+
+static void test_mark_samples(void)
+{
+    vb_dataset d;
+    if (open_ok("lfw-all", NULL, FIX "/lfw-mini", &d) == 0) {
+        check_marks_every_range(&d);
+        vb_dataset_free(&d);
+    }
+    if (open_ok("lfw", NULL, FIX "/lfw-mini", &d) == 0) {
+        check_marks_every_range(&d);
+        vb_dataset_free(&d);
+    }
+}
+
+/* ---- parser robustness ------------------------------------------------------------------ */
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 16);
+    *n = buf ? fread(buf, 1, 1 << 16, f) : 0;
+    fclose(f);
+    return buf;
+}
+
+static void spit(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* Deterministic mutations (byte changes, insertions of separators and quotes, deletions)
+ * of good inputs: each load must either succeed or fail with VB_EXIT_INPUT, never crash
+ * (the sanitizer build checks memory). */
+static void test_mutated_inputs(void)
+{
+    char dir[] = "/tmp/vb-datasets-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char lfw[300], people[300], pairs[300], manifest[300], trials[300];
+    snprintf(lfw, sizeof lfw, "%s/lfw", dir);
+    mkdir(lfw, 0700);
+    snprintf(people, sizeof people, "%s/people.txt", lfw);
+    snprintf(pairs, sizeof pairs, "%s/pairs.txt", lfw);
+    snprintf(manifest, sizeof manifest, "%s/m.csv", dir);
+    snprintf(trials, sizeof trials, "%s/t.csv", dir);
+    struct { const char *source, *target; } inputs[] = {
+        {FIX "/lfw-mini/lfw/pairs.txt", pairs},
+        {FIX "/lfw-mini/lfw/people.txt", people},
+        {FIX "/csv/good.csv", manifest},
+        {FIX "/csv/good-trials.csv", trials},
+    };
+    size_t n_orig[4] = {0};
+    char *orig[4];
+    for (int i = 0; i < 4; i++) {
+        orig[i] = slurp(inputs[i].source, &n_orig[i]);
+        CHECK(orig[i] != NULL);
+        if (orig[i])
+            spit(inputs[i].target, orig[i], n_orig[i]);
+    }
+    static const char alphabet[] = "\t\n\r,\" 0123456789-_aZ\xef";
+    uint64_t s = 0x243f6a8885a308d3ull;
+    int unexpected = 0, loaded = 0;
+    for (int round = 0; round < 1600 && orig[0] && orig[1] && orig[2] && orig[3]; round++) {
+        int which = round % 4;
+        char buf[1 << 16];
+        size_t n = n_orig[which];
+        memcpy(buf, orig[which], n);
+        for (int m = 0; m < 1 + round % 3; m++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = n ? (size_t)(s >> 33) % n : 0;
+            char c = alphabet[(s >> 20) % (sizeof alphabet - 1)];
+            switch ((s >> 10) % 3) {
+            case 0: if (n) buf[at] = c; break;
+            case 1: memmove(buf + at + 1, buf + at, n - at); buf[at] = c; n++; break;
+            default: if (n) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;
+            }
+        }
+        spit(inputs[which].target, buf, n);
+        vb_dataset d;
+        vb_err e = {{0}, 0};
+        char spec[320];
+        snprintf(spec, sizeof spec, "csv:%s", manifest);
+        int rc = which < 2 ? vb_dataset_open(which == 0 ? "lfw" : "lfw-all", NULL, dir, &d, &e)
+                           : vb_dataset_open(spec, which == 3 ? trials : NULL, NULL, &d, &e);
+        if (rc == 0) {
+            loaded++;
+            vb_dataset_free(&d);
+        } else if (e.code != VB_EXIT_INPUT && unexpected++ < 3) {
+            fprintf(stderr, "mutation %d: code %d: %s\n", round, e.code, e.msg);
+        }
+        spit(inputs[which].target, orig[which], n_orig[which]);
+    }
+    CHECKF(unexpected == 0, "%d mutated inputs failed with a code other than VB_EXIT_INPUT", unexpected);
+    if (getenv("VB_TEST_VERBOSE"))
+        fprintf(stderr, "   %d of 1600 mutated inputs loaded\n", loaded);
+    CHECK(loaded > 0); /* some mutations are harmless (e.g. inside a path) */
+    for (int i = 0; i < 4; i++) {
+        remove(inputs[i].target);
+        free(orig[i]);
+    }
+    rmdir(lfw);
+    rmdir(dir);
+}
+
 /* ---- enumeration helpers ---------------------------------------------------------------- */
 
 static void test_pair_count_and_shards(void)
@@ -435,6 +572,8 @@ int main(void)
     RUN(test_csv_all_pairs);
     RUN(test_csv_trials);
     RUN(test_csv_errors);
+    RUN(test_mark_samples);
+    RUN(test_mutated_inputs);
     RUN(test_pair_count_and_shards);
     RUN(test_data_dir_and_names);
     return vb_test_finish();
