@@ -51,7 +51,7 @@ int vb_parse_uint(const char *s, uint64_t max, uint64_t *out)
         if (*s < '0' || *s > '9')
             return -1;
         unsigned digit = (unsigned)(*s - '0');
-        if (v > (max - digit) / 10)
+        if (digit > max || v > (max - digit) / 10)
             return -1;
         v = v * 10 + digit;
     }
@@ -108,22 +108,27 @@ static int check_text(const char *what, const char *s, vb_err *e)
     return 0;
 }
 
-static int grow(void **arr, uint64_t *cap, uint64_t need, size_t elem, vb_err *e)
+/* Grow an array to hold need elements (capacity doubles); returns the array, or NULL with e
+ * filled and the old array intact. */
+static void *grow_array(void *arr, uint64_t *cap, uint64_t need, size_t elem, vb_err *e)
 {
     if (need <= *cap)
-        return 0;
+        return arr;
     uint64_t n = *cap ? *cap : 256;
     while (n < need)
         n *= 2;
     size_t bytes;
-    if (n > SIZE_MAX / elem || vb_mul_size((size_t)n, elem, &bytes))
-        return vb_fail(e, VB_EXIT_IO, "dataset too large");
-    void *p = realloc(*arr, bytes);
-    if (!p)
-        return vb_fail(e, VB_EXIT_IO, "out of memory growing the dataset (%zu bytes)", bytes);
-    *arr = p;
+    if (n > SIZE_MAX / elem || vb_mul_size((size_t)n, elem, &bytes)) {
+        vb_fail(e, VB_EXIT_IO, "dataset too large");
+        return NULL;
+    }
+    void *p = realloc(arr, bytes);
+    if (!p) {
+        vb_fail(e, VB_EXIT_IO, "out of memory growing the dataset (%zu bytes)", bytes);
+        return NULL;
+    }
     *cap = n;
-    return 0;
+    return p;
 }
 
 static int add_subject(vb_dataset *d, const char *subject, uint32_t *index, vb_err *e)
@@ -134,10 +139,11 @@ static int add_subject(vb_dataset *d, const char *subject, uint32_t *index, vb_e
         *index = (uint32_t)found;
         return 0;
     }
-    uint64_t cap = s->cap_subjects;
-    if (grow((void **)&d->subjects, &cap, (uint64_t)d->n_subjects + 1, sizeof *d->subjects, e))
+    const char **subjects =
+        grow_array(d->subjects, &s->cap_subjects, (uint64_t)d->n_subjects + 1, sizeof *subjects, e);
+    if (!subjects)
         return -1;
-    s->cap_subjects = (uint32_t)cap;
+    d->subjects = subjects;
     const char *copy = vb_pool_strdup(&s->pool, subject, e);
     if (!copy || vb_strmap_put(&s->subjects, copy, d->n_subjects, NULL, e) < 0)
         return -1;
@@ -157,10 +163,11 @@ int vb_ds_add_sample(vb_dataset *d, const char *id, const char *subject, const c
         return vb_fail(e, VB_EXIT_INPUT, "duplicate sample id '%s'", id);
     if (d->n_samples == UINT32_MAX)
         return vb_fail(e, VB_EXIT_INPUT, "more than %u samples", UINT32_MAX - 1);
-    uint64_t cap = s->cap_samples;
-    if (grow((void **)&d->samples, &cap, (uint64_t)d->n_samples + 1, sizeof *d->samples, e))
+    vb_sample *samples =
+        grow_array(d->samples, &s->cap_samples, (uint64_t)d->n_samples + 1, sizeof *samples, e);
+    if (!samples)
         return -1;
-    s->cap_samples = (uint32_t)cap;
+    d->samples = samples;
     vb_sample *smp = &d->samples[d->n_samples];
     memset(smp, 0, sizeof *smp);
     if (add_subject(d, subject, &smp->subject_index, e))
@@ -209,8 +216,10 @@ int vb_ds_add_trial(vb_dataset *d, uint32_t a, uint32_t b, int label, unsigned f
                        label, sa->id, sa->subject, sb->id, sb->subject);
     if (fold > VB_MAX_FOLDS)
         return vb_fail(e, VB_EXIT_INPUT, "fold %u above the limit %d", fold, VB_MAX_FOLDS);
-    if (grow((void **)&d->trials, &s->cap_trials, d->n_trials + 1, sizeof *d->trials, e))
+    vb_trial *trials = grow_array(d->trials, &s->cap_trials, d->n_trials + 1, sizeof *trials, e);
+    if (!trials)
         return -1;
+    d->trials = trials;
     d->trials[d->n_trials++] = (vb_trial){a, b, (uint8_t)label, (uint16_t)fold};
     return 0;
 }
@@ -296,7 +305,7 @@ int vb_ds_compact_to_trials(vb_dataset *d, vb_err *e)
         uint32_t old_subject = smp.subject_index;
         if (new_subject[old_subject] == UINT32_MAX) {
             new_subject[old_subject] = n_subj;
-            d->subjects[n_subj++] = d->subjects[old_subject];
+            d->subjects[n_subj++] = smp.subject; /* the sample's copy: slots are being reused */
         }
         smp.subject_index = new_subject[old_subject];
         smp.index = n;
@@ -377,14 +386,17 @@ static int open_spec(vb_dataset *d, const char *spec, const char *trials_csv, co
                        "dataset '%s' has its own protocol and takes no --trials (use lfw-all, "
                        "fvc2002-all:SET or csv:MANIFEST with --trials)",
                        spec);
-    if (strcmp(spec, "lfw") == 0 || strcmp(spec, "lfw-all") == 0)
-        return check_data_dir(data_dir, e) ||
-               vb_lfw_load(d, data_dir, strcmp(spec, "lfw-all") == 0, e);
-    if (strncmp(spec, fvc, strlen(fvc)) == 0)
-        return check_data_dir(data_dir, e) || vb_fvc_load(d, data_dir, spec + strlen(fvc), 0, e);
-    if (strncmp(spec, fvc_all, strlen(fvc_all)) == 0)
-        return check_data_dir(data_dir, e) ||
-               vb_fvc_load(d, data_dir, spec + strlen(fvc_all), 1, e);
+    int lfw = strcmp(spec, "lfw") == 0 || strcmp(spec, "lfw-all") == 0;
+    int fvc_set = strncmp(spec, fvc, strlen(fvc)) == 0;
+    int fvc_all_set = strncmp(spec, fvc_all, strlen(fvc_all)) == 0;
+    if ((lfw || fvc_set || fvc_all_set) && check_data_dir(data_dir, e))
+        return -1;
+    if (lfw)
+        return vb_lfw_load(d, data_dir, strcmp(spec, "lfw-all") == 0, e);
+    if (fvc_set)
+        return vb_fvc_load(d, data_dir, spec + strlen(fvc), 0, e);
+    if (fvc_all_set)
+        return vb_fvc_load(d, data_dir, spec + strlen(fvc_all), 1, e);
     if (strncmp(spec, csv, strlen(csv)) == 0 && spec[strlen(csv)])
         return vb_csv_manifest_load(d, spec + strlen(csv), e);
     return vb_fail(e, VB_EXIT_USAGE, "unknown dataset '%s'; one of:\n%s", spec,

@@ -38,8 +38,7 @@ typedef struct vb_dataset_store {
     vb_strpool pool;
     vb_strmap ids;      /* sample id -> index */
     vb_strmap subjects; /* subject -> subject index */
-    uint32_t cap_samples, cap_subjects;
-    uint64_t cap_trials;
+    uint64_t cap_samples, cap_subjects, cap_trials;
 } vb_dataset_store;
 
 /* Builder used by the loaders. vb_ds_begin allocates the store and sets kind and root. */

@@ -113,10 +113,13 @@ static void people_free(lfw_people *p)
 
 static int expect_fields(const text_file *t, int n, const char *form, vb_err *e)
 {
-    if (t->n != n)
-        return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: expected %s, found %d field%s", t->path, t->line,
-                       form, t->n > LFW_MAX_FIELDS ? LFW_MAX_FIELDS + 1 : t->n, t->n == 1 ? "" : "s");
-    return 0;
+    if (t->n == n)
+        return 0;
+    if (t->n > LFW_MAX_FIELDS)
+        return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: expected %s, found more than %d fields", t->path,
+                       t->line, form, LFW_MAX_FIELDS);
+    return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: expected %s, found %d field%s", t->path, t->line,
+                   form, t->n, t->n == 1 ? "" : "s");
 }
 
 static int people_add(lfw_people *p, vb_strpool *pool, const text_file *t, uint32_t cap, vb_err *e)

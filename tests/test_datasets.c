@@ -91,7 +91,10 @@ static char **distinct_ids(const expected_pair *p, int n, const int *sel, int *n
 {
     char **ids = calloc((size_t)(2 * n), sizeof *ids);
     int m = 0;
-    for (int k = 0; ids && k < n; k++)
+    *n_out = 0;
+    if (!ids)
+        return NULL;
+    for (int k = 0; k < n; k++)
         if (!sel || sel[p[k].fold]) {
             ids[m++] = (char *)p[k].a;
             ids[m++] = (char *)p[k].b;
