@@ -3,6 +3,7 @@
 #include "datasets/dataset.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -471,19 +472,36 @@ static uint64_t row_start(uint64_t n, uint64_t a)
     return a * (n - 1) - vb_pair_count(a);
 }
 
-/* Pair k of the row-major a < b enumeration of n items (k < n(n-1)/2). */
+/* Pair k of the row-major a < b enumeration of n items (k < n(n-1)/2). The row is the
+ * largest a with row_start(a) <= k, i.e. a = floor((m - sqrt(m^2 - 8k)) / 2), m = 2n - 1;
+ * the floating-point estimate is off by at most one and corrected exactly with integers.
+ * (Above 2^31 items m^2 would overflow: binary search instead.) */
 static void pair_at(uint64_t n, uint64_t k, uint32_t *a, uint32_t *b)
 {
-    uint64_t lo = 0, hi = n - 2; /* largest row whose start is <= k */
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (row_start(n, mid) <= k)
-            lo = mid;
-        else
-            hi = mid - 1;
+    uint64_t row;
+    if (n < (UINT64_C(1) << 31)) {
+        uint64_t m = 2 * n - 1;
+        double est = ((double)m - sqrt((double)(m * m - 8 * k))) / 2;
+        row = est <= 0 ? 0 : (uint64_t)est;
+        if (row > n - 2)
+            row = n - 2;
+        while (row > 0 && row_start(n, row) > k)
+            row--;
+        while (row < n - 2 && row_start(n, row + 1) <= k)
+            row++;
+    } else {
+        uint64_t lo = 0, hi = n - 2;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo + 1) / 2;
+            if (row_start(n, mid) <= k)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        row = lo;
     }
-    *a = (uint32_t)lo;
-    *b = (uint32_t)(lo + 1 + (k - row_start(n, lo)));
+    *a = (uint32_t)row;
+    *b = (uint32_t)(row + 1 + (k - row_start(n, row)));
 }
 
 static void implicit_trial(const vb_dataset *d, uint32_t a, uint32_t b, vb_trial *out)

@@ -315,7 +315,18 @@ static void test_lfw_all(void)
                  t.label == (strcmp(d.samples[t.a].subject, d.samples[t.b].subject) == 0));
     }
     CHECKF(bad == 0, "%llu of %zu random trials wrong", (unsigned long long)bad, VB_ARRAY_LEN(probes));
+    /* Every row boundary (last pair of a row, first and second of the next): where an
+     * off-by-one in the index -> pair mapping would show. */
     vb_trial t;
+    uint64_t boundary_bad = 0;
+    for (uint64_t a = 1; a + 1 < n; a++) {
+        uint64_t first = pair_index(n, a, a + 1);
+        for (uint64_t k = first - 1; k <= first + 1 && k < d.n_trials; k++) {
+            vb_dataset_trial(&d, k, &t);
+            boundary_bad += pair_index(n, t.a, t.b) != k || t.a >= t.b;
+        }
+    }
+    CHECKF(boundary_bad == 0, "%llu trials wrong at row boundaries", (unsigned long long)boundary_bad);
     vb_dataset_trial(&d, n - 1, &t);
     CHECK(t.a == 1 && t.b == 2);
     vb_dataset_trial(&d, d.n_trials - 1, &t);
