@@ -99,6 +99,11 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *path, vb_im
 
 static int decode_png(const uint8_t *data, size_t size, const char *path, vb_image *img, vb_err *e)
 {
+    /* libpng stops reading after the last image row, so a file cut inside its trailer
+     * would pass: insist on the IEND chunk that closes every complete PNG. */
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    if (size < 8 + sizeof iend || memcmp(data + size - sizeof iend, iend, sizeof iend))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: truncated PNG (no IEND chunk at the end)", path);
     png_image pi;
     memset(&pi, 0, sizeof pi);
     pi.version = PNG_IMAGE_VERSION;
