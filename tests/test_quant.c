@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/engine.h"
+#include "models/quantize.h"
 #include "models/tensor.h"
 #include "tests/testlib.h"
 
@@ -144,8 +146,53 @@ static void test_row_sizes(void)
     CHECK(!vb_dtype_valid(3) && vb_dtype_valid(8));
 }
 
+/* The real model at each level: which tensors get which type, sizes against fp32, and
+ * that the quantized weights decode to within the block error of the fp32 ones. */
+static void test_model_levels(void)
+{
+    vb_model m;
+    vb_err e = {0};
+    int rc = vb_model_load(vb_default_model_path(), &m, &e);
+    CHECKF(rc == 0, "%s", e.msg);
+    if (rc)
+        return;
+    size_t fp32_bytes = vb_model_tensor_bytes(&m);
+    const double want_ratio[VB_QUANT_COUNT] = {1.0, 0.5, 34.0 / 128, 18.0 / 128};
+    for (int l = 0; l < VB_QUANT_COUNT; l++) {
+        vb_model q;
+        rc = vb_model_quantize(&m, (vb_quant_level)l, &q, NULL, &e);
+        CHECKF(rc == 0, "%s: %s", vb_quant_name((vb_quant_level)l), e.msg);
+        if (rc)
+            continue;
+        double ratio = (double)vb_model_tensor_bytes(&q) / fp32_bytes;
+        CHECKF(fabs(ratio - want_ratio[l]) < 0.01, "%s size ratio %.4f", vb_quant_name((vb_quant_level)l), ratio);
+        const vb_tensor *first = vb_model_tensor(&q, "conv32_down/conv/filters");
+        const vb_tensor *mid = vb_model_tensor(&q, "conv128_1/conv1/conv/filters");
+        const vb_tensor *bias = vb_model_tensor(&q, "conv128_1/conv1/conv/bias");
+        const vb_dtype want_mid[VB_QUANT_COUNT] = {VB_F32, VB_F16, VB_Q8_0, VB_Q4_0};
+        CHECK(first && first->type == (l == 0 ? VB_F32 : VB_F16)); /* 3 input channels */
+        CHECK(mid && mid->type == want_mid[l]);
+        CHECK(bias && bias->type == VB_F32);
+        const vb_kv *rec = vb_model_kv(&q, "veribench.quantized_tensors");
+        CHECK(rec && rec->arr_n == 30); /* conv32_down + 14 blocks x 2 convs + fc */
+        const vb_kv *lvl = vb_model_kv(&q, "veribench.quant");
+        CHECK(lvl && !strcmp(lvl->str, vb_quant_name((vb_quant_level)l)));
+        const vb_tensor *orig = vb_model_tensor(&m, "conv128_1/conv1/conv/filters");
+        size_t n = (size_t)vb_tensor_nelements(orig);
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        CHECK(vb_tensor_to_f32(orig, a, &e) == 0 && vb_tensor_to_f32(mid, b, &e) == 0);
+        const double max_nmse[VB_QUANT_COUNT] = {0, 1e-6, 1e-4, 2e-2};
+        double nmse = vb_nmse(b, a, n);
+        CHECKF(nmse <= max_nmse[l], "%s weight nmse %.3g", vb_quant_name((vb_quant_level)l), nmse);
+        free(a), free(b);
+        vb_model_free(&q);
+    }
+    vb_model_free(&m);
+}
+
 int main(void)
 {
+    RUN(test_model_levels);
     RUN(test_fp16_known_values);
     RUN(test_fp16_round_trip_all);
     RUN(test_q8_0_block_rule);
