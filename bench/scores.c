@@ -22,7 +22,7 @@ void vb_score_set_free(vb_score_set *s)
 }
 
 typedef struct score_job {
-    const vb_trial_source *src;
+    const vb_dataset *d;
     const float *desc;
     const uint8_t *ok;
     int dim;
@@ -33,9 +33,13 @@ typedef struct score_job {
 static void *score_range(void *arg)
 {
     score_job *j = arg;
-    for (size_t k = j->begin; k < j->end; k++) {
-        uint32_t a, b;
-        j->src->get(j->src->ctx, k, &a, &b, &j->out->label[k], &j->out->fold[k]);
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, j->d, j->begin, j->end);
+    for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
+        const uint32_t a = t.a, b = t.b;
+        j->out->label[k] = t.label;
+        j->out->fold[k] = t.fold;
         if (!j->ok[a] || !j->ok[b]) {
             j->out->score[k] = INFINITY;
             j->fta++;
@@ -57,14 +61,14 @@ static int clamp_threads(int threads)
     return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }
 
-int vb_scores_compute(const vb_trial_source *src, const float *desc, const uint8_t *ok, int dim,
+int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
                       int threads, vb_score_set *out, vb_err *e)
 {
     memset(out, 0, sizeof *out);
-    out->n = src->n_trials;
+    out->n = (size_t)d->n_trials;
     out->score = vb_malloc(out->n * sizeof(float), e);
     out->label = vb_malloc(out->n, e);
-    out->fold = vb_malloc(out->n * sizeof(int16_t), e);
+    out->fold = vb_malloc(out->n * sizeof(uint16_t), e);
     if (!out->score || !out->label || !out->fold) {
         vb_score_set_free(out);
         return -1;
@@ -76,7 +80,7 @@ int vb_scores_compute(const vb_trial_source *src, const float *desc, const uint8
     size_t per = (out->n + threads - 1) / threads;
     for (int t = 0; t < threads; t++) {
         size_t lo = t * per < out->n ? t * per : out->n, hi = lo + per < out->n ? lo + per : out->n;
-        jobs[t] = (score_job){src, desc, ok, dim, out, lo, hi, 0};
+        jobs[t] = (score_job){d, desc, ok, dim, out, lo, hi, 0};
         if (t > 0)
             spawned[t] = pthread_create(&tids[t], NULL, score_range, &jobs[t]) == 0;
     }
@@ -95,7 +99,7 @@ int vb_scores_compute(const vb_trial_source *src, const float *desc, const uint8
 /* ------------------------------------------------------------- writing */
 
 typedef struct chunk_job {
-    const vb_trial_source *src;
+    const vb_dataset *d;
     const vb_score_set *s;
     char **ids;           /* CSV-encoded sample ids */
     size_t begin, end;
@@ -116,12 +120,11 @@ static void *format_chunk(void *arg)
     }
     if (j->header)
         len += (size_t)sprintf(text, "a,b,label,score,fold\n");
-    for (size_t k = j->begin; k < j->end; k++) {
-        uint32_t a, b;
-        uint8_t label;
-        int16_t fold;
-        j->src->get(j->src->ctx, k, &a, &b, &label, &fold);
-        size_t need = strlen(j->ids[a]) + strlen(j->ids[b]) + 48;
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, j->d, j->begin, j->end);
+    for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
+        size_t need = strlen(j->ids[t.a]) + strlen(j->ids[t.b]) + 48;
         if (len + need > cap) {
             cap = (cap + need) * 2;
             char *t = realloc(text, cap);
@@ -132,8 +135,8 @@ static void *format_chunk(void *arg)
             }
             text = t;
         }
-        len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,%.9g,%d\n", j->ids[a], j->ids[b], label,
-                                (double)j->s->score[k], fold);
+        len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,%.9g,%u\n", j->ids[t.a], j->ids[t.b], t.label,
+                                (double)j->s->score[k], t.fold);
     }
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -161,7 +164,7 @@ static void *format_chunk(void *arg)
     return NULL;
 }
 
-static int read_progress(const char *path, size_t *trials, long long *bytes)
+static int read_progress(const char *path, const char *fingerprint, size_t *trials, long long *bytes)
 {
     char p[1100];
     snprintf(p, sizeof p, "%s.progress", path);
@@ -169,7 +172,8 @@ static int read_progress(const char *path, size_t *trials, long long *bytes)
     if (!f)
         return -1;
     unsigned long long t, b;
-    int ok = fscanf(f, "%llu %llu", &t, &b) == 2;
+    char fp[80];
+    int ok = fscanf(f, "%llu %llu %79s", &t, &b, fp) == 3 && !strcmp(fp, fingerprint);
     fclose(f);
     if (!ok)
         return -1;
@@ -178,7 +182,7 @@ static int read_progress(const char *path, size_t *trials, long long *bytes)
     return 0;
 }
 
-static int write_progress(const char *path, size_t trials, long long bytes, vb_err *e)
+static int write_progress(const char *path, const char *fingerprint, size_t trials, long long bytes, vb_err *e)
 {
     char p[1100], tmp[1100];
     snprintf(p, sizeof p, "%s.progress", path);
@@ -186,7 +190,7 @@ static int write_progress(const char *path, size_t trials, long long bytes, vb_e
     FILE *f = fopen(tmp, "w");
     if (!f)
         return vb_fail(e, VB_EXIT_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "%zu %lld\n", trials, bytes);
+    fprintf(f, "%zu %lld %s\n", trials, bytes, fingerprint);
     int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, p) != 0)
@@ -194,12 +198,12 @@ static int write_progress(const char *path, size_t trials, long long bytes, vb_e
     return 0;
 }
 
-static char **encode_ids(const vb_trial_source *src, vb_err *e)
+static char **encode_ids(const vb_dataset *d, vb_err *e)
 {
-    char **ids = vb_calloc(src->n_samples, sizeof(char *), e);
-    for (size_t i = 0; ids && i < src->n_samples; i++) {
+    char **ids = vb_calloc(d->n_samples, sizeof(char *), e);
+    for (size_t i = 0; ids && i < d->n_samples; i++) {
         char buf[2048];
-        const char *id = src->sample_id(src->ctx, (uint32_t)i);
+        const char *id = d->samples[i].id;
         if (vb_csv_encode(buf, sizeof buf, id) < 0 || !(ids[i] = strdup(buf))) {
             for (size_t k = 0; k < i; k++)
                 free(ids[k]);
@@ -211,14 +215,14 @@ static char **encode_ids(const vb_trial_source *src, vb_err *e)
     return ids;
 }
 
-int vb_scores_write(const char *path, const vb_trial_source *src, const vb_score_set *s, int threads,
-                    size_t *written_now, vb_err *e)
+int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s, const char *fingerprint,
+                    int threads, size_t *written_now, vb_err *e)
 {
     *written_now = 0;
     size_t done = 0;
     long long bytes = 0;
     FILE *f;
-    if (read_progress(path, &done, &bytes) == 0 && done <= s->n && (f = fopen(path, "r+b"))) {
+    if (read_progress(path, fingerprint, &done, &bytes) == 0 && done <= s->n && (f = fopen(path, "r+b"))) {
         /* Keep the complete members, drop whatever a kill left after them. */
         if (ftruncate(fileno(f), bytes) != 0 || fseek(f, bytes, SEEK_SET) != 0) {
             fclose(f);
@@ -234,7 +238,7 @@ int vb_scores_write(const char *path, const vb_trial_source *src, const vb_score
         fclose(f);
         return 0;
     }
-    char **ids = encode_ids(src, e);
+    char **ids = encode_ids(d, e);
     if (!ids) {
         fclose(f);
         return -1;
@@ -247,7 +251,7 @@ int vb_scores_write(const char *path, const vb_trial_source *src, const vb_score
         int spawned[MAX_THREADS] = {0}, n_jobs = 0;
         for (size_t k = done; n_jobs < threads && (k < s->n || (k == 0 && n_jobs == 0)); k += CHUNK_TRIALS) {
             size_t end = k + CHUNK_TRIALS < s->n ? k + CHUNK_TRIALS : s->n;
-            jobs[n_jobs] = (chunk_job){src, s, ids, k, end, k == 0, NULL, 0, 0};
+            jobs[n_jobs] = (chunk_job){d, s, ids, k, end, k == 0, NULL, 0, 0};
             n_jobs++;
             if (end == s->n)
                 break;
@@ -271,12 +275,12 @@ int vb_scores_write(const char *path, const vb_trial_source *src, const vb_score
                 bytes += (long long)jobs[t].gz_len;
                 *written_now += jobs[t].end - jobs[t].begin;
                 done = jobs[t].end;
-                rc = write_progress(path, done, bytes, e);
+                rc = write_progress(path, fingerprint, done, bytes, e);
             }
             free(jobs[t].gz);
         }
     }
-    for (size_t i = 0; i < src->n_samples; i++)
+    for (size_t i = 0; i < d->n_samples; i++)
         free(ids[i]);
     free(ids);
     if (fclose(f) != 0 && rc == 0)
