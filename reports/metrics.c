@@ -2,6 +2,7 @@
 #include "reports/metrics.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,24 @@ static size_t count_minus_inf(const double *sorted, size_t n)
     return k;
 }
 
+/* Sorts the keys (radix_sort.h) of one side and turns them back into doubles in the
+ * buffer that holds the result; frees the other. Returns that buffer as doubles. */
+static double *sort_side(uint64_t *keys, size_t n, vb_err *e)
+{
+    uint64_t *tmp = vb_malloc(n * sizeof *tmp, e);
+    if (!tmp) {
+        free(keys);
+        return NULL;
+    }
+    uint64_t *sorted = vb_sort_keys(keys, tmp, n);
+    free(sorted == keys ? tmp : keys);
+    for (size_t i = 0; i < n; i++) {
+        double d = vb_key_to_double(sorted[i]);
+        memcpy(&sorted[i], &d, sizeof d); /* the buffer now holds doubles */
+    }
+    return (double *)(void *)sorted;
+}
+
 int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labels, size_t n, int is_distance,
                       vb_err *e)
 {
@@ -114,8 +133,7 @@ int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labe
     ss->is_distance = is_distance;
     size_t n_gen = 0;
     for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        if (check_label(labels[i], i, e) || to_similarity(scores[i], is_distance, i, &s, e))
+        if (check_label(labels[i], i, e))
             return -1;
         n_gen += labels[i];
     }
@@ -123,23 +141,33 @@ int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labe
     if (!n_gen || !n_imp)
         return vb_fail(e, VB_EXIT_INPUT, "%zu trials hold no %s trial: error rates are undefined", n,
                        n_gen ? "impostor" : "genuine");
-    ss->gen = vb_malloc(n_gen * sizeof(double), e);
-    ss->imp = ss->gen ? vb_malloc(n_imp * sizeof(double), e) : NULL;
+    uint64_t *gk = vb_malloc(n_gen * sizeof *gk, e);
+    uint64_t *ik = gk ? vb_malloc(n_imp * sizeof *ik, e) : NULL;
+    size_t g = 0, im = 0;
+    for (size_t i = 0; ik && i < n; i++) {
+        double s = 0;
+        if (to_similarity(scores[i], is_distance, i, &s, e)) {
+            free(ik);
+            ik = NULL;
+            break;
+        }
+        if (labels[i])
+            gk[g++] = vb_double_to_key(s);
+        else
+            ik[im++] = vb_double_to_key(s);
+    }
+    if (!ik) {
+        free(gk);
+        return -1;
+    }
+    ss->gen = sort_side(gk, n_gen, e);
+    ss->imp = ss->gen ? sort_side(ik, n_imp, e) : (free(ik), NULL);
     if (!ss->imp) {
         vb_scoreset_free(ss);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        double s = (is_distance ? -scores[i] : scores[i]) + 0.0;
-        if (labels[i])
-            ss->gen[ss->n_gen++] = s;
-        else
-            ss->imp[ss->n_imp++] = s;
-    }
-    if (vb_sort_doubles(ss->gen, n_gen, e) || vb_sort_doubles(ss->imp, n_imp, e)) {
-        vb_scoreset_free(ss);
-        return -1;
-    }
+    ss->n_gen = n_gen;
+    ss->n_imp = n_imp;
     ss->fta_gen = count_minus_inf(ss->gen, n_gen);
     ss->fta_imp = count_minus_inf(ss->imp, n_imp);
     return 0;
@@ -648,7 +676,8 @@ static int add_target_metrics(vb_metrics *m, const vb_scoreset *ss, const fmr_ta
     return 0;
 }
 
-static int add_walk_metrics(vb_metrics *m, const vb_scoreset *ss, const walk_state *w, vb_err *e)
+static int add_walk_metrics(vb_metrics *m, const vb_scoreset *ss, const walk_state *w, double dprime_value,
+                            vb_err *e)
 {
     double ni = (double)ss->n_imp, ng = (double)ss->n_gen;
     const oppoint *eer = &w->eer.at, *hter = &w->hter.at;
@@ -672,7 +701,7 @@ static int add_walk_metrics(vb_metrics *m, const vb_scoreset *ss, const walk_sta
     for (int j = 0; j < N_TARGETS; j++)
         if (add_target_metrics(m, ss, &w->targets[j], j, e))
             return -1;
-    if (vb_metrics_add(m, "auc", auc, e) || vb_metrics_add(m, "dprime", dprime(ss), e) ||
+    if (vb_metrics_add(m, "auc", auc, e) || vb_metrics_add(m, "dprime", dprime_value, e) ||
         vb_metrics_add(m, "fta_genuine", (double)ss->fta_gen, e) ||
         vb_metrics_add(m, "fta_impostor", (double)ss->fta_imp, e) ||
         vb_metrics_add(m, "min_hter", ((double)hter->fa / ni + (double)hter->fr / ng) / 2, e) ||
@@ -684,6 +713,24 @@ static int add_walk_metrics(vb_metrics *m, const vb_scoreset *ss, const walk_sta
 /* Small sets keep every operating point on the curve. */
 enum { DET_KEEP_ALL_BELOW = 20000 };
 
+/* d' and the histograms read the sorted scores independently of the walk: a second
+ * thread computes them meanwhile. */
+typedef struct side_job {
+    const vb_scoreset *ss;
+    vb_hist *hist;
+    double dprime;
+    int rc;
+    vb_err e;
+} side_job;
+
+static void *side_work(void *arg)
+{
+    side_job *j = arg;
+    j->dprime = dprime(j->ss);
+    j->rc = build_hist(j->ss, j->hist, &j->e);
+    return NULL;
+}
+
 int vb_metrics_from_scoreset(const vb_scoreset *ss, vb_metrics *out, vb_err *e)
 {
     memset(out, 0, sizeof *out);
@@ -694,14 +741,23 @@ int vb_metrics_from_scoreset(const vb_scoreset *ss, vb_metrics *out, vb_err *e)
     w->det.curve = &out->curve;
     w->det.ss = ss;
     w->det.keep_all = ss->n_gen + ss->n_imp < DET_KEEP_ALL_BELOW;
+    side_job side = {.ss = ss, .hist = &out->hist};
+    pthread_t thread;
+    int threaded = pthread_create(&thread, NULL, side_work, &side) == 0;
     walk(w);
+    if (threaded)
+        pthread_join(thread, NULL);
+    else
+        side_work(&side);
     int rc = 0;
-    if (w->hull.oom || w->det.oom)
+    if (side.rc) {
+        *e = side.e;
+        rc = -1;
+    } else if (w->hull.oom || w->det.oom) {
         rc = vb_fail(e, VB_EXIT_IO, "out of memory computing the ROC hull and curve");
+    }
     if (!rc)
-        rc = add_walk_metrics(out, ss, w, e);
-    if (!rc)
-        rc = build_hist(ss, &out->hist, e);
+        rc = add_walk_metrics(out, ss, w, side.dprime, e);
     free(w->hull.b);
     free(w);
     if (rc)
