@@ -8,7 +8,7 @@
  *   latency.csv                  per-stage and per-layer times
  *   provenance.csv               what produced the numbers (model, data, binary, device)
  *   failures.csv                 samples that failed to acquire, with the reason
- *   report.md, plots/*.png|svg   the human-readable report
+ *   report.md, plots/ (PNG, SVG) the human-readable report
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
 #ifndef VB_RUN_H
 #define VB_RUN_H
