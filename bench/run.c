@@ -17,9 +17,7 @@
 #include "models/arch.h"
 #include "reports/plot.h"
 
-#ifndef VB_GIT_COMMIT
-#define VB_GIT_COMMIT "unknown"
-#endif
+#include "version.h" /* generated: VB_GIT_COMMIT */
 #ifndef VB_VERSION
 #define VB_VERSION "0.1.0"
 #endif
@@ -142,21 +140,13 @@ static int add_operating_point(vb_run *run, vb_run_combo *c, const vb_score_set 
 static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_score_set *s, vb_err *e)
 {
     double t0 = vb_now();
-    double *scores = vb_malloc(s->n * sizeof(double), e);
     int16_t *folds = run->ds.n_folds >= 2 ? vb_malloc(s->n * sizeof(int16_t), e) : NULL;
-    if (!scores || (run->ds.n_folds >= 2 && !folds)) {
-        free(scores);
-        free(folds);
+    if (run->ds.n_folds >= 2 && !folds)
         return -1;
-    }
-    for (size_t k = 0; k < s->n; k++) {
-        scores[k] = s->score[k];
-        if (folds)
-            folds[k] = (int16_t)s->fold[k];
-    }
+    for (size_t k = 0; folds && k < s->n; k++)
+        folds[k] = (int16_t)s->fold[k];
     memset(&c->metrics, 0, sizeof c->metrics);
-    int rc = vb_metrics_compute(scores, s->label, folds, s->n, 1, &c->metrics, e);
-    free(scores);
+    int rc = vb_metrics_compute(s->score, s->label, folds, s->n, 1, &c->metrics, e);
     free(folds);
     if (rc)
         return -1;
@@ -220,10 +210,10 @@ static int fill_latency(FILE *f, const vb_run *run)
     fprintf(f, "backend,device,quant,stage,images,total_ms,ms_per_image\n");
     for (int i = 0; i < run->n_combos; i++) {
         const vb_run_combo *c = &run->combos[i];
-        size_t n = c->n_embedded_now;
+        size_t n = c->timed_images;
         if (!n)
-            continue; /* everything resumed: nothing was timed in this run */
-        latency_row(f, c, "embed_wall", n, c->embed_wall_s * 1e3);
+            continue;
+        latency_row(f, c, "embed_wall", n, c->timed_wall_ms);
         latency_row(f, c, "inference", n, c->infer_ms_per_face * n);
         for (int l = 0; l < c->n_layers; l++) {
             char stage[128];
@@ -328,6 +318,49 @@ static void describe_weights(const vb_model *m, char *out, size_t n)
         snprintf(out + len, n - len, " weight tensors");
 }
 
+/* Inference timing is saved beside the templates (templates/<combo>.timing) and added up
+ * over resumed runs, so a run that resumes everything still reports the throughput measured
+ * when the templates were made, and metrics.csv does not change on resume. */
+static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, const char *fp, vb_err *e)
+{
+    char path[1200], tmp[1300], magic[32], saved_fp[80], name[128];
+    out_path(run, path, sizeof path, "templates/%s.timing", c->label);
+    double run_ms = en->run_ms, wall_ms = c->embed_wall_s * 1e3, ms;
+    size_t images = en->images, calls = en->calls, n_saved, calls_saved;
+    double saved_run, saved_wall;
+    c->n_layers = en->graph.n_nodes;
+    for (int i = 0; i < en->graph.n_nodes; i++) {
+        c->layer_ms[i] = en->node_ms[i];
+        snprintf(c->layer_names[i], sizeof c->layer_names[i], "%s", en->graph.nodes[i].name);
+    }
+    FILE *f = fopen(path, "r");
+    if (f && fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &n_saved, &calls_saved, &saved_run, &saved_wall) == 6 &&
+        !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp)) {
+        images += n_saved, calls += calls_saved, run_ms += saved_run, wall_ms += saved_wall;
+        for (int i = 0; i < c->n_layers && fscanf(f, "%lf %127s", &ms, name) == 2; i++)
+            c->layer_ms[i] += ms;
+    }
+    if (f)
+        fclose(f);
+    c->timed_images = images;
+    c->timed_wall_ms = wall_ms;
+    c->infer_ms_per_face = images ? run_ms / images : 0;
+    c->faces_per_s = run_ms > 0 ? 1e3 * images / run_ms : 0;
+    if (!en->images)
+        return 0; /* nothing new measured */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!(f = fopen(tmp, "w")))
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    fprintf(f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, images, calls, run_ms, wall_ms);
+    for (int i = 0; i < c->n_layers; i++)
+        fprintf(f, "%.17g %s\n", c->layer_ms[i], c->layer_names[i]);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
 /* Acquisition does not depend on the backend or level: the first combination's failures
  * are the run's (reported once); a later combination failing elsewhere is reported too. */
 static int record_failures(vb_run *run, const vb_template_store *store, vb_err *e)
@@ -392,19 +425,21 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
                 run->ds.n_samples, store.n_resumed, en.batch);
     if (embed_missing(run, &en, c, &store, e))
         goto done;
-    if (en.images) {
-        c->infer_ms_per_face = en.run_ms / en.images;
-        c->faces_per_s = en.run_ms > 0 ? 1e3 * en.images / en.run_ms : 0;
-        c->n_layers = en.graph.n_nodes;
-        for (int i = 0; i < en.graph.n_nodes; i++) {
-            c->layer_ms[i] = en.node_ms[i];
-            snprintf(c->layer_names[i], sizeof c->layer_names[i], "%s", en.graph.nodes[i].name);
-        }
-    }
+    if (accumulate_timing(run, c, &en, fp, e))
+        goto done;
     c->n_ok = store.n_ok;
     c->n_failed = store.n_failed;
     if (record_failures(run, &store, e))
         goto done;
+    if (!c->n_ok && c->n_samples) {
+        const char *first = store.why[0] ? store.why[0] : "unknown";
+        vb_fail(e, VB_EXIT_INPUT, "none of the %zu samples could be read (first: %s); check VERIBENCH_DATA (%s)",
+                c->n_samples, first, vb_data_dir());
+        goto done;
+    }
+    if (c->n_failed && !run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %zu of %zu samples failed to acquire (scored as non-matches; see "
+                "failures.csv)\n", c->label, c->n_failed, c->n_samples);
     c->templates = vb_malloc(store.n_samples * (size_t)c->dim * sizeof(float), e);
     c->ok = vb_malloc(store.n_samples, e);
     if (!c->templates || !c->ok)
@@ -623,8 +658,7 @@ int vb_run_main(const vb_run_config *cfg)
     }
     if (write_outputs(&run, 1, &e))
         return fail(&run, &e);
-    if (!cfg->quiet)
-        printf("%s/report.md\n", cfg->out_dir);
+    printf("%s/report.md\n", cfg->out_dir);
     free_run(&run);
     return VB_EXIT_OK;
 }

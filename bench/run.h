@@ -48,7 +48,9 @@ typedef struct vb_run_combo {
     char weights_note[256];   /* which weights got which type */
     size_t n_samples, n_ok, n_failed, n_resumed, n_embedded_now;
     double embed_wall_s;      /* wall time of this run's embedding (decode + inference) */
-    double infer_ms_per_face; /* backend time per face */
+    size_t timed_images;      /* images behind the timings, over resumed runs too */
+    double timed_wall_ms;
+    double infer_ms_per_face; /* backend time per face (over resumed runs too) */
     double faces_per_s;       /* backend throughput */
     double layer_ms[VB_GRAPH_MAX_NODES];
     int n_layers;

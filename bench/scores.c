@@ -51,7 +51,7 @@ static void *score_range(void *arg)
             double d = (double)x[i] - y[i];
             sum += d * d;
         }
-        j->out->score[k] = (float)sqrt(sum);
+        j->out->score[k] = round(sqrt(sum) * 1e9) / 1e9;
     }
     return NULL;
 }
@@ -66,7 +66,7 @@ int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok,
 {
     memset(out, 0, sizeof *out);
     out->n = (size_t)d->n_trials;
-    out->score = vb_malloc(out->n * sizeof(float), e);
+    out->score = vb_malloc(out->n * sizeof(double), e);
     out->label = vb_malloc(out->n, e);
     out->fold = vb_malloc(out->n * sizeof(uint16_t), e);
     if (!out->score || !out->label || !out->fold) {
@@ -135,8 +135,12 @@ static void *format_chunk(void *arg)
             }
             text = t;
         }
-        len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,%.9g,%u\n", j->ids[t.a], j->ids[t.b], t.label,
-                                (double)j->s->score[k], t.fold);
+        if (isinf(j->s->score[k]))
+            len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,inf,%u\n", j->ids[t.a], j->ids[t.b], t.label,
+                                    t.fold);
+        else
+            len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,%.9f,%u\n", j->ids[t.a], j->ids[t.b], t.label,
+                                    j->s->score[k], t.fold);
     }
     z_stream z;
     memset(&z, 0, sizeof z);

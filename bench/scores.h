@@ -3,9 +3,12 @@
  * members of ~1M rows each (a valid .gz for any reader) and <file>.progress records after
  * each member how many trials and bytes are complete, so a killed run truncates to the
  * last complete member and carries on. Scores are in the model's own units (a euclidean
- * distance for the face net), rounded to float so that the %.9g text reads back to exactly
- * the value the metrics used; a trial touching a sample that failed to acquire scores +inf
- * (never a match). */
+ * distance for the face net) rounded to 9 decimal places, score = round(d * 1e9) / 1e9, and
+ * written with %.9f: strtod of that text is the correctly rounded double of the same
+ * decimal, which is exactly that quotient, so the file reads back to bit-identical values and
+ * `veribench metrics` on it reproduces the run's metrics exactly. (1e-9 is finer than float
+ * descriptors resolve.) A trial touching a sample that failed to acquire scores +inf (never
+ * a match), written "inf". */
 #ifndef VB_SCORES_H
 #define VB_SCORES_H
 
@@ -17,7 +20,7 @@
 
 typedef struct vb_score_set {
     size_t n;
-    float *score;     /* distance (model units); +inf for failure to acquire */
+    double *score;    /* distance (model units), 9 decimals; +inf for failure to acquire */
     uint8_t *label;   /* 1 genuine, 0 impostor */
     uint16_t *fold;   /* 0 when the protocol has no folds */
     size_t fta_trials;

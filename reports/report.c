@@ -7,9 +7,7 @@
 
 #include "bench/run.h"
 
-#ifndef VB_GIT_COMMIT
-#define VB_GIT_COMMIT "unknown"
-#endif
+#include "version.h" /* generated: VB_GIT_COMMIT */
 
 static double metric(const vb_run_combo *c, const char *name)
 {
@@ -51,7 +49,7 @@ static void summary_table(FILE *f, const vb_run *run)
                 pct(metric(k, "fnmr@fmr=1e-3"), d), pct(metric(k, "fmr@threshold"), e),
                 pct(metric(k, "fnmr@threshold"), g), acc, num(metric(k, "auc"), "%.5f", h),
                 num(metric(k, "dprime"), "%.3f", a), k->n_failed,
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "(resumed)");
+                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "n/a");
     }
     fprintf(f, "\n");
 }
@@ -81,7 +79,7 @@ static void sweep_table(FILE *f, const vb_run *run)
                 k->has_drift ? pct(metric(k, "eer_delta_vs_fp32"), c) : "—", pct(metric(k, "fnmr@fmr=1e-3"), d),
                 k->has_drift ? pct(metric(k, "fnmr@fmr=1e-3_delta_vs_fp32"), e) : "—",
                 k->has_drift ? num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? num(k->drift_worst, "%.7f", h) : "—",
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "(resumed)", k->weights_note);
+                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
     }
     fprintf(f, "\n");
     if (run->quant_plot[0])
