@@ -2,7 +2,10 @@
  *   reference (cpu:ref): backends/cpu/ref_ops.c, the definition every kernel is checked against;
  *   fast (cpu):          im2col + packed GEMM for conv/fc (backends/cpu/fast_ops.c), the
  *                        reference ops for the cheap element-wise and pooling ops.
- * Weights of any stored type are decoded to fp32 once at load. */
+ * The reference path decodes weights of any stored type to fp32 once at load (the
+ * "dequantized reference" every kernel is tested against); the fast path packs them in
+ * their stored type (F32, F16, Q8_0, Q4_0) and its GEMM kernels convert them in registers,
+ * so a quantized model also takes less memory and bandwidth here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/fast_ops.h"
 #include "backends/cpu/ref_ops.h"
 
@@ -20,8 +24,8 @@ struct vb_backend {
 };
 
 typedef struct node_weights {
-    float *w32;              /* decoded weights ([cout][K] / [out][in]) */
-    vb_packed_weights packed; /* fast path */
+    float *w32;               /* reference path: decoded weights ([cout][K] / [out][in]) */
+    vb_packed_weights packed; /* fast path: panels in the stored type */
 } node_weights;
 
 struct vb_prepared {
@@ -132,30 +136,43 @@ static void cpu_unload(vb_prepared *p)
     free(p);
 }
 
-/* Decode a node's weights to fp32 (and pack them for the fast path). */
+/* Reference path: decode a node's weights to fp32. Fast path: pack them in their stored
+ * type, and size the im2col scratch. */
 static int prepare_weights(vb_prepared *p, int i, vb_err *e)
 {
     const vb_node *n = &p->g->nodes[i];
     if (!n->weight)
         return 0;
-    int64_t count = vb_tensor_nelements(n->weight);
-    float *w = count > 0 ? vb_malloc((size_t)count * sizeof(float), e) : NULL;
-    if (!w || vb_tensor_to_f32(n->weight, w, e)) {
-        free(w);
-        return -1;
-    }
-    p->weights[i].w32 = w;
-    if (!p->be->opts.reference) {
-        int rows = n->op == VB_OP_CONV2D ? n->c : (int)n->weight->ne[1];
-        if (vb_fast_pack(w, rows, (int)(count / rows), &p->weights[i].packed))
-            return vb_fail(e, VB_EXIT_IO, "out of memory packing %s", n->name);
-        if (n->op == VB_OP_CONV2D) {
-            size_t need = (size_t)n->h * n->w * n->kh * n->kw * p->g->nodes[n->src[0]].c;
-            if (need > p->scratch_floats)
-                p->scratch_floats = need;
+    if (p->be->opts.reference) {
+        int64_t count = vb_tensor_nelements(n->weight);
+        float *w = count > 0 ? vb_malloc((size_t)count * sizeof(float), e) : NULL;
+        if (!w || vb_tensor_to_f32(n->weight, w, e)) {
+            free(w);
+            return -1;
         }
+        p->weights[i].w32 = w;
+        return 0;
+    }
+    int cout = n->op == VB_OP_CONV2D ? n->c : (int)n->weight->ne[1];
+    if (vb_fast_pack_tensor(n->weight, cout, &p->weights[i].packed, e))
+        return -1;
+    if (n->op == VB_OP_CONV2D) {
+        size_t need = (size_t)n->h * n->w * n->kh * n->kw * p->g->nodes[n->src[0]].c;
+        if (need > p->scratch_floats)
+            p->scratch_floats = need;
     }
     return 0;
+}
+
+size_t vb_cpu_weight_bytes(const vb_prepared *p)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < p->g->n_nodes; i++) {
+        if (p->weights[i].w32)
+            bytes += (size_t)vb_tensor_nelements(p->g->nodes[i].weight) * sizeof(float);
+        bytes += p->weights[i].packed.bytes;
+    }
+    return bytes;
 }
 
 /* Give every node an activation slot, reusing a slot once its last reader has run. */

@@ -1,0 +1,13 @@
+/* CPU-backend specifics beyond the backend interface (backends/backend.h). */
+#ifndef VB_CPU_BACKEND_H
+#define VB_CPU_BACKEND_H
+
+#include <stddef.h>
+
+#include "backends/backend.h"
+
+/* Bytes of weights a model prepared on the cpu backend holds: the decoded fp32 copies on
+ * the reference path, the packed panels (in the stored type) on the fast path. */
+size_t vb_cpu_weight_bytes(const vb_prepared *p);
+
+#endif
