@@ -341,6 +341,7 @@ typedef struct gemm_job {
 
 static void gemm_rows(const gemm_job *j)
 {
+    static const float no_bias[NR]; /* no bias: add zeros */
     const int k = j->w->k, cout = j->w->cout;
     float acc[MR * NR];
     for (int r = j->row0; r < j->row1; r += MR) {
@@ -348,11 +349,12 @@ static void gemm_rows(const gemm_job *j)
         const float *a = j->a + (size_t)r * k;
         for (int p = 0; p < j->w->n_panels; p++) {
             j->tile(a, (size_t)k, m, j->w->data + (size_t)p * j->w->panel_bytes, k, acc);
-            int c0 = p * NR, nc = cout - c0 < NR ? cout - c0 : NR;
+            const int c0 = p * NR, nc = cout - c0 < NR ? cout - c0 : NR;
+            const float *bias = j->bias ? j->bias + c0 : no_bias;
             for (int i = 0; i < m; i++) {
                 float *yr = j->y + (size_t)(r + i) * cout + c0;
                 for (int c = 0; c < nc; c++)
-                    yr[c] = acc[i * NR + c] + (j->bias ? j->bias[c0 + c] : 0.0f);
+                    yr[c] = acc[i * NR + c] + bias[c];
             }
         }
     }
@@ -401,24 +403,30 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const fl
     }
 }
 
+/* One row of the im2col matrix per output pixel, (ky, kx, ci) order like the OHWI weight
+ * rows. For each filter row ky the in-range taps kx0..kx1-1 read input pixels that lie next
+ * to each other (NHWC), so they are one copy of (kx1-kx0)*cin floats; out-of-range taps are
+ * zero. (One copy per tap cost more than the GEMM for the 3-channel first conv.) */
 static void im2col(const float *x, int n, int h, int w, int cin, int kh, int kw, int stride,
                    int pad_top, int pad_left, int oh, int ow, float *cols)
 {
-    const size_t k = (size_t)kh * kw * cin;
+    const size_t k = (size_t)kh * kw * cin, run = (size_t)kw * cin;
     for (int b = 0; b < n; b++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
                 float *row = cols + (((size_t)b * oh + oy) * ow + ox) * k;
-                for (int ky = 0; ky < kh; ky++) {
-                    int iy = oy * stride - pad_top + ky;
-                    for (int kx = 0; kx < kw; kx++) {
-                        int ix = ox * stride - pad_left + kx;
-                        float *dst = row + ((size_t)ky * kw + kx) * cin;
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                            memset(dst, 0, (size_t)cin * sizeof(float));
-                        else
-                            memcpy(dst, x + (((size_t)b * h + iy) * w + ix) * cin, (size_t)cin * sizeof(float));
+                const int ix0 = ox * stride - pad_left;
+                const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + kw > w ? w - ix0 : kw;
+                for (int ky = 0; ky < kh; ky++, row += run) {
+                    const int iy = oy * stride - pad_top + ky;
+                    if (iy < 0 || iy >= h || kx0 >= kx1) {
+                        memset(row, 0, run * sizeof(float));
+                        continue;
                     }
+                    memset(row, 0, (size_t)kx0 * cin * sizeof(float));
+                    memcpy(row + (size_t)kx0 * cin, x + (((size_t)b * h + iy) * w + ix0 + kx0) * cin,
+                           (size_t)(kx1 - kx0) * cin * sizeof(float));
+                    memset(row + (size_t)kx1 * cin, 0, (size_t)(kw - kx1) * cin * sizeof(float));
                 }
             }
 }
