@@ -55,7 +55,8 @@ static uint16_t load_u16(const uint8_t *p)
     return (uint16_t)(p[0] | (p[1] << 8)); /* GGUF is little-endian */
 }
 
-/* Channel co's row of a tensor with `k` elements per row, F32 or F16. */
+/* F32 or F16 rows (one per output channel, k elements each) into [K][NR] panels, bits
+ * unchanged. */
 static void pack_float_rows(const vb_tensor *t, vb_packed_weights *out)
 {
     const int k = out->k;
@@ -152,8 +153,10 @@ void vb_fast_pack_free(vb_packed_weights *p)
  * this net's 3x3 convs, K = 576..2304): the old auto-vectorized mul+add fp32 kernel ~27;
  * AVX2+FMA F32 ~44, F16 ~45, Q8_0 ~35, Q4_0 widened to int8 ~35, Q4_0 kept as nibbles and
  * unpacked in the kernel ~21 (hence the widening at load). A 6 x 16 tile measured the same
- * as 4 x 16; scaling once per 32-row block instead of per weight was no faster than the
- * per-weight scale (which is exact), so the kernels use the latter. */
+ * as 4 x 16. For Q8_0, none of these beat the plain per-weight convert-and-scale (which is
+ * also exact): summing a block's 32 rows unscaled and scaling once per block, converting
+ * the next row ahead, unrolling two rows, or converting int8 with the 1.5*2^23 magic-number
+ * add instead of vcvtdq2ps. */
 
 typedef void tile_fn(const float *a, size_t lda, int m, const uint8_t *panel, int k, float *acc_out);
 
@@ -256,7 +259,9 @@ __attribute__((target(SIMD_TARGET))) static void tile_f32_avx2(const float *a, s
     ACC_STORE(acc_out);
 }
 
-/* vcvtph2ps is exact, like vb_fp16_to_fp32 (subnormal halves included). */
+/* vcvtph2ps is exact, like vb_fp16_to_fp32 (subnormal halves included). Intrinsics because
+ * GCC 12 does not vectorize half -> float: a _Float16 loop under target("f16c") compiles to
+ * one scalar vcvtph2ps per element at -O2 and -O3. */
 __attribute__((target(SIMD_TARGET ",f16c"))) static void tile_f16_avx2(const float *a, size_t lda, int m,
                                                                      const uint8_t *panel, int k,
                                                                      float *acc_out)
