@@ -6,6 +6,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define VB_X86_SIMD 1
 #else
@@ -308,14 +309,29 @@ int vb_fast_set_simd(int enable)
     return old;
 }
 
+#if VB_X86_SIMD
+/* What the CPU has, found once. F16C through cpuid: clang's __builtin_cpu_supports does not
+ * know "f16c". (The AVX2 check covers the OS saving the ymm registers.) */
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static int cpu_avx2_fma, cpu_f16c;
+
+static void detect_cpu(void)
+{
+    unsigned a, b, c, d;
+    cpu_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    cpu_f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static tile_fn *pick_kernel(vb_dtype type)
 {
 #if VB_X86_SIMD
-    if (use_simd && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    pthread_once(&cpu_once, detect_cpu);
+    if (use_simd && cpu_avx2_fma) {
         switch (type) {
         case VB_F32: return tile_f32_avx2;
         case VB_F16:
-            if (__builtin_cpu_supports("f16c"))
+            if (cpu_f16c)
                 return tile_f16_avx2;
             break;
         case VB_Q8_0:
