@@ -108,8 +108,101 @@ static size_t count_minus_inf(const double *sorted, size_t n)
     return k;
 }
 
-/* Sorts the keys (radix_sort.h) of one side and turns them back into doubles in the
- * buffer that holds the result; frees the other. Returns that buffer as doubles. */
+/* Runs fn(ctx, begin, end, half) on [0, n/2) and [n/2, n), the second half on another
+ * thread when n is large: the passes over 87M scores are memory-bound on one core. */
+typedef void (*range_fn)(void *ctx, size_t begin, size_t end, int half);
+typedef struct half_call {
+    range_fn fn;
+    void *ctx;
+    size_t begin, end;
+} half_call;
+
+static void *half_entry(void *arg)
+{
+    half_call *c = arg;
+    c->fn(c->ctx, c->begin, c->end, 1);
+    return NULL;
+}
+
+static void run_in_halves(range_fn fn, void *ctx, size_t n)
+{
+    enum { MIN_PARALLEL = 1 << 16 };
+    half_call upper = {fn, ctx, n / 2, n};
+    pthread_t thread;
+    int threaded = n >= MIN_PARALLEL && pthread_create(&thread, NULL, half_entry, &upper) == 0;
+    fn(ctx, 0, n / 2, 0);
+    if (threaded)
+        pthread_join(thread, NULL);
+    else
+        fn(ctx, n / 2, n, 1);
+}
+
+/* ---- building: validate, split by label, map to sort keys ---- */
+
+typedef struct fill_job {
+    const double *scores;
+    const uint8_t *labels;
+    int is_distance;
+    uint64_t *gk, *ik;
+    size_t gen_before[2], imp_before[2]; /* output offsets of each half */
+    size_t n_gen[2];                      /* genuine trials in each half */
+    size_t bad[2];                        /* first bad trial of each half, SIZE_MAX if none */
+    vb_err err[2];
+} fill_job;
+
+static void count_labels(void *ctx, size_t begin, size_t end, int half)
+{
+    fill_job *j = ctx;
+    size_t g = 0;
+    for (size_t i = begin; i < end; i++) {
+        if (j->labels[i] > 1 && j->bad[half] == SIZE_MAX) {
+            j->bad[half] = i;
+            check_label(j->labels[i], i, &j->err[half]);
+        }
+        g += j->labels[i] == 1;
+    }
+    j->n_gen[half] = g;
+}
+
+static void fill_keys(void *ctx, size_t begin, size_t end, int half)
+{
+    fill_job *j = ctx;
+    uint64_t *g = j->gk + j->gen_before[half], *im = j->ik + j->imp_before[half];
+    for (size_t i = begin; i < end; i++) {
+        double s = 0;
+        if (to_similarity(j->scores[i], j->is_distance, i, &s, &j->err[half])) {
+            j->bad[half] = i;
+            return;
+        }
+        if (j->labels[i])
+            *g++ = vb_double_to_key(s);
+        else
+            *im++ = vb_double_to_key(s);
+    }
+}
+
+/* The error of the earliest bad trial, if any. */
+static int first_error(const fill_job *j, vb_err *e)
+{
+    int h = j->bad[0] != SIZE_MAX ? 0 : j->bad[1] != SIZE_MAX ? 1 : -1;
+    if (h < 0)
+        return 0;
+    *e = j->err[h];
+    return -1;
+}
+
+static void keys_to_doubles(void *ctx, size_t begin, size_t end, int half)
+{
+    uint64_t *k = ctx;
+    (void)half;
+    for (size_t i = begin; i < end; i++) {
+        double d = vb_key_to_double(k[i]);
+        memcpy(&k[i], &d, sizeof d); /* the buffer now holds doubles */
+    }
+}
+
+/* Sorts the keys of one side and turns them back into doubles in the buffer that holds
+ * the result; frees the other. Returns that buffer as doubles. */
 static double *sort_side(uint64_t *keys, size_t n, vb_err *e)
 {
     uint64_t *tmp = vb_malloc(n * sizeof *tmp, e);
@@ -119,10 +212,7 @@ static double *sort_side(uint64_t *keys, size_t n, vb_err *e)
     }
     uint64_t *sorted = vb_sort_keys(keys, tmp, n);
     free(sorted == keys ? tmp : keys);
-    for (size_t i = 0; i < n; i++) {
-        double d = vb_key_to_double(sorted[i]);
-        memcpy(&sorted[i], &d, sizeof d); /* the buffer now holds doubles */
-    }
+    run_in_halves(keys_to_doubles, sorted, n);
     return (double *)(void *)sorted;
 }
 
@@ -131,37 +221,30 @@ int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labe
 {
     memset(ss, 0, sizeof *ss);
     ss->is_distance = is_distance;
-    size_t n_gen = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (check_label(labels[i], i, e))
-            return -1;
-        n_gen += labels[i];
-    }
-    size_t n_imp = n - n_gen;
+    fill_job j = {.scores = scores, .labels = labels, .is_distance = is_distance, .bad = {SIZE_MAX, SIZE_MAX}};
+    run_in_halves(count_labels, &j, n);
+    if (first_error(&j, e))
+        return -1;
+    size_t n_gen = j.n_gen[0] + j.n_gen[1], n_imp = n - n_gen;
     if (!n_gen || !n_imp)
         return vb_fail(e, VB_EXIT_INPUT, "%zu trials hold no %s trial: error rates are undefined", n,
                        n_gen ? "impostor" : "genuine");
-    uint64_t *gk = vb_malloc(n_gen * sizeof *gk, e);
-    uint64_t *ik = gk ? vb_malloc(n_imp * sizeof *ik, e) : NULL;
-    size_t g = 0, im = 0;
-    for (size_t i = 0; ik && i < n; i++) {
-        double s = 0;
-        if (to_similarity(scores[i], is_distance, i, &s, e)) {
-            free(ik);
-            ik = NULL;
-            break;
-        }
-        if (labels[i])
-            gk[g++] = vb_double_to_key(s);
-        else
-            ik[im++] = vb_double_to_key(s);
-    }
-    if (!ik) {
-        free(gk);
+    j.gk = vb_malloc(n_gen * sizeof *j.gk, e);
+    j.ik = j.gk ? vb_malloc(n_imp * sizeof *j.ik, e) : NULL;
+    if (!j.ik) {
+        free(j.gk);
         return -1;
     }
-    ss->gen = sort_side(gk, n_gen, e);
-    ss->imp = ss->gen ? sort_side(ik, n_imp, e) : (free(ik), NULL);
+    j.gen_before[1] = j.n_gen[0];
+    j.imp_before[1] = n / 2 - j.n_gen[0];
+    run_in_halves(fill_keys, &j, n);
+    if (first_error(&j, e)) {
+        free(j.gk);
+        free(j.ik);
+        return -1;
+    }
+    ss->gen = sort_side(j.gk, n_gen, e);
+    ss->imp = ss->gen ? sort_side(j.ik, n_imp, e) : (free(j.ik), NULL);
     if (!ss->imp) {
         vb_scoreset_free(ss);
         return -1;

@@ -455,6 +455,31 @@ static void test_bad_input(void)
     CHECK(vb_metrics_compute(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
     CHECK(vb_metrics_compute(s, l, NULL, 0, 0, &m, &e) == -1);
     CHECK(m.count == 0 && m.items == NULL);
+
+    /* large inputs are validated on two threads: the earliest bad trial is still named */
+    size_t n = 200000;
+    double *big = malloc(n * sizeof *big);
+    uint8_t *lab = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        big[i] = (double)(i % 1000);
+        lab[i] = i % 7 == 0;
+    }
+    big[150000] = NAN;
+    big[30001] = NAN;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 30001:") != NULL, "message: %s", e.msg);
+    big[30001] = 1;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 150000:") != NULL, "message: %s", e.msg);
+    big[150000] = 1;
+    lab[199999] = 3;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 199999: label 3") != NULL, "message: %s", e.msg);
+    lab[199999] = 0;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == 0);
+    vb_metrics_free(&m);
+    free(big);
+    free(lab);
 }
 
 static void test_order_and_format(void)
