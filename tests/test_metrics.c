@@ -798,6 +798,20 @@ static void test_large_curve_and_hist(void)
     CHECK(sg == ng && si == ni);
     CHECK(m.hist.is_distance && m.hist.lo >= 0.25 - 1e-6 && m.hist.hi <= 1.05 + 1e-6);
     CHECK(m.hist.gen[0] > 0 && m.hist.imp[m.hist.bins - 1] > 0);
+    /* each bin b holds the user values in [lo + b*width, lo + (b+1)*width), the last one
+     * also hi: recount directly from the inputs */
+    uint64_t *want = calloc(2 * m.hist.bins, sizeof *want);
+    for (size_t i = 0; i < n; i++) {
+        size_t b = 0;
+        while (b + 1 < m.hist.bins && s[i] >= m.hist.lo + (double)(b + 1) * m.hist.width)
+            b++;
+        want[(l[i] ? 0 : m.hist.bins) + b]++;
+    }
+    int bins_ok = 1;
+    for (size_t b = 0; b < m.hist.bins; b++)
+        bins_ok &= want[b] == m.hist.gen[b] && want[m.hist.bins + b] == m.hist.imp[b];
+    CHECK(bins_ok);
+    free(want);
     /* the reported thresholds reproduce the reported rates */
     vb_rates r;
     vb_scoreset_rates(&ss, metric(&m, "fnmr@fmr=1e-3_threshold"), &r);
