@@ -197,7 +197,7 @@ static void header_field(csv_state *s, const char *text)
 
 static void data_field(csv_state *s, const char *text)
 {
-    vb_err fe = {0};
+    vb_err fe; /* filled only on failure: zeroing 1 KiB per field cost a quarter of the time */
     long c = (long)s->field;
     int rc = 0;
     if (c == s->col_score)
