@@ -36,8 +36,9 @@
  *   fnmr@fmr=X                 lowest FNMR over operating points with FMR <= X (FVC's FMR100/
  *                              FMR1000 rule, not the nearest FMR); X = 0 is ZeroFMR.
  *   fnmr@fmr=X_threshold       that operating point's threshold v_k (any t in (v_{k-1}, v_k]
- *                              gives the same rates on these scores); when no score qualifies
- *                              it is the smallest double above every score ("accept nothing").
+ *                              gives the same rates on these scores); when only "accept
+ *                              nothing" qualifies, the double just beyond the most similar
+ *                              score (nextafter), which rejects every trial.
  *   fnmr@fmr=X_fmr             the FMR achieved there (<= X)
  *   fnmr@fmr=X_false_matches, fnmr@fmr=X_false_nonmatches   the error counts behind them
  *   fnmr@fmr=X_rule_of_3       1 when X < 3/N_imp: even zero false matches cannot show
@@ -107,7 +108,8 @@ void vb_scoreset_free(vb_scoreset *ss);
 double vb_threshold_to_user(const vb_scoreset *ss, double t_similarity);
 double vb_threshold_from_user(const vb_scoreset *ss, double t_user);
 
-/* Error counts at a threshold given in the caller's units (accept s >= t, i.e. d <= t). */
+/* Error counts at a threshold given in the caller's units (accept s >= t, i.e. d <= t);
+ * O(log n). The threshold must not be NaN. */
 typedef struct vb_rates {
     double threshold; /* as given (caller's units) */
     size_t false_matches, false_nonmatches;
