@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "docs/metrics.md and reports/metrics.h.\n\n"
             "  --scores FILE       score file (.gz read transparently)\n"
             "  --format F          csv (default): header with label (1/0) and score columns,\n"
-            "                        optional fold column (e.g. scores/*.csv.gz of veribench run)\n"
+            "                        optional fold column: 1..K, 0 or empty = in no fold\n"
+            "                        (e.g. the scores/*.csv.gz files of veribench run)\n"
             "                      bob4: bob.measure 4-column 'claimed real sample score'\n"
             "                      pyeer: --genuine and --impostor files, one score per line\n"
             "  --genuine FILE, --impostor FILE   the two pyeer files\n"
@@ -157,6 +158,20 @@ static int add_threshold_rows(vb_metrics *m, const vb_scoreset *ss, double thres
                : 0;
 }
 
+/* Fold 0 means "in no fold" (datasets/dataset.h); a file numbering its folds 0..9 would
+ * silently lose one, so say how many trials were left out. */
+static void note_unfolded(const vb_score_table *t)
+{
+    size_t none = 0;
+    for (size_t i = 0; i < t->n; i++)
+        none += t->fold[i] <= 0;
+    if (none && none < t->n)
+        fprintf(stderr,
+                "veribench metrics: %zu trials have fold 0 or none and are left out of the 10-fold "
+                "accuracy (folds are numbered from 1)\n",
+                none);
+}
+
 /* Every metric of the table (the score set is built once and also serves --threshold). */
 static int compute(const metrics_opts *o, const vb_score_table *t, vb_metrics *m, vb_err *e)
 {
@@ -165,6 +180,7 @@ static int compute(const metrics_opts *o, const vb_score_table *t, vb_metrics *m
         return -1;
     int rc = vb_metrics_from_scoreset(&ss, m, e);
     if (!rc && t->fold) {
+        note_unfolded(t);
         vb_kfold k;
         int have = vb_kfold_accuracy(t->score, t->label, t->fold, t->n, o->is_distance, &k, e);
         rc = have < 0 ? -1 : 0;

@@ -937,13 +937,13 @@ static void fold_trials_free(fold_trials *t)
     free(t->fold_size);
 }
 
-/* Dense fold indices for the fold ids >= 0 present, in id order. */
+/* Dense fold indices for the fold ids >= 1 present, in id order (0 and below: no fold). */
 static size_t dense_folds(const int16_t *folds, size_t n, int32_t *dense /* [32768] */)
 {
     for (int i = 0; i < 32768; i++)
         dense[i] = -1;
     for (size_t i = 0; i < n; i++)
-        if (folds[i] >= 0)
+        if (folds[i] > 0)
             dense[folds[i]] = 0;
     size_t k = 0;
     for (int i = 0; i < 32768; i++)
@@ -957,14 +957,14 @@ static int collect_fold_trials(const double *scores, const uint8_t *labels, cons
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        m += folds[i] >= 0;
+        m += folds[i] > 0;
     t->keys = vb_malloc(2 * m * sizeof *t->keys, e); /* second half: sort scratch */
     t->vals = t->keys ? vb_malloc(2 * m * sizeof *t->vals, e) : NULL;
     t->fold_size = t->vals ? vb_calloc(t->folds, sizeof *t->fold_size, e) : NULL;
     if (!t->fold_size)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (folds[i] < 0)
+        if (folds[i] <= 0)
             continue;
         double s = 0;
         if (check_label(labels[i], i, e) || to_similarity(scores[i], is_distance, i, &s, e))

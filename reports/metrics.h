@@ -161,8 +161,9 @@ typedef struct vb_metrics {
 } vb_metrics;
 
 /* Everything at once: builds the score set, computes every metric (plus the 10-fold
- * accuracy when folds is non-NULL and holds at least 2 distinct folds >= 0; trials with
- * fold < 0 are in no fold), the curve and the histograms, and frees the score set.
+ * accuracy when folds is non-NULL and holds at least 2 distinct folds >= 1; fold 0 (or
+ * below) means "in no fold", as in datasets/dataset.h), the curve and the histograms, and
+ * frees the score set.
  * `out` must be zeroed ({0}) or previously freed. On failure `out` holds nothing. */
 int vb_metrics_compute(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
                        int is_distance, vb_metrics *out, vb_err *e);
@@ -201,7 +202,9 @@ void vb_format_double(double x, char buf[32]);
  *          face-recognition papers use computes it (facenet's and insightface's np.std);
  *   se   = standard error of the mean as the LFW benchmark's README asks for:
  *          SAMPLE standard deviation (divide by K-1) / sqrt(K).
- * Trials with fold < 0 are ignored. Folds are the distinct values >= 0 (any ids). */
+ * Folds are the distinct ids >= 1 present (LFW: 1..10); trials with fold 0 (or below) are
+ * in no fold and ignored, the convention of datasets/dataset.h and of the score files
+ * `veribench run` writes. */
 typedef struct vb_kfold {
     size_t folds;
     double mean, std, se;

@@ -61,11 +61,18 @@ expect_grep "^eer_threshold,0\.0048305$" "$T/out" "distance EER threshold"
 expect_grep "^eer,0\.06698717948717949$" "$T/out" "distance EER = similarity EER"
 expect_grep "^threshold_false_matches,35$" "$T/out" "distance threshold: 35 false matches"
 # a fold column enables the 10-fold accuracy (10 folds of 91 trials)
-awk 'BEGIN { print "label,score,fold" } { print ($1 == $2) "," $4 "," (NR % 10) }' \
+awk 'BEGIN { print "label,score,fold" } { print ($1 == $2) "," $4 "," (NR % 10 + 1) }' \
     "$D/dev-4col.txt" > "$T/folds.csv"
 expect_exit 0 "folds" -- "$VB" metrics --scores "$T/folds.csv"
 expect_grep "^accuracy_10fold_mean,0\.9[0-9]*$" "$T/out" "10-fold accuracy"
 expect_grep "^accuracy_10fold_folds,10$" "$T/out" "10 folds"
+if [ -s "$T/err" ]; then not_ok "folds 1..10: unexpected note on stderr"; else ok; fi
+# fold 0 means "in no fold" (datasets/dataset.h): folds 0..9 give 9 folds, and a note
+awk 'BEGIN { print "label,score,fold" } { print ($1 == $2) "," $4 "," (NR % 10) }' \
+    "$D/dev-4col.txt" > "$T/folds0.csv"
+expect_exit 0 "folds from 0" -- "$VB" metrics --scores "$T/folds0.csv"
+expect_grep "^accuracy_10fold_folds,9$" "$T/out" "fold 0 is no fold"
+expect_grep "91 trials have fold 0 or none" "$T/err" "fold-0 trials are reported"
 # quoted CSV fields and CRLF line ends are CSV, not errors
 printf 'label,"score"\r\n1,"0.9"\r\n0,0.1\r\n1,0.7\r\n0,0.3\r\n' > "$T/quoted.csv"
 expect_exit 0 "quoted CSV with CRLF" -- "$VB" metrics --scores "$T/quoted.csv"

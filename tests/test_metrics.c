@@ -522,7 +522,7 @@ static void test_order_and_format(void)
 
 static void test_kfold_accuracy(void)
 {
-    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1):
+    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1, 0):
      *   fold 1: gen .9 .8   imp .1 .6
      *   fold 2: gen .72 .3  imp .2 .4
      *   fold 3: gen .95 .5  imp .7 .05
@@ -547,6 +547,11 @@ static void test_kfold_accuracy(void)
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     CHECK_NEAR(k.std, sqrt(1.0 / 72), 1e-15);
     CHECK_NEAR(k.se, 1.0 / 12, 1e-15);
+    /* fold 0 also means "in no fold" (datasets/dataset.h): same result */
+    f[12] = f[13] = 0;
+    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    CHECK(k.folds == 3);
+    CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* as distances (d = -s) the same folds give the same accuracies */
     double d[14];
     for (int i = 0; i < 14; i++)
