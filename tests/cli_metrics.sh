@@ -106,6 +106,8 @@ printf 'label,score\n1,inf\n0,0.1\n' > "$T/inf.csv"
 bad "+inf similarity" "$T/inf.csv" "inf.csv: line 2: .*accept at every threshold"
 printf 'label,score\n1,0.2\n0,-inf\n' > "$T/ninf.csv"
 bad "-inf distance" "$T/ninf.csv" "ninf.csv: line 3" --distance
+awk 'BEGIN { printf "label,score\n1,1"; for (i = 0; i < 400; i++) printf "9"; printf "\n0,0\n" }' > "$T/huge.csv"
+bad "score beyond double range" "$T/huge.csv" "huge.csv: line 2: .*out of the range of a double"
 printf 'label,score\n1,0.5\n0,0.1,7\n' > "$T/fields.csv"
 bad "extra field" "$T/fields.csv" "fields.csv: line 3: 3 fields, the header has 2"
 printf 'label,score\n1,0.5\nyes,0.1\n' > "$T/label.csv"
