@@ -8,7 +8,7 @@
 
 #include "bench/commands.h"
 #include "bench/common.h"
-#include "reports/csv_out.h"
+#include "bench/csvout.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/score_file.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports/csv_out.h"
+#include "bench/csvout.h"
 #include "reports/radix_sort.h"
 
 /* Exact products of two trial counts (each < 2^64). */
