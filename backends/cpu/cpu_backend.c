@@ -74,8 +74,11 @@ static void fill_info(vb_device_info *info, int reference, int threads)
     vb_slugify(info->name, slug, sizeof slug);
     snprintf(info->slug, sizeof info->slug, "%s%s", slug, reference ? "-ref" : "");
     snprintf(info->type, sizeof info->type, "cpu");
-    snprintf(info->driver, sizeof info->driver, "%s path, %d thread%s",
-             reference ? "fp32 reference" : "fp32 im2col+gemm", threads, threads == 1 ? "" : "s");
+    if (reference)
+        snprintf(info->driver, sizeof info->driver, "fp32 reference path, 1 thread");
+    else
+        snprintf(info->driver, sizeof info->driver, "im2col+gemm (%s kernels), %d thread%s",
+                 vb_fast_kernel_family(), threads, threads == 1 ? "" : "s");
     snprintf(info->vendor, sizeof info->vendor, "host");
 }
 

@@ -323,6 +323,16 @@ static void detect_cpu(void)
 }
 #endif
 
+const char *vb_fast_kernel_family(void)
+{
+#if VB_X86_SIMD
+    pthread_once(&cpu_once, detect_cpu);
+    if (use_simd && cpu_avx2_fma)
+        return "avx2+fma";
+#endif
+    return "portable";
+}
+
 static tile_fn *pick_kernel(vb_dtype type)
 {
 #if VB_X86_SIMD

@@ -61,5 +61,8 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
  * with AVX2, and F16C for F16), 0 forces the portable C kernels everywhere, so tests can
  * check both on one machine. Not thread-safe: set it before running. Returns the old value. */
 int vb_fast_set_simd(int enable);
+/* The kernel family fp32 weights run with now: "avx2+fma" or "portable" (for provenance:
+ * the two differ at rounding level). */
+const char *vb_fast_kernel_family(void);
 
 #endif
