@@ -9,6 +9,8 @@
 
 VERIBENCH_DATA ?= ../shared/datasets
 export VERIBENCH_DATA
+VB_MODELS ?= build/models
+export VB_MODELS
 
 ifeq ($(SAN),1)
 BUILD ?= build/san

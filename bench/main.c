@@ -21,6 +21,7 @@ static const struct {
     {"devices", cmd_devices, "list the CPU backend and every Vulkan device"},
     {"convert", cmd_convert, "convert face-api.js weights into GGUF model files"},
     {"quantize", cmd_quantize, "write a quantized copy of a GGUF model (fp16, int8, int4)"},
+    {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
 };
 
 static void usage(FILE *f)

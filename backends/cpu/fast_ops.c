@@ -27,8 +27,16 @@ void vb_fast_pack_free(vb_packed_weights *p)
     p->panels = NULL;
 }
 
-/* One MR x NR tile: fixed-size accumulators the compiler keeps in vector registers. */
-static void micro_tile(const float *a, size_t lda, int m, const float *panel, int k, float *acc_out)
+/* One MR x NR tile: fixed-size accumulators the compiler keeps in vector registers.
+ * Cloned for AVX2 on x86-64 (picked at load time from the CPU's features), so one binary
+ * runs everywhere and uses the wide units where they exist. (An FMA clone measured slower
+ * here: the 8 accumulators do not hide FMA latency.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VB_KERNEL_ATTR __attribute__((target_clones("avx2", "default"), optimize("O3")))
+#else
+#define VB_KERNEL_ATTR
+#endif
+VB_KERNEL_ATTR static void micro_tile(const float *a, size_t lda, int m, const float *panel, int k, float *acc_out)
 {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);

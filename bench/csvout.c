@@ -1,0 +1,33 @@
+#include "bench/csvout.h"
+
+#include <csv.h>
+#include <string.h>
+
+static int needs_quotes(const char *s)
+{
+    return strpbrk(s, ",\"\r\n") != NULL || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '));
+}
+
+int vb_csv_field(FILE *f, const char *s)
+{
+    if (!needs_quotes(s))
+        return fputs(s, f) < 0 ? -1 : 0;
+    return csv_fwrite(f, s, strlen(s)) == 0 ? 0 : -1;
+}
+
+int vb_csv_encode(char *buf, size_t size, const char *s)
+{
+    size_t len = strlen(s);
+    if (!needs_quotes(s)) {
+        if (len + 1 > size)
+            return -1;
+        memcpy(buf, s, len + 1);
+        return (int)len;
+    }
+    size_t need = csv_write(NULL, 0, s, len);
+    if (need + 1 > size)
+        return -1;
+    csv_write(buf, size, s, len);
+    buf[need] = 0;
+    return (int)need;
+}

@@ -1,0 +1,201 @@
+#include "bench/engine.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *vb_default_model_path(void)
+{
+    static char path[1024];
+    const char *dir = getenv("VB_MODELS");
+    snprintf(path, sizeof path, "%s/face_recognition.gguf", dir && *dir ? dir : "build/models");
+    return path;
+}
+
+int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
+{
+    memset(en, 0, sizeof *en);
+    const char *model = o->model_path ? o->model_path : vb_default_model_path();
+    if (vb_backend_parse_spec(o->backend ? o->backend : "cpu", &en->spec, e))
+        return -1;
+    en->spec.opts.threads = o->threads;
+    en->spec.opts.no_fp16 = o->no_fp16;
+    en->spec.opts.validation = o->validation;
+    if (vb_model_load(model, &en->model, e))
+        return -1;
+    if (vb_graph_build(&en->model, &en->graph, e))
+        goto fail;
+    if (en->spec.iface->init(&en->spec.opts, &en->backend, e))
+        goto fail;
+    en->spec.iface->describe(en->backend, &en->device);
+    if (en->spec.iface->load(en->backend, &en->graph, &en->prepared, e))
+        goto fail;
+    en->batch = o->batch > 0 ? o->batch : en->spec.iface->preferred_batch(en->prepared);
+    return 0;
+fail:
+    vb_engine_close(en);
+    return -1;
+}
+
+void vb_engine_close(vb_engine *en)
+{
+    if (en->prepared)
+        en->spec.iface->unload(en->prepared);
+    if (en->backend)
+        en->spec.iface->shutdown(en->backend);
+    vb_model_free(&en->model);
+    memset(en, 0, sizeof *en);
+}
+
+/* One batch of decoded, preprocessed inputs. */
+typedef struct batch_buf {
+    size_t first, count;   /* image indices first .. first+count-1 */
+    float *input;          /* count * in_size floats, successful images packed first */
+    int *ok;               /* per image: 1 decoded */
+    vb_err *why;           /* per image failure */
+    size_t n_ok;
+} batch_buf;
+
+typedef struct decode_job {
+    const vb_engine *en;
+    const char *const *paths;
+    const vb_crop *crop;
+    batch_buf *buf;
+    size_t begin, end;     /* positions inside the batch */
+    float *staging;        /* per-position inputs before packing */
+} decode_job;
+
+static void *decode_range(void *arg)
+{
+    decode_job *j = arg;
+    const size_t in_size = (size_t)j->en->graph.in_h * j->en->graph.in_w * j->en->graph.in_c;
+    for (size_t k = j->begin; k < j->end; k++) {
+        const char *path = j->paths[j->buf->first + k];
+        vb_image img;
+        vb_err *why = &j->buf->why[k];
+        j->buf->ok[k] = vb_image_load(path, &img, why) == 0 &&
+                        vb_preprocess(&img, j->crop, &j->en->graph, path, j->staging + k * in_size, why) == 0;
+        vb_image_free(&img);
+    }
+    return NULL;
+}
+
+/* Decode images first..first+count-1 with up to `workers` threads, then pack successes. */
+static void decode_batch(const vb_engine *en, const char *const *paths, const vb_crop *crop, batch_buf *b,
+                         float *staging, int workers)
+{
+    enum { MAX_WORKERS = 16 };
+    decode_job jobs[MAX_WORKERS];
+    pthread_t tids[MAX_WORKERS];
+    int spawned[MAX_WORKERS] = {0};
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    if ((size_t)workers > b->count)
+        workers = (int)b->count;
+    if (workers < 1)
+        workers = 1;
+    size_t per = (b->count + workers - 1) / workers;
+    for (int t = 0; t < workers; t++) {
+        size_t lo = t * per, hi = lo + per < b->count ? lo + per : b->count;
+        jobs[t] = (decode_job){en, paths, crop, b, lo < b->count ? lo : b->count, hi, staging};
+        if (t > 0)
+            spawned[t] = pthread_create(&tids[t], NULL, decode_range, &jobs[t]) == 0;
+    }
+    decode_range(&jobs[0]);
+    for (int t = 1; t < workers; t++) {
+        if (spawned[t])
+            pthread_join(tids[t], NULL);
+        else
+            decode_range(&jobs[t]);
+    }
+    const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
+    b->n_ok = 0;
+    for (size_t k = 0; k < b->count; k++)
+        if (b->ok[k])
+            memmove(b->input + b->n_ok++ * in_size, staging + k * in_size, in_size * sizeof(float));
+}
+
+typedef struct prefetch {
+    const vb_engine *en;
+    const char *const *paths;
+    const vb_crop *crop;
+    batch_buf *buf;
+    float *staging;
+    int workers;
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *p = arg;
+    decode_batch(p->en, p->paths, p->crop, p->buf, p->staging, p->workers);
+    return NULL;
+}
+
+int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, const vb_crop *crop,
+                          vb_embed_cb cb, void *ctx, vb_err *e)
+{
+    const size_t B = (size_t)en->batch;
+    const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
+    const int dim = en->graph.out_dim;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = cores > 1 ? (int)cores : 1;
+    batch_buf bufs[2];
+    float *staging[2] = {NULL, NULL};
+    float *out = vb_malloc(B * dim * sizeof(float), e);
+    int rc = -1;
+    memset(bufs, 0, sizeof bufs);
+    for (int i = 0; i < 2; i++) {
+        bufs[i].input = vb_malloc(B * in_size * sizeof(float), e);
+        staging[i] = vb_malloc(B * in_size * sizeof(float), e);
+        bufs[i].ok = vb_calloc(B, sizeof(int), e);
+        bufs[i].why = vb_calloc(B, sizeof(vb_err), e);
+        if (!bufs[i].input || !staging[i] || !bufs[i].ok || !bufs[i].why)
+            goto done;
+    }
+    if (!out)
+        goto done;
+    /* Decode batch k+1 on a helper thread while the backend runs batch k. */
+    size_t n_batches = (n + B - 1) / B;
+    if (n_batches) {
+        bufs[0].first = 0;
+        bufs[0].count = n < B ? n : B;
+        decode_batch(en, paths, crop, &bufs[0], staging[0], workers);
+    }
+    for (size_t k = 0; k < n_batches; k++) {
+        batch_buf *cur = &bufs[k % 2], *next = &bufs[(k + 1) % 2];
+        pthread_t tid;
+        int prefetching = 0;
+        prefetch pf = {en, paths, crop, next, staging[(k + 1) % 2], workers};
+        if (k + 1 < n_batches) {
+            next->first = (k + 1) * B;
+            next->count = n - next->first < B ? n - next->first : B;
+            prefetching = pthread_create(&tid, NULL, prefetch_main, &pf) == 0;
+            if (!prefetching)
+                decode_batch(en, paths, crop, next, pf.staging, workers);
+        }
+        int run_rc = cur->n_ok ? en->spec.iface->run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, NULL, e) : 0;
+        if (prefetching)
+            pthread_join(tid, NULL);
+        if (run_rc)
+            goto done;
+        size_t packed = 0;
+        for (size_t i = 0; i < cur->count; i++) {
+            const float *desc = cur->ok[i] ? out + packed++ * dim : NULL;
+            if (cb(ctx, cur->first + i, desc, cur->ok[i] ? NULL : &cur->why[i])) {
+                vb_fail(e, VB_EXIT_FAIL, "stopped");
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < 2; i++) {
+        free(bufs[i].input);
+        free(bufs[i].ok);
+        free(bufs[i].why);
+        free(staging[i]);
+    }
+    free(out);
+    return rc;
+}

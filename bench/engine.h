@@ -1,0 +1,47 @@
+/* The embedding engine: model file -> graph -> backend, and image files -> descriptors.
+ * Shared by `embed`, `run` and `check` so that every command computes a template the same
+ * way (decode -> crop/resize/normalize -> backend, in batches). */
+#ifndef VB_ENGINE_H
+#define VB_ENGINE_H
+
+#include "backends/backend.h"
+#include "datasets/preprocess.h"
+#include "models/gguf.h"
+#include "models/graph.h"
+
+typedef struct vb_engine_opts {
+    const char *model_path;
+    const char *backend;     /* "cpu", "cpu:ref", "vulkan", "vulkan:N" */
+    int batch;               /* 0: the backend's preferred batch */
+    int threads;             /* cpu threads (0: all cores) */
+    int no_fp16;             /* vulkan: fp32 variants only */
+    int validation;          /* vulkan: validation layer */
+} vb_engine_opts;
+
+typedef struct vb_engine {
+    vb_model model;
+    vb_graph graph;
+    vb_backend_spec spec;
+    vb_backend *backend;
+    vb_prepared *prepared;
+    vb_device_info device;
+    int batch;
+} vb_engine;
+
+int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e);
+void vb_engine_close(vb_engine *en);
+
+/* Called once per image, in input order: desc is out_dim floats, or NULL when the image
+ * could not be read or decoded (why says which file and what is wrong). Return non-zero
+ * to stop early. */
+typedef int (*vb_embed_cb)(void *ctx, size_t index, const float *desc, const vb_err *why);
+
+/* Embed n image files. Image failures go to the callback; the return value is -1 only
+ * for a failure that stops the work (backend/device error, out of memory, callback stop). */
+int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, const vb_crop *crop,
+                          vb_embed_cb cb, void *ctx, vb_err *e);
+
+/* Default model path: $VB_MODELS/face_recognition.gguf or build/models/face_recognition.gguf. */
+const char *vb_default_model_path(void);
+
+#endif

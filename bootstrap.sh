@@ -1,0 +1,81 @@
+#!/bin/sh
+# veribench in one command on a fresh Debian 12 machine.
+#   ./bootstrap.sh main   install what is missing, build, fetch and convert the model,
+#                         run the default evaluation, print where the report is
+#   ./bootstrap.sh test   the same set-up, then the whole test suite, normal and
+#                         sanitizer (ASan+UBSan) builds
+# Data: VERIBENCH_DATA (default ../shared/datasets) names the folder holding lfw/ and fvc2002/.
+set -eu
+cd "$(dirname "$0")"
+VERIBENCH_DATA=${VERIBENCH_DATA:-../shared/datasets}
+export VERIBENCH_DATA
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+PACKAGES="build-essential pkg-config ca-certificates npm zlib1g-dev libjpeg62-turbo-dev libpng-dev
+libtiff-dev libcsv-dev libcjson-dev libssl-dev gnuplot-nox glslc libvulkan-dev
+mesa-vulkan-drivers vulkan-validationlayers"
+
+install_missing() {
+    missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "bootstrap: installing Debian packages:$missing"
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=""
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "bootstrap: missing packages:$missing; run as root or install them with apt-get" >&2
+        exit 1
+    fi
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+check_data() {
+    if [ ! -f "$VERIBENCH_DATA/lfw/pairs.txt" ]; then
+        echo "bootstrap: no LFW data at VERIBENCH_DATA=$VERIBENCH_DATA (expected lfw/pairs.txt);" >&2
+        echo "bootstrap: set VERIBENCH_DATA to the folder holding lfw/ and fvc2002/" >&2
+        exit 3
+    fi
+}
+
+main_job() {
+    out=results/lfw-fold1
+    mkdir -p "$out"
+    # LFW View 2 fold 1: the images of its 600 pairs (pairs.txt lines 2-601).
+    sed -n '2,601p' "$VERIBENCH_DATA/lfw/pairs.txt" | awk -v d="$VERIBENCH_DATA/lfw/images_deepfunneled" '
+        NF == 3 { printf "%s/%s/%s_%04d.jpg\n%s/%s/%s_%04d.jpg\n", d, $1, $1, $2, d, $1, $1, $3 }
+        NF == 4 { printf "%s/%s/%s_%04d.jpg\n%s/%s/%s_%04d.jpg\n", d, $1, $1, $2, d, $3, $3, $4 }' \
+        | sort -u > "$out/images.txt"
+    echo "bootstrap: embedding $(wc -l < "$out/images.txt") LFW fold-1 images (crop 70,70,180,180)"
+    # shellcheck disable=SC2046
+    build/veribench embed --crop 70,70,180,180 $(cat "$out/images.txt") > "$out/descriptors.csv"
+    echo "bootstrap: descriptors written to $out/descriptors.csv"
+}
+
+case "${1:-}" in
+main)
+    install_missing
+    check_data
+    make -j"$JOBS"
+    make models
+    main_job
+    ;;
+test)
+    install_missing
+    check_data
+    make -j"$JOBS"
+    make models
+    make test
+    make -j"$JOBS" SAN=1
+    make SAN=1 test
+    ;;
+*)
+    echo "usage: ./bootstrap.sh main | test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,28 @@
+/* Image decoding: JPEG (libjpeg-turbo, default settings), PNG (libpng), 8-bit grayscale/RGB
+ * TIFF (libtiff) and PGM (P2/P5). The format is detected from the file's first bytes, not
+ * its name. Corrupt or truncated files are errors naming the file (libjpeg's "premature
+ * end of data" warning included: a half-gray image is never passed on as a face). */
+#ifndef VB_IMAGE_H
+#define VB_IMAGE_H
+
+#include <stdint.h>
+
+#include "bench/common.h"
+
+typedef struct vb_image {
+    int w, h;
+    int c;        /* 1 (gray) or 3 (RGB), interleaved, rows top to bottom */
+    uint8_t *px;  /* w * h * c bytes, owned */
+} vb_image;
+
+/* Largest image we agree to decode (pixels): refuses decompression bombs. */
+#define VB_IMAGE_MAX_PIXELS (64u * 1024u * 1024u)
+
+int vb_image_load(const char *path, vb_image *img, vb_err *e);
+int vb_image_decode(const uint8_t *data, size_t size, const char *path_for_errors, vb_image *img,
+                    vb_err *e);
+void vb_image_free(vb_image *img);
+/* Write as binary PPM (P6) or PGM (P5): for debugging and for oracle scripts. */
+int vb_image_save_pnm(const vb_image *img, const char *path, vb_err *e);
+
+#endif

@@ -1,0 +1,78 @@
+#include "datasets/preprocess.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vb_crop_parse(const char *text, vb_crop *crop, vb_err *e)
+{
+    memset(crop, 0, sizeof *crop);
+    long v[4];
+    const char *p = text;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        v[i] = strtol(p, &end, 10);
+        if (end == p || v[i] < 0 || v[i] > 1000000 || (i < 3 && *end != ',') || (i == 3 && *end))
+            return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': expected x0,y0,x1,y1 (non-negative integers)", text);
+        p = end + 1;
+    }
+    if (v[2] <= v[0] || v[3] <= v[1])
+        return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': the box is empty (need x1 > x0 and y1 > y0)", text);
+    *crop = (vb_crop){1, (int)v[0], (int)v[1], (int)v[2], (int)v[3]};
+    return 0;
+}
+
+/* tfjs-backend-cpu's ResizeBilinear: src = dst * (in / out), floor/ceil neighbours clamped,
+ * interpolate along x then y, all in double; the result is stored as float32. */
+void vb_resize_bilinear_tf(const uint8_t *px, int w, int h, int c, int rx0, int ry0, int rw, int rh,
+                           float *out, int ow, int oh)
+{
+    const double ratio_y = (double)rh / oh, ratio_x = (double)rw / ow;
+    for (int y = 0; y < oh; y++) {
+        double sy = ratio_y * y;
+        int y0 = (int)floor(sy);
+        int y1 = (int)ceil(sy) < rh - 1 ? (int)ceil(sy) : rh - 1;
+        double fy = sy - y0;
+        const uint8_t *row0 = px + ((size_t)(ry0 + y0) * w + rx0) * c;
+        const uint8_t *row1 = px + ((size_t)(ry0 + y1) * w + rx0) * c;
+        for (int x = 0; x < ow; x++) {
+            double sx = ratio_x * x;
+            int x0 = (int)floor(sx);
+            int x1 = (int)ceil(sx) < rw - 1 ? (int)ceil(sx) : rw - 1;
+            double fx = sx - x0;
+            for (int ch = 0; ch < c; ch++) {
+                double tl = row0[x0 * c + ch], tr = row0[x1 * c + ch];
+                double bl = row1[x0 * c + ch], br = row1[x1 * c + ch];
+                double top = tl + (tr - tl) * fx, bottom = bl + (br - bl) * fx;
+                out[((size_t)y * ow + x) * c + ch] = (float)(top + (bottom - top) * fy);
+            }
+        }
+    }
+    (void)h;
+}
+
+int vb_preprocess(const vb_image *img, const vb_crop *crop, const vb_graph *g, const char *path,
+                  float *out, vb_err *e)
+{
+    int x0 = 0, y0 = 0, x1 = img->w, y1 = img->h;
+    if (crop && crop->set) {
+        if (crop->x1 > img->w || crop->y1 > img->h)
+            return vb_fail(e, VB_EXIT_INPUT, "%s: crop box %d,%d,%d,%d lies outside the %dx%d image", path,
+                           crop->x0, crop->y0, crop->x1, crop->y1, img->w, img->h);
+        x0 = crop->x0, y0 = crop->y0, x1 = crop->x1, y1 = crop->y1;
+    }
+    if (g->in_c != 3 && g->in_c != img->c)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: the model takes %d channels, the image has %d", path, g->in_c, img->c);
+    const size_t pixels = (size_t)g->in_h * g->in_w;
+    float *resized = malloc(pixels * img->c * sizeof(float));
+    if (!resized)
+        return vb_fail(e, VB_EXIT_IO, "out of memory");
+    vb_resize_bilinear_tf(img->px, img->w, img->h, img->c, x0, y0, x1 - x0, y1 - y0, resized, g->in_w, g->in_h);
+    for (size_t p = 0; p < pixels; p++)
+        for (int ch = 0; ch < g->in_c; ch++) {
+            float v = resized[p * img->c + (img->c == 1 ? 0 : ch)];
+            out[p * g->in_c + ch] = (v - g->in_mean[ch]) * g->in_scale;
+        }
+    free(resized);
+    return 0;
+}
