@@ -1,12 +1,12 @@
 /* veribench devices: list the CPU backend and every Vulkan physical device, with the
  * --backend spec that selects each and the features the Vulkan backend uses. */
-#include <csv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/backend.h"
 #include "bench/commands.h"
+#include "bench/csvout.h"
 #include "bench/common.h"
 
 static void usage(FILE *f)
@@ -27,13 +27,9 @@ static void usage(FILE *f)
             "(the CPU backend is still listed and the reason, with what to install, goes to stderr).\n");
 }
 
-/* A CSV field: quoted (libcsv) only when it needs to be. */
 static void csv_field(FILE *f, const char *s, int last)
 {
-    if (strpbrk(s, ",\"\r\n") || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' ')))
-        csv_fwrite(f, s, strlen(s));
-    else
-        fputs(s, f);
+    vb_csv_field(f, s);
     fputc(last ? '\n' : ',', f);
 }
 
