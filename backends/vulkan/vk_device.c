@@ -202,16 +202,38 @@ static int instance_create(vb_vk_instance *vi, int validation, vb_err *e)
     return 0;
 }
 
+static pthread_mutex_t total_lock = PTHREAD_MUTEX_INITIALIZER;
+static int total_messages;
+
 void vb_vk_instance_destroy(vb_vk_instance *vi)
 {
     if (vi->instance) {
+        int before = vb_vk_messages(vi, NULL, 0);
         if (vi->messenger)
             vi->vk.vkDestroyDebugUtilsMessengerEXT(vi->instance, vi->messenger, NULL);
+        /* Messages during vkDestroyInstance still reach on_message through the messenger
+         * chained at creation: the object tracker's report of objects never destroyed. */
         vi->vk.vkDestroyInstance(vi->instance, NULL);
+        char first[768];
+        int n = vb_vk_messages(vi, first, sizeof first);
+        if (n > before)
+            fprintf(stderr, "%s: vulkan validation: %d message%s while shutting down\n", vb_progname, n - before,
+                    n - before == 1 ? "" : "s");
+        pthread_mutex_lock(&total_lock);
+        total_messages += n;
+        pthread_mutex_unlock(&total_lock);
     }
     vi->instance = NULL;
     vi->messenger = VK_NULL_HANDLE;
     pthread_mutex_destroy(&vi->msg_lock);
+}
+
+int vb_vk_validation_total(void)
+{
+    pthread_mutex_lock(&total_lock);
+    int n = total_messages;
+    pthread_mutex_unlock(&total_lock);
+    return n;
 }
 
 int vb_vk_physical_devices(vb_vk_instance *vi, VkPhysicalDevice **out, uint32_t *n, vb_err *e)

@@ -40,6 +40,9 @@ typedef struct vb_vk_caps {
  * validation) and count its warnings and errors. */
 int vb_vk_instance_create(vb_vk_instance *vi, int validation, vb_err *e);
 void vb_vk_instance_destroy(vb_vk_instance *vi);
+/* Validation messages of every instance destroyed so far in this process, shutdown
+ * included (objects never destroyed are reported then): tests assert it stays 0. */
+int vb_vk_validation_total(void);
 /* Messages counted so far; *first (may be NULL) receives the first one's text. */
 int vb_vk_messages(vb_vk_instance *vi, char *first, size_t n);
 
