@@ -44,21 +44,6 @@ static void vk_test_pin_modules(void)
     dl_iterate_phdr(vk_test_pin_one, NULL);
 }
 
-/* 1 when this machine has no usable Vulkan device (the reason is printed). */
-static int vk_test_absent(void)
-{
-    vb_device_info *infos = NULL;
-    int n = 0;
-    vb_err e = {0};
-    int rc = vb_vulkan_backend.list_devices(&infos, &n, &e);
-    free(infos);
-    if (rc) {
-        printf("skipped: no Vulkan device (%s)\n", e.msg);
-        return 1;
-    }
-    return 0;
-}
-
 /* Open the default Vulkan device with validation; fp16 variants unless no_fp16. */
 static vb_backend *vk_test_open(int no_fp16)
 {
@@ -70,6 +55,33 @@ static vb_backend *vk_test_open(int no_fp16)
     if (!rc)
         vk_test_pin_modules();
     return rc ? NULL : b;
+}
+
+/* The first backend of a test: NULL, with *skip set and the reason printed, when this
+ * machine has no Vulkan device at all (any other failure is a test failure). Opening a
+ * device first, before anything else creates an instance, lets the modules be pinned
+ * before the loader ever unloads them. */
+static vb_backend *vk_test_open_first(int no_fp16, int *skip)
+{
+    vb_backend_opts o = {.device_index = -1, .no_fp16 = no_fp16, .validation = 1};
+    vb_backend *b = NULL;
+    vb_err e = {0};
+    *skip = 0;
+    if (vb_vulkan_backend.init(&o, &b, &e) == 0) {
+        vk_test_pin_modules();
+        return b;
+    }
+    vb_device_info *infos = NULL;
+    int n = 0;
+    vb_err le = {0};
+    if (vb_vulkan_backend.list_devices(&infos, &n, &le)) {
+        printf("skipped: no Vulkan device (%s)\n", le.msg);
+        *skip = 1;
+    } else {
+        CHECKF(0, "vulkan init failed although %d device(s) exist: %s", n, e.msg);
+    }
+    free(infos);
+    return NULL;
 }
 
 static int vk_test_uses_fp16(vb_backend *b)

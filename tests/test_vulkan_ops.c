@@ -567,11 +567,12 @@ static void test_errors(void)
 
 int main(void)
 {
-    if (vk_test_absent())
+    int skip;
+    vk32 = vk_test_open_first(1, &skip);
+    if (skip)
         return vb_test_finish();
     vb_backend_opts ro = {.device_index = -1, .reference = 1};
     CHECKF(vb_cpu_backend.init(&ro, &cpu_ref, &err) == 0, "cpu:ref: %s", err.msg);
-    vk32 = vk_test_open(1);
     vb_backend *fp16 = vk_test_open(0);
     if (fp16 && vk_test_uses_fp16(fp16))
         vk16 = fp16;
