@@ -26,6 +26,9 @@ CC ?= cc
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -pthread -I. -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS += -pthread $(SANFLAGS)
+# The commit a binary was built from goes into provenance.csv and report.md, through a
+# generated header that is rewritten only when the commit changes (so only its users rebuild).
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 
 LIB_NAMES := csv jpeg png16 tiff cjson crypto z
 ifeq ($(STATIC),1)
@@ -39,15 +42,22 @@ SRC_DIRS := bench models backends backends/cpu backends/vulkan datasets reports
 LIB_SRCS := $(filter-out bench/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 GEN_SRCS :=
 -include shaders/shaders.mk
+GEN_HDRS := $(BUILD)/gen/version.h
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all models test check bench clean distclean
+.PHONY: all models test check bench clean distclean FORCE
 all: $(BUILD)/veribench $(TEST_BINS)
 
-$(BUILD)/obj/%.o: %.c | $(GEN_SRCS)
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define VB_GIT_COMMIT "$(GIT_COMMIT)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c | $(GEN_SRCS) $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 

@@ -101,6 +101,28 @@ double vb_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void vb_slugify(const char *in, char *out, size_t n)
+{
+    size_t len = 0;
+    int dash = 0;
+    for (const char *p = in; *p && len + 1 < n; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (dash && len > 0 && len + 2 < n)
+                out[len++] = '-';
+            out[len++] = c;
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[len] = 0;
+    if (!len && n > 1)
+        snprintf(out, n, "device");
+}
+
 void vb_log(const char *fmt, ...)
 {
     va_list ap;

@@ -48,6 +48,10 @@ void vb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 
 
+/* Lowercase letters, digits and single dashes from any text ("AMD EPYC 7B13" ->
+ * "amd-epyc-7b13"), at most n-1 characters: for result file names. */
+void vb_slugify(const char *in, char *out, size_t n);
+
 /* SHA-256 (OpenSSL libcrypto) as 64 lowercase hex digits + NUL. */
 int vb_sha256_file(const char *path, char hex[65], vb_err *e);
 void vb_sha256_hex(const void *data, size_t n, char hex[65]);

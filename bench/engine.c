@@ -15,15 +15,23 @@ const char *vb_default_model_path(void)
 
 int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
 {
+    vb_model m;
     memset(en, 0, sizeof *en);
-    const char *model = o->model_path ? o->model_path : vb_default_model_path();
-    if (vb_backend_parse_spec(o->backend ? o->backend : "cpu", &en->spec, e))
+    if (vb_model_load(o->model_path ? o->model_path : vb_default_model_path(), &m, e))
         return -1;
+    return vb_engine_open_model(en, &m, o, e);
+}
+
+int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb_err *e)
+{
+    memset(en, 0, sizeof *en);
+    en->model = *m;
+    memset(m, 0, sizeof *m);
+    if (vb_backend_parse_spec(o->backend ? o->backend : "cpu", &en->spec, e))
+        goto fail;
     en->spec.opts.threads = o->threads;
     en->spec.opts.no_fp16 = o->no_fp16;
     en->spec.opts.validation = o->validation;
-    if (vb_model_load(model, &en->model, e))
-        return -1;
     if (vb_graph_build(&en->model, &en->graph, e))
         goto fail;
     if (en->spec.iface->init(&en->spec.opts, &en->backend, e))
@@ -174,7 +182,16 @@ int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, con
             if (!prefetching)
                 decode_batch(en, paths, crop, next, pf.staging, workers);
         }
-        int run_rc = cur->n_ok ? en->spec.iface->run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, NULL, e) : 0;
+        double node_ms[VB_GRAPH_MAX_NODES] = {0};
+        vb_timings tm = {0, node_ms};
+        int run_rc = cur->n_ok ? en->spec.iface->run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, &tm, e) : 0;
+        if (cur->n_ok && !run_rc) {
+            en->run_ms += tm.total_ms;
+            for (int i = 0; i < en->graph.n_nodes; i++)
+                en->node_ms[i] += node_ms[i];
+            en->images += cur->n_ok;
+            en->calls++;
+        }
         if (prefetching)
             pthread_join(tid, NULL);
         if (run_rc)

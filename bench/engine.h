@@ -26,9 +26,16 @@ typedef struct vb_engine {
     vb_prepared *prepared;
     vb_device_info device;
     int batch;
+    /* Accumulated by vb_engine_embed_files: backend time and per-node times (node_ms has
+     * graph.n_nodes entries), over `images` embedded images in `calls` backend calls. */
+    double run_ms, node_ms[VB_GRAPH_MAX_NODES];
+    size_t images, calls;
 } vb_engine;
 
 int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e);
+/* Same, for a model already in memory (o->model_path ignored); takes ownership of *m,
+ * which is zeroed, also on failure. */
+int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb_err *e);
 void vb_engine_close(vb_engine *en);
 
 /* Called once per image, in input order: desc is out_dim floats, or NULL when the image

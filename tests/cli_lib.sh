@@ -7,7 +7,7 @@ export VERIBENCH_DATA
 cli_passed=0
 cli_failed=0
 CLI_TMP=$(mktemp -d)
-trap 'rm -rf "$CLI_TMP"' EXIT
+trap '[ -n "$CLI_KEEP" ] || rm -rf "$CLI_TMP"' EXIT
 
 ok() { cli_passed=$((cli_passed + 1)); }
 not_ok() { cli_failed=$((cli_failed + 1)); echo "FAIL: $*" >&2; }

@@ -65,7 +65,10 @@ static void fill_info(vb_device_info *info, int reference, int threads)
     memset(info, 0, sizeof *info);
     snprintf(info->backend, sizeof info->backend, "cpu");
     cpu_model_name(info->name, sizeof info->name);
-    snprintf(info->slug, sizeof info->slug, "%s", reference ? "ref" : "host");
+    /* e.g. "amd-epyc" (fast path) or "amd-epyc-ref" (reference path) */
+    char slug[48];
+    vb_slugify(info->name, slug, sizeof slug);
+    snprintf(info->slug, sizeof info->slug, "%s%s", slug, reference ? "-ref" : "");
     snprintf(info->type, sizeof info->type, "cpu");
     snprintf(info->driver, sizeof info->driver, "%s path, %d thread%s",
              reference ? "fp32 reference" : "fp32 im2col+gemm", threads, threads == 1 ? "" : "s");

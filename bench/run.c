@@ -1,0 +1,664 @@
+/* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
+ * scores (resumable) -> metrics -> plots -> report. See bench/run.h for the results folder. */
+#include "bench/run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/csvout.h"
+#include "bench/progress.h"
+#include "bench/scores.h"
+#include "bench/templates.h"
+#include "models/arch.h"
+#include "reports/plot.h"
+
+#include "version.h" /* generated: VB_GIT_COMMIT */
+#ifndef VB_VERSION
+#define VB_VERSION "0.1.0"
+#endif
+
+static int make_dir(const char *path, vb_err *e)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create folder: %s", path, strerror(errno));
+    return 0;
+}
+
+static void out_path(const vb_run *run, char *buf, size_t n, const char *fmt, const char *a)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, fmt, a);
+    snprintf(buf, n, "%s/%s", run->cfg.out_dir, rel);
+}
+
+static int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ------------------------------------------------------------ embedding */
+
+typedef struct embed_state {
+    vb_template_store *store;
+    const size_t *index;      /* position in the to-do list -> sample index */
+    vb_progress progress;
+    size_t done;
+    vb_err error;
+    int failed;
+} embed_state;
+
+static int on_template(void *arg, size_t k, const float *desc, const vb_err *why)
+{
+    embed_state *s = arg;
+    vb_progress_update(&s->progress, ++s->done);
+    if (vb_templates_put(s->store, s->index[k], desc, why ? why->msg : NULL, &s->error)) {
+        s->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Everything that determines a template, hashed: the store refuses templates made otherwise. */
+static void template_fingerprint(const vb_run *run, const vb_engine *en, const char *quant, char hex[65])
+{
+    char model_sha[65], text[4096];
+    vb_sha256_hex(en->model.file_data, en->model.file_size, model_sha);
+    snprintf(text, sizeof text,
+             "veribench-templates-v1\nmodel %s\ndataset %s\ncrop %s\nbackend %s\ndevice %s\ndriver %s\n"
+             "quant %s\nfp16 %d\n",
+             model_sha, run->ds.fingerprint, run->crop_text, en->spec.text, en->device.name, en->device.driver,
+             quant, en->device.uses_fp16);
+    vb_sha256_hex(text, strlen(text), hex);
+}
+
+static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_template_store *store, vb_err *e)
+{
+    const vb_dataset *ds = &run->ds;
+    size_t todo = 0;
+    size_t *index = vb_malloc(ds->n_samples * sizeof(size_t), e);
+    const char **paths = vb_malloc(ds->n_samples * sizeof(char *), e);
+    if (!index || !paths) {
+        free(index);
+        free(paths);
+        return -1;
+    }
+    for (uint32_t i = 0; i < ds->n_samples; i++)
+        if (store->state[i] == VB_TPL_MISSING) {
+            index[todo] = i;
+            paths[todo++] = ds->samples[i].path;
+        }
+    embed_state st = {.store = store, .index = index};
+    char label[160];
+    snprintf(label, sizeof label, "embed %s", c->label);
+    vb_progress_start(&st.progress, label, todo);
+    double t0 = vb_now();
+    int rc = todo ? vb_engine_embed_files(en, paths, todo, &run->cfg.crop, on_template, &st, e) : 0;
+    vb_progress_end(&st.progress);
+    c->embed_wall_s = vb_now() - t0;
+    c->n_embedded_now = st.done;
+    if (st.failed) {
+        *e = st.error;
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = vb_templates_sync(store, e);
+    free(index);
+    free(paths);
+    return rc;
+}
+
+/* ------------------------------------------------------------- metrics */
+
+/* FMR and FNMR at the model's own decision threshold (accept d <= t): the operating point
+ * a deployment of this model uses unless it calibrates its own. */
+static int add_operating_point(vb_run *run, vb_run_combo *c, const vb_score_set *s, vb_err *e)
+{
+    size_t fm = 0, fnm = 0, gen = 0, imp = 0;
+    for (size_t k = 0; k < s->n; k++) {
+        int accept = s->score[k] <= run->threshold;
+        if (s->label[k]) {
+            gen++;
+            fnm += !accept;
+        } else {
+            imp++;
+            fm += accept;
+        }
+    }
+    return vb_metrics_add(&c->metrics, "threshold", run->threshold, e) ||
+           vb_metrics_add(&c->metrics, "fmr@threshold", imp ? (double)fm / imp : NAN, e) ||
+           vb_metrics_add(&c->metrics, "fnmr@threshold", gen ? (double)fnm / gen : NAN, e) ||
+           vb_metrics_add(&c->metrics, "false_matches@threshold", (double)fm, e) ||
+           vb_metrics_add(&c->metrics, "false_nonmatches@threshold", (double)fnm, e);
+}
+
+static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_score_set *s, vb_err *e)
+{
+    double t0 = vb_now();
+    int16_t *folds = run->ds.n_folds >= 2 ? vb_malloc(s->n * sizeof(int16_t), e) : NULL;
+    if (run->ds.n_folds >= 2 && !folds)
+        return -1;
+    for (size_t k = 0; folds && k < s->n; k++)
+        folds[k] = (int16_t)s->fold[k];
+    memset(&c->metrics, 0, sizeof c->metrics);
+    int rc = vb_metrics_compute(s->score, s->label, folds, s->n, 1, &c->metrics, e);
+    free(folds);
+    if (rc)
+        return -1;
+    c->has_metrics = 1;
+    c->metrics_s = vb_now() - t0;
+    return add_operating_point(run, c, s, e) ||
+           vb_metrics_add(&c->metrics, "samples", (double)c->n_samples, e) ||
+           vb_metrics_add(&c->metrics, "fta_samples", (double)c->n_failed, e) ||
+           vb_metrics_add(&c->metrics, "model_bytes", (double)c->model_bytes, e) ||
+           (c->faces_per_s > 0 && vb_metrics_add(&c->metrics, "faces_per_s", c->faces_per_s, e)) ||
+           (c->faces_per_s > 0 && vb_metrics_add(&c->metrics, "ms_per_face", c->infer_ms_per_face, e))
+               ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- outputs */
+
+static int write_atomically(const char *path, int (*fill)(FILE *, const vb_run *), const vb_run *run, vb_err *e)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    int rc = fill(f, run);
+    rc |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    rc |= fclose(f) != 0;
+    if (rc || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int fill_metrics(FILE *f, const vb_run *run)
+{
+    vb_err e = {0};
+    fprintf(f, "backend,device,quant,dataset,metric,value\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *c = &run->combos[i];
+        if (!c->has_metrics)
+            continue;
+        const char *prefix[4] = {c->backend, c->device, c->quant, run->cfg.dataset};
+        if (vb_metrics_write_csv(&c->metrics, f, prefix, 4, &e))
+            return -1;
+    }
+    return ferror(f);
+}
+
+static void latency_row(FILE *f, const vb_run_combo *c, const char *stage, size_t images, double total_ms)
+{
+    vb_csv_field(f, c->backend);
+    fputc(',', f);
+    vb_csv_field(f, c->device);
+    fprintf(f, ",%s,", c->quant);
+    vb_csv_field(f, stage);
+    fprintf(f, ",%zu,%.6g,%.6g\n", images, total_ms, images ? total_ms / images : 0.0);
+}
+
+static int fill_latency(FILE *f, const vb_run *run)
+{
+    fprintf(f, "backend,device,quant,stage,images,total_ms,ms_per_image\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *c = &run->combos[i];
+        size_t n = c->timed_images;
+        if (!n)
+            continue;
+        latency_row(f, c, "embed_wall", n, c->timed_wall_ms);
+        latency_row(f, c, "inference", n, c->infer_ms_per_face * n);
+        for (int l = 0; l < c->n_layers; l++) {
+            char stage[128];
+            snprintf(stage, sizeof stage, "layer:%s", c->layer_names[l]);
+            latency_row(f, c, stage, n, c->layer_ms[l]);
+        }
+    }
+    return ferror(f);
+}
+
+static void prov(FILE *f, const char *scope, const char *key, const char *value)
+{
+    vb_csv_field(f, scope);
+    fputc(',', f);
+    vb_csv_field(f, key);
+    fputc(',', f);
+    vb_csv_field(f, value);
+    fputc('\n', f);
+}
+
+static void iso_time(time_t t, char *buf, size_t n)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int fill_provenance(FILE *f, const vb_run *run)
+{
+    char buf[256], sha[65];
+    vb_err e = {0};
+    fprintf(f, "scope,key,value\n");
+    prov(f, "run", "veribench_version", VB_VERSION);
+    prov(f, "run", "git_commit", VB_GIT_COMMIT);
+    prov(f, "run", "binary_sha256", vb_sha256_file("/proc/self/exe", sha, &e) == 0 ? sha : "unknown");
+    prov(f, "run", "model_path", run->cfg.model_path ? run->cfg.model_path : vb_default_model_path());
+    prov(f, "run", "model_sha256", run->model_sha);
+    prov(f, "run", "dataset", run->cfg.dataset);
+    prov(f, "run", "dataset_kind", run->ds.kind);
+    prov(f, "run", "dataset_fingerprint", run->ds.fingerprint);
+    prov(f, "run", "trials_file", run->cfg.trials ? run->cfg.trials : "");
+    if (run->cfg.trials)
+        prov(f, "run", "trials_sha256", vb_sha256_file(run->cfg.trials, sha, &e) == 0 ? sha : "unreadable");
+    prov(f, "run", "data_dir", vb_data_dir());
+    prov(f, "run", "folds", run->ds.folds);
+    prov(f, "run", "crop", run->crop_text);
+    snprintf(buf, sizeof buf, "%u", run->ds.n_samples);
+    prov(f, "run", "samples", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->ds.n_trials);
+    prov(f, "run", "trials", buf);
+    prov(f, "run", "score_units", "euclidean distance (lower = more alike); +inf = failure to acquire");
+    iso_time((time_t)run->started, buf, sizeof buf);
+    prov(f, "run", "started_utc", buf);
+    iso_time(time(NULL), buf, sizeof buf);
+    prov(f, "run", "finished_utc", buf);
+    if (gethostname(buf, sizeof buf) == 0)
+        prov(f, "run", "host", buf);
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *c = &run->combos[i];
+        prov(f, c->label, "device_name", c->info.name);
+        prov(f, c->label, "device_type", c->info.type);
+        prov(f, c->label, "driver", c->info.driver);
+        prov(f, c->label, "api_version", c->info.api_version);
+        prov(f, c->label, "fp16_in_use", c->info.uses_fp16 ? "yes" : "no");
+        prov(f, c->label, "weights", c->weights_note);
+    }
+    return ferror(f);
+}
+
+static int fill_failures(FILE *f, const vb_run *run)
+{
+    fprintf(f, "sample,path,reason\n");
+    for (uint32_t i = 0; i < run->ds.n_samples; i++) {
+        if (!run->fta_reason || !run->fta_reason[i])
+            continue;
+        vb_csv_field(f, run->ds.samples[i].id);
+        fputc(',', f);
+        vb_csv_field(f, run->ds.samples[i].path);
+        fputc(',', f);
+        vb_csv_field(f, run->fta_reason[i]);
+        fputc('\n', f);
+    }
+    return ferror(f);
+}
+
+/* ------------------------------------------------------------- one combination */
+
+static void describe_weights(const vb_model *m, char *out, size_t n)
+{
+    int counts[16] = {0};
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].n_dims >= 2 && m->tensors[i].type < 16)
+            counts[m->tensors[i].type]++;
+    size_t len = 0;
+    out[0] = 0;
+    const vb_dtype types[] = {VB_F32, VB_F16, VB_Q8_0, VB_Q4_0};
+    for (size_t t = 0; t < VB_ARRAY_LEN(types); t++)
+        if (counts[types[t]] && len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s%d %s", len ? ", " : "", counts[types[t]],
+                                    vb_dtype_name(types[t]));
+    if (len < n)
+        snprintf(out + len, n - len, " weight tensors");
+}
+
+/* Inference timing is saved beside the templates (templates/<combo>.timing) and added up
+ * over resumed runs, so a run that resumes everything still reports the throughput measured
+ * when the templates were made, and metrics.csv does not change on resume. */
+static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, const char *fp, vb_err *e)
+{
+    char path[1200], tmp[1300], magic[32], saved_fp[80], name[128];
+    out_path(run, path, sizeof path, "templates/%s.timing", c->label);
+    double run_ms = en->run_ms, wall_ms = c->embed_wall_s * 1e3, ms;
+    size_t images = en->images, calls = en->calls, n_saved, calls_saved;
+    double saved_run, saved_wall;
+    c->n_layers = en->graph.n_nodes;
+    for (int i = 0; i < en->graph.n_nodes; i++) {
+        c->layer_ms[i] = en->node_ms[i];
+        snprintf(c->layer_names[i], sizeof c->layer_names[i], "%s", en->graph.nodes[i].name);
+    }
+    FILE *f = fopen(path, "r");
+    if (f && fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &n_saved, &calls_saved, &saved_run, &saved_wall) == 6 &&
+        !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp)) {
+        images += n_saved, calls += calls_saved, run_ms += saved_run, wall_ms += saved_wall;
+        for (int i = 0; i < c->n_layers && fscanf(f, "%lf %127s", &ms, name) == 2; i++)
+            c->layer_ms[i] += ms;
+    }
+    if (f)
+        fclose(f);
+    c->timed_images = images;
+    c->timed_wall_ms = wall_ms;
+    c->infer_ms_per_face = images ? run_ms / images : 0;
+    c->faces_per_s = run_ms > 0 ? 1e3 * images / run_ms : 0;
+    if (!en->images)
+        return 0; /* nothing new measured */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!(f = fopen(tmp, "w")))
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    fprintf(f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, images, calls, run_ms, wall_ms);
+    for (int i = 0; i < c->n_layers; i++)
+        fprintf(f, "%.17g %s\n", c->layer_ms[i], c->layer_names[i]);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Acquisition does not depend on the backend or level: the first combination's failures
+ * are the run's (reported once); a later combination failing elsewhere is reported too. */
+static int record_failures(vb_run *run, const vb_template_store *store, vb_err *e)
+{
+    if (!run->fta_reason && !(run->fta_reason = vb_calloc(run->ds.n_samples, sizeof(char *), e)))
+        return -1;
+    for (uint32_t i = 0; i < run->ds.n_samples; i++) {
+        int failed = store->state[i] == VB_TPL_FAILED;
+        run->ds.samples[i].acquired = failed ? VB_ACQ_FAILED : VB_ACQ_OK;
+        if (failed && !run->fta_reason[i]) {
+            const char *why = store->why[i] ? store->why[i] : "failed to acquire";
+            if (!run->cfg.quiet)
+                fprintf(stderr, "veribench run: failure to acquire: %s\n", why);
+            if (!(run->fta_reason[i] = strdup(why)))
+                return vb_fail(e, VB_EXIT_IO, "out of memory");
+            run->n_fta++;
+        }
+    }
+    return 0;
+}
+
+static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_quant_level q, vb_run_combo *c,
+                     vb_err *e)
+{
+    vb_model m;
+    vb_engine en;
+    vb_template_store store;
+    vb_score_set scores = {0};
+    memset(&store, 0, sizeof store);
+    if (vb_model_quantize(base, q, &m, NULL, e))
+        return -1;
+    c->model_bytes = vb_model_tensor_bytes(&m);
+    describe_weights(&m, c->weights_note, sizeof c->weights_note);
+    vb_engine_opts eo = {.backend = backend, .batch = run->cfg.batch, .threads = run->cfg.threads,
+                         .no_fp16 = run->cfg.no_fp16, .validation = run->cfg.validation};
+    if (vb_engine_open_model(&en, &m, &eo, e))
+        return -1;
+    int rc = -1;
+    c->info = en.device;
+    snprintf(c->backend, sizeof c->backend, "%s", en.spec.iface->name);
+    snprintf(c->device, sizeof c->device, "%s", en.device.slug);
+    snprintf(c->quant, sizeof c->quant, "%s", vb_quant_name(q));
+    snprintf(c->label, sizeof c->label, "%s-%s-%s", c->backend, c->device, c->quant);
+    c->dim = en.graph.out_dim;
+    char tpl_path[1200], score_path[1200], fp[65];
+    out_path(run, tpl_path, sizeof tpl_path, "templates/%s.bin", c->label);
+    out_path(run, score_path, sizeof score_path, "scores/%s.csv.gz", c->label);
+    if (run->cfg.restart) {
+        char progress[1300];
+        snprintf(progress, sizeof progress, "%s.progress", score_path);
+        unlink(tpl_path);
+        unlink(score_path);
+        unlink(progress);
+    }
+    template_fingerprint(run, &en, c->quant, fp);
+    if (vb_templates_open(&store, tpl_path, fp, run->ds.n_samples, c->dim, e))
+        goto done;
+    c->n_samples = run->ds.n_samples;
+    c->n_resumed = store.n_resumed;
+    if (!run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %u samples, %zu already embedded, batch %d\n", c->label,
+                run->ds.n_samples, store.n_resumed, en.batch);
+    if (embed_missing(run, &en, c, &store, e))
+        goto done;
+    if (accumulate_timing(run, c, &en, fp, e))
+        goto done;
+    c->n_ok = store.n_ok;
+    c->n_failed = store.n_failed;
+    if (record_failures(run, &store, e))
+        goto done;
+    if (!c->n_ok && c->n_samples) {
+        const char *first = store.why[0] ? store.why[0] : "unknown";
+        vb_fail(e, VB_EXIT_INPUT, "none of the %zu samples could be read (first: %s); check VERIBENCH_DATA (%s)",
+                c->n_samples, first, vb_data_dir());
+        goto done;
+    }
+    if (c->n_failed && !run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %zu of %zu samples failed to acquire (scored as non-matches; see "
+                "failures.csv)\n", c->label, c->n_failed, c->n_samples);
+    c->templates = vb_malloc(store.n_samples * (size_t)c->dim * sizeof(float), e);
+    c->ok = vb_malloc(store.n_samples, e);
+    if (!c->templates || !c->ok)
+        goto done;
+    memcpy(c->templates, store.desc, store.n_samples * (size_t)c->dim * sizeof(float));
+    for (size_t i = 0; i < store.n_samples; i++)
+        c->ok[i] = store.state[i] == VB_TPL_OK;
+    if (vb_scores_compute(&run->ds, c->templates, c->ok, c->dim, cpu_count(), &scores, e))
+        goto done;
+    size_t written = 0;
+    double t0 = vb_now();
+    if (vb_scores_write(score_path, &run->ds, &scores, fp, cpu_count(), &written, e))
+        goto done;
+    if (!run->cfg.quiet && written)
+        fprintf(stderr, "veribench run: %s: %zu scores written in %.1fs\n", c->label, written, vb_now() - t0);
+    if (compute_metrics(run, c, &scores, e)) {
+        vb_err_prefix(e, "%s", score_path);
+        goto done;
+    }
+    if (!run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: metrics over %zu trials in %.2fs\n", c->label, scores.n, c->metrics_s);
+    rc = 0;
+done:
+    vb_score_set_free(&scores);
+    vb_templates_close(&store);
+    vb_engine_close(&en);
+    return rc;
+}
+
+/* ------------------------------------------------------------- cross-combination */
+
+static double cosine(const float *a, const float *b, int dim)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < dim; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+/* Against the fp32 combination of the same backend and device: descriptor cosine drift and
+ * the change of EER and FNMR@FMR=1e-3. */
+static int compare_with_fp32(vb_run *run, vb_err *e)
+{
+    for (int i = 0; i < run->n_combos; i++) {
+        vb_run_combo *c = &run->combos[i], *ref = NULL;
+        for (int j = 0; j < run->n_combos; j++) {
+            vb_run_combo *r = &run->combos[j];
+            if (j != i && !strcmp(r->quant, "fp32") && !strcmp(r->backend, c->backend) && !strcmp(r->device, c->device))
+                ref = r;
+        }
+        if (!ref || !c->has_metrics || !ref->has_metrics || strcmp(c->quant, "fp32") == 0)
+            continue;
+        double sum = 0, worst = 1;
+        size_t n = 0;
+        for (size_t s = 0; s < c->n_samples; s++)
+            if (c->ok[s] && ref->ok[s]) {
+                double cs = cosine(c->templates + s * c->dim, ref->templates + s * c->dim, c->dim);
+                sum += cs;
+                worst = cs < worst ? cs : worst;
+                n++;
+            }
+        c->has_drift = n > 0;
+        c->drift_mean = n ? sum / n : NAN;
+        c->drift_worst = n ? worst : NAN;
+        c->drift_count = n;
+        static const char *const deltas[] = {"eer", "fnmr@fmr=1e-3", "fnmr@threshold"};
+        for (size_t d = 0; d < VB_ARRAY_LEN(deltas); d++) {
+            double a, b;
+            char name[64];
+            snprintf(name, sizeof name, "%s_delta_vs_fp32", deltas[d]);
+            if (vb_metrics_get(&c->metrics, deltas[d], &a) == 0 && vb_metrics_get(&ref->metrics, deltas[d], &b) == 0 &&
+                vb_metrics_add(&c->metrics, name, a - b, e))
+                return -1;
+        }
+        if (vb_metrics_add(&c->metrics, "cosine_vs_fp32_mean", c->drift_mean, e) ||
+            vb_metrics_add(&c->metrics, "cosine_vs_fp32_min", c->drift_worst, e) ||
+            vb_metrics_add(&c->metrics, "model_bytes_ratio_vs_fp32", (double)c->model_bytes / ref->model_bytes, e))
+            return -1;
+    }
+    return 0;
+}
+
+static int make_plots(vb_run *run, vb_err *e)
+{
+    if (run->cfg.no_plots || !vb_gnuplot_available()) {
+        run->plots_skipped = 1;
+        if (!run->cfg.quiet)
+            fprintf(stderr, "veribench run: plots skipped (%s)\n", run->cfg.no_plots ? "--no-plots" : "gnuplot not found");
+        return 0;
+    }
+    vb_det_series series[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    size_t n = 0;
+    for (int i = 0; i < run->n_combos; i++) {
+        vb_run_combo *c = &run->combos[i];
+        if (!c->has_metrics)
+            continue;
+        series[n++] = (vb_det_series){c->label, &c->metrics.curve};
+        char prefix[1300], title[300];
+        snprintf(c->hist_plot, sizeof c->hist_plot, "plots/hist-%s", c->label);
+        snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, c->hist_plot);
+        snprintf(title, sizeof title, "Score distributions: %s on %s", c->label, run->cfg.dataset);
+        int rc = vb_plot_hist(prefix, title, &c->metrics.hist, e);
+        if (rc < 0)
+            return -1;
+    }
+    if (!n)
+        return 0;
+    char prefix[1300], title[300];
+    snprintf(run->det_plot, sizeof run->det_plot, "plots/det");
+    snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->det_plot);
+    snprintf(title, sizeof title, "DET: %s", run->cfg.dataset);
+    return vb_plot_det(prefix, title, series, n, e) < 0 ? -1 : 0;
+}
+
+static int write_outputs(vb_run *run, int final, vb_err *e)
+{
+    char path[1200];
+    out_path(run, path, sizeof path, "%s", "metrics.csv");
+    if (write_atomically(path, fill_metrics, run, e))
+        return -1;
+    out_path(run, path, sizeof path, "%s", "latency.csv");
+    if (write_atomically(path, fill_latency, run, e))
+        return -1;
+    if (!final)
+        return 0;
+    out_path(run, path, sizeof path, "%s", "failures.csv");
+    if (write_atomically(path, fill_failures, run, e))
+        return -1;
+    out_path(run, path, sizeof path, "%s", "provenance.csv");
+    if (write_atomically(path, fill_provenance, run, e))
+        return -1;
+    out_path(run, path, sizeof path, "%s", "report.md");
+    return vb_report_write_md(path, run, e);
+}
+
+static void free_run(vb_run *run)
+{
+    for (int i = 0; i < run->n_combos; i++) {
+        vb_metrics_free(&run->combos[i].metrics);
+        free(run->combos[i].templates);
+        free(run->combos[i].ok);
+    }
+    free(run->combos);
+    if (run->fta_reason)
+        for (uint32_t i = 0; i < run->ds.n_samples; i++)
+            free(run->fta_reason[i]);
+    free(run->fta_reason);
+    vb_dataset_free(&run->ds);
+}
+
+static int fail(vb_run *run, vb_err *e)
+{
+    fprintf(stderr, "veribench run: %s\n", e->msg);
+    free_run(run);
+    return e->code ? e->code : VB_EXIT_IO;
+}
+
+int vb_run_main(const vb_run_config *cfg)
+{
+    vb_run run;
+    vb_err e = {0};
+    memset(&run, 0, sizeof run);
+    run.cfg = *cfg;
+    run.started = (double)time(NULL);
+    if (cfg->crop.set)
+        snprintf(run.crop_text, sizeof run.crop_text, "%d,%d,%d,%d", cfg->crop.x0, cfg->crop.y0, cfg->crop.x1, cfg->crop.y1);
+    else
+        snprintf(run.crop_text, sizeof run.crop_text, "none");
+    if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)))
+        return fail(&run, &e);
+    if (run.ds.modality != VB_MODALITY_FACE) {
+        vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; the face model embeds faces only", cfg->dataset,
+                run.ds.modality == VB_MODALITY_MIXED ? "mixed" : vb_modality_name(run.ds.modality));
+        return fail(&run, &e);
+    }
+    vb_model base;
+    if (vb_model_load(cfg->model_path ? cfg->model_path : vb_default_model_path(), &base, &e))
+        return fail(&run, &e);
+    vb_sha256_hex(base.file_data, base.file_size, run.model_sha);
+    vb_graph g;
+    if (vb_graph_build(&base, &g, &e)) {
+        vb_model_free(&base);
+        return fail(&run, &e);
+    }
+    run.threshold = g.threshold;
+    run.distance = g.distance;
+    char dir[1200];
+    int rc = make_dir(cfg->out_dir, &e);
+    out_path(&run, dir, sizeof dir, "%s", "templates");
+    rc = rc || make_dir(dir, &e);
+    out_path(&run, dir, sizeof dir, "%s", "scores");
+    rc = rc || make_dir(dir, &e);
+    out_path(&run, dir, sizeof dir, "%s", "plots");
+    rc = rc || make_dir(dir, &e);
+    run.combos = rc ? NULL : vb_calloc((size_t)cfg->n_backends * cfg->n_quants, sizeof *run.combos, &e);
+    if (!run.combos) {
+        vb_model_free(&base);
+        return fail(&run, &e);
+    }
+    for (int b = 0; b < cfg->n_backends && !rc; b++)
+        for (int q = 0; q < cfg->n_quants && !rc; q++) {
+            vb_run_combo *c = &run.combos[run.n_combos++];
+            rc = run_combo(&run, &base, cfg->backends[b], cfg->quants[q], c, &e) || write_outputs(&run, 0, &e);
+        }
+    vb_model_free(&base);
+    if (rc)
+        return fail(&run, &e);
+    if (compare_with_fp32(&run, &e))
+        return fail(&run, &e);
+    if (make_plots(&run, &e)) {
+        /* A plot failure is reported, not fatal: the numbers are already saved. */
+        snprintf(run.plot_error, sizeof run.plot_error, "%s", e.msg);
+        fprintf(stderr, "veribench run: plots failed: %s\n", e.msg);
+        run.plots_skipped = 1;
+    }
+    if (write_outputs(&run, 1, &e))
+        return fail(&run, &e);
+    printf("%s/report.md\n", cfg->out_dir);
+    free_run(&run);
+    return VB_EXIT_OK;
+}

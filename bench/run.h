@@ -1,0 +1,91 @@
+/* `veribench run`: from a dataset and a model to scores, metrics, plots and a report, for
+ * every (backend, quantization level) combination asked for.
+ *
+ * Results folder (one per run; every file is rewritten atomically or appended resumably):
+ *   templates/<combo>.bin        embeddings, appended as computed (bench/templates.h)
+ *   scores/<combo>.csv.gz        a,b,label,score,fold per trial (bench/scores.h)
+ *   metrics.csv                  backend,device,quant,dataset,metric,value (long format)
+ *   latency.csv                  per-stage and per-layer times
+ *   provenance.csv               what produced the numbers (model, data, binary, device)
+ *   failures.csv                 samples that failed to acquire, with the reason
+ *   report.md, plots/ (PNG, SVG) the human-readable report
+ * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
+#ifndef VB_RUN_H
+#define VB_RUN_H
+
+#include "bench/engine.h"
+#include "datasets/dataset.h"
+#include "models/quantize.h"
+#include "reports/metrics.h"
+
+#define VB_RUN_MAX_BACKENDS 8
+
+typedef struct vb_run_config {
+    const char *dataset;
+    const char *trials;
+    const char *folds;
+    const char *out_dir;
+    const char *model_path;
+    vb_crop crop;
+    const char *backends[VB_RUN_MAX_BACKENDS];
+    int n_backends;
+    vb_quant_level quants[VB_QUANT_COUNT];
+    int n_quants;
+    int batch, threads, no_fp16, validation;
+    int restart;    /* discard saved templates and scores of these combinations */
+    int no_plots;
+    int quiet;
+} vb_run_config;
+
+/* Everything measured for one combination (also what the report prints). */
+typedef struct vb_run_combo {
+    char label[128];          /* <backend>-<device>-<quant> */
+    char backend[16], device[64], quant[8];
+    vb_device_info info;
+    vb_metrics metrics;
+    int has_metrics;
+    size_t model_bytes;       /* tensor bytes of the model at this level */
+    char weights_note[256];   /* which weights got which type */
+    size_t n_samples, n_ok, n_failed, n_resumed, n_embedded_now;
+    double embed_wall_s;      /* wall time of this run's embedding (decode + inference) */
+    size_t timed_images;      /* images behind the timings, over resumed runs too */
+    double timed_wall_ms;
+    double infer_ms_per_face; /* backend time per face (over resumed runs too) */
+    double faces_per_s;       /* backend throughput */
+    double layer_ms[VB_GRAPH_MAX_NODES];
+    int n_layers;
+    char layer_names[VB_GRAPH_MAX_NODES][96];
+    double metrics_s;         /* wall time of the metrics step */
+    int has_drift;            /* cosine of each template against the fp32 one, same backend */
+    double drift_mean, drift_worst;
+    size_t drift_count;
+    float *templates;         /* n_samples * dim (kept for drift), NULL once released */
+    uint8_t *ok;
+    int dim;
+    char hist_plot[160];
+} vb_run_combo;
+
+typedef struct vb_run {
+    vb_run_config cfg;
+    vb_dataset ds;
+    vb_run_combo *combos;
+    int n_combos;
+    char model_sha[65];
+    char crop_text[64];
+    float threshold;          /* the model's decision threshold (its own units) */
+    const char *distance;
+    char det_plot[160], quant_plot[160];
+    int plots_skipped;
+    char plot_error[512];
+    char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */
+    size_t n_fta;
+    double started;
+} vb_run;
+
+/* Run everything; returns an exit code (bench/common.h) after printing errors. */
+int vb_run_main(const vb_run_config *cfg);
+
+/* Report writer (reports/report.c). */
+int vb_report_write_md(const char *path, const vb_run *run, vb_err *e);
+
+#endif

@@ -1,0 +1,293 @@
+#include "bench/scores.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bench/csvout.h"
+
+#define CHUNK_TRIALS ((size_t)1 << 20)
+#define MAX_THREADS 16
+
+void vb_score_set_free(vb_score_set *s)
+{
+    free(s->score);
+    free(s->label);
+    free(s->fold);
+    memset(s, 0, sizeof *s);
+}
+
+typedef struct score_job {
+    const vb_dataset *d;
+    const float *desc;
+    const uint8_t *ok;
+    int dim;
+    vb_score_set *out;
+    size_t begin, end, fta;
+} score_job;
+
+static void *score_range(void *arg)
+{
+    score_job *j = arg;
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, j->d, j->begin, j->end);
+    for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
+        const uint32_t a = t.a, b = t.b;
+        j->out->label[k] = t.label;
+        j->out->fold[k] = t.fold;
+        if (!j->ok[a] || !j->ok[b]) {
+            j->out->score[k] = INFINITY;
+            j->fta++;
+            continue;
+        }
+        const float *x = j->desc + (size_t)a * j->dim, *y = j->desc + (size_t)b * j->dim;
+        double sum = 0;
+        for (int i = 0; i < j->dim; i++) {
+            double d = (double)x[i] - y[i];
+            sum += d * d;
+        }
+        j->out->score[k] = round(sqrt(sum) * 1e9) / 1e9;
+    }
+    return NULL;
+}
+
+static int clamp_threads(int threads)
+{
+    return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+}
+
+int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
+                      int threads, vb_score_set *out, vb_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->n = (size_t)d->n_trials;
+    out->score = vb_malloc(out->n * sizeof(double), e);
+    out->label = vb_malloc(out->n, e);
+    out->fold = vb_malloc(out->n * sizeof(uint16_t), e);
+    if (!out->score || !out->label || !out->fold) {
+        vb_score_set_free(out);
+        return -1;
+    }
+    threads = clamp_threads(threads);
+    score_job jobs[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    int spawned[MAX_THREADS] = {0};
+    size_t per = (out->n + threads - 1) / threads;
+    for (int t = 0; t < threads; t++) {
+        size_t lo = t * per < out->n ? t * per : out->n, hi = lo + per < out->n ? lo + per : out->n;
+        jobs[t] = (score_job){d, desc, ok, dim, out, lo, hi, 0};
+        if (t > 0)
+            spawned[t] = pthread_create(&tids[t], NULL, score_range, &jobs[t]) == 0;
+    }
+    score_range(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (spawned[t])
+            pthread_join(tids[t], NULL);
+        else
+            score_range(&jobs[t]);
+    }
+    for (int t = 0; t < threads; t++)
+        out->fta_trials += jobs[t].fta;
+    return 0;
+}
+
+/* ------------------------------------------------------------- writing */
+
+typedef struct chunk_job {
+    const vb_dataset *d;
+    const vb_score_set *s;
+    char **ids;           /* CSV-encoded sample ids */
+    size_t begin, end;
+    int header;
+    uint8_t *gz;          /* one complete gzip member */
+    size_t gz_len;
+    int failed;
+} chunk_job;
+
+static void *format_chunk(void *arg)
+{
+    chunk_job *j = arg;
+    size_t cap = (j->end - j->begin) * 96 + 64, len = 0;
+    char *text = malloc(cap);
+    if (!text) {
+        j->failed = 1;
+        return NULL;
+    }
+    if (j->header)
+        len += (size_t)sprintf(text, "a,b,label,score,fold\n");
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, j->d, j->begin, j->end);
+    for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
+        size_t need = strlen(j->ids[t.a]) + strlen(j->ids[t.b]) + 48;
+        if (len + need > cap) {
+            cap = (cap + need) * 2;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                j->failed = 1;
+                return NULL;
+            }
+            text = t;
+        }
+        if (isinf(j->s->score[k]))
+            len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,inf,%u\n", j->ids[t.a], j->ids[t.b], t.label,
+                                    t.fold);
+        else
+            len += (size_t)snprintf(text + len, cap - len, "%s,%s,%u,%.9f,%u\n", j->ids[t.a], j->ids[t.b], t.label,
+                                    j->s->score[k], t.fold);
+    }
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 3, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) { /* +16: gzip wrapper */
+        free(text);
+        j->failed = 1;
+        return NULL;
+    }
+    size_t bound = deflateBound(&z, (uLong)len);
+    j->gz = malloc(bound);
+    if (!j->gz) {
+        deflateEnd(&z);
+        free(text);
+        j->failed = 1;
+        return NULL;
+    }
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = j->gz;
+    z.avail_out = (uInt)bound;
+    j->failed = deflate(&z, Z_FINISH) != Z_STREAM_END;
+    j->gz_len = bound - z.avail_out;
+    deflateEnd(&z);
+    free(text);
+    return NULL;
+}
+
+static int read_progress(const char *path, const char *fingerprint, size_t *trials, long long *bytes)
+{
+    char p[1100];
+    snprintf(p, sizeof p, "%s.progress", path);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    unsigned long long t, b;
+    char fp[80];
+    int ok = fscanf(f, "%llu %llu %79s", &t, &b, fp) == 3 && !strcmp(fp, fingerprint);
+    fclose(f);
+    if (!ok)
+        return -1;
+    *trials = (size_t)t;
+    *bytes = (long long)b;
+    return 0;
+}
+
+static int write_progress(const char *path, const char *fingerprint, size_t trials, long long bytes, vb_err *e)
+{
+    char p[1100], tmp[1100];
+    snprintf(p, sizeof p, "%s.progress", path);
+    snprintf(tmp, sizeof tmp, "%s.progress.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "%zu %lld %s\n", trials, bytes, fingerprint);
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, p) != 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot write: %s", p, strerror(errno));
+    return 0;
+}
+
+static char **encode_ids(const vb_dataset *d, vb_err *e)
+{
+    char **ids = vb_calloc(d->n_samples, sizeof(char *), e);
+    for (size_t i = 0; ids && i < d->n_samples; i++) {
+        char buf[2048];
+        const char *id = d->samples[i].id;
+        if (vb_csv_encode(buf, sizeof buf, id) < 0 || !(ids[i] = strdup(buf))) {
+            for (size_t k = 0; k < i; k++)
+                free(ids[k]);
+            free(ids);
+            vb_fail(e, VB_EXIT_IO, "sample id too long or out of memory: %.80s", id);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
+int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s, const char *fingerprint,
+                    int threads, size_t *written_now, vb_err *e)
+{
+    *written_now = 0;
+    size_t done = 0;
+    long long bytes = 0;
+    FILE *f;
+    if (read_progress(path, fingerprint, &done, &bytes) == 0 && done <= s->n && (f = fopen(path, "r+b"))) {
+        /* Keep the complete members, drop whatever a kill left after them. */
+        if (ftruncate(fileno(f), bytes) != 0 || fseek(f, bytes, SEEK_SET) != 0) {
+            fclose(f);
+            return vb_fail(e, VB_EXIT_IO, "%s: cannot resume: %s", path, strerror(errno));
+        }
+    } else {
+        done = 0;
+        bytes = 0;
+        if (!(f = fopen(path, "wb")))
+            return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    if (done == s->n && bytes > 0) {
+        fclose(f);
+        return 0;
+    }
+    char **ids = encode_ids(d, e);
+    if (!ids) {
+        fclose(f);
+        return -1;
+    }
+    threads = clamp_threads(threads);
+    int rc = 0;
+    while (rc == 0 && (done < s->n || bytes == 0)) {
+        chunk_job jobs[MAX_THREADS];
+        pthread_t tids[MAX_THREADS];
+        int spawned[MAX_THREADS] = {0}, n_jobs = 0;
+        for (size_t k = done; n_jobs < threads && (k < s->n || (k == 0 && n_jobs == 0)); k += CHUNK_TRIALS) {
+            size_t end = k + CHUNK_TRIALS < s->n ? k + CHUNK_TRIALS : s->n;
+            jobs[n_jobs] = (chunk_job){d, s, ids, k, end, k == 0, NULL, 0, 0};
+            n_jobs++;
+            if (end == s->n)
+                break;
+        }
+        for (int t = 1; t < n_jobs; t++)
+            spawned[t] = pthread_create(&tids[t], NULL, format_chunk, &jobs[t]) == 0;
+        format_chunk(&jobs[0]);
+        for (int t = 1; t < n_jobs; t++) {
+            if (spawned[t])
+                pthread_join(tids[t], NULL);
+            else
+                format_chunk(&jobs[t]);
+        }
+        for (int t = 0; t < n_jobs; t++) {
+            if (rc == 0 && jobs[t].failed)
+                rc = vb_fail(e, VB_EXIT_IO, "%s: out of memory compressing scores", path);
+            if (rc == 0 && (fwrite(jobs[t].gz, 1, jobs[t].gz_len, f) != jobs[t].gz_len || fflush(f) != 0 ||
+                            fsync(fileno(f)) != 0))
+                rc = vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+            if (rc == 0) {
+                bytes += (long long)jobs[t].gz_len;
+                *written_now += jobs[t].end - jobs[t].begin;
+                done = jobs[t].end;
+                rc = write_progress(path, fingerprint, done, bytes, e);
+            }
+            free(jobs[t].gz);
+        }
+    }
+    for (size_t i = 0; i < d->n_samples; i++)
+        free(ids[i]);
+    free(ids);
+    if (fclose(f) != 0 && rc == 0)
+        rc = vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    return rc;
+}

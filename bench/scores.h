@@ -1,0 +1,41 @@
+/* Scoring every trial of a run and writing DIR/scores/<combo>.csv.gz (header
+ * a,b,label,score,fold), incrementally and resumably: the file is a sequence of gzip
+ * members of ~1M rows each (a valid .gz for any reader) and <file>.progress records after
+ * each member how many trials and bytes are complete, so a killed run truncates to the
+ * last complete member and carries on. Scores are in the model's own units (a euclidean
+ * distance for the face net) rounded to 9 decimal places, score = round(d * 1e9) / 1e9, and
+ * written with %.9f: strtod of that text is the correctly rounded double of the same
+ * decimal, which is exactly that quotient, so the file reads back to bit-identical values and
+ * `veribench metrics` on it reproduces the run's metrics exactly. (1e-9 is finer than float
+ * descriptors resolve.) A trial touching a sample that failed to acquire scores +inf (never
+ * a match), written "inf". */
+#ifndef VB_SCORES_H
+#define VB_SCORES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench/common.h"
+#include "datasets/dataset.h"
+
+typedef struct vb_score_set {
+    size_t n;
+    double *score;    /* distance (model units), 9 decimals; +inf for failure to acquire */
+    uint8_t *label;   /* 1 genuine, 0 impostor */
+    uint16_t *fold;   /* 0 when the protocol has no folds */
+    size_t fta_trials;
+} vb_score_set;
+
+/* Compute every trial's score from the templates (desc: n_samples * dim floats; ok: 1 if
+ * the sample's template exists) with `threads` threads, each walking its own range. */
+int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
+                      int threads, vb_score_set *out, vb_err *e);
+void vb_score_set_free(vb_score_set *s);
+
+/* Write (or finish writing) the score file. `fingerprint` identifies the templates the
+ * scores come from: a partial file made from other templates is started over. Returns the
+ * number of trials written now via *written_now (0 when the file was already complete). */
+int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s, const char *fingerprint,
+                    int threads, size_t *written_now, vb_err *e);
+
+#endif

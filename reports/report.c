@@ -1,0 +1,191 @@
+/* report.md: what a release manager reads. Every number in it is also in metrics.csv;
+ * this file only arranges them, with the plots and the caveats next to them. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/run.h"
+
+#include "version.h" /* generated: VB_GIT_COMMIT */
+
+static double metric(const vb_run_combo *c, const char *name)
+{
+    double v;
+    return c->has_metrics && vb_metrics_get(&c->metrics, name, &v) == 0 ? v : NAN;
+}
+
+/* A rate as a percentage with enough digits for small values; "n/a" when absent. */
+static const char *pct(double v, char *buf)
+{
+    if (isnan(v))
+        return "n/a";
+    snprintf(buf, 32, fabs(v) < 0.001 && v != 0 ? "%.4f%%" : "%.3f%%", 100 * v);
+    return buf;
+}
+
+static const char *num(double v, const char *fmt, char *buf)
+{
+    if (isnan(v))
+        return "n/a";
+    snprintf(buf, 32, fmt, v);
+    return buf;
+}
+
+static void summary_table(FILE *f, const vb_run *run)
+{
+    char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
+    int folds = run->ds.n_folds >= 2;
+    fprintf(f, "| combination | EER | FNMR@FMR=1e-3 | FMR / FNMR at %.2f | %sAUC | d' | FTA samples | faces/s |\n",
+            run->threshold, folds ? "10-fold accuracy | " : "");
+    fprintf(f, "|---|---|---|---|%s---|---|---|---|\n", folds ? "---|" : "");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *k = &run->combos[i];
+        char acc[80] = "";
+        if (folds)
+            snprintf(acc, sizeof acc, "%s ± %s | ", pct(metric(k, "accuracy_10fold_mean"), a),
+                     pct(metric(k, "accuracy_10fold_std"), b));
+        fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, pct(metric(k, "eer"), c),
+                pct(metric(k, "fnmr@fmr=1e-3"), d), pct(metric(k, "fmr@threshold"), e),
+                pct(metric(k, "fnmr@threshold"), g), acc, num(metric(k, "auc"), "%.5f", h),
+                num(metric(k, "dprime"), "%.3f", a), k->n_failed,
+                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "n/a");
+    }
+    fprintf(f, "\n");
+}
+
+static int has_sweep(const vb_run *run)
+{
+    for (int i = 0; i < run->n_combos; i++)
+        if (run->combos[i].has_drift)
+            return 1;
+    return 0;
+}
+
+static void sweep_table(FILE *f, const vb_run *run)
+{
+    char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
+    fprintf(f, "## Quantization: accuracy cost and what it buys\n\n"
+               "Each level against fp32 on the same backend and device. Cosine: descriptor of each sample "
+               "against its fp32 descriptor (mean and worst over %zu samples).\n\n",
+            run->combos[0].n_ok);
+    fprintf(f, "| combination | model bytes | size vs fp32 | EER | ΔEER | FNMR@FMR=1e-3 | ΔFNMR | cosine mean | "
+               "cosine worst | faces/s | weights |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *k = &run->combos[i];
+        double ratio = metric(k, "model_bytes_ratio_vs_fp32");
+        fprintf(f, "| `%s` | %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k->label, k->model_bytes,
+                strcmp(k->quant, "fp32") ? num(ratio, "%.3f", a) : "1", pct(metric(k, "eer"), b),
+                k->has_drift ? pct(metric(k, "eer_delta_vs_fp32"), c) : "—", pct(metric(k, "fnmr@fmr=1e-3"), d),
+                k->has_drift ? pct(metric(k, "fnmr@fmr=1e-3_delta_vs_fp32"), e) : "—",
+                k->has_drift ? num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? num(k->drift_worst, "%.7f", h) : "—",
+                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
+    }
+    fprintf(f, "\n");
+    if (run->quant_plot[0])
+        fprintf(f, "![accuracy cost against speed](%s.png)\n\n", run->quant_plot);
+}
+
+static void details(FILE *f, const vb_run_combo *k)
+{
+    fprintf(f, "### `%s`\n\n", k->label);
+    fprintf(f, "Device: %s (%s; %s)%s. Samples: %zu, embedded now %zu, resumed %zu, failed to acquire %zu.\n\n",
+            k->info.name, k->info.type, k->info.driver, k->info.uses_fp16 ? ", fp16 variants" : "", k->n_samples,
+            k->n_embedded_now, k->n_resumed, k->n_failed);
+    if (k->hist_plot[0])
+        fprintf(f, "![score histograms](%s.png)\n\n", k->hist_plot);
+    fprintf(f, "<details><summary>all metrics</summary>\n\n| metric | value |\n|---|---|\n");
+    for (size_t i = 0; i < vb_metrics_count(&k->metrics); i++) {
+        char v[32];
+        vb_format_double(vb_metrics_value(&k->metrics, i), v);
+        fprintf(f, "| `%s` | %s |\n", vb_metrics_name(&k->metrics, i), v);
+    }
+    fprintf(f, "\n</details>\n\n");
+}
+
+static void caveats(FILE *f, const vb_run *run)
+{
+    const vb_run_combo *k = &run->combos[0];
+    static const char *const targets[] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6"};
+    fprintf(f, "## How far these numbers go\n\n");
+    int any = 0;
+    for (size_t t = 0; t < VB_ARRAY_LEN(targets); t++) {
+        char name[64];
+        snprintf(name, sizeof name, "fnmr@fmr=%s_rule_of_3", targets[t]);
+        double r3 = metric(k, name);
+        snprintf(name, sizeof name, "fnmr@fmr=%s_rule_of_30", targets[t]);
+        double r30 = metric(k, name);
+        if (r3 == 1 || r30 == 1) {
+            fprintf(f, "- FNMR@FMR=%s: %s\n", targets[t],
+                    r3 == 1 ? "not measurable with this many impostor trials (rule of 3)"
+                            : "rests on fewer than 30 errors (rule of 30): treat as indicative");
+            any = 1;
+        }
+    }
+    if (!any)
+        fprintf(f, "- Every FNMR@FMR target is measurable and rests on at least 30 errors.\n");
+    fprintf(f, "- Thresholds are euclidean distances between descriptors (accept when distance <= threshold); "
+               "the model's own operating threshold is %.2f.\n", run->threshold);
+    fprintf(f, "- `eer` follows bob.measure (midpoint thresholds), `eer_fvc` the FVC2000 interval, "
+               "`eer_rocch` the ROC convex hull; see metrics.csv for all three.\n");
+    fprintf(f, "- Trials involving a sample that failed to acquire are scored as non-matches (+inf distance), "
+               "as NIST FRTE does; FMR/FNMR include them.\n");
+    if (!strncmp(run->ds.kind, "lfw", 3))
+        fprintf(f, "- LFW (Huang et al. 2007): its authors ask that results on it not be taken as evidence that an "
+                   "algorithm is fit for commercial use.\n");
+    fprintf(f, "\n");
+}
+
+int vb_report_write_md(const char *path, const vb_run *run, vb_err *e)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create", tmp);
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    fprintf(f, "# veribench report: `%s`\n\n", run->cfg.dataset);
+    fprintf(f, "Generated %s by veribench (commit %s). Model `%s` (SHA-256 %.16s…). Crop: %s.\n\n", when,
+            VB_GIT_COMMIT, run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(), run->model_sha,
+            run->crop_text);
+    fprintf(f, "Protocol `%s`%s%s: %u samples, %llu trials (%llu genuine, %llu impostor)%s. "
+               "Failures to acquire: %zu samples.\n\n",
+            run->ds.kind, run->ds.folds[0] ? ", folds " : "", run->ds.folds, run->ds.n_samples,
+            (unsigned long long)run->ds.n_trials, (unsigned long long)run->ds.n_genuine,
+            (unsigned long long)run->ds.n_impostor, run->ds.n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
+    fprintf(f, "## Summary\n\n");
+    summary_table(f, run);
+    if (has_sweep(run))
+        sweep_table(f, run);
+    if (run->det_plot[0])
+        fprintf(f, "![DET curves](%s.png)\n\n", run->det_plot);
+    else if (run->plots_skipped)
+        fprintf(f, "Plots were skipped%s%s.\n\n", run->plot_error[0] ? ": " : " (gnuplot not available or --no-plots)",
+                run->plot_error);
+    caveats(f, run);
+    fprintf(f, "## Per combination\n\n");
+    for (int i = 0; i < run->n_combos; i++)
+        details(f, &run->combos[i]);
+    if (run->n_fta) {
+        fprintf(f, "## Failures to acquire\n\n");
+        size_t shown = 0;
+        for (uint32_t i = 0; i < run->ds.n_samples && shown < 50; i++)
+            if (run->fta_reason[i]) {
+                fprintf(f, "- `%s`: %s\n", run->ds.samples[i].id, run->fta_reason[i]);
+                shown++;
+            }
+        if (run->n_fta > shown)
+            fprintf(f, "- … %zu more in failures.csv\n", run->n_fta - shown);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "Files: `metrics.csv`, `scores/`, `latency.csv`, `provenance.csv`, `failures.csv`.\n");
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: write failed", path);
+    return 0;
+}
