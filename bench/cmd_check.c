@@ -12,6 +12,7 @@
 #include "bench/csvout.h"
 #include "bench/engine.h"
 #include "bench/progress.h"
+#include "datasets/dataset.h"
 
 /* Default tolerances (README and --help say the same). fp32 variants differ from the
  * reference only in summation order/precision: measured cosine 1 - 1e-13 on the face net.
@@ -23,18 +24,23 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: veribench check [--model M] [--backend B] [--reference R] [options] IMAGE...\n\n"
+            "usage: veribench check [--model M] [--backend B] [--reference R] [options] IMAGE...\n"
+            "       veribench check [options] --dataset SPEC [--folds LIST] [--trials F]\n\n"
             "Runs the model on backend B and on the reference R over the same images and reports:\n"
             "  - per layer: NMSE and max-abs error of every layer B materializes (layers B fuses\n"
             "    into a neighbour are not separately observable and are skipped);\n"
             "  - per image: cosine similarity of the descriptors (mean and worst reported);\n"
-            "  - per pair of images: whether the same/different decision at the model's\n"
-            "    threshold (euclidean distance %s 0.6 for the face net) flips.\n"
+            "  - per pair of images (all pairs of IMAGE..., or the trials of a dataset's\n"
+            "    protocol): whether the same/different decision at the model's threshold\n"
+            "    (euclidean distance %s 0.6 for the face net) flips.\n"
             "Verdict: PASS (exit 0) when the worst cosine >= the tolerance and no more than\n"
             "--max-flips decisions flip; otherwise FAIL (exit 1).\n\n"
             "  --model FILE        GGUF model (default %s)\n"
             "  --backend B         backend to check: vulkan (default), vulkan:N, cpu\n"
             "  --reference R       cpu:ref (default, the plain fp32 reference) or cpu\n"
+            "  --dataset SPEC      the images and trials of a dataset instead of IMAGE...:\n%s"
+            "  --folds LIST        keep these folds of the dataset, e.g. 1 or 1,3-5\n"
+            "  --trials F          trials CSV for csv:, lfw-all and fvc2002-all specs\n"
             "  --crop x0,y0,x1,y1  crop box before the resize, as in embed\n"
             "  --batch N           images per backend call (default: the backend's preferred\n"
             "                      batch, at most %d)\n"
@@ -47,7 +53,8 @@ static void usage(FILE *f)
             "  -h, --help          this text\n\n"
             "Exit: 0 PASS; 1 FAIL (above tolerance); 2 usage; 3 bad model or image; 4 backend\n"
             "or device failure; 5 write error.\n",
-            "<", vb_default_model_path(), DEFAULT_MAX_BATCH, MIN_COSINE_FP32, MIN_COSINE_FP16);
+            "<", vb_default_model_path(), vb_dataset_spec_help, DEFAULT_MAX_BATCH, MIN_COSINE_FP32,
+            MIN_COSINE_FP16);
 }
 
 typedef struct layer_stat {
@@ -58,6 +65,7 @@ typedef struct layer_stat {
 typedef struct check_opts {
     vb_engine_opts eo;
     const char *reference;
+    const char *dataset, *folds, *trials;
     vb_crop crop;
     double min_cosine; /* < 0: the default for the variant in use */
     int max_flips;
@@ -172,10 +180,21 @@ typedef struct summary {
     int pass;
 } summary;
 
-static void summarize(const checker *c, size_t n, const check_opts *o, int fp16, summary *s)
+/* Count one pair: does the decision at the threshold flip, how far did the distance move. */
+static void score_pair(const checker *c, size_t i, size_t j, summary *s)
 {
     const int dim = c->g->out_dim;
     const double thr = c->g->threshold;
+    double dt = distance(c->desc_test + i * dim, c->desc_test + j * dim, dim);
+    double dr = distance(c->desc_ref + i * dim, c->desc_ref + j * dim, dim);
+    s->pairs++;
+    s->flips += (dt < thr) != (dr < thr);
+    s->max_dist_change = fmax(s->max_dist_change, fabs(dt - dr));
+}
+
+static void summarize(const checker *c, size_t n, const vb_dataset *ds, const check_opts *o, int fp16, summary *s)
+{
+    const int dim = c->g->out_dim;
     memset(s, 0, sizeof *s);
     s->cos_worst = 2;
     for (size_t i = 0; i < n; i++) {
@@ -186,14 +205,17 @@ static void summarize(const checker *c, size_t n, const check_opts *o, int fp16,
             s->worst_image = i;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            double dt = distance(c->desc_test + i * dim, c->desc_test + j * dim, dim);
-            double dr = distance(c->desc_ref + i * dim, c->desc_ref + j * dim, dim);
-            s->pairs++;
-            s->flips += (dt < thr) != (dr < thr);
-            s->max_dist_change = fmax(s->max_dist_change, fabs(dt - dr));
-        }
+    if (ds) {
+        vb_trial_iter it;
+        vb_trial t;
+        vb_trial_iter_init(&it, ds, 0, ds->n_trials);
+        while (vb_trial_iter_next(&it, &t))
+            score_pair(c, t.a, t.b, s);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                score_pair(c, i, j, s);
+    }
     s->min_cosine = o->min_cosine >= 0 ? o->min_cosine : fp16 ? MIN_COSINE_FP16 : MIN_COSINE_FP32;
     s->pass = s->cos_worst >= s->min_cosine && s->flips <= (size_t)o->max_flips;
 }
@@ -206,7 +228,10 @@ static void print_table(const checker *c, const summary *s, char **paths, const 
            !strcmp(en->device.backend, "vulkan") ? (en->device.uses_fp16 ? ", fp16 variants" : ", fp32 variants") : "",
            c->batch);
     printf("reference: %s (%s)\n", o->reference, ref_dev->name);
-    printf("images:    %zu\n\n", n);
+    if (o->dataset)
+        printf("dataset:   %s%s%s, %zu images\n\n", o->dataset, o->folds ? ", folds " : "", o->folds ? o->folds : "", n);
+    else
+        printf("images:    %zu\n\n", n);
     printf("%-32s %-12s %-12s %12s %12s\n", "layer", "op", "shape", "NMSE", "max-abs");
     int fused = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -269,7 +294,9 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
         {"batch", required_argument, 0, 'B'},     {"no-fp16", no_argument, 0, 'F'},
         {"validate", no_argument, 0, 'V'},        {"min-cosine", required_argument, 0, 'C'},
         {"max-flips", required_argument, 0, 'M'}, {"format", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"dataset", required_argument, 0, 'd'},   {"folds", required_argument, 0, 'L'},
+        {"trials", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->eo.backend = "vulkan";
     o->reference = "cpu:ref";
@@ -325,11 +352,22 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
             }
             o->csv = !strcmp(optarg, "csv");
             break;
+        case 'd': o->dataset = optarg; break;
+        case 'L': o->folds = optarg; break;
+        case 'T': o->trials = optarg; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return VB_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (o->dataset && optind < argc) {
+        fprintf(stderr, "veribench check: give either --dataset or image files, not both\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!o->dataset && (o->folds || o->trials)) {
+        fprintf(stderr, "veribench check: --folds and --trials need --dataset\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!o->dataset && optind >= argc) {
         fprintf(stderr, "veribench check: no images given\n\n");
         usage(stderr);
         return VB_EXIT_USAGE;
@@ -352,11 +390,31 @@ int cmd_check(int argc, char **argv)
     if (rc)
         return rc < 0 ? VB_EXIT_OK : rc;
     char **paths = argv + first;
-    const size_t n = (size_t)(argc - first);
+    size_t n = (size_t)(argc - first);
     vb_err e = {0};
+    vb_dataset ds, *dsp = NULL;
+    char **ds_paths = NULL;
+    if (o.dataset) {
+        if (vb_dataset_open(o.dataset, o.trials, NULL, &ds, &e))
+            return fail("", &e, VB_EXIT_INPUT);
+        dsp = &ds;
+        if ((o.folds && vb_dataset_select_folds(&ds, o.folds, &e)) ||
+            !(ds_paths = vb_calloc(ds.n_samples ? ds.n_samples : 1, sizeof *ds_paths, &e))) {
+            vb_dataset_free(&ds);
+            return fail("", &e, VB_EXIT_USAGE);
+        }
+        for (uint32_t i = 0; i < ds.n_samples; i++)
+            ds_paths[i] = (char *)ds.samples[i].path;
+        paths = ds_paths;
+        n = ds.n_samples;
+    }
     vb_engine en;
-    if (vb_engine_open(&en, &o.eo, &e))
+    if (vb_engine_open(&en, &o.eo, &e)) {
+        free(ds_paths);
+        if (dsp)
+            vb_dataset_free(dsp);
         return fail("", &e, VB_EXIT_INPUT);
+    }
     vb_backend_spec ref_spec;
     vb_backend *ref_be = NULL;
     vb_device_info ref_dev;
@@ -395,7 +453,7 @@ int cmd_check(int argc, char **argv)
     }
     vb_progress_end(&progress);
     summary s;
-    summarize(&c, n, &o, en.device.uses_fp16, &s);
+    summarize(&c, n, dsp, &o, en.device.uses_fp16, &s);
     if (o.csv)
         print_csv(&c, &s, paths, n);
     else
@@ -418,5 +476,8 @@ done:
     if (ref_be)
         ref_spec.iface->shutdown(ref_be);
     vb_engine_close(&en);
+    free(ds_paths);
+    if (dsp)
+        vb_dataset_free(dsp);
     return status;
 }

@@ -86,6 +86,21 @@ else
     echo "note: the device has no fp16 variants; the FAIL-verdict case is skipped"
 fi
 
+# A dataset instead of image files: the protocol's trials are the pairs. A csv: manifest of
+# three faces (two of one person) and a trials file naming two of the three pairs.
+ABS_LFW=$(cd "$LFW" && pwd)
+printf 'sample,subject,path\na1,Abel,%s\na4,Abel,%s\nz1,Akhmed,%s\n' \
+    "$ABS_LFW/Abel_Pacheco/Abel_Pacheco_0001.jpg" "$ABS_LFW/Abel_Pacheco/Abel_Pacheco_0004.jpg" \
+    "$ABS_LFW/Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg" >"$CLI_TMP/faces.csv"
+printf 'a,b,label\na1,a4,1\na1,z1,0\n' >"$CLI_TMP/trials.csv"
+expect_exit 0 "check on a dataset" -- "$VB" check --model "$M" --no-fp16 $CROP --dataset "csv:$CLI_TMP/faces.csv" --trials "$CLI_TMP/trials.csv"
+expect_grep "^dataset: +csv:.*, 3 images" "$CLI_TMP/out" "dataset line"
+expect_grep "2 pairs, 0 flipped" "$CLI_TMP/out" "the trials are the pairs"
+expect_exit 2 "dataset and images" -- "$VB" check --model "$M" --dataset lfw "$A"
+expect_exit 2 "folds without a dataset" -- "$VB" check --model "$M" --folds 1 "$A"
+expect_exit 2 "fold out of range" -- "$VB" check --model "$M" --dataset lfw --folds 11
+expect_exit 2 "unknown dataset" -- "$VB" check --model "$M" --dataset nosuchset
+
 # Device failures are exit 4 with a message, never a crash or a hang.
 expect_exit 4 "device lost" -- env VERIBENCH_VULKAN_FAULT=lost "$VB" check --model "$M" --no-fp16 $CROP "$A"
 expect_grep "DEVICE_LOST" "$CLI_TMP/err" "device lost is reported"
