@@ -107,6 +107,9 @@ expect_grep "DEVICE_LOST" "$CLI_TMP/err" "device lost is reported"
 expect_exit 4 "out of device memory" -- env VERIBENCH_VULKAN_FAULT=oom "$VB" check --model "$M" $CROP "$A"
 expect_grep "OUT_OF_DEVICE_MEMORY" "$CLI_TMP/err" "OOM is reported"
 
+expect_exit 4 "device too slow or hung" -- env VERIBENCH_VULKAN_TIMEOUT=0.000001 "$VB" check --model "$M" --no-fp16 $CROP "$A"
+expect_grep "did not finish" "$CLI_TMP/err" "timeout is reported"
+
 # The CPU backend against the reference needs no Vulkan at all.
 expect_exit 0 "check cpu without Vulkan" -- env VERIBENCH_VULKAN_LOADER=/nonexistent "$VB" check --model "$M" --backend cpu $CROP "$A" "$B"
 expect_grep "^verdict: PASS" "$CLI_TMP/out" "cpu check verdict"

@@ -563,6 +563,32 @@ static void test_errors(void)
     }
     vb_vulkan_backend.shutdown(lost);
     tg_free(&t);
+
+    /* a submission that outlives its time limit (1 us, far below any device's time for the
+     * mini net): a clean error, the backend refuses further work, and unload/shutdown wait
+     * for the late work before freeing what it uses (ASan would see a use after free) */
+    tgraph net;
+    build_mini_net(&net);
+    setenv("VERIBENCH_VULKAN_TIMEOUT", "0.000001", 1);
+    vb_backend *slow = vk_test_open(1);
+    unsetenv("VERIBENCH_VULKAN_TIMEOUT");
+    if (slow) {
+        float in[4 * 19 * 17 * 3], out[4 * 10];
+        vb_test_fill_random(in, VB_ARRAY_LEN(in), 1200, -1, 1);
+        p = NULL;
+        rc = vb_vulkan_backend.load(slow, &net.g, &p, &e);
+        if (rc == 0) /* the weight upload may have made it in time; the run cannot */
+            rc = vb_vulkan_backend.run(p, in, 4, out, NULL, NULL, &e);
+        CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "did not finish"), "timeout: rc %d: %s", rc,
+               e.msg);
+        if (p) {
+            rc = vb_vulkan_backend.run(p, in, 1, out, NULL, NULL, &e);
+            CHECKF(rc == -1 && strstr(e.msg, "unusable"), "after a timeout: rc %d: %s", rc, e.msg);
+            vb_vulkan_backend.unload(p);
+        }
+        vb_vulkan_backend.shutdown(slow);
+    }
+    tg_free(&net);
 }
 
 int main(void)

@@ -87,7 +87,7 @@ typedef struct vb_vk_ctx {
     VkPipelineLayout pipe_layout;
     vb_vk_pipeline pipelines[VB_VK_MAX_PIPELINES];
     int n_pipelines;
-    double timeout_s;                   /* fence wait limit */
+    double timeout_s;                   /* $VERIBENCH_VULKAN_TIMEOUT, 0 if unset */
     int broken;                         /* device lost or hung: refuse further work */
     char broken_why[256];
 } vb_vk_ctx;
@@ -106,9 +106,12 @@ void vb_vk_buffer_destroy(vb_vk_ctx *c, vb_vk_buffer *b);
 int vb_vk_pipeline_get(vb_vk_ctx *c, const char *shader, const uint32_t *spec, int n_spec,
                        VkPipeline *out, vb_err *e);
 
-/* Submit one command buffer and wait for it (fence with ctx->timeout_s). A lost or hung
- * device marks the context broken. */
-int vb_vk_submit_wait(vb_vk_ctx *c, VkCommandBuffer cb, vb_err *e);
+/* Submit one command buffer and wait for it, at most timeout_s seconds (fence). A lost or
+ * hung device marks the context broken. */
+int vb_vk_submit_wait(vb_vk_ctx *c, VkCommandBuffer cb, double timeout_s, vb_err *e);
+/* After a fence timeout: wait up to 60 s more for the work to finish. 0 when the device is
+ * quiet (objects may be destroyed), -1 when it still hangs (leave them alone). */
+int vb_vk_settle(vb_vk_ctx *c);
 /* Turn a failed VkResult into a vb_err (VB_EXIT_DEVICE) naming the call. */
 int vb_vk_fail(vb_vk_ctx *c, VkResult r, vb_err *e, const char *what);
 /* Fail if validation is on and the layer has reported anything. */

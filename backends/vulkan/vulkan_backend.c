@@ -195,13 +195,20 @@ static void set_shapes(const vb_graph *g, step *s)
 static vb_vk_tile choose_tile(const vb_vk_ctx *c, int m_per_image, int n)
 {
     const VkPhysicalDeviceLimits *l = &c->caps.limits;
-    if (l->maxComputeWorkGroupInvocations < 256 || l->maxComputeWorkGroupSize[0] < 256)
-        return (vb_vk_tile){8, 8, 4, 4, 16, 64};       /* 32 x 32 tiles, 64 invocations */
+    const vb_vk_tile small = {8, 8, 4, 4, 16, 64};     /* 32 x 32 tiles, 64 invocations */
+    vb_vk_tile t;
     if (m_per_image <= 16)
-        return (vb_vk_tile){4, 64, 4, 1, 16, 256};     /* 16 x 64: few pixels, many channels */
-    if (n <= 32)
-        return (vb_vk_tile){32, 8, 4, 4, 16, 256};     /* 128 x 32: many pixels, few channels */
-    return (vb_vk_tile){16, 16, 4, 4, 16, 256};        /* 64 x 64 */
+        t = (vb_vk_tile){4, 64, 4, 1, 16, 256};        /* 16 x 64: few pixels, many channels */
+    else if (n <= 32)
+        t = (vb_vk_tile){32, 8, 4, 4, 16, 256};        /* 128 x 32: many pixels, few channels */
+    else
+        t = (vb_vk_tile){16, 16, 4, 4, 16, 256};       /* 64 x 64 */
+    /* shared memory: BK rows of (BM + 1) and (BN + 1) fp32 values (conv2d.comp) */
+    size_t shared = (size_t)t.bk * (t.wg_m * t.tm + 1 + t.wg_n * t.tn + 1) * sizeof(float);
+    if (l->maxComputeWorkGroupInvocations < t.threads || l->maxComputeWorkGroupSize[0] < t.threads ||
+        l->maxComputeSharedMemorySize < shared)
+        return small; /* 4.2 KB and 64 invocations: within every device's guaranteed minimum */
+    return t;
 }
 
 static const char *act_name(const vb_prepared *p)
@@ -505,6 +512,14 @@ static void fill_weights(vb_prepared *p, uint8_t *base)
     }
 }
 
+/* How long a submission may take before the device counts as hung. A GPU finishes a
+ * batch of the face net in milliseconds, so two minutes only catch real hangs; CPU
+ * implementations (llvmpipe: ~2 s per face on two cores) get 30 s more per image. */
+static double submit_timeout(const vb_vk_ctx *c, int batch)
+{
+    return 120.0 + (c->caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 30.0 * batch : 0.0);
+}
+
 static int one_shot_copy(vb_prepared *p, const vb_vk_buffer *src, const vb_vk_buffer *dst, VkDeviceSize size,
                          vb_err *e)
 {
@@ -527,7 +542,7 @@ static int one_shot_copy(vb_prepared *p, const vb_vk_buffer *src, const vb_vk_bu
                               &mb, 0, NULL, 0, NULL);
     if ((r = c->d.vkEndCommandBuffer(p->cb)) != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkEndCommandBuffer");
-    return vb_vk_submit_wait(c, p->cb, e);
+    return vb_vk_submit_wait(c, p->cb, submit_timeout(c, 1), e);
 }
 
 static int upload_weights(vb_prepared *p, vb_err *e)
@@ -546,7 +561,8 @@ static int upload_weights(vb_prepared *p, vb_err *e)
     int rc = vb_vk_buffer_create(c, total, 0, "the model weights", &p->weights, e);
     if (!rc)
         rc = one_shot_copy(p, &staging, &p->weights, total, e);
-    vb_vk_buffer_destroy(c, &staging);
+    if (vb_vk_settle(c) == 0) /* a copy still running after a timeout reads the staging buffer */
+        vb_vk_buffer_destroy(c, &staging);
     return rc;
 }
 
@@ -715,7 +731,7 @@ static void vk_unload(vb_prepared *p)
     if (!p)
         return;
     vb_vk_ctx *c = &p->be->ctx;
-    if (c->broken != 2) { /* a hung device may still use them (see vb_vk_ctx_destroy) */
+    if (vb_vk_settle(c) == 0) { /* a hung device may still use them (see vb_vk_ctx_destroy) */
         if (c->dev)
             c->d.vkDeviceWaitIdle(c->dev);
         if (p->qpool)
@@ -946,7 +962,7 @@ static int vk_run(vb_prepared *p, const float *input, int batch, float *output, 
     if (ensure_batch(p, batch, e) || plan_readback(p, batch, node_out, capture_off, e))
         return -1;
     to_device_act(p, input, (size_t)batch * vb_node_size(&g->nodes[0]), p->staging_in.map);
-    if (record(p, batch, node_out ? capture_off : NULL, e) || vb_vk_submit_wait(c, p->cb, e))
+    if (record(p, batch, node_out ? capture_off : NULL, e) || vb_vk_submit_wait(c, p->cb, submit_timeout(c, batch), e))
         return -1;
     const uint8_t *rb = p->readback.map;
     from_device_act(p, rb, (size_t)batch * g->out_dim, output);
