@@ -198,7 +198,7 @@ static vb_vk_tile choose_tile(const vb_vk_ctx *c, int m_per_image, int n)
     const vb_vk_tile small = {8, 8, 4, 4, 16, 64};     /* 32 x 32 tiles, 64 invocations */
     vb_vk_tile t;
     if (m_per_image <= 16)
-        t = (vb_vk_tile){4, 64, 4, 1, 16, 256};        /* 16 x 64: few pixels, many channels */
+        t = (vb_vk_tile){4, 16, 4, 4, 16, 64};         /* 16 x 64: few pixels, many channels */
     else if (n <= 32)
         t = (vb_vk_tile){32, 8, 4, 4, 16, 256};        /* 128 x 32: many pixels, few channels */
     else
