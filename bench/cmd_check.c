@@ -247,8 +247,8 @@ static void print_table(const checker *c, const summary *s, char **paths, const 
     }
     if (fused)
         printf("(%d layers fused into their successor on %s, not separately observable)\n", fused, en->spec.text);
-    printf("\ndescriptor cosine: mean %.9f, worst %.9f (%s); tolerance >= %g\n", s->cos_mean, s->cos_worst,
-           paths[s->worst_image], s->min_cosine);
+    printf("\ndescriptor cosine: mean %.9f (1 - %.2g), worst %.9f (1 - %.2g, %s); tolerance >= %g\n", s->cos_mean,
+           1 - s->cos_mean, s->cos_worst, 1 - s->cos_worst, paths[s->worst_image], s->min_cosine);
     printf("decisions at %s distance %g: %zu pairs, %zu flipped (tolerance %d), largest distance change %.3g\n",
            g->distance ? g->distance : "euclidean", g->threshold, s->pairs, s->flips, o->max_flips,
            s->max_dist_change);
