@@ -9,7 +9,7 @@ out=bench/results/cpu-$(uname -m)-$(nproc)core.csv
 mkdir -p bench/results
 {
     "$VB" bench --backend cpu:ref --batch 1,8 --seconds 5
-    "$VB" bench --backend cpu --batch 1,8,32 --seconds 5 --no-header
+    "$VB" bench --backend cpu --batch 1,8,32 --seconds 5 --no-header --quant fp32,fp16,int8,int4
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "bench: wrote $out (host $host)"

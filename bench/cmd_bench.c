@@ -9,11 +9,13 @@
 #include "bench/commands.h"
 #include "bench/csvout.h"
 #include "bench/engine.h"
+#include "models/quantize.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: veribench bench [--model M] [--backend B] [--batch N[,N...]] [--seconds S]\n\n"
+            "usage: veribench bench [--model M] [--backend B] [--batch N[,N...]] [--quant L[,L...]]\n"
+            "                       [--seconds S]\n\n"
             "Times the model on random inputs (no image decoding), one warm-up call per batch\n"
             "size, then repeated calls for at least S seconds (default 3) and 3 calls. Prints CSV:\n"
             "backend,device,quant,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
@@ -21,6 +23,8 @@ static void usage(FILE *f)
             "  --model FILE     GGUF model (default %s)\n"
             "  --backend B      cpu (default), cpu:ref, vulkan, vulkan:N\n"
             "  --batch LIST     batch sizes, comma-separated (default 1)\n"
+            "  --quant LIST     weight levels fp32, fp16, int8, int4 (default: the model as stored),\n"
+            "                   quantized in memory from the model\n"
             "  --seconds S      minimum measuring time per batch size (default 3)\n"
             "  --threads N      CPU threads\n"
             "  --no-fp16        Vulkan: fp32 variants only\n"
@@ -40,7 +44,7 @@ static double nearest_rank(const double *sorted, int n, double p)
     return sorted[(k < 1 ? 1 : k > n ? n : k) - 1];
 }
 
-static int bench_batch(vb_engine *en, int batch, double seconds, vb_err *e)
+static int bench_batch(vb_engine *en, const char *quant, int batch, double seconds, vb_err *e)
 {
     size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     float *in = vb_malloc(in_size * batch * sizeof(float), e);
@@ -70,7 +74,7 @@ static int bench_batch(vb_engine *en, int batch, double seconds, vb_err *e)
     vb_csv_field(stdout, en->device.backend);
     putchar(',');
     vb_csv_field(stdout, en->device.name);
-    printf(",%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f\n", "fp32", batch, n, total / n / batch,
+    printf(",%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f\n", quant, batch, n, total / n / batch,
            1e3 * n * batch / total, nearest_rank(times, n, 0.5), nearest_rank(times, n, 0.9),
            nearest_rank(times, n, 0.99));
     fflush(stdout);
@@ -88,10 +92,11 @@ int cmd_bench(int argc, char **argv)
         {"model", required_argument, 0, 'm'},   {"backend", required_argument, 0, 'b'},
         {"batch", required_argument, 0, 'B'},   {"seconds", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"no-fp16", no_argument, 0, 'F'},
-        {"no-header", no_argument, 0, 'H'},     {"help", no_argument, 0, 'h'},
+        {"no-header", no_argument, 0, 'H'},     {"quant", required_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     vb_engine_opts eo = {0};
-    const char *batches = "1";
+    const char *batches = "1", *quants = NULL;
     double seconds = 3;
     int header = 1, c;
     optind = 1;
@@ -104,6 +109,7 @@ int cmd_bench(int argc, char **argv)
         case 't': eo.threads = atoi(optarg); break;
         case 'F': eo.no_fp16 = 1; break;
         case 'H': header = 0; break;
+        case 'q': quants = optarg; break;
         case 'h': usage(stdout); return VB_EXIT_OK;
         default: usage(stderr); return VB_EXIT_USAGE;
         }
@@ -123,22 +129,47 @@ int cmd_bench(int argc, char **argv)
         list[n++] = (int)b;
         p = *end ? end + 1 : end;
     }
-    vb_err e = {0};
-    vb_engine en;
-    eo.batch = list[0];
-    if (vb_engine_open(&en, &eo, &e)) {
-        fprintf(stderr, "veribench bench: %s\n", e.msg);
-        return e.code ? e.code : VB_EXIT_INPUT;
+    vb_quant_level levels[VB_QUANT_COUNT];
+    int n_levels = 0;
+    char qbuf[64];
+    snprintf(qbuf, sizeof qbuf, "%s", quants ? quants : "");
+    for (char *save = NULL, *tok = strtok_r(qbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (vb_quant_parse(tok, &levels[n_levels]) || n_levels == VB_QUANT_COUNT) {
+            fprintf(stderr, "veribench bench: bad --quant list '%s' (fp32, fp16, int8, int4)\n", quants);
+            return VB_EXIT_USAGE;
+        }
+        n_levels++;
     }
+    vb_err e = {0};
+    vb_model base;
+    if (vb_model_load(eo.model_path ? eo.model_path : vb_default_model_path(), &base, &e)) {
+        fprintf(stderr, "veribench bench: %s\n", e.msg);
+        return e.code;
+    }
+    const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
     if (header)
         printf("backend,device,quant,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
+    eo.batch = list[0];
     int rc = VB_EXIT_OK;
-    for (int i = 0; i < n; i++)
-        if (bench_batch(&en, list[i], seconds, &e)) {
+    for (int q = 0; q < (n_levels ? n_levels : 1) && rc == VB_EXIT_OK; q++) {
+        vb_model m;
+        vb_engine en;
+        char quant[16];
+        snprintf(quant, sizeof quant, "%s", n_levels ? vb_quant_name(levels[q]) : stored && stored->str ? stored->str : "fp32");
+        /* Without --quant the model runs as stored (it may be a quantized file). */
+        int qrc = n_levels ? vb_model_quantize(&base, levels[q], &m, NULL, &e) : (m = base, memset(&base, 0, sizeof base), 0);
+        if (qrc || vb_engine_open_model(&en, &m, &eo, &e)) {
             fprintf(stderr, "veribench bench: %s\n", e.msg);
-            rc = e.code ? e.code : VB_EXIT_DEVICE;
+            rc = e.code ? e.code : VB_EXIT_INPUT;
             break;
         }
-    vb_engine_close(&en);
+        for (int i = 0; i < n && rc == VB_EXIT_OK; i++)
+            if (bench_batch(&en, quant, list[i], seconds, &e)) {
+                fprintf(stderr, "veribench bench: %s\n", e.msg);
+                rc = e.code ? e.code : VB_EXIT_DEVICE;
+            }
+        vb_engine_close(&en);
+    }
+    vb_model_free(&base);
     return rc;
 }

@@ -3,9 +3,13 @@
 #include <csv.h>
 #include <string.h>
 
+/* Commas, quotes and line breaks need quotes; so do edge blanks, which readers may trim. */
 static int needs_quotes(const char *s)
 {
-    return strpbrk(s, ",\"\r\n") != NULL || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '));
+    size_t len = strlen(s);
+    if (len && (s[0] == ' ' || s[len - 1] == ' ' || s[0] == '\t' || s[len - 1] == '\t'))
+        return 1;
+    return strpbrk(s, ",\"\r\n") != NULL;
 }
 
 int vb_csv_field(FILE *f, const char *s)
@@ -13,6 +17,18 @@ int vb_csv_field(FILE *f, const char *s)
     if (!needs_quotes(s))
         return fputs(s, f) < 0 ? -1 : 0;
     return csv_fwrite(f, s, strlen(s)) == 0 ? 0 : -1;
+}
+
+int vb_csv_write_row(FILE *f, const char *const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        if (vb_csv_field(f, fields[i] ? fields[i] : ""))
+            return -1;
+    }
+    fputc('\n', f);
+    return ferror(f) ? -1 : 0;
 }
 
 int vb_csv_encode(char *buf, size_t size, const char *s)

@@ -5,11 +5,32 @@
 #include <string.h>
 #include <unistd.h>
 
+/* $VB_MODELS, else the models/ folder beside the binary (build/models for build/veribench,
+ * also found from build/san/veribench), else build/models under the current folder. */
 const char *vb_default_model_path(void)
 {
-    static char path[1024];
+    static char path[1100];
     const char *dir = getenv("VB_MODELS");
-    snprintf(path, sizeof path, "%s/face_recognition.gguf", dir && *dir ? dir : "build/models");
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/face_recognition.gguf", dir);
+        return path;
+    }
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            static const char *const rel[] = {"models", "../models"};
+            for (size_t i = 0; i < VB_ARRAY_LEN(rel); i++) {
+                snprintf(path, sizeof path, "%s/%s/face_recognition.gguf", exe, rel[i]);
+                if (access(path, R_OK) == 0)
+                    return path;
+            }
+        }
+    }
+    snprintf(path, sizeof path, "build/models/face_recognition.gguf");
     return path;
 }
 

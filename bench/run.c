@@ -551,7 +551,26 @@ static int make_plots(vb_run *run, vb_err *e)
     snprintf(run->det_plot, sizeof run->det_plot, "plots/det");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->det_plot);
     snprintf(title, sizeof title, "DET: %s", run->cfg.dataset);
-    return vb_plot_det(prefix, title, series, n, e) < 0 ? -1 : 0;
+    if (vb_plot_det(prefix, title, series, n, e) < 0)
+        return -1;
+    if (run->cfg.n_quants < 2)
+        return 0;
+    vb_sweep_point pts[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    char names[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT][96];
+    size_t np = 0;
+    for (int i = 0; i < run->n_combos; i++) {
+        vb_run_combo *c = &run->combos[i];
+        double eer;
+        if (!c->has_metrics || vb_metrics_get(&c->metrics, "eer", &eer))
+            continue;
+        snprintf(names[np], sizeof names[np], "%s-%s", c->backend, c->device);
+        pts[np] = (vb_sweep_point){names[np], c->quant, c->faces_per_s, eer};
+        np++;
+    }
+    snprintf(run->quant_plot, sizeof run->quant_plot, "plots/quant-sweep");
+    snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->quant_plot);
+    snprintf(title, sizeof title, "Quantization: EER against throughput on %s", run->cfg.dataset);
+    return vb_plot_sweep(prefix, title, pts, np, e) < 0 ? -1 : 0;
 }
 
 static int write_outputs(vb_run *run, int final, vb_err *e)

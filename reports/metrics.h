@@ -36,8 +36,9 @@
  *   fnmr@fmr=X                 lowest FNMR over operating points with FMR <= X (FVC's FMR100/
  *                              FMR1000 rule, not the nearest FMR); X = 0 is ZeroFMR.
  *   fnmr@fmr=X_threshold       that operating point's threshold v_k (any t in (v_{k-1}, v_k]
- *                              gives the same rates on these scores); when no score qualifies
- *                              it is the smallest double above every score ("accept nothing").
+ *                              gives the same rates on these scores); when only "accept
+ *                              nothing" qualifies, the double just beyond the most similar
+ *                              score (nextafter), which rejects every trial.
  *   fnmr@fmr=X_fmr             the FMR achieved there (<= X)
  *   fnmr@fmr=X_false_matches, fnmr@fmr=X_false_nonmatches   the error counts behind them
  *   fnmr@fmr=X_rule_of_3       1 when X < 3/N_imp: even zero false matches cannot show
@@ -107,7 +108,8 @@ void vb_scoreset_free(vb_scoreset *ss);
 double vb_threshold_to_user(const vb_scoreset *ss, double t_similarity);
 double vb_threshold_from_user(const vb_scoreset *ss, double t_user);
 
-/* Error counts at a threshold given in the caller's units (accept s >= t, i.e. d <= t). */
+/* Error counts at a threshold given in the caller's units (accept s >= t, i.e. d <= t);
+ * O(log n). The threshold must not be NaN. */
 typedef struct vb_rates {
     double threshold; /* as given (caller's units) */
     size_t false_matches, false_nonmatches;
@@ -159,8 +161,9 @@ typedef struct vb_metrics {
 } vb_metrics;
 
 /* Everything at once: builds the score set, computes every metric (plus the 10-fold
- * accuracy when folds is non-NULL and holds at least 2 distinct folds >= 0; trials with
- * fold < 0 are in no fold), the curve and the histograms, and frees the score set.
+ * accuracy when folds is non-NULL and holds at least 2 distinct folds >= 1; fold 0 (or
+ * below) means "in no fold", as in datasets/dataset.h), the curve and the histograms, and
+ * frees the score set.
  * `out` must be zeroed ({0}) or previously freed. On failure `out` holds nothing. */
 int vb_metrics_compute(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
                        int is_distance, vb_metrics *out, vb_err *e);
@@ -199,7 +202,9 @@ void vb_format_double(double x, char buf[32]);
  *          face-recognition papers use computes it (facenet's and insightface's np.std);
  *   se   = standard error of the mean as the LFW benchmark's README asks for:
  *          SAMPLE standard deviation (divide by K-1) / sqrt(K).
- * Trials with fold < 0 are ignored. Folds are the distinct values >= 0 (any ids). */
+ * Folds are the distinct ids >= 1 present (LFW: 1..10); trials with fold 0 (or below) are
+ * in no fold and ignored, the convention of datasets/dataset.h and of the score files
+ * `veribench run` writes. */
 typedef struct vb_kfold {
     size_t folds;
     double mean, std, se;

@@ -339,3 +339,43 @@ int vb_plot_hist(const char *prefix, const char *title, const vb_hist *h, vb_err
     free(b.s);
     return rc;
 }
+
+/* ---- quantization sweep ---- */
+
+int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *pts, size_t n, vb_err *e)
+{
+    if (!n)
+        return vb_fail(e, VB_EXIT_IO, "plot: no sweep points");
+    text b = {0};
+    size_t n_series = 0;
+    const char *series[64];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < n_series && strcmp(series[k], pts[i].series))
+            k++;
+        if (k == n_series && n_series < 64)
+            series[n_series++] = pts[i].series;
+    }
+    /* One data block per series; gnuplot indexes them with `index`. */
+    tprintf(&b, "$S << EOD\n");
+    for (size_t k = 0; k < n_series; k++) {
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(pts[i].series, series[k]) && pts[i].speed > 0 && isfinite(pts[i].error))
+                tprintf(&b, "%.9g %.9g \"%s\"\n", pts[i].speed, 100 * pts[i].error, pts[i].label);
+        tprintf(&b, "\n\n");
+    }
+    tprintf(&b, "EOD\nset title ");
+    tquote(&b, title ? title : "Accuracy cost against speed");
+    tprintf(&b, "\nset xlabel 'throughput (faces/s, log scale)'\nset ylabel 'EER (%%)'\nset logscale x\n"
+                "set grid\nset key outside right top\nset offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1\n");
+    tprintf(&b, "plot ");
+    for (size_t k = 0; k < n_series; k++) {
+        tprintf(&b, "%s$S index %zu using 1:2 with linespoints pt 7 ps 1.2 title ", k ? ", \\\n     " : "", k);
+        tquote(&b, series[k]);
+        tprintf(&b, ", $S index %zu using 1:2:3 with labels offset 1.2,0.8 notitle", k);
+    }
+    tprintf(&b, "\n");
+    int rc = render(prefix, "900,560", &b, e);
+    free(b.s);
+    return rc;
+}

@@ -34,6 +34,18 @@ int vb_plot_det(const char *prefix, const char *title, const vb_det_series *seri
  * different sizes compare) over the bins of h, x axis in the score's units. */
 int vb_plot_hist(const char *prefix, const char *title, const vb_hist *h, vb_err *e);
 
+/* One point of the quantization sweep plot: a (backend, level) combination. */
+typedef struct vb_sweep_point {
+    const char *series;   /* backend/device, one line per series */
+    const char *label;    /* the level, printed next to the point */
+    double speed;         /* faces per second */
+    double error;         /* EER (a rate, plotted in %) */
+} vb_sweep_point;
+
+/* Accuracy cost against speed: EER (%) over throughput (faces/s, log axis), one line per
+ * series through its levels, each point labelled. */
+int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *pts, size_t n, vb_err *e);
+
 /* 1 when gnuplot can be run (see above), else 0. */
 int vb_gnuplot_available(void);
 

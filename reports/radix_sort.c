@@ -48,7 +48,7 @@ static void insertion_sort(uint64_t *a, size_t n)
 typedef struct split {
     uint64_t lo;
     int shift;  /* digit = (key - lo) >> shift; shift 0 means a digit is a whole key */
-    int bits;   /* fewer than MSD_BITS for small inputs, so buckets stay ~8 keys or more */
+    int bits;   /* fewer than MSD_BITS for small inputs: about 16 keys per bucket or fewer */
     size_t buckets;
     size_t offset[MSD_BUCKETS + 1];
 } split;

@@ -24,6 +24,15 @@ static const char *pct(double v, char *buf)
     return buf;
 }
 
+/* A difference of two rates in percentage points, signed. */
+static const char *pp(double v, char *buf)
+{
+    if (isnan(v))
+        return "n/a";
+    snprintf(buf, 32, "%+.3f pp", 100 * v);
+    return buf;
+}
+
 static const char *num(double v, const char *fmt, char *buf)
 {
     if (isnan(v))
@@ -64,7 +73,7 @@ static int has_sweep(const vb_run *run)
 
 static void sweep_table(FILE *f, const vb_run *run)
 {
-    char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
+    char a[32], b[32], c[32], d[32], e[32], g[32], h[32], r[32];
     fprintf(f, "## Quantization: accuracy cost and what it buys\n\n"
                "Each level against fp32 on the same backend and device. Cosine: descriptor of each sample "
                "against its fp32 descriptor (mean and worst over %zu samples).\n\n",
@@ -75,9 +84,9 @@ static void sweep_table(FILE *f, const vb_run *run)
         const vb_run_combo *k = &run->combos[i];
         double ratio = metric(k, "model_bytes_ratio_vs_fp32");
         fprintf(f, "| `%s` | %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k->label, k->model_bytes,
-                strcmp(k->quant, "fp32") ? num(ratio, "%.3f", a) : "1", pct(metric(k, "eer"), b),
-                k->has_drift ? pct(metric(k, "eer_delta_vs_fp32"), c) : "—", pct(metric(k, "fnmr@fmr=1e-3"), d),
-                k->has_drift ? pct(metric(k, "fnmr@fmr=1e-3_delta_vs_fp32"), e) : "—",
+                strcmp(k->quant, "fp32") ? num(ratio, "%.3f", r) : "1", pct(metric(k, "eer"), b),
+                k->has_drift ? pp(metric(k, "eer_delta_vs_fp32"), c) : "—", pct(metric(k, "fnmr@fmr=1e-3"), d),
+                k->has_drift ? pp(metric(k, "fnmr@fmr=1e-3_delta_vs_fp32"), e) : "—",
                 k->has_drift ? num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? num(k->drift_worst, "%.7f", h) : "—",
                 k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
     }

@@ -4,8 +4,8 @@
  * - CSV (libcsv; read through zlib so FILE may be gzip-compressed, e.g. the
  *   scores/<backend>-<device>-<quant>.csv.gz that `veribench run` writes with the header
  *   a,b,label,score,fold): a header row naming at least `label` (1 genuine, 0 impostor)
- *   and `score`; an optional `fold` column (an integer >= 0, or empty / -1 for "in no
- *   fold") enables the LFW 10-fold accuracy. Every record must have as many fields as
+ *   and `score`; an optional `fold` column (1..32767; 0, -1 or empty mean "in no fold",
+ *   the convention of datasets/dataset.h) enables the LFW 10-fold accuracy. Every record must have as many fields as
  *   the header; other columns are ignored.
  * - bob4: bob.measure's whitespace-separated `claimed real sample score`; genuine when
  *   claimed == real. Blank lines and lines starting with '#' are skipped.

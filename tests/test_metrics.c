@@ -455,6 +455,31 @@ static void test_bad_input(void)
     CHECK(vb_metrics_compute(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
     CHECK(vb_metrics_compute(s, l, NULL, 0, 0, &m, &e) == -1);
     CHECK(m.count == 0 && m.items == NULL);
+
+    /* large inputs are validated on two threads: the earliest bad trial is still named */
+    size_t n = 200000;
+    double *big = malloc(n * sizeof *big);
+    uint8_t *lab = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        big[i] = (double)(i % 1000);
+        lab[i] = i % 7 == 0;
+    }
+    big[150000] = NAN;
+    big[30001] = NAN;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 30001:") != NULL, "message: %s", e.msg);
+    big[30001] = 1;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 150000:") != NULL, "message: %s", e.msg);
+    big[150000] = 1;
+    lab[199999] = 3;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECKF(strstr(e.msg, "trial 199999: label 3") != NULL, "message: %s", e.msg);
+    lab[199999] = 0;
+    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == 0);
+    vb_metrics_free(&m);
+    free(big);
+    free(lab);
 }
 
 static void test_order_and_format(void)
@@ -497,7 +522,7 @@ static void test_order_and_format(void)
 
 static void test_kfold_accuracy(void)
 {
-    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1):
+    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1, 0):
      *   fold 1: gen .9 .8   imp .1 .6
      *   fold 2: gen .72 .3  imp .2 .4
      *   fold 3: gen .95 .5  imp .7 .05
@@ -522,6 +547,11 @@ static void test_kfold_accuracy(void)
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     CHECK_NEAR(k.std, sqrt(1.0 / 72), 1e-15);
     CHECK_NEAR(k.se, 1.0 / 12, 1e-15);
+    /* fold 0 also means "in no fold" (datasets/dataset.h): same result */
+    f[12] = f[13] = 0;
+    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    CHECK(k.folds == 3);
+    CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* as distances (d = -s) the same folds give the same accuracies */
     double d[14];
     for (int i = 0; i < 14; i++)
@@ -773,6 +803,20 @@ static void test_large_curve_and_hist(void)
     CHECK(sg == ng && si == ni);
     CHECK(m.hist.is_distance && m.hist.lo >= 0.25 - 1e-6 && m.hist.hi <= 1.05 + 1e-6);
     CHECK(m.hist.gen[0] > 0 && m.hist.imp[m.hist.bins - 1] > 0);
+    /* each bin b holds the user values in [lo + b*width, lo + (b+1)*width), the last one
+     * also hi: recount directly from the inputs */
+    uint64_t *want = calloc(2 * m.hist.bins, sizeof *want);
+    for (size_t i = 0; i < n; i++) {
+        size_t b = 0;
+        while (b + 1 < m.hist.bins && s[i] >= m.hist.lo + (double)(b + 1) * m.hist.width)
+            b++;
+        want[(l[i] ? 0 : m.hist.bins) + b]++;
+    }
+    int bins_ok = 1;
+    for (size_t b = 0; b < m.hist.bins; b++)
+        bins_ok &= want[b] == m.hist.gen[b] && want[m.hist.bins + b] == m.hist.imp[b];
+    CHECK(bins_ok);
+    free(want);
     /* the reported thresholds reproduce the reported rates */
     vb_rates r;
     vb_scoreset_rates(&ss, metric(&m, "fnmr@fmr=1e-3_threshold"), &r);
