@@ -151,7 +151,7 @@ static void vk_shutdown(vb_backend *b)
 
 /* ---- planning: steps, fusion, slots ----------------------------------------------------- */
 
-static int count_uses(const vb_graph *g, int *uses)
+static void count_uses(const vb_graph *g, int *uses)
 {
     memset(uses, 0, sizeof(int) * (size_t)g->n_nodes);
     for (int i = 0; i < g->n_nodes; i++)
@@ -159,7 +159,6 @@ static int count_uses(const vb_graph *g, int *uses)
             if (g->nodes[i].src[s] >= 0)
                 uses[g->nodes[i].src[s]]++;
     uses[g->output]++;
-    return 0;
 }
 
 /* Can node j+1 be folded into the step ending at node j? Only if it is of the given op,
@@ -190,8 +189,9 @@ static void set_shapes(const vb_graph *g, step *s)
     }
 }
 
-/* Tile shape of the implicit GEMM for an M x N x K problem (see shaders/conv2d.comp for
- * the divisibility rules every shape here satisfies). */
+/* Tile shape of a layer's implicit GEMM (see shaders/conv2d.comp for the divisibility rules
+ * every shape here satisfies). Chosen from the pixels per image, not per batch, so that one
+ * pipeline serves every batch size and an image's descriptor never depends on its batch. */
 static vb_vk_tile choose_tile(const vb_vk_ctx *c, int m_per_image, int n)
 {
     const VkPhysicalDeviceLimits *l = &c->caps.limits;
