@@ -3,7 +3,7 @@
 # Variables:
 #   VERIBENCH_DATA  folder holding lfw/ and fvc2002/ (also read from the environment)
 #   SAN=1           AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
-#   STATIC=1        link libcsv, libjpeg, libpng, libtiff, cjson and zlib statically
+#   STATIC=1        link libcsv, libjpeg, libpng, libtiff, libcrypto and zlib statically
 #                   (for GPU machines that lack those shared libraries)
 #   BUILD           output folder (default build, or build/san with SAN=1)
 
@@ -32,8 +32,10 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 LIB_NAMES := csv jpeg png16 tiff cjson crypto z
 ifeq ($(STATIC),1)
-# libtiff's static archive pulls its codecs in; list them after it.
-LDLIBS += -Wl,-Bstatic $(addprefix -l,$(LIB_NAMES)) -ldeflate -ljbig -llzma -lzstd -lLerc -lwebp -lsharpyuv -Wl,-Bdynamic -lstdc++ -lm -ldl
+# libtiff's static archive pulls its codecs in; list them after it. Debian ships no static
+# cJSON, so libcjson.so.1 stays dynamic (carry it along: see backends/vulkan/README.md).
+LDLIBS += -Wl,-Bstatic -lcsv -ltiff -ljpeg -lpng16 -ldeflate -ljbig -llzma -lzstd -lLerc -lwebp -lcrypto -lz \
+          -Wl,-Bdynamic -lcjson -lstdc++ -lm -ldl -pthread
 else
 LDLIBS += $(addprefix -l,$(LIB_NAMES)) -lm -ldl
 endif
