@@ -1,13 +1,483 @@
-/* Placeholder until this subcommand lands; replaced by its own implementation. */
+/* veribench check: run the model on a backend and on the CPU reference over the same images,
+ * and report how far apart they are where it matters: per layer (NMSE, max-abs error of every
+ * layer the backend materializes), per descriptor (cosine similarity), and per decision
+ * (same/different verdicts at the model's threshold that flip, over all pairs of images). */
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bench/commands.h"
-#include "bench/common.h"
+#include "bench/csvout.h"
+#include "bench/engine.h"
+#include "bench/progress.h"
+#include "datasets/dataset.h"
+
+/* Default tolerances (README and --help say the same). fp32 variants differ from the
+ * reference only in summation order/precision: measured cosine 1 - 1e-13 on the face net.
+ * fp16 variants round every activation to fp16: measured cosine ~1 - 3e-7. */
+#define MIN_COSINE_FP32 0.99999
+#define MIN_COSINE_FP16 0.9999
+#define DEFAULT_MAX_BATCH 8 /* both backends capture every layer: memory grows with the batch */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: veribench check [--model M] [--backend B] [--reference R] [options] IMAGE...\n"
+            "       veribench check [options] --dataset SPEC [--folds LIST] [--trials F]\n\n"
+            "Runs the model on backend B and on the reference R over the same images and reports:\n"
+            "  - per layer: NMSE and max-abs error of every layer B materializes (layers B fuses\n"
+            "    into a neighbour are not separately observable and are skipped);\n"
+            "  - per image: cosine similarity of the descriptors (mean and worst reported);\n"
+            "  - per pair of images (all pairs of IMAGE..., or the trials of a dataset's\n"
+            "    protocol): whether the same/different decision at the model's threshold\n"
+            "    (euclidean distance %s 0.6 for the face net) flips.\n"
+            "Verdict: PASS (exit 0) when the worst cosine >= the tolerance and no more than\n"
+            "--max-flips decisions flip; otherwise FAIL (exit 1).\n\n"
+            "  --model FILE        GGUF model (default %s)\n"
+            "  --backend B         backend to check: vulkan (default), vulkan:N, cpu\n"
+            "  --reference R       cpu:ref (default, the plain fp32 reference) or cpu\n"
+            "  --dataset SPEC      the images and trials of a dataset instead of IMAGE...:\n%s"
+            "  --folds LIST        keep these folds of the dataset, e.g. 1 or 1,3-5\n"
+            "  --trials F          trials CSV for csv:, lfw-all and fvc2002-all specs\n"
+            "  --crop x0,y0,x1,y1  crop box before the resize, as in embed\n"
+            "  --batch N           images per backend call (default: the backend's preferred\n"
+            "                      batch, at most %d)\n"
+            "  --no-fp16           Vulkan: fp32 shader variants only\n"
+            "  --validate          Vulkan: Khronos validation layer on; any message fails (exit 4)\n"
+            "  --min-cosine X      tolerance for the worst descriptor cosine (default %.5f when\n"
+            "                      the backend runs fp32 variants, %.4f with fp16 variants)\n"
+            "  --max-flips N       decision flips tolerated (default 0)\n"
+            "  --format F          table (default) or csv: rows metric,item,value on stdout\n"
+            "  -h, --help          this text\n\n"
+            "Exit: 0 PASS; 1 FAIL (above tolerance); 2 usage; 3 bad model or image; 4 backend\n"
+            "or device failure; 5 write error.\n",
+            "<", vb_default_model_path(), vb_dataset_spec_help, DEFAULT_MAX_BATCH, MIN_COSINE_FP32,
+            MIN_COSINE_FP16);
+}
+
+typedef struct layer_stat {
+    double err2, ref2, max_abs;
+    int materialized; /* the checked backend produced this layer's values */
+} layer_stat;
+
+typedef struct check_opts {
+    vb_engine_opts eo;
+    const char *reference;
+    const char *dataset, *folds, *trials;
+    vb_crop crop;
+    double min_cosine; /* < 0: the default for the variant in use */
+    int max_flips;
+    int csv;
+} check_opts;
+
+typedef struct side {
+    const vb_backend_iface *iface;
+    vb_prepared *prepared;
+    float **node; /* per node capture buffers (batch * size) */
+    float *out;   /* batch * out_dim */
+} side;
+
+typedef struct checker {
+    const vb_graph *g;
+    int batch;
+    side test, ref;
+    float *input;
+    float *desc_test, *desc_ref; /* n_images * out_dim */
+    layer_stat *layers;
+} checker;
+
+static int side_alloc(side *s, const vb_graph *g, int batch, vb_err *e)
+{
+    s->node = vb_calloc((size_t)g->n_nodes, sizeof *s->node, e);
+    s->out = vb_malloc((size_t)batch * g->out_dim * sizeof(float), e);
+    if (!s->node || !s->out)
+        return -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!(s->node[i] = vb_malloc((size_t)batch * vb_node_size(&g->nodes[i]) * sizeof(float), e)))
+            return -1;
+    return 0;
+}
+
+static void side_free(side *s, const vb_graph *g)
+{
+    if (s->node)
+        for (int i = 0; i < g->n_nodes; i++)
+            free(s->node[i]);
+    free(s->node);
+    free(s->out);
+}
+
+static void accumulate_layers(checker *c, int count)
+{
+    const vb_graph *g = c->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const float *t = c->test.node[i], *r = c->ref.node[i];
+        if (isnan(t[0]))
+            continue; /* fused away on the checked backend */
+        layer_stat *l = &c->layers[i];
+        l->materialized = 1;
+        size_t n = (size_t)count * vb_node_size(&g->nodes[i]);
+        for (size_t k = 0; k < n; k++) {
+            double d = (double)t[k] - r[k];
+            l->err2 += d * d;
+            l->ref2 += (double)r[k] * r[k];
+            if (fabs(d) > l->max_abs || d != d)
+                l->max_abs = fabs(d);
+        }
+    }
+}
+
+/* Decode, preprocess and run images first..first+count-1 on both backends. */
+static int check_batch(checker *c, char **paths, size_t first, int count, const vb_crop *crop, vb_err *e)
+{
+    const vb_graph *g = c->g;
+    const size_t in = (size_t)g->in_h * g->in_w * g->in_c;
+    for (int k = 0; k < count; k++) {
+        vb_image img;
+        const char *path = paths[first + k];
+        int rc = vb_image_load(path, &img, e) || vb_preprocess(&img, crop, g, path, c->input + k * in, e);
+        vb_image_free(&img);
+        if (rc)
+            return -1;
+    }
+    side *sides[2] = {&c->test, &c->ref};
+    for (int s = 0; s < 2; s++) {
+        if (sides[s]->iface->run(sides[s]->prepared, c->input, count, sides[s]->out, sides[s]->node, NULL, e)) {
+            vb_err_prefix(e, "%s backend", s ? "reference" : "checked");
+            return -1;
+        }
+    }
+    accumulate_layers(c, count);
+    memcpy(c->desc_test + first * g->out_dim, c->test.out, (size_t)count * g->out_dim * sizeof(float));
+    memcpy(c->desc_ref + first * g->out_dim, c->ref.out, (size_t)count * g->out_dim * sizeof(float));
+    return 0;
+}
+
+static double cosine(const float *a, const float *b, int n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
+static double distance(const float *a, const float *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return sqrt(s);
+}
+
+typedef struct summary {
+    double cos_mean, cos_worst;
+    size_t worst_image;
+    size_t pairs, flips;
+    double max_dist_change;
+    double min_cosine;
+    int pass;
+} summary;
+
+/* Count one pair: does the decision at the threshold flip, how far did the distance move. */
+static void score_pair(const checker *c, size_t i, size_t j, summary *s)
+{
+    const int dim = c->g->out_dim;
+    const double thr = c->g->threshold;
+    double dt = distance(c->desc_test + i * dim, c->desc_test + j * dim, dim);
+    double dr = distance(c->desc_ref + i * dim, c->desc_ref + j * dim, dim);
+    s->pairs++;
+    s->flips += (dt < thr) != (dr < thr);
+    s->max_dist_change = fmax(s->max_dist_change, fabs(dt - dr));
+}
+
+static void summarize(const checker *c, size_t n, const vb_dataset *ds, const check_opts *o, int fp16, summary *s)
+{
+    const int dim = c->g->out_dim;
+    memset(s, 0, sizeof *s);
+    s->cos_worst = 2;
+    for (size_t i = 0; i < n; i++) {
+        double cs = cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim);
+        s->cos_mean += cs / (double)n;
+        if (cs < s->cos_worst || cs != cs) {
+            s->cos_worst = cs;
+            s->worst_image = i;
+        }
+    }
+    if (ds) {
+        vb_trial_iter it;
+        vb_trial t;
+        vb_trial_iter_init(&it, ds, 0, ds->n_trials);
+        while (vb_trial_iter_next(&it, &t))
+            score_pair(c, t.a, t.b, s);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                score_pair(c, i, j, s);
+    }
+    s->min_cosine = o->min_cosine >= 0 ? o->min_cosine : fp16 ? MIN_COSINE_FP16 : MIN_COSINE_FP32;
+    s->pass = s->cos_worst >= s->min_cosine && s->flips <= (size_t)o->max_flips;
+}
+
+static void print_table(const checker *c, const summary *s, char **paths, const vb_engine *en,
+                        const vb_device_info *ref_dev, const check_opts *o, size_t n)
+{
+    const vb_graph *g = c->g;
+    printf("checked:   %s (%s%s), batch %d\n", en->spec.text, en->device.name,
+           !strcmp(en->device.backend, "vulkan") ? (en->device.uses_fp16 ? ", fp16 variants" : ", fp32 variants") : "",
+           c->batch);
+    printf("reference: %s (%s)\n", o->reference, ref_dev->name);
+    if (o->dataset)
+        printf("dataset:   %s%s%s, %zu images\n\n", o->dataset, o->folds ? ", folds " : "", o->folds ? o->folds : "", n);
+    else
+        printf("images:    %zu\n\n", n);
+    printf("%-32s %-12s %-12s %12s %12s\n", "layer", "op", "shape", "NMSE", "max-abs");
+    int fused = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const layer_stat *l = &c->layers[i];
+        if (!l->materialized) {
+            fused++;
+            continue;
+        }
+        char shape[48];
+        snprintf(shape, sizeof shape, "%dx%dx%d", g->nodes[i].h, g->nodes[i].w, g->nodes[i].c);
+        printf("%-32s %-12s %-12s %12.3g %12.3g\n", g->nodes[i].name, vb_op_name(g->nodes[i].op), shape,
+               l->ref2 > 0 ? l->err2 / l->ref2 : l->err2, l->max_abs);
+    }
+    if (fused)
+        printf("(%d layers fused into their successor on %s, not separately observable)\n", fused, en->spec.text);
+    printf("\ndescriptor cosine: mean %.9f (1 - %.2g), worst %.9f (1 - %.2g, %s); tolerance >= %g\n", s->cos_mean,
+           1 - s->cos_mean, s->cos_worst, 1 - s->cos_worst, paths[s->worst_image], s->min_cosine);
+    printf("decisions at %s distance %g: %zu pairs, %zu flipped (tolerance %d), largest distance change %.3g\n",
+           g->distance ? g->distance : "euclidean", g->threshold, s->pairs, s->flips, o->max_flips,
+           s->max_dist_change);
+    printf("verdict: %s\n", s->pass ? "PASS" : "FAIL");
+}
+
+static void csv_row(const char *metric, const char *item, double value)
+{
+    vb_csv_field(stdout, metric);
+    putchar(',');
+    vb_csv_field(stdout, item);
+    printf(",%.10g\n", value);
+}
+
+static void print_csv(const checker *c, const summary *s, char **paths, size_t n)
+{
+    const vb_graph *g = c->g;
+    printf("metric,item,value\n");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const layer_stat *l = &c->layers[i];
+        if (!l->materialized)
+            continue;
+        csv_row("layer_nmse", g->nodes[i].name, l->ref2 > 0 ? l->err2 / l->ref2 : l->err2);
+        csv_row("layer_max_abs", g->nodes[i].name, l->max_abs);
+    }
+    const int dim = g->out_dim;
+    for (size_t i = 0; i < n; i++)
+        csv_row("cosine", paths[i], cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim));
+    csv_row("cosine_mean", "", s->cos_mean);
+    csv_row("cosine_worst", "", s->cos_worst);
+    csv_row("cosine_tolerance", "", s->min_cosine);
+    csv_row("pairs", "", (double)s->pairs);
+    csv_row("decision_flips", "", (double)s->flips);
+    csv_row("max_distance_change", "", s->max_dist_change);
+    csv_row("pass", "", s->pass);
+}
+
+static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'},
+        {"reference", required_argument, 0, 'r'}, {"crop", required_argument, 0, 'c'},
+        {"batch", required_argument, 0, 'B'},     {"no-fp16", no_argument, 0, 'F'},
+        {"validate", no_argument, 0, 'V'},        {"min-cosine", required_argument, 0, 'C'},
+        {"max-flips", required_argument, 0, 'M'}, {"format", required_argument, 0, 'f'},
+        {"dataset", required_argument, 0, 'd'},   {"folds", required_argument, 0, 'L'},
+        {"trials", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->eo.backend = "vulkan";
+    o->reference = "cpu:ref";
+    o->min_cosine = -1;
+    vb_err e = {0};
+    char *end;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->eo.model_path = optarg; break;
+        case 'b': o->eo.backend = optarg; break;
+        case 'r':
+            if (strcmp(optarg, "cpu:ref") && strcmp(optarg, "cpu")) {
+                fprintf(stderr, "veribench check: --reference must be cpu:ref or cpu, not '%s'\n", optarg);
+                return VB_EXIT_USAGE;
+            }
+            o->reference = optarg;
+            break;
+        case 'c':
+            if (vb_crop_parse(optarg, &o->crop, &e)) {
+                fprintf(stderr, "veribench check: %s\n", e.msg);
+                return VB_EXIT_USAGE;
+            }
+            break;
+        case 'B':
+            o->eo.batch = (int)strtol(optarg, &end, 10);
+            if (*end || o->eo.batch < 1 || o->eo.batch > 4096) {
+                fprintf(stderr, "veribench check: bad --batch '%s' (1..4096)\n", optarg);
+                return VB_EXIT_USAGE;
+            }
+            break;
+        case 'F': o->eo.no_fp16 = 1; break;
+        case 'V': o->eo.validation = 1; break;
+        case 'C':
+            o->min_cosine = strtod(optarg, &end);
+            if (*end || !(o->min_cosine >= -1 && o->min_cosine <= 1)) {
+                fprintf(stderr, "veribench check: bad --min-cosine '%s' (-1..1)\n", optarg);
+                return VB_EXIT_USAGE;
+            }
+            break;
+        case 'M':
+            o->max_flips = (int)strtol(optarg, &end, 10);
+            if (*end || o->max_flips < 0) {
+                fprintf(stderr, "veribench check: bad --max-flips '%s'\n", optarg);
+                return VB_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (strcmp(optarg, "csv") && strcmp(optarg, "table")) {
+                fprintf(stderr, "veribench check: unknown format '%s' (expected table or csv)\n", optarg);
+                return VB_EXIT_USAGE;
+            }
+            o->csv = !strcmp(optarg, "csv");
+            break;
+        case 'd': o->dataset = optarg; break;
+        case 'L': o->folds = optarg; break;
+        case 'T': o->trials = optarg; break;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return VB_EXIT_USAGE;
+        }
+    }
+    if (o->dataset && optind < argc) {
+        fprintf(stderr, "veribench check: give either --dataset or image files, not both\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!o->dataset && (o->folds || o->trials)) {
+        fprintf(stderr, "veribench check: --folds and --trials need --dataset\n");
+        return VB_EXIT_USAGE;
+    }
+    if (!o->dataset && optind >= argc) {
+        fprintf(stderr, "veribench check: no images given\n\n");
+        usage(stderr);
+        return VB_EXIT_USAGE;
+    }
+    *first_image = optind;
+    return 0;
+}
+
+static int fail(const char *what, const vb_err *e, int fallback)
+{
+    fprintf(stderr, "veribench check: %s%s%s\n", what, *what ? ": " : "", e->msg);
+    return e->code ? e->code : fallback;
+}
 
 int cmd_check(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "veribench check: not available in this build yet\n");
-    return VB_EXIT_USAGE;
+    check_opts o;
+    int first;
+    int rc = parse_args(argc, argv, &o, &first);
+    if (rc)
+        return rc < 0 ? VB_EXIT_OK : rc;
+    char **paths = argv + first;
+    size_t n = (size_t)(argc - first);
+    vb_err e = {0};
+    vb_dataset ds, *dsp = NULL;
+    char **ds_paths = NULL;
+    if (o.dataset) {
+        if (vb_dataset_open(o.dataset, o.trials, NULL, &ds, &e))
+            return fail("", &e, VB_EXIT_INPUT);
+        dsp = &ds;
+        if ((o.folds && vb_dataset_select_folds(&ds, o.folds, &e)) ||
+            !(ds_paths = vb_calloc(ds.n_samples ? ds.n_samples : 1, sizeof *ds_paths, &e))) {
+            vb_dataset_free(&ds);
+            return fail("", &e, VB_EXIT_USAGE);
+        }
+        for (uint32_t i = 0; i < ds.n_samples; i++)
+            ds_paths[i] = (char *)ds.samples[i].path;
+        paths = ds_paths;
+        n = ds.n_samples;
+    }
+    vb_engine en;
+    if (vb_engine_open(&en, &o.eo, &e)) {
+        free(ds_paths);
+        if (dsp)
+            vb_dataset_free(dsp);
+        return fail("", &e, VB_EXIT_INPUT);
+    }
+    vb_backend_spec ref_spec;
+    vb_backend *ref_be = NULL;
+    vb_device_info ref_dev;
+    checker c = {.g = &en.graph};
+    c.batch = o.eo.batch ? o.eo.batch : (en.batch < DEFAULT_MAX_BATCH ? en.batch : DEFAULT_MAX_BATCH);
+    int status = VB_EXIT_IO;
+    if (vb_backend_parse_spec(o.reference, &ref_spec, &e) || ref_spec.iface->init(&ref_spec.opts, &ref_be, &e) ||
+        ref_spec.iface->load(ref_be, &en.graph, &c.ref.prepared, &e)) {
+        status = fail("reference backend", &e, VB_EXIT_DEVICE);
+        goto done;
+    }
+    ref_spec.iface->describe(ref_be, &ref_dev);
+    c.test.iface = en.spec.iface;
+    c.test.prepared = en.prepared;
+    c.ref.iface = ref_spec.iface;
+    const size_t in = (size_t)en.graph.in_h * en.graph.in_w * en.graph.in_c;
+    c.input = vb_malloc(in * c.batch * sizeof(float), &e);
+    c.desc_test = vb_malloc(n * en.graph.out_dim * sizeof(float), &e);
+    c.desc_ref = vb_malloc(n * en.graph.out_dim * sizeof(float), &e);
+    c.layers = vb_calloc((size_t)en.graph.n_nodes, sizeof *c.layers, &e);
+    if (!c.input || !c.desc_test || !c.desc_ref || !c.layers || side_alloc(&c.test, &en.graph, c.batch, &e) ||
+        side_alloc(&c.ref, &en.graph, c.batch, &e)) {
+        status = fail("", &e, VB_EXIT_IO);
+        goto done;
+    }
+    vb_progress progress;
+    vb_progress_start(&progress, "check", n);
+    for (size_t i = 0; i < n; i += (size_t)c.batch) {
+        int count = n - i < (size_t)c.batch ? (int)(n - i) : c.batch;
+        if (check_batch(&c, paths, i, count, &o.crop, &e)) {
+            vb_progress_end(&progress);
+            status = fail("", &e, VB_EXIT_INPUT);
+            goto done;
+        }
+        vb_progress_update(&progress, i + (size_t)count);
+    }
+    vb_progress_end(&progress);
+    summary s;
+    summarize(&c, n, dsp, &o, en.device.uses_fp16, &s);
+    if (o.csv)
+        print_csv(&c, &s, paths, n);
+    else
+        print_table(&c, &s, paths, &en, &ref_dev, &o, n);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "veribench check: cannot write to stdout\n");
+        status = VB_EXIT_IO;
+    } else {
+        status = s.pass ? VB_EXIT_OK : VB_EXIT_FAIL;
+    }
+done:
+    side_free(&c.test, &en.graph);
+    side_free(&c.ref, &en.graph);
+    free(c.input);
+    free(c.desc_test);
+    free(c.desc_ref);
+    free(c.layers);
+    if (c.ref.prepared)
+        ref_spec.iface->unload(c.ref.prepared);
+    if (ref_be)
+        ref_spec.iface->shutdown(ref_be);
+    vb_engine_close(&en);
+    free(ds_paths);
+    if (dsp)
+        vb_dataset_free(dsp);
+    return status;
 }

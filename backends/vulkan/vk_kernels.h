@@ -1,0 +1,38 @@
+/* The host side of the shader contract in shaders/common.glsl: push constants, epilogue
+ * flags and binding numbers. The two must agree field for field. */
+#ifndef VB_VK_KERNELS_H
+#define VB_VK_KERNELS_H
+
+#include <stdint.h>
+
+typedef struct vb_vk_push {
+    uint32_t batch;
+    uint32_t ih, iw, ic;   /* src0 shape per image */
+    uint32_t oh, ow, oc;   /* dst shape per image */
+    uint32_t bh, bw, bc;   /* src1 shape per image (add) */
+    uint32_t kh, kw, stride, pad_top, pad_left;
+    uint32_t flags;
+} vb_vk_push;
+
+enum {
+    VB_VK_FLAG_BIAS = 1,
+    VB_VK_FLAG_AFFINE = 2,
+    VB_VK_FLAG_RELU = 4,
+    VB_VK_FLAG_ADD = 8,
+};
+
+enum {
+    VB_VK_BIND_SRC0 = 0,
+    VB_VK_BIND_SRC1 = 1,
+    VB_VK_BIND_DST = 2,
+    VB_VK_BIND_WEIGHTS = 3,
+    VB_VK_BIND_PARAMS = 4,
+    VB_VK_BIND_WSCALE = 5,
+};
+
+/* conv2d specialization constants, ids 0..5 (shaders/conv2d.comp) */
+typedef struct vb_vk_tile {
+    uint32_t wg_m, wg_n, tm, tn, bk, threads;
+} vb_vk_tile;
+
+#endif

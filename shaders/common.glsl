@@ -1,0 +1,55 @@
+// Shared declarations of every veribench compute shader (see backends/vulkan/vk_kernels.h for
+// the host side of this contract; the two must agree).
+//
+// Variants (glslc -D):
+//   ACT_F16   activations are stored as fp16 (needs storageBuffer16BitAccess and
+//             shaderFloat16); every sum still accumulates in fp32.
+//
+// Bindings (one descriptor set layout for all kernels; unused bindings get a dummy buffer):
+//   0 src0 activations   1 src1 activations   2 dst activations
+//   3 weights (raw 32-bit words: F32 bits, packed F16 pairs, or packed int8/int4 quants)
+//   4 per-channel parameters: bias[oc], scale[oc], shift[oc] (fp32)
+//   5 per-block weight scales of quantized weights (fp32)
+#extension GL_GOOGLE_include_directive : require
+
+#ifdef ACT_F16
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define act_t float16_t
+#else
+#define act_t float
+#endif
+
+layout(push_constant) uniform PushConstants {
+    uint batch;
+    uint ih, iw, ic;        // src0 shape per image
+    uint oh, ow, oc;        // dst shape per image
+    uint bh, bw, bc;        // src1 shape per image (add)
+    uint kh, kw, stride, pad_top, pad_left;
+    uint flags;             // FLAG_* below
+} pc;
+
+const uint FLAG_BIAS = 1u;
+const uint FLAG_AFFINE = 2u;
+const uint FLAG_RELU = 4u;
+const uint FLAG_ADD = 8u;
+
+layout(std430, set = 0, binding = 0) readonly buffer Src0 { act_t src0[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Src1 { act_t src1[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Dst { act_t dst[]; };
+layout(std430, set = 0, binding = 3) readonly buffer Weights { uint wdata[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Params { float params[]; };
+layout(std430, set = 0, binding = 5) readonly buffer WScales { float wscale[]; };
+
+// The per-channel epilogue shared by conv and element-wise kernels: the order of operations
+// is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU.
+float epilogue(float v, uint ch)
+{
+    if ((pc.flags & FLAG_BIAS) != 0u)
+        v += params[ch];
+    if ((pc.flags & FLAG_AFFINE) != 0u)
+        v = v * params[pc.oc + ch] + params[2u * pc.oc + ch];
+    if ((pc.flags & FLAG_RELU) != 0u)
+        v = max(v, 0.0);
+    return v;
+}
