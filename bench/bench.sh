@@ -5,11 +5,17 @@ set -eu
 BUILD=${BUILD:-build}
 VB="$BUILD/veribench"
 host=$(hostname 2>/dev/null || echo host)
-out=bench/results/cpu-$(uname -m)-$(nproc)core.csv
+out=bench/results/host-$(uname -m)-$(nproc)core.csv
 mkdir -p bench/results
 {
     "$VB" bench --backend cpu:ref --batch 1,8 --seconds 5
     "$VB" bench --backend cpu --batch 1,8,32 --seconds 5 --no-header --quant fp32,fp16,int8,int4
+    # Every Vulkan device present: fp32 variants and, where the device has them, fp16.
+    # (llvmpipe is a correctness device; its numbers say nothing about GPUs.)
+    for spec in $("$VB" devices --format csv 2>/dev/null | awk -F, 'NR > 1 && $1 ~ /^vulkan:/ {print $1}'); do
+        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header --no-fp16 --quant fp32,int8,int4
+        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header
+    done
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "bench: wrote $out (host $host)"

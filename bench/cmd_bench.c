@@ -18,7 +18,7 @@ static void usage(FILE *f)
             "                       [--seconds S]\n\n"
             "Times the model on random inputs (no image decoding), one warm-up call per batch\n"
             "size, then repeated calls for at least S seconds (default 3) and 3 calls. Prints CSV:\n"
-            "backend,device,quant,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
+            "backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
             "(per-call latency percentiles, nearest rank).\n\n"
             "  --model FILE     GGUF model (default %s)\n"
             "  --backend B      cpu (default), cpu:ref, vulkan, vulkan:N\n"
@@ -74,7 +74,8 @@ static int bench_batch(vb_engine *en, const char *quant, int batch, double secon
     vb_csv_field(stdout, en->device.backend);
     putchar(',');
     vb_csv_field(stdout, en->device.name);
-    printf(",%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f\n", quant, batch, n, total / n / batch,
+    printf(",%s,%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f\n", quant, en->device.uses_fp16 ? "fp16" : "fp32", batch, n,
+           total / n / batch,
            1e3 * n * batch / total, nearest_rank(times, n, 0.5), nearest_rank(times, n, 0.9),
            nearest_rank(times, n, 0.99));
     fflush(stdout);
@@ -148,7 +149,7 @@ int cmd_bench(int argc, char **argv)
     }
     const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
     if (header)
-        printf("backend,device,quant,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
+        printf("backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
     eo.batch = list[0];
     int rc = VB_EXIT_OK;
     for (int q = 0; q < (n_levels ? n_levels : 1) && rc == VB_EXIT_OK; q++) {
