@@ -573,25 +573,31 @@ static int make_plots(vb_run *run, vb_err *e)
     return vb_plot_sweep(prefix, title, pts, np, e) < 0 ? -1 : 0;
 }
 
+static int fill_report(FILE *f, const vb_run *run);
+
+/* The results files: the first two are rewritten after every combination (so a later
+ * failure loses nothing computed), the rest once at the end. */
 static int write_outputs(vb_run *run, int final, vb_err *e)
 {
-    char path[1200];
-    out_path(run, path, sizeof path, "%s", "metrics.csv");
-    if (write_atomically(path, fill_metrics, run, e))
-        return -1;
-    out_path(run, path, sizeof path, "%s", "latency.csv");
-    if (write_atomically(path, fill_latency, run, e))
-        return -1;
-    if (!final)
-        return 0;
-    out_path(run, path, sizeof path, "%s", "failures.csv");
-    if (write_atomically(path, fill_failures, run, e))
-        return -1;
-    out_path(run, path, sizeof path, "%s", "provenance.csv");
-    if (write_atomically(path, fill_provenance, run, e))
-        return -1;
-    out_path(run, path, sizeof path, "%s", "report.md");
-    return vb_report_write_md(path, run, e);
+    static const struct {
+        const char *name;
+        int (*fill)(FILE *, const vb_run *);
+    } files[] = {
+        {"metrics.csv", fill_metrics},       {"latency.csv", fill_latency}, {"failures.csv", fill_failures},
+        {"provenance.csv", fill_provenance}, {"report.md", fill_report},
+    };
+    for (size_t i = 0; i < (final ? VB_ARRAY_LEN(files) : 2); i++) {
+        char path[1200];
+        out_path(run, path, sizeof path, "%s", files[i].name);
+        if (write_atomically(path, files[i].fill, run, e))
+            return -1;
+    }
+    return 0;
+}
+
+static int fill_report(FILE *f, const vb_run *run)
+{
+    return vb_report_write_md(f, run);
 }
 
 static void free_run(vb_run *run)

@@ -145,13 +145,8 @@ static void caveats(FILE *f, const vb_run *run)
     fprintf(f, "\n");
 }
 
-int vb_report_write_md(const char *path, const vb_run *run, vb_err *e)
+int vb_report_write_md(FILE *f, const vb_run *run)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot create", tmp);
     char when[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -192,9 +187,5 @@ int vb_report_write_md(const char *path, const vb_run *run, vb_err *e)
         fprintf(f, "\n");
     }
     fprintf(f, "Files: `metrics.csv`, `scores/`, `latency.csv`, `provenance.csv`, `failures.csv`.\n");
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0)
-        return vb_fail(e, VB_EXIT_IO, "%s: write failed", path);
-    return 0;
+    return ferror(f);
 }
