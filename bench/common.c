@@ -1,6 +1,7 @@
 #include "bench/common.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,26 @@ double vb_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void vb_parallel_run(void *jobs, size_t job_size, int n, void *(*fn)(void *))
+{
+    enum { MAX_THREADS = 64 };
+    pthread_t tids[MAX_THREADS];
+    int spawned[MAX_THREADS] = {0};
+    char *job = jobs;
+    if (n > MAX_THREADS)
+        n = MAX_THREADS;
+    for (int t = 1; t < n; t++)
+        spawned[t] = pthread_create(&tids[t], NULL, fn, job + (size_t)t * job_size) == 0;
+    if (n > 0)
+        fn(job);
+    for (int t = 1; t < n; t++) {
+        if (spawned[t])
+            pthread_join(tids[t], NULL);
+        else
+            fn(job + (size_t)t * job_size);
+    }
 }
 
 void vb_slugify(const char *in, char *out, size_t n)

@@ -48,6 +48,11 @@ void vb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 
 
+/* Run fn on n jobs (an array of n elements of job_size bytes) in parallel: jobs 1..n-1 on
+ * new threads, job 0 on the calling thread, then join. A thread that cannot be started
+ * runs its job inline, so the work is always done. */
+void vb_parallel_run(void *jobs, size_t job_size, int n, void *(*fn)(void *));
+
 /* Lowercase letters, digits and single dashes from any text ("AMD EPYC 7B13" ->
  * "amd-epyc-7b13"), at most n-1 characters: for result file names. */
 void vb_slugify(const char *in, char *out, size_t n);

@@ -116,8 +116,6 @@ static void decode_batch(const vb_engine *en, const char *const *paths, const vb
 {
     enum { MAX_WORKERS = 16 };
     decode_job jobs[MAX_WORKERS];
-    pthread_t tids[MAX_WORKERS];
-    int spawned[MAX_WORKERS] = {0};
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;
     if ((size_t)workers > b->count)
@@ -128,16 +126,8 @@ static void decode_batch(const vb_engine *en, const char *const *paths, const vb
     for (int t = 0; t < workers; t++) {
         size_t lo = t * per, hi = lo + per < b->count ? lo + per : b->count;
         jobs[t] = (decode_job){en, paths, crop, b, lo < b->count ? lo : b->count, hi, staging};
-        if (t > 0)
-            spawned[t] = pthread_create(&tids[t], NULL, decode_range, &jobs[t]) == 0;
     }
-    decode_range(&jobs[0]);
-    for (int t = 1; t < workers; t++) {
-        if (spawned[t])
-            pthread_join(tids[t], NULL);
-        else
-            decode_range(&jobs[t]);
-    }
+    vb_parallel_run(jobs, sizeof jobs[0], workers, decode_range);
     const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     b->n_ok = 0;
     for (size_t k = 0; k < b->count; k++)

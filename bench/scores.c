@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,22 +75,12 @@ int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok,
     }
     threads = clamp_threads(threads);
     score_job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    int spawned[MAX_THREADS] = {0};
     size_t per = (out->n + threads - 1) / threads;
     for (int t = 0; t < threads; t++) {
         size_t lo = t * per < out->n ? t * per : out->n, hi = lo + per < out->n ? lo + per : out->n;
         jobs[t] = (score_job){d, desc, ok, dim, out, lo, hi, 0};
-        if (t > 0)
-            spawned[t] = pthread_create(&tids[t], NULL, score_range, &jobs[t]) == 0;
     }
-    score_range(&jobs[0]);
-    for (int t = 1; t < threads; t++) {
-        if (spawned[t])
-            pthread_join(tids[t], NULL);
-        else
-            score_range(&jobs[t]);
-    }
+    vb_parallel_run(jobs, sizeof jobs[0], threads, score_range);
     for (int t = 0; t < threads; t++)
         out->fta_trials += jobs[t].fta;
     return 0;
@@ -251,8 +241,7 @@ int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s
     int rc = 0;
     while (rc == 0 && (done < s->n || bytes == 0)) {
         chunk_job jobs[MAX_THREADS];
-        pthread_t tids[MAX_THREADS];
-        int spawned[MAX_THREADS] = {0}, n_jobs = 0;
+        int n_jobs = 0;
         for (size_t k = done; n_jobs < threads && (k < s->n || (k == 0 && n_jobs == 0)); k += CHUNK_TRIALS) {
             size_t end = k + CHUNK_TRIALS < s->n ? k + CHUNK_TRIALS : s->n;
             jobs[n_jobs] = (chunk_job){d, s, ids, k, end, k == 0, NULL, 0, 0};
@@ -260,15 +249,7 @@ int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s
             if (end == s->n)
                 break;
         }
-        for (int t = 1; t < n_jobs; t++)
-            spawned[t] = pthread_create(&tids[t], NULL, format_chunk, &jobs[t]) == 0;
-        format_chunk(&jobs[0]);
-        for (int t = 1; t < n_jobs; t++) {
-            if (spawned[t])
-                pthread_join(tids[t], NULL);
-            else
-                format_chunk(&jobs[t]);
-        }
+        vb_parallel_run(jobs, sizeof jobs[0], n_jobs, format_chunk);
         for (int t = 0; t < n_jobs; t++) {
             if (rc == 0 && jobs[t].failed)
                 rc = vb_fail(e, VB_EXIT_IO, "%s: out of memory compressing scores", path);

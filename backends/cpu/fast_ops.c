@@ -410,7 +410,6 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const fl
         threads--;
     tile_fn *tile = pick_kernel(w->type);
     gemm_job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
     int per = ((rows + threads - 1) / threads + MR - 1) / MR * MR;
     int started = 0;
     for (int t = 0; t < threads; t++) {
@@ -420,18 +419,7 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const fl
         jobs[t] = (gemm_job){a, w, tile, bias, y, r0, r1};
         started++;
     }
-    /* Worker threads take jobs 1..n-1; this thread runs job 0. A failed spawn runs inline. */
-    int spawned[MAX_THREADS] = {0};
-    for (int t = 1; t < started; t++)
-        spawned[t] = pthread_create(&tids[t], NULL, gemm_thread, &jobs[t]) == 0;
-    if (started)
-        gemm_rows(&jobs[0]);
-    for (int t = 1; t < started; t++) {
-        if (spawned[t])
-            pthread_join(tids[t], NULL);
-        else
-            gemm_rows(&jobs[t]);
-    }
+    vb_parallel_run(jobs, sizeof jobs[0], started, gemm_thread);
 }
 
 /* One row of the im2col matrix per output pixel, (ky, kx, ci) order like the OHWI weight
