@@ -361,18 +361,24 @@ int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *p
     for (size_t k = 0; k < n_series; k++) {
         for (size_t i = 0; i < n; i++)
             if (!strcmp(pts[i].series, series[k]) && pts[i].speed > 0 && isfinite(pts[i].error))
-                tprintf(&b, "%.9g %.9g \"%s\"\n", pts[i].speed, 100 * pts[i].error, pts[i].label);
+                tprintf(&b, "%.9g %.9g\n", pts[i].speed, 100 * pts[i].error);
         tprintf(&b, "\n\n");
     }
     tprintf(&b, "EOD\nset title ");
     tquote(&b, title ? title : "Accuracy cost against speed");
+    /* Labels alternate above and below their points: neighbouring levels often lie close. */
+    for (size_t i = 0; i < n; i++)
+        if (pts[i].speed > 0 && isfinite(pts[i].error)) {
+            tprintf(&b, "\nset label ");
+            tquote(&b, pts[i].label);
+            tprintf(&b, " at %.9g,%.9g offset 0.8,%s", pts[i].speed, 100 * pts[i].error, i % 2 ? "-1.1" : "0.9");
+        }
     tprintf(&b, "\nset xlabel 'throughput (faces/s, log scale)'\nset ylabel 'EER (%%)'\nset logscale x\n"
                 "set grid\nset key outside right top\nset offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1\n");
     tprintf(&b, "plot ");
     for (size_t k = 0; k < n_series; k++) {
         tprintf(&b, "%s$S index %zu using 1:2 with linespoints pt 7 ps 1.2 title ", k ? ", \\\n     " : "", k);
         tquote(&b, series[k]);
-        tprintf(&b, ", $S index %zu using 1:2:3 with labels offset 1.2,0.8 notitle", k);
     }
     tprintf(&b, "\n");
     int rc = render(prefix, "900,560", &b, e);
