@@ -11,7 +11,7 @@ VERIBENCH_DATA=${VERIBENCH_DATA:-../shared/datasets}
 export VERIBENCH_DATA
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-PACKAGES="build-essential pkg-config ca-certificates npm zlib1g-dev libjpeg62-turbo-dev libpng-dev
+PACKAGES="build-essential pkg-config ca-certificates zlib1g-dev libjpeg62-turbo-dev libpng-dev
 libtiff-dev libcsv-dev libcjson-dev libssl-dev gnuplot-nox glslc libvulkan-dev
 mesa-vulkan-drivers vulkan-validationlayers"
 
@@ -20,6 +20,9 @@ install_missing() {
     for p in $PACKAGES; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
     done
+    # npm only fetches the model; any npm will do (a NodeSource node ships its own, and
+    # Debian's npm package would conflict with it), so ask for Debian's only when none is there.
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
     [ -z "$missing" ] && return 0
     echo "bootstrap: installing Debian packages:$missing"
     if [ "$(id -u)" -eq 0 ]; then
