@@ -11,6 +11,7 @@
 #include "bench/commands.h"
 #include "bench/csvout.h"
 #include "bench/engine.h"
+#include "bench/scores.h"
 #include "bench/progress.h"
 #include "datasets/dataset.h"
 
@@ -155,22 +156,6 @@ static int check_batch(checker *c, char **paths, size_t first, int count, const 
     return 0;
 }
 
-static double cosine(const float *a, const float *b, int n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++)
-        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
-}
-
-static double distance(const float *a, const float *b, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return sqrt(s);
-}
-
 typedef struct summary {
     double cos_mean, cos_worst;
     size_t worst_image;
@@ -185,8 +170,8 @@ static void score_pair(const checker *c, size_t i, size_t j, summary *s)
 {
     const int dim = c->g->out_dim;
     const double thr = c->g->threshold;
-    double dt = distance(c->desc_test + i * dim, c->desc_test + j * dim, dim);
-    double dr = distance(c->desc_ref + i * dim, c->desc_ref + j * dim, dim);
+    double dt = vb_descriptor_distance(c->desc_test + i * dim, c->desc_test + j * dim, dim);
+    double dr = vb_descriptor_distance(c->desc_ref + i * dim, c->desc_ref + j * dim, dim);
     s->pairs++;
     s->flips += (dt < thr) != (dr < thr);
     s->max_dist_change = fmax(s->max_dist_change, fabs(dt - dr));
@@ -198,7 +183,7 @@ static void summarize(const checker *c, size_t n, const vb_dataset *ds, const ch
     memset(s, 0, sizeof *s);
     s->cos_worst = 2;
     for (size_t i = 0; i < n; i++) {
-        double cs = cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim);
+        double cs = vb_descriptor_cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim);
         s->cos_mean += cs / (double)n;
         if (cs < s->cos_worst || cs != cs) {
             s->cos_worst = cs;
@@ -276,7 +261,7 @@ static void print_csv(const checker *c, const summary *s, char **paths, size_t n
     }
     const int dim = g->out_dim;
     for (size_t i = 0; i < n; i++)
-        csv_row("cosine", paths[i], cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim));
+        csv_row("cosine", paths[i], vb_descriptor_cosine(c->desc_test + i * dim, c->desc_ref + i * dim, dim));
     csv_row("cosine_mean", "", s->cos_mean);
     csv_row("cosine_worst", "", s->cos_worst);
     csv_row("cosine_tolerance", "", s->min_cosine);

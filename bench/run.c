@@ -471,14 +471,6 @@ done:
 
 /* ------------------------------------------------------------- cross-combination */
 
-static double cosine(const float *a, const float *b, int dim)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < dim; i++)
-        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
-}
-
 /* Against the fp32 combination of the same backend and device: descriptor cosine drift and
  * the change of EER and FNMR@FMR=1e-3. */
 static int compare_with_fp32(vb_run *run, vb_err *e)
@@ -496,7 +488,7 @@ static int compare_with_fp32(vb_run *run, vb_err *e)
         size_t n = 0;
         for (size_t s = 0; s < c->n_samples; s++)
             if (c->ok[s] && ref->ok[s]) {
-                double cs = cosine(c->templates + s * c->dim, ref->templates + s * c->dim, c->dim);
+                double cs = vb_descriptor_cosine(c->templates + s * c->dim, ref->templates + s * c->dim, c->dim);
                 sum += cs;
                 worst = cs < worst ? cs : worst;
                 n++;

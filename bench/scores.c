@@ -45,13 +45,8 @@ static void *score_range(void *arg)
             j->fta++;
             continue;
         }
-        const float *x = j->desc + (size_t)a * j->dim, *y = j->desc + (size_t)b * j->dim;
-        double sum = 0;
-        for (int i = 0; i < j->dim; i++) {
-            double d = (double)x[i] - y[i];
-            sum += d * d;
-        }
-        j->out->score[k] = round(sqrt(sum) * 1e9) / 1e9;
+        double d = vb_descriptor_distance(j->desc + (size_t)a * j->dim, j->desc + (size_t)b * j->dim, j->dim);
+        j->out->score[k] = round(d * 1e9) / 1e9;
     }
     return NULL;
 }

@@ -12,11 +12,33 @@
 #ifndef VB_SCORES_H
 #define VB_SCORES_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bench/common.h"
 #include "datasets/dataset.h"
+
+/* Euclidean distance of two descriptors, in double: the face net's score. */
+static inline double vb_descriptor_distance(const float *a, const float *b, int dim)
+{
+    double sum = 0;
+    for (int i = 0; i < dim; i++) {
+        double d = (double)a[i] - b[i];
+        sum += d * d;
+    }
+    return sqrt(sum);
+}
+
+/* Cosine similarity of two descriptors (1 for two zero vectors, 0 when only one is zero):
+ * how far a backend or a quantization level moved a template. */
+static inline double vb_descriptor_cosine(const float *a, const float *b, int dim)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < dim; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
 
 typedef struct vb_score_set {
     size_t n;
