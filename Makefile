@@ -40,8 +40,8 @@ else
 LDLIBS += $(addprefix -l,$(LIB_NAMES)) -lm -ldl
 endif
 
-SRC_DIRS := bench models backends backends/cpu backends/vulkan datasets reports
-LIB_SRCS := $(filter-out bench/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+SRC_DIRS := core cli models backends backends/cpu backends/vulkan datasets reports
+LIB_SRCS := $(filter-out cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 GEN_SRCS :=
 -include shaders/shaders.mk
 GEN_HDRS := $(BUILD)/gen/version.h
@@ -71,7 +71,7 @@ $(BUILD)/libveribench.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/veribench: $(BUILD)/obj/bench/main.o $(BUILD)/libveribench.a
+$(BUILD)/veribench: $(BUILD)/obj/cli/main.o $(BUILD)/libveribench.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testlib.o $(BUILD)/libveribench.a

@@ -7,7 +7,7 @@
 #ifndef VB_BACKEND_H
 #define VB_BACKEND_H
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "models/graph.h"
 
 typedef struct vb_device_info {

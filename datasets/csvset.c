@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/csvread.h"
+#include "core/csv_read.h"
 #include "datasets/dataset_internal.h"
 
 enum { COL_SAMPLE, COL_SUBJECT, COL_PATH, COL_MODALITY, MANIFEST_COLS };

@@ -56,7 +56,7 @@
 
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 #define VB_MAX_FOLDS 1000
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "datasets/dataset.h"
 
 /* Append-only string storage: strings never move, freed all at once. */

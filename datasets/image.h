@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 typedef struct vb_image {
     int w, h;

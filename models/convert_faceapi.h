@@ -2,7 +2,7 @@
 #ifndef VB_CONVERT_FACEAPI_H
 #define VB_CONVERT_FACEAPI_H
 
-#include "bench/common.h"
+#include "core/common.h"
 
 /* Convert every net this version knows from model_dir into out_dir/<net>.gguf.
  * Prints one line per written file to `report` (may be NULL). */

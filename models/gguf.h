@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "models/tensor.h"
 
 enum vb_gguf_type {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 typedef enum vb_dtype {
     VB_F32 = 0,  /* ggml GGML_TYPE_F32 */

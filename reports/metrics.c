@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/csvout.h"
+#include "core/csv_write.h"
 #include "reports/radix_sort.h"
 
 /* Exact products of two trial counts (each < 2^64). */

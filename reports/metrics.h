@@ -74,7 +74,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 /* ---- Normal distribution (used by DET plots and the DET decimation) ---- */
 

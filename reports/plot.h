@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "reports/metrics.h"
 
 enum { VB_PLOT_WRITTEN = 0, VB_PLOT_SKIPPED = 1 };

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 /* Order-preserving map double <-> uint64 (see above); exact inverses of each other. */
 uint64_t vb_double_to_key(double x);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/run.h"
+#include "cli/run.h"
 
 #include "version.h" /* generated: VB_GIT_COMMIT */
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 typedef struct vb_score_table {
     double *score;

@@ -14,7 +14,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/fast_ops.h"
 #include "backends/cpu/ref_ops.h"
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "models/quantize.h"
 #include "models/tensor.h"
 #include "tests/testlib.h"

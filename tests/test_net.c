@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "tests/testlib.h"
 
 #define MAX_IMAGES 16

@@ -6,7 +6,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/fast_ops.h"
 #include "backends/cpu/ref_ops.h"
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "models/arch.h"
 #include "tests/testlib.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "models/quantize.h"
 #include "models/tensor.h"
 #include "tests/testlib.h"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "datasets/preprocess.h"
 #include "models/quantize.h"
 #include "tests/test_vulkan.h"

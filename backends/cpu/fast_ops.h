@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "models/tensor.h"
 
 #define VB_FAST_NR 16 /* output channels per packed weight panel */

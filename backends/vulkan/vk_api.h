@@ -11,7 +11,7 @@
 #define VK_NO_PROTOTYPES
 #include <vulkan/vulkan.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 /* Entry points resolved before an instance exists. */
 #define VB_VK_GLOBAL_FNS(X)                                                                    \

@@ -13,7 +13,7 @@
 #ifndef VB_RUN_H
 #define VB_RUN_H
 
-#include "bench/engine.h"
+#include "cli/engine.h"
 #include "datasets/dataset.h"
 #include "models/quantize.h"
 #include "reports/metrics.h"

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 #include "datasets/dataset.h"
 
 /* Euclidean distance of two descriptors, in double: the face net's score. */

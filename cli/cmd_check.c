@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/csvout.h"
-#include "bench/engine.h"
-#include "bench/scores.h"
-#include "bench/progress.h"
+#include "cli/commands.h"
+#include "core/csv_write.h"
+#include "cli/engine.h"
+#include "cli/scores.h"
+#include "core/progress.h"
 #include "datasets/dataset.h"
 
 /* Default tolerances (README and --help say the same). fp32 variants differ from the

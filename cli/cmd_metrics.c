@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/commands.h"
-#include "bench/common.h"
-#include "bench/csvout.h"
+#include "cli/commands.h"
+#include "core/common.h"
+#include "core/csv_write.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/score_file.h"

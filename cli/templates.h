@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 enum { VB_TPL_MISSING = 0, VB_TPL_OK = 1, VB_TPL_FAILED = 2 };
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/common.h"
+#include "cli/commands.h"
+#include "core/common.h"
 
 #ifndef VB_VERSION
 #define VB_VERSION "0.1.0"

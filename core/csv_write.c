@@ -1,4 +1,4 @@
-#include "bench/csvout.h"
+#include "core/csv_write.h"
 
 #include <csv.h>
 #include <string.h>

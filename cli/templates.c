@@ -1,4 +1,4 @@
-#include "bench/templates.h"
+#include "cli/templates.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "datasets/csvread.h"
+#include "core/csv_read.h"
 
 #include <csv.h>
 #include <errno.h>

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/common.h"
+#include "cli/commands.h"
+#include "core/common.h"
 #include "models/quantize.h"
 
 static void usage(FILE *f)

@@ -1,6 +1,6 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See bench/run.h for the results folder. */
-#include "bench/run.h"
+#include "cli/run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/csvout.h"
-#include "bench/progress.h"
-#include "bench/scores.h"
-#include "bench/templates.h"
+#include "core/csv_write.h"
+#include "core/progress.h"
+#include "cli/scores.h"
+#include "cli/templates.h"
 #include "models/arch.h"
 #include "reports/plot.h"
 

@@ -1,4 +1,4 @@
-#include "bench/engine.h"
+#include "cli/engine.h"
 
 #include <pthread.h>
 #include <stdlib.h>

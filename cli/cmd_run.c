@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/run.h"
+#include "cli/commands.h"
+#include "cli/run.h"
 
 static void usage(FILE *f)
 {

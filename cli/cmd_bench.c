@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/csvout.h"
-#include "bench/engine.h"
+#include "cli/commands.h"
+#include "core/csv_write.h"
+#include "cli/engine.h"
 #include "models/quantize.h"
 
 static void usage(FILE *f)

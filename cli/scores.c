@@ -1,4 +1,4 @@
-#include "bench/scores.h"
+#include "cli/scores.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "bench/csvout.h"
+#include "core/csv_write.h"
 
 #define CHUNK_TRIALS ((size_t)1 << 20)
 #define MAX_THREADS 16

@@ -1,10 +1,10 @@
-#include "bench/progress.h"
+#include "core/progress.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 void vb_progress_start(vb_progress *p, const char *label, size_t total)
 {

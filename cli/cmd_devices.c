@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "bench/commands.h"
-#include "bench/csvout.h"
-#include "bench/common.h"
+#include "cli/commands.h"
+#include "core/csv_write.h"
+#include "core/common.h"
 
 static void usage(FILE *f)
 {

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/commands.h"
-#include "bench/csvout.h"
-#include "bench/engine.h"
-#include "bench/progress.h"
+#include "cli/commands.h"
+#include "core/csv_write.h"
+#include "cli/engine.h"
+#include "core/progress.h"
 
 static void usage(FILE *f)
 {

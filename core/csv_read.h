@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "bench/common.h"
+#include "core/common.h"
 
 typedef struct vb_csv_row {
     const char *file;

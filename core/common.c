@@ -1,4 +1,4 @@
-#include "bench/common.h"
+#include "core/common.h"
 
 #include <errno.h>
 #include <pthread.h>
