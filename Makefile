@@ -50,7 +50,7 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all models test check bench clean distclean FORCE
+.PHONY: all models test check check-layers bench clean distclean FORCE
 all: $(BUILD)/veribench $(TEST_BINS)
 
 $(BUILD)/gen/version.h: FORCE
@@ -82,8 +82,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testlib.o $(BUILD)/l
 models: $(BUILD)/veribench
 	BUILD=$(BUILD) sh models/fetch-faceapi.sh
 
-# The whole suite (unit tests, CLI tests, Vulkan tests on whatever device exists).
-test: all
+# The include rules of ARCHITECTURE.md: layers point down, no include cycles.
+check-layers:
+	sh tests/check-layers.sh
+
+# The whole suite (layer check, unit tests, CLI tests, Vulkan tests on whatever device exists).
+test: all check-layers
 	BUILD=$(BUILD) sh tests/run.sh
 
 check: test

@@ -14,6 +14,7 @@
 #include "cli/scores.h"
 #include "core/progress.h"
 #include "datasets/dataset.h"
+#include "datasets/registry.h"
 
 /* Default tolerances (README and --help say the same). fp32 variants differ from the
  * reference only in summation order/precision: measured cosine 1 - 1e-13 on the face net.

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/run.h"
+#include "datasets/registry.h"
 
 static void usage(FILE *f)
 {

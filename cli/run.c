@@ -1,6 +1,7 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See bench/run.h for the results folder. */
 #include "cli/run.h"
+#include "datasets/registry.h"
 
 #include <errno.h>
 #include <math.h>

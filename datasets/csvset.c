@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "core/csv_read.h"
-#include "datasets/dataset_internal.h"
+#include "datasets/builder.h"
+#include "datasets/loaders.h"
 
 enum { COL_SAMPLE, COL_SUBJECT, COL_PATH, COL_MODALITY, MANIFEST_COLS };
 static const char *const manifest_cols[MANIFEST_COLS] = {"sample", "subject", "path", "modality"};
@@ -90,8 +91,9 @@ static char *folder_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
-int vb_csv_manifest_load(vb_dataset *d, const char *manifest, vb_err *e)
+int vb_csv_manifest_load(vb_dataset *d, const char *data_dir, const char *manifest, int all_pairs, vb_err *e)
 {
+    (void)data_dir, (void)all_pairs; /* a manifest names its own paths; all pairs unless --trials */
     char *root = folder_of(manifest);
     if (!root)
         return vb_fail(e, VB_EXIT_IO, "out of memory");

@@ -125,13 +125,7 @@ typedef struct vb_dataset {
 /* The data folder: $VERIBENCH_DATA if set and non-empty, else "../shared/datasets". */
 const char *vb_data_dir(void);
 
-/* Load a dataset. spec: see the top of this file. trials_csv: NULL or a trials CSV.
- * data_dir: NULL for vb_data_dir(). On failure returns -1 with e filled: VB_EXIT_USAGE for
- * a bad spec or a refused --trials, VB_EXIT_INPUT for missing or malformed data. *out is
- * zeroed first and needs no vb_dataset_free after a failure. Loads take milliseconds for
- * lfw, lfw-all, fvc2002 (no image is touched). */
-int vb_dataset_open(const char *spec, const char *trials_csv, const char *data_dir, vb_dataset *out,
-                    vb_err *e);
+/* Opening by spec is datasets/registry.h (vb_dataset_open); building is datasets/builder.h. */
 
 /* Keep only the trials of the given folds ("1,3-5": numbers and inclusive ranges, comma
  * separated, each within 1..n_folds; trials with fold 0 are never kept), then only the
@@ -195,8 +189,5 @@ uint32_t vb_dataset_count_failed(const vb_dataset *d);
  * Ids, subjects and paths cannot hold tabs or newlines (rejected at load), so the text is
  * unambiguous. vb_dataset.fingerprint holds it; this recomputes it. */
 void vb_dataset_fingerprint(const vb_dataset *d, char hex[65]);
-
-/* One line per spec form, for --help texts. */
-extern const char vb_dataset_spec_help[];
 
 #endif

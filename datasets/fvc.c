@@ -4,7 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "datasets/dataset_internal.h"
+#include "datasets/builder.h"
+#include "datasets/loaders.h"
 
 enum { FVC_FIRST_FINGER = 101, FVC_FINGERS = 10, FVC_IMPRESSIONS = 8 };
 

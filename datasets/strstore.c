@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/dataset_internal.h"
+#include "datasets/builder.h"
 
 struct vb_pool_block {
     vb_pool_block *next;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "datasets/dataset.h"
+#include "datasets/registry.h"
 #include "tests/testlib.h"
 
 static const char *data_dir;

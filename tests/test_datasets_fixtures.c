@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "datasets/dataset.h"
+#include "datasets/registry.h"
 #include "tests/testlib.h"
 
 #define FIX "tests/data/datasets"

@@ -1,7 +1,9 @@
-/* Internals shared by the dataset loaders (lfw.c, fvc.c, csvset.c) and dataset.c.
- * Not part of the public API. */
-#ifndef VB_DATASET_INTERNAL_H
-#define VB_DATASET_INTERNAL_H
+/* The dataset-builder API: what a loader (datasets/lfw.c, fvc.c, csvset.c, ...) uses to
+ * turn its files into a vb_dataset: begin, add samples and trials, compact, finish. A loader
+ * depends on this header alone (and core/); it is registered by one row in
+ * datasets/registry.c. Implemented by datasets/builder.c and strstore.c. */
+#ifndef VB_DATASET_BUILDER_H
+#define VB_DATASET_BUILDER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,12 +64,6 @@ int vb_ds_finish(vb_dataset *d, vb_err *e);
 
 /* Error helper for a missing data folder or file: names VERIBENCH_DATA and the path. */
 int vb_ds_fail_missing(vb_err *e, const char *data_dir, const char *path, const char *what);
-
-/* Loaders (spec already split). */
-int vb_lfw_load(vb_dataset *d, const char *data_dir, int all_pairs, vb_err *e);
-int vb_fvc_load(vb_dataset *d, const char *data_dir, const char *set, int all_pairs, vb_err *e);
-int vb_csv_manifest_load(vb_dataset *d, const char *manifest, vb_err *e);
-int vb_csv_trials_load(vb_dataset *d, const char *trials_csv, vb_err *e);
 
 /* Text helpers. */
 /* Parse a decimal unsigned integer (digits only, no sign or space); -1 on junk/overflow. */
