@@ -17,6 +17,7 @@
 #include "cli/templates.h"
 #include "models/arch.h"
 #include "reports/plot.h"
+#include "reports/results.h"
 
 #include "version.h" /* generated: VB_GIT_COMMIT */
 #ifndef VB_VERSION
@@ -588,9 +589,57 @@ static int write_outputs(vb_run *run, int final, vb_err *e)
     return 0;
 }
 
+/* The report-facing copy of one combination (reports/results.h). */
+static void result_combo(const vb_run_combo *c, vb_result_combo *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->label, sizeof r->label, "%s", c->label);
+    snprintf(r->backend, sizeof r->backend, "%s", c->backend);
+    snprintf(r->device, sizeof r->device, "%s", c->device);
+    snprintf(r->quant, sizeof r->quant, "%s", c->quant);
+    snprintf(r->device_name, sizeof r->device_name, "%s", c->info.name);
+    snprintf(r->device_type, sizeof r->device_type, "%s", c->info.type);
+    snprintf(r->driver, sizeof r->driver, "%s", c->info.driver);
+    r->uses_fp16 = c->info.uses_fp16;
+    r->metrics = c->metrics; /* shallow: borrowed for the report's lifetime */
+    r->has_metrics = c->has_metrics;
+    r->model_bytes = c->model_bytes;
+    snprintf(r->weights_note, sizeof r->weights_note, "%s", c->weights_note);
+    r->n_samples = c->n_samples, r->n_ok = c->n_ok, r->n_failed = c->n_failed;
+    r->n_resumed = c->n_resumed, r->n_embedded_now = c->n_embedded_now;
+    r->faces_per_s = c->faces_per_s;
+    r->has_drift = c->has_drift, r->drift_mean = c->drift_mean, r->drift_worst = c->drift_worst;
+    snprintf(r->hist_plot, sizeof r->hist_plot, "%s", c->hist_plot);
+}
+
+/* The report is written from the results model alone, not from the run's working state. */
 static int fill_report(FILE *f, const vb_run *run)
 {
-    return vb_report_write_md(f, run);
+    vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
+    if (!combos)
+        return -1;
+    for (int i = 0; i < run->n_combos; i++)
+        result_combo(&run->combos[i], &combos[i]);
+    vb_results r = {
+        .dataset_spec = run->cfg.dataset,
+        .ds = &run->ds,
+        .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
+        .model_sha = run->model_sha,
+        .crop_text = run->crop_text,
+        .commit = VB_GIT_COMMIT,
+        .threshold = run->threshold,
+        .det_plot = run->det_plot,
+        .quant_plot = run->quant_plot,
+        .plots_skipped = run->plots_skipped,
+        .plot_error = run->plot_error,
+        .combos = combos,
+        .n_combos = run->n_combos,
+        .fta_reason = run->fta_reason,
+        .n_fta = run->n_fta,
+    };
+    int rc = vb_report_write_md(f, &r);
+    free(combos);
+    return rc;
 }
 
 static void free_run(vb_run *run)

@@ -85,7 +85,4 @@ typedef struct vb_run {
 /* Run everything; returns an exit code (bench/common.h) after printing errors. */
 int vb_run_main(const vb_run_config *cfg);
 
-/* Report writer (reports/report.c): the Markdown report to f; non-zero on a write error. */
-int vb_report_write_md(FILE *f, const vb_run *run);
-
 #endif

@@ -5,11 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/run.h"
+#include "reports/results.h"
 
-#include "version.h" /* generated: VB_GIT_COMMIT */
-
-static double metric(const vb_run_combo *c, const char *name)
+static double metric(const vb_result_combo *c, const char *name)
 {
     double v;
     return c->has_metrics && vb_metrics_get(&c->metrics, name, &v) == 0 ? v : NAN;
@@ -41,15 +39,15 @@ static const char *num(double v, const char *fmt, char *buf)
     return buf;
 }
 
-static void summary_table(FILE *f, const vb_run *run)
+static void summary_table(FILE *f, const vb_results *run)
 {
     char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
-    int folds = run->ds.n_folds >= 2;
+    int folds = run->ds->n_folds >= 2;
     fprintf(f, "| combination | EER | FNMR@FMR=1e-3 | FMR / FNMR at %.2f | %sAUC | d' | FTA samples | faces/s |\n",
             run->threshold, folds ? "10-fold accuracy | " : "");
     fprintf(f, "|---|---|---|---|%s---|---|---|---|\n", folds ? "---|" : "");
     for (int i = 0; i < run->n_combos; i++) {
-        const vb_run_combo *k = &run->combos[i];
+        const vb_result_combo *k = &run->combos[i];
         char acc[80] = "";
         if (folds)
             snprintf(acc, sizeof acc, "%s ± %s | ", pct(metric(k, "accuracy_10fold_mean"), a),
@@ -63,7 +61,7 @@ static void summary_table(FILE *f, const vb_run *run)
     fprintf(f, "\n");
 }
 
-static int has_sweep(const vb_run *run)
+static int has_sweep(const vb_results *run)
 {
     for (int i = 0; i < run->n_combos; i++)
         if (run->combos[i].has_drift)
@@ -71,7 +69,7 @@ static int has_sweep(const vb_run *run)
     return 0;
 }
 
-static void sweep_table(FILE *f, const vb_run *run)
+static void sweep_table(FILE *f, const vb_results *run)
 {
     char a[32], b[32], c[32], d[32], e[32], g[32], h[32], r[32];
     fprintf(f, "## Quantization: accuracy cost and what it buys\n\n"
@@ -81,7 +79,7 @@ static void sweep_table(FILE *f, const vb_run *run)
     fprintf(f, "| combination | model bytes | size vs fp32 | EER | ΔEER | FNMR@FMR=1e-3 | ΔFNMR | cosine mean | "
                "cosine worst | faces/s | weights |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < run->n_combos; i++) {
-        const vb_run_combo *k = &run->combos[i];
+        const vb_result_combo *k = &run->combos[i];
         double ratio = metric(k, "model_bytes_ratio_vs_fp32");
         fprintf(f, "| `%s` | %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k->label, k->model_bytes,
                 strcmp(k->quant, "fp32") ? num(ratio, "%.3f", r) : "1", pct(metric(k, "eer"), b),
@@ -95,11 +93,11 @@ static void sweep_table(FILE *f, const vb_run *run)
         fprintf(f, "![accuracy cost against speed](%s.png)\n\n", run->quant_plot);
 }
 
-static void details(FILE *f, const vb_run_combo *k)
+static void details(FILE *f, const vb_result_combo *k)
 {
     fprintf(f, "### `%s`\n\n", k->label);
     fprintf(f, "Device: %s (%s; %s)%s. Samples: %zu, embedded now %zu, resumed %zu, failed to acquire %zu.\n\n",
-            k->info.name, k->info.type, k->info.driver, k->info.uses_fp16 ? ", fp16 variants" : "", k->n_samples,
+            k->device_name, k->device_type, k->driver, k->uses_fp16 ? ", fp16 variants" : "", k->n_samples,
             k->n_embedded_now, k->n_resumed, k->n_failed);
     if (k->hist_plot[0])
         fprintf(f, "![score histograms](%s.png)\n\n", k->hist_plot);
@@ -112,9 +110,9 @@ static void details(FILE *f, const vb_run_combo *k)
     fprintf(f, "\n</details>\n\n");
 }
 
-static void caveats(FILE *f, const vb_run *run)
+static void caveats(FILE *f, const vb_results *run)
 {
-    const vb_run_combo *k = &run->combos[0];
+    const vb_result_combo *k = &run->combos[0];
     static const char *const targets[] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6"};
     fprintf(f, "## How far these numbers go\n\n");
     int any = 0;
@@ -139,28 +137,28 @@ static void caveats(FILE *f, const vb_run *run)
                "`eer_rocch` the ROC convex hull; see metrics.csv for all three.\n");
     fprintf(f, "- Trials involving a sample that failed to acquire are scored as non-matches (+inf distance), "
                "as NIST FRTE does; FMR/FNMR include them.\n");
-    if (!strncmp(run->ds.kind, "lfw", 3))
+    if (!strncmp(run->ds->kind, "lfw", 3))
         fprintf(f, "- LFW (Huang et al. 2007): its authors ask that results on it not be taken as evidence that an "
                    "algorithm is fit for commercial use.\n");
     fprintf(f, "\n");
 }
 
-int vb_report_write_md(FILE *f, const vb_run *run)
+int vb_report_write_md(FILE *f, const vb_results *run)
 {
     char when[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-    fprintf(f, "# veribench report: `%s`\n\n", run->cfg.dataset);
+    fprintf(f, "# veribench report: `%s`\n\n", run->dataset_spec);
     fprintf(f, "Generated %s by veribench (commit %s). Model `%s` (SHA-256 %.16s…). Crop: %s.\n\n", when,
-            VB_GIT_COMMIT, run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(), run->model_sha,
+            run->commit, run->model_path, run->model_sha,
             run->crop_text);
     fprintf(f, "Protocol `%s`%s%s: %u samples, %llu trials (%llu genuine, %llu impostor)%s. "
                "Failures to acquire: %zu samples.\n\n",
-            run->ds.kind, run->ds.folds[0] ? ", folds " : "", run->ds.folds, run->ds.n_samples,
-            (unsigned long long)run->ds.n_trials, (unsigned long long)run->ds.n_genuine,
-            (unsigned long long)run->ds.n_impostor, run->ds.n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
+            run->ds->kind, run->ds->folds[0] ? ", folds " : "", run->ds->folds, run->ds->n_samples,
+            (unsigned long long)run->ds->n_trials, (unsigned long long)run->ds->n_genuine,
+            (unsigned long long)run->ds->n_impostor, run->ds->n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
     fprintf(f, "## Summary\n\n");
     summary_table(f, run);
     if (has_sweep(run))
@@ -177,9 +175,9 @@ int vb_report_write_md(FILE *f, const vb_run *run)
     if (run->n_fta) {
         fprintf(f, "## Failures to acquire\n\n");
         size_t shown = 0;
-        for (uint32_t i = 0; i < run->ds.n_samples && shown < 50; i++)
+        for (uint32_t i = 0; i < run->ds->n_samples && shown < 50; i++)
             if (run->fta_reason[i]) {
-                fprintf(f, "- `%s`: %s\n", run->ds.samples[i].id, run->fta_reason[i]);
+                fprintf(f, "- `%s`: %s\n", run->ds->samples[i].id, run->fta_reason[i]);
                 shown++;
             }
         if (run->n_fta > shown)
