@@ -1,36 +1,29 @@
 /* veribench bench: inference throughput and latency of a backend on synthetic inputs
  * (decoding excluded), as CSV. `make bench` runs it over the backends present and writes
  * bench/results/<host>.csv. Timing never appears in tests; it lives here. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
+#include "core/parse.h"
 #include "core/csv_write.h"
 #include "cli/engine.h"
 #include "models/quantize.h"
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
-    fprintf(f,
-            "usage: veribench bench [--model M] [--backend B] [--batch N[,N...]] [--quant L[,L...]]\n"
-            "                       [--seconds S]\n\n"
-            "Times the model on random inputs (no image decoding), one warm-up call per batch\n"
-            "size, then repeated calls for at least S seconds (default 3) and 3 calls. Prints CSV:\n"
-            "backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
-            "(per-call latency percentiles, nearest rank).\n\n"
-            "  --model FILE     GGUF model (default %s)\n"
-            "  --backend B      cpu (default), cpu:ref, vulkan, vulkan:N\n"
-            "  --batch LIST     batch sizes, comma-separated (default 1)\n"
-            "  --quant LIST     weight levels fp32, fp16, int8, int4 (default: the model as stored),\n"
-            "                   quantized in memory from the model\n"
-            "  --seconds S      minimum measuring time per batch size (default 3)\n"
-            "  --threads N      CPU threads\n"
-            "  --no-fp16        Vulkan: fp32 variants only\n"
-            "  --no-header      omit the CSV header\n",
-            vb_default_model_path());
+    fprintf(f, "Times the model on random inputs (no image decoding), one warm-up call per batch\n"
+               "size, then repeated calls for at least S seconds and 3 calls. Prints CSV:\n"
+               "backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
+               "(per-call latency percentiles, nearest rank). Without --quant the model runs as\n"
+               "stored.\n\n");
 }
+
+static const vb_command_help help = {"bench", "[--model M] [--backend B] [--batch N[,N...]] [--quant L[,L...]] [--seconds S]",
+                                     describe, NULL};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -87,60 +80,46 @@ done:
     return rc;
 }
 
+/* --batch LIST: batch sizes, comma-separated, each 1..4096. */
+typedef struct batch_list {
+    int size[32];
+    int n;
+} batch_list;
+
+static int parse_batches(void *value, const char *text, vb_err *e)
+{
+    batch_list *l = value;
+    if (vb_parse_int_list(text, 1, 4096, l->size, (int)VB_ARRAY_LEN(l->size), &l->n))
+        return vb_fail(e, VB_EXIT_USAGE, "expected up to 32 comma-separated whole numbers in 1..4096");
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"backend", required_argument, 0, 'b'},
-        {"batch", required_argument, 0, 'B'},   {"seconds", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"no-fp16", no_argument, 0, 'F'},
-        {"no-header", no_argument, 0, 'H'},     {"quant", required_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     vb_engine_opts eo = {0};
-    const char *batches = "1", *quants = NULL;
+    batch_list batches = {{1}, 1};
+    vb_quant_list quants = {0};
     double seconds = 3;
-    int header = 1, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': eo.model_path = optarg; break;
-        case 'b': eo.backend = optarg; break;
-        case 'B': batches = optarg; break;
-        case 's': seconds = atof(optarg); break;
-        case 't': eo.threads = atoi(optarg); break;
-        case 'F': eo.no_fp16 = 1; break;
-        case 'H': header = 0; break;
-        case 'q': quants = optarg; break;
-        case 'h': usage(stdout); return VB_EXIT_OK;
-        default: usage(stderr); return VB_EXIT_USAGE;
-        }
-    }
-    if (optind != argc || seconds < 0 || seconds > 3600) {
-        usage(stderr);
-        return VB_EXIT_USAGE;
-    }
-    int list[32], n = 0;
-    for (const char *p = batches; *p && n < 32;) {
-        char *end;
-        long b = strtol(p, &end, 10);
-        if (end == p || b < 1 || b > 4096 || (*end && *end != ',')) {
-            fprintf(stderr, "veribench bench: bad --batch list '%s'\n", batches);
-            return VB_EXIT_USAGE;
-        }
-        list[n++] = (int)b;
-        p = *end ? end + 1 : end;
-    }
-    vb_quant_level levels[VB_QUANT_COUNT];
-    int n_levels = 0;
-    char qbuf[64];
-    snprintf(qbuf, sizeof qbuf, "%s", quants ? quants : "");
-    for (char *save = NULL, *tok = strtok_r(qbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (vb_quant_parse(tok, &levels[n_levels]) || n_levels == VB_QUANT_COUNT) {
-            fprintf(stderr, "veribench bench: bad --quant list '%s' (fp32, fp16, int8, int4)\n", quants);
-            return VB_EXIT_USAGE;
-        }
-        n_levels++;
-    }
+    int no_header = 0;
+    const vb_option opts[] = {
+        VB_OPT_MODEL(&eo.model_path),
+        VB_OPT_BACKEND(&eo.backend),
+        VB_OPT_CALL_ROW("batch", "LIST", "batch sizes, comma-separated, each 1..4096 (default 1)", &batches, parse_batches),
+        VB_OPT_QUANTS(&quants),
+        VB_OPT_DOUBLE_ROW("seconds", "S", "minimum measuring time per batch size, 0..3600 (default 3)", &seconds, 0, 3600),
+        VB_OPT_THREADS(&eo.threads),
+        VB_OPT_NO_FP16(&eo.no_fp16),
+        VB_OPT_VALIDATION(&eo.validation),
+        VB_OPT_FLAG_ROW("no-header", "omit the CSV header", &no_header),
+        VB_OPT_END_ROW};
+    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (prc != VB_OPTS_GO)
+        return prc;
+    if (first != argc)
+        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
+    const int *list = batches.size, n = batches.n;
+    const vb_quant_level *levels = quants.level;
+    const int n_levels = quants.n;
     vb_err e = {0};
     vb_model base;
     if (vb_model_load(eo.model_path ? eo.model_path : vb_default_model_path(), &base, &e)) {
@@ -148,8 +127,7 @@ int cmd_bench(int argc, char **argv)
         return e.code;
     }
     const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
-    if (header)
-        printf("backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
+    int header = !no_header; /* printed once a backend is open, so a failure prints no CSV */
     eo.batch = list[0];
     int rc = VB_EXIT_OK;
     for (int q = 0; q < (n_levels ? n_levels : 1) && rc == VB_EXIT_OK; q++) {
@@ -164,6 +142,9 @@ int cmd_bench(int argc, char **argv)
             rc = e.code ? e.code : VB_EXIT_INPUT;
             break;
         }
+        if (header)
+            printf("backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
+        header = 0;
         for (int i = 0; i < n && rc == VB_EXIT_OK; i++)
             if (bench_batch(&en, quant, list[i], seconds, &e)) {
                 fprintf(stderr, "veribench bench: %s\n", e.msg);
@@ -172,5 +153,9 @@ int cmd_bench(int argc, char **argv)
         vb_engine_close(&en);
     }
     vb_model_free(&base);
+    if (vb_close_output(stdout, "stdout", &e) && rc == VB_EXIT_OK) {
+        fprintf(stderr, "veribench bench: %s\n", e.msg);
+        rc = VB_EXIT_IO;
+    }
     return rc;
 }

@@ -2,13 +2,14 @@
  * and report how far apart they are where it matters: per layer (NMSE, max-abs error of every
  * layer the backend materializes), per descriptor (cosine similarity), and per decision
  * (same/different verdicts at the model's threshold that flip, over all pairs of images). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
 #include "core/csv_write.h"
 #include "cli/engine.h"
 #include "cli/scores.h"
@@ -23,41 +24,34 @@
 #define MIN_COSINE_FP16 0.9999
 #define DEFAULT_MAX_BATCH 8 /* both backends capture every layer: memory grows with the batch */
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
     fprintf(f,
-            "usage: veribench check [--model M] [--backend B] [--reference R] [options] IMAGE...\n"
-            "       veribench check [options] --dataset SPEC [--folds LIST] [--trials F]\n\n"
             "Runs the model on backend B and on the reference R over the same images and reports:\n"
             "  - per layer: NMSE and max-abs error of every layer B materializes (layers B fuses\n"
             "    into a neighbour are not separately observable and are skipped);\n"
             "  - per image: cosine similarity of the descriptors (mean and worst reported);\n"
             "  - per pair of images (all pairs of IMAGE..., or the trials of a dataset's\n"
             "    protocol): whether the same/different decision at the model's threshold\n"
-            "    (euclidean distance %s 0.6 for the face net) flips.\n"
-            "Verdict: PASS (exit 0) when the worst cosine >= the tolerance and no more than\n"
-            "--max-flips decisions flip; otherwise FAIL (exit 1).\n\n"
-            "  --model FILE        GGUF model (default %s)\n"
-            "  --backend B         backend to check: vulkan (default), vulkan:N, cpu\n"
-            "  --reference R       cpu:ref (default, the plain fp32 reference) or cpu\n"
-            "  --dataset SPEC      the images and trials of a dataset instead of IMAGE...:\n%s"
-            "  --folds LIST        keep these folds of the dataset, e.g. 1 or 1,3-5\n"
-            "  --trials F          trials CSV for csv:, lfw-all and fvc2002-all specs\n"
-            "  --crop x0,y0,x1,y1  crop box before the resize, as in embed\n"
-            "  --batch N           images per backend call (default: the backend's preferred\n"
-            "                      batch, at most %d)\n"
-            "  --no-fp16           Vulkan: fp32 shader variants only\n"
-            "  --validate          Vulkan: Khronos validation layer on; any message fails (exit 4)\n"
-            "  --min-cosine X      tolerance for the worst descriptor cosine (default %.5f when\n"
-            "                      the backend runs fp32 variants, %.4f with fp16 variants)\n"
-            "  --max-flips N       decision flips tolerated (default 0)\n"
-            "  --format F          table (default) or csv: rows metric,item,value on stdout\n"
-            "  -h, --help          this text\n\n"
-            "Exit: 0 PASS; 1 FAIL (above tolerance); 2 usage; 3 bad model or image; 4 backend\n"
-            "or device failure; 5 write error.\n",
-            "<", vb_default_model_path(), vb_dataset_spec_help, DEFAULT_MAX_BATCH, MIN_COSINE_FP32,
-            MIN_COSINE_FP16);
+            "    (euclidean distance < 0.6 for the face net) flips.\n"
+            "Verdict: PASS (exit 0) when the worst cosine >= the tolerance (default %.5f when\n"
+            "the backend runs fp32 variants, %.4f with fp16 variants) and no more than\n"
+            "--max-flips decisions flip; otherwise FAIL (exit 1). The default batch is the\n"
+            "backend's preferred one, at most %d.\n\n"
+            "Datasets (--dataset):\n%s\n",
+            MIN_COSINE_FP32, MIN_COSINE_FP16, DEFAULT_MAX_BATCH, vb_dataset_spec_help);
 }
+
+static const vb_command_help help = {
+    "check",
+    "[--model M] [--backend B] [--reference R] [options] IMAGE...\n"
+    "       veribench check [options] --dataset SPEC [--folds LIST] [--trials F]",
+    describe,
+    "0 PASS; 1 FAIL (above tolerance); 2 usage; 3 bad model or image; 4 backend\n"
+    "or device failure; 5 write error."};
+
+static const char *const formats[] = {"table", "csv", NULL};
+static const char *const references[] = {"cpu:ref", "cpu", NULL};
 
 typedef struct layer_stat {
     double err2, ref2, max_abs;
@@ -272,94 +266,40 @@ static void print_csv(const checker *c, const summary *s, char **paths, size_t n
     csv_row("pass", "", s->pass);
 }
 
+/* Returns VB_OPTS_GO with *first_image set, or the exit code to return. */
 static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},     {"backend", required_argument, 0, 'b'},
-        {"reference", required_argument, 0, 'r'}, {"crop", required_argument, 0, 'c'},
-        {"batch", required_argument, 0, 'B'},     {"no-fp16", no_argument, 0, 'F'},
-        {"validate", no_argument, 0, 'V'},        {"min-cosine", required_argument, 0, 'C'},
-        {"max-flips", required_argument, 0, 'M'}, {"format", required_argument, 0, 'f'},
-        {"dataset", required_argument, 0, 'd'},   {"folds", required_argument, 0, 'L'},
-        {"trials", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->eo.backend = "vulkan";
-    o->reference = "cpu:ref";
     o->min_cosine = -1;
-    vb_err e = {0};
-    char *end;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->eo.model_path = optarg; break;
-        case 'b': o->eo.backend = optarg; break;
-        case 'r':
-            if (strcmp(optarg, "cpu:ref") && strcmp(optarg, "cpu")) {
-                fprintf(stderr, "veribench check: --reference must be cpu:ref or cpu, not '%s'\n", optarg);
-                return VB_EXIT_USAGE;
-            }
-            o->reference = optarg;
-            break;
-        case 'c':
-            if (vb_crop_parse(optarg, &o->crop, &e)) {
-                fprintf(stderr, "veribench check: %s\n", e.msg);
-                return VB_EXIT_USAGE;
-            }
-            break;
-        case 'B':
-            o->eo.batch = (int)strtol(optarg, &end, 10);
-            if (*end || o->eo.batch < 1 || o->eo.batch > 4096) {
-                fprintf(stderr, "veribench check: bad --batch '%s' (1..4096)\n", optarg);
-                return VB_EXIT_USAGE;
-            }
-            break;
-        case 'F': o->eo.no_fp16 = 1; break;
-        case 'V': o->eo.validation = 1; break;
-        case 'C':
-            o->min_cosine = strtod(optarg, &end);
-            if (*end || !(o->min_cosine >= -1 && o->min_cosine <= 1)) {
-                fprintf(stderr, "veribench check: bad --min-cosine '%s' (-1..1)\n", optarg);
-                return VB_EXIT_USAGE;
-            }
-            break;
-        case 'M':
-            o->max_flips = (int)strtol(optarg, &end, 10);
-            if (*end || o->max_flips < 0) {
-                fprintf(stderr, "veribench check: bad --max-flips '%s'\n", optarg);
-                return VB_EXIT_USAGE;
-            }
-            break;
-        case 'f':
-            if (strcmp(optarg, "csv") && strcmp(optarg, "table")) {
-                fprintf(stderr, "veribench check: unknown format '%s' (expected table or csv)\n", optarg);
-                return VB_EXIT_USAGE;
-            }
-            o->csv = !strcmp(optarg, "csv");
-            break;
-        case 'd': o->dataset = optarg; break;
-        case 'L': o->folds = optarg; break;
-        case 'T': o->trials = optarg; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return VB_EXIT_USAGE;
-        }
-    }
-    if (o->dataset && optind < argc) {
-        fprintf(stderr, "veribench check: give either --dataset or image files, not both\n");
-        return VB_EXIT_USAGE;
-    }
-    if (!o->dataset && (o->folds || o->trials)) {
-        fprintf(stderr, "veribench check: --folds and --trials need --dataset\n");
-        return VB_EXIT_USAGE;
-    }
-    if (!o->dataset && optind >= argc) {
-        fprintf(stderr, "veribench check: no images given\n\n");
-        usage(stderr);
-        return VB_EXIT_USAGE;
-    }
-    *first_image = optind;
-    return 0;
+    int reference = 0;
+    const vb_option opts[] = {
+        VB_OPT_MODEL(&o->eo.model_path),
+        VB_OPT_BACKEND(&o->eo.backend),
+        VB_OPT_CHOICE_ROW("reference", "R", "cpu:ref (default, the plain fp32 reference) or cpu", &reference, references),
+        VB_OPT_STRING_ROW("dataset", "SPEC", "the images and trials of a dataset instead of IMAGE...", &o->dataset),
+        VB_OPT_STRING_ROW("folds", "LIST", "keep these folds of the dataset, e.g. 1 or 1,3-5", &o->folds),
+        VB_OPT_STRING_ROW("trials", "FILE", "trials CSV for csv:, lfw-all and fvc2002-all specs", &o->trials),
+        VB_OPT_CROP(&o->crop),
+        VB_OPT_BATCH(&o->eo.batch),
+        VB_OPT_NO_FP16(&o->eo.no_fp16),
+        VB_OPT_VALIDATION(&o->eo.validation),
+        VB_OPT_DOUBLE_ROW("min-cosine", "X", "tolerance for the worst descriptor cosine, -1..1", &o->min_cosine, -1, 1),
+        VB_OPT_INT_ROW("max-flips", "N", "decision flips tolerated (default 0)", &o->max_flips, 0, 2147483647),
+        VB_OPT_CHOICE_ROW("format", "F", "table (default) or csv: rows metric,item,value on stdout", &o->csv, formats),
+        VB_OPT_END_ROW};
+    int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (rc != VB_OPTS_GO)
+        return rc;
+    o->reference = references[reference];
+    if (o->dataset && first < argc)
+        return vb_usage_error(&help, "give either --dataset or image files, not both");
+    if (!o->dataset && (o->folds || o->trials))
+        return vb_usage_error(&help, "--folds and --trials need --dataset");
+    if (!o->dataset && first >= argc)
+        return vb_usage_error(&help, "no images given");
+    *first_image = first;
+    return VB_OPTS_GO;
 }
 
 static int fail(const char *what, const vb_err *e, int fallback)
@@ -371,10 +311,10 @@ static int fail(const char *what, const vb_err *e, int fallback)
 int cmd_check(int argc, char **argv)
 {
     check_opts o;
-    int first;
+    int first = 0;
     int rc = parse_args(argc, argv, &o, &first);
-    if (rc)
-        return rc < 0 ? VB_EXIT_OK : rc;
+    if (rc != VB_OPTS_GO)
+        return rc;
     char **paths = argv + first;
     size_t n = (size_t)(argc - first);
     vb_err e = {0};

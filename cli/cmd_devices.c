@@ -6,26 +6,26 @@
 
 #include "backends/backend.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
 #include "core/csv_write.h"
 #include "core/common.h"
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
-    fprintf(f,
-            "usage: veribench devices [--format table|csv]\n"
-            "\n"
-            "Lists the CPU backend and every Vulkan device: the --backend spec that selects it,\n"
-            "name, vendor, type, driver, Vulkan API version, subgroup size and the features the\n"
-            "Vulkan backend uses (fp16 storage and arithmetic, int8 arithmetic, integer dot\n"
-            "product, cooperative matrix). 'default' marks the device '--backend vulkan' picks:\n"
-            "the first discrete GPU, else the first integrated GPU, else device 0.\n"
-            "\n"
-            "  --format table   aligned table for people (default)\n"
-            "  --format csv     one CSV row per device, with a header row\n"
-            "\n"
-            "Exit status: 0 when the Vulkan devices could be listed; 4 when Vulkan is unavailable\n"
-            "(the CPU backend is still listed and the reason, with what to install, goes to stderr).\n");
+    fprintf(f, "Lists the CPU backend and every Vulkan device: the --backend spec that selects it,\n"
+               "name, vendor, type, driver, Vulkan API version, subgroup size and the features the\n"
+               "Vulkan backend uses (fp16 storage and arithmetic, int8 arithmetic, integer dot\n"
+               "product, cooperative matrix). 'default' marks the device '--backend vulkan' picks:\n"
+               "the first discrete GPU, else the first integrated GPU, else device 0.\n\n");
 }
+
+static const char *const formats[] = {"table", "csv", NULL};
+static const vb_command_help help = {
+    "devices", "[--format table|csv]", describe,
+    "0 when the Vulkan devices could be listed; 4 when Vulkan is unavailable (the CPU\n"
+    "backend is still listed and the reason, with what to install, goes to stderr); 5 when\n"
+    "the list cannot be written."};
 
 static void csv_field(FILE *f, const char *s, int last)
 {
@@ -102,26 +102,14 @@ static void print_table(const vb_device_info *devs, const int *is_default, int n
 int cmd_devices(int argc, char **argv)
 {
     int csv = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return VB_EXIT_OK;
-        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            const char *f = argv[++i];
-            if (!strcmp(f, "csv"))
-                csv = 1;
-            else if (!strcmp(f, "table"))
-                csv = 0;
-            else {
-                fprintf(stderr, "veribench devices: unknown format '%s' (expected table or csv)\n", f);
-                return VB_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "veribench devices: unexpected argument '%s'\n\n", argv[i]);
-            usage(stderr);
-            return VB_EXIT_USAGE;
-        }
-    }
+    const vb_option opts[] = {
+        VB_OPT_CHOICE_ROW("format", "F", "table: aligned, for people (default); csv: one row per device,\nwith a header row", &csv, formats),
+        VB_OPT_END_ROW};
+    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (prc != VB_OPTS_GO)
+        return prc;
+    if (first != argc)
+        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     vb_err e = {0};
     vb_device_info *cpu = NULL, *vk = NULL;
     int n_cpu = 0, n_vk = 0;
@@ -150,6 +138,10 @@ int cmd_devices(int argc, char **argv)
     else
         print_table(all, is_default, n);
     free(cpu), free(vk), free(all), free(is_default);
+    if (vb_close_output(stdout, "stdout", &e)) {
+        fprintf(stderr, "veribench devices: %s\n", e.msg);
+        return VB_EXIT_IO;
+    }
     if (vk_failed) {
         fprintf(stderr, "veribench devices: vulkan: %s\n", vk_err.msg);
         return vk_err.code ? vk_err.code : VB_EXIT_DEVICE;

@@ -1,35 +1,27 @@
 /* veribench embed: face descriptors of image files as CSV on stdout. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
 #include "core/csv_write.h"
 #include "cli/engine.h"
 #include "core/progress.h"
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
-    fprintf(f,
-            "usage: veribench embed [--model M] [--backend B] [--crop x0,y0,x1,y1] [options] IMAGE...\n\n"
-            "Prints one CSV row per image on stdout: header image,d0,...,d<N-1>, values %%.9g.\n"
-            "Images: JPEG, PNG, 8-bit grayscale/RGB TIFF, PGM/PPM (detected from content).\n"
-            "Preprocessing: the crop box (end-exclusive pixels), else the whole image, is resized\n"
-            "to the model's input (150x150) with TensorFlow's bilinear rule, then normalized.\n\n"
-            "  --model FILE        GGUF model (default %s)\n"
-            "  --backend B         cpu (default), cpu:ref, vulkan, vulkan:N\n"
-            "  --crop x0,y0,x1,y1  crop box, columns x0..x1-1, rows y0..y1-1\n"
-            "  --batch N           images per backend call (default: the backend's choice)\n"
-            "  --threads N         CPU threads (default: all cores)\n"
-            "  --no-fp16           Vulkan: use fp32 shader variants only\n"
-            "  --keep-going        report unreadable images on stderr and go on (exit 1 at the end)\n"
-            "  --save-pixels DIR   also write each decoded image as DIR/<n>.ppm (for oracle scripts)\n"
-            "  -h, --help          this text\n\n"
-            "Exit: 0 all embedded; 1 some images failed (--keep-going); 2 usage; 3 bad model or\n"
-            "image; 4 backend/device failure; 5 write error.\n",
-            vb_default_model_path());
+    fprintf(f, "Prints one CSV row per image on stdout: header image,d0,...,d<N-1>, values %%.9g.\n"
+               "Images: JPEG, PNG, 8-bit grayscale/RGB TIFF, PGM/PPM (detected from content).\n"
+               "Preprocessing: the crop box (end-exclusive pixels), else the whole image, is resized\n"
+               "to the model's input (150x150) with TensorFlow's bilinear rule, then normalized.\n\n");
 }
+
+static const vb_command_help help = {
+    "embed", "[--model M] [--backend B] [--crop x0,y0,x1,y1] [options] IMAGE...", describe,
+    "0 all embedded; 1 some images failed (--keep-going); 2 usage; 3 bad model or\n"
+    "image; 4 backend/device failure; 5 write error."};
 
 typedef struct embed_ctx {
     const char *const *paths;
@@ -93,44 +85,29 @@ static int save_pixels(const char *dir, char **paths, int n)
 
 int cmd_embed(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"backend", required_argument, 0, 'b'},
-        {"crop", required_argument, 0, 'c'},    {"batch", required_argument, 0, 'B'},
-        {"threads", required_argument, 0, 't'}, {"no-fp16", no_argument, 0, 'F'},
-        {"keep-going", no_argument, 0, 'k'},    {"save-pixels", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     vb_engine_opts eo = {0};
     vb_crop crop = {0};
     vb_err e = {0};
-    int keep_going = 0, c;
+    int keep_going = 0;
     const char *save_dir = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': eo.model_path = optarg; break;
-        case 'b': eo.backend = optarg; break;
-        case 'c':
-            if (vb_crop_parse(optarg, &crop, &e)) {
-                fprintf(stderr, "veribench embed: %s\n", e.msg);
-                return VB_EXIT_USAGE;
-            }
-            break;
-        case 'B': eo.batch = atoi(optarg); if (eo.batch < 1 || eo.batch > 4096) goto bad_number; break;
-        case 't': eo.threads = atoi(optarg); if (eo.threads < 1 || eo.threads > 256) goto bad_number; break;
-        case 'F': eo.no_fp16 = 1; break;
-        case 'k': keep_going = 1; break;
-        case 'S': save_dir = optarg; break;
-        case 'h': usage(stdout); return VB_EXIT_OK;
-        default: usage(stderr); return VB_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "veribench embed: no images given\n\n");
-        usage(stderr);
-        return VB_EXIT_USAGE;
-    }
-    const int n = argc - optind;
-    char **paths = argv + optind;
+    const vb_option opts[] = {
+        VB_OPT_MODEL(&eo.model_path),
+        VB_OPT_BACKEND(&eo.backend),
+        VB_OPT_CROP(&crop),
+        VB_OPT_BATCH(&eo.batch),
+        VB_OPT_THREADS(&eo.threads),
+        VB_OPT_NO_FP16(&eo.no_fp16),
+        VB_OPT_VALIDATION(&eo.validation),
+        VB_OPT_FLAG_ROW("keep-going", "report unreadable images on stderr and go on (exit 1 at the end)", &keep_going),
+        VB_OPT_STRING_ROW("save-pixels", "DIR", "also write each decoded image as DIR/<n>.ppm (for oracle scripts)", &save_dir),
+        VB_OPT_END_ROW};
+    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (prc != VB_OPTS_GO)
+        return prc;
+    if (first >= argc)
+        return vb_usage_error(&help, "no images given");
+    const int n = argc - first;
+    char **paths = argv + first;
     if (save_dir && save_pixels(save_dir, paths, n))
         return VB_EXIT_IO;
     vb_engine en;
@@ -147,7 +124,8 @@ int cmd_embed(int argc, char **argv)
     int rc = vb_engine_embed_files(&en, (const char *const *)paths, (size_t)n, &crop, on_descriptor, &ctx, &e);
     vb_progress_end(&ctx.progress);
     vb_engine_close(&en);
-    if (fflush(stdout) != 0 || ctx.write_error) {
+    vb_err out_err = {0};
+    if (vb_close_output(stdout, "stdout", &out_err) || ctx.write_error) {
         fprintf(stderr, "veribench embed: cannot write to stdout\n");
         return VB_EXIT_IO;
     }
@@ -162,7 +140,4 @@ int cmd_embed(int argc, char **argv)
         return VB_EXIT_FAIL;
     }
     return VB_EXIT_OK;
-bad_number:
-    fprintf(stderr, "veribench embed: bad number '%s' for --%s\n", optarg, opts[c == 'B' ? 3 : 4].name);
-    return VB_EXIT_USAGE;
 }

@@ -1,51 +1,53 @@
 /* veribench quantize: write a quantized copy of a GGUF model. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
 #include "core/common.h"
 #include "models/quantize.h"
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
-    fprintf(f,
-            "usage: veribench quantize --in M.gguf --out OUT.gguf --level fp32|fp16|int8|int4\n\n"
-            "Writes a copy of the model whose conv and fc weights are stored as F32, F16, Q8_0\n"
-            "(ggml: blocks of 32 along the reduction, fp16 scale) or Q4_0 (blocks of 32, fp16\n"
-            "scale, element j in the low nibble and j+16 in the high nibble of byte j). Weights\n"
-            "whose rows are not a multiple of 32 stay at fp16. Vectors stay F32. Prints which\n"
-            "tensors got which type; the list is also recorded in the file's metadata\n"
-            "(veribench.quantized_tensors). Every command loads the result directly.\n");
+    fprintf(f, "Writes a copy of the model whose conv and fc weights are stored as F32, F16, Q8_0\n"
+               "(ggml: blocks of 32 along the reduction, fp16 scale) or Q4_0 (blocks of 32, fp16\n"
+               "scale, element j in the low nibble and j+16 in the high nibble of byte j). Weights\n"
+               "whose rows are not a multiple of 32 stay at fp16. Vectors stay F32. Prints which\n"
+               "tensors got which type; the list is also recorded in the file's metadata\n"
+               "(veribench.quantized_tensors). Every command loads the result directly.\n\n");
 }
+
+static const char *const level_names[] = {"fp32", "fp16", "int8", "int4", NULL};
+static const vb_command_help help = {"quantize", "--in M.gguf --out OUT.gguf --level fp32|fp16|int8|int4", describe,
+                                     NULL};
 
 int cmd_quantize(int argc, char **argv)
 {
-    static const struct option opts[] = {{"in", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
-                                         {"level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *in = NULL, *out = NULL, *level = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': in = optarg; break;
-        case 'o': out = optarg; break;
-        case 'l': level = optarg; break;
-        case 'h': usage(stdout); return VB_EXIT_OK;
-        default: usage(stderr); return VB_EXIT_USAGE;
-        }
-    }
+    const char *in = NULL, *out = NULL;
+    int level = -1;
+    const vb_option opts[] = {
+        VB_OPT_STRING_ROW("in", "FILE", "the model to quantize (GGUF)", &in),
+        VB_OPT_STRING_ROW("out", "FILE", "the new model; never the input, never a device or folder", &out),
+        VB_OPT_CHOICE_ROW("level", "L", "fp32, fp16, int8 (Q8_0) or int4 (Q4_0)", &level, level_names),
+        VB_OPT_END_ROW};
+    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (prc != VB_OPTS_GO)
+        return prc;
+    if (first != argc)
+        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
+    if (!in || !out || level < 0)
+        return vb_usage_error(&help, "--in, --out and --level are required");
     vb_quant_level l;
-    if (!in || !out || !level || optind != argc) {
-        usage(stderr);
-        return VB_EXIT_USAGE;
-    }
-    if (vb_quant_parse(level, &l)) {
-        fprintf(stderr, "veribench quantize: unknown level '%s' (fp32, fp16, int8, int4)\n", level);
-        return VB_EXIT_USAGE;
-    }
+    if (vb_quant_parse(level_names[level], &l))
+        return vb_usage_error(&help, "--level '%s': unknown level", level_names[level]);
     vb_err e = {0};
+    if (vb_same_file(in, out))
+        return vb_usage_error(&help, "--out %s is the input model itself: name another file", out);
+    if (vb_check_replaceable(out, &e)) { /* before the work, not after it */
+        fprintf(stderr, "veribench quantize: %s\n", e.msg);
+        return e.code;
+    }
     vb_model m;
     if (vb_model_load(in, &m, &e)) {
         fprintf(stderr, "veribench quantize: %s\n", e.msg);
@@ -61,6 +63,10 @@ int cmd_quantize(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "veribench quantize: %s\n", e.code ? e.msg : "out of memory");
         return e.code ? e.code : VB_EXIT_IO;
+    }
+    if (vb_close_output(stdout, "stdout", &e)) {
+        fprintf(stderr, "veribench quantize: %s\n", e.msg);
+        return VB_EXIT_IO;
     }
     return VB_EXIT_OK;
 }

@@ -18,18 +18,12 @@
 #include "models/arch.h"
 #include "reports/plot.h"
 #include "reports/results.h"
+#include "core/files.h"
 
 #include "version.h" /* generated: VB_GIT_COMMIT */
 #ifndef VB_VERSION
 #define VB_VERSION "0.1.0"
 #endif
-
-static int make_dir(const char *path, vb_err *e)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot create folder: %s", path, strerror(errno));
-    return 0;
-}
 
 static void out_path(const vb_run *run, char *buf, size_t n, const char *fmt, const char *a)
 {
@@ -167,19 +161,14 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_score_set *s, 
 
 static int write_atomically(const char *path, int (*fill)(FILE *, const vb_run *), const vb_run *run, vb_err *e)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    int rc = fill(f, run);
-    rc |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    rc |= fclose(f) != 0;
-    if (rc || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    vb_atomic a;
+    if (vb_atomic_begin(&a, path, "w", e))
+        return -1;
+    if (fill(a.f, run)) {
+        vb_atomic_abort(&a);
+        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
     }
-    return 0;
+    return vb_atomic_commit(&a, e);
 }
 
 static int fill_metrics(FILE *f, const vb_run *run)
@@ -695,13 +684,13 @@ int vb_run_main(const vb_run_config *cfg)
     run.threshold = g.threshold;
     run.distance = g.distance;
     char dir[1200];
-    int rc = make_dir(cfg->out_dir, &e);
+    int rc = vb_mkdirs(cfg->out_dir, &e);
     out_path(&run, dir, sizeof dir, "%s", "templates");
-    rc = rc || make_dir(dir, &e);
+    rc = rc || vb_mkdirs(dir, &e);
     out_path(&run, dir, sizeof dir, "%s", "scores");
-    rc = rc || make_dir(dir, &e);
+    rc = rc || vb_mkdirs(dir, &e);
     out_path(&run, dir, sizeof dir, "%s", "plots");
-    rc = rc || make_dir(dir, &e);
+    rc = rc || vb_mkdirs(dir, &e);
     run.combos = rc ? NULL : vb_calloc((size_t)cfg->n_backends * cfg->n_quants, sizeof *run.combos, &e);
     if (!run.combos) {
         vb_model_free(&base);

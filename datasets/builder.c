@@ -9,23 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int vb_parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!*s)
-        return -1;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned digit = (unsigned)(*s - '0');
-        if (digit > max || v > (max - digit) / 10)
-            return -1;
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return 0;
-}
-
 int vb_ds_fail_missing(vb_err *e, const char *data_dir, const char *path, const char *what)
 {
     const char *env = getenv("VERIBENCH_DATA");

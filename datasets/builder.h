@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/common.h"
+#include "core/parse.h"
 #include "datasets/dataset.h"
 
 /* Append-only string storage: strings never move, freed all at once. */
@@ -64,9 +65,5 @@ int vb_ds_finish(vb_dataset *d, vb_err *e);
 
 /* Error helper for a missing data folder or file: names VERIBENCH_DATA and the path. */
 int vb_ds_fail_missing(vb_err *e, const char *data_dir, const char *path, const char *what);
-
-/* Text helpers. */
-/* Parse a decimal unsigned integer (digits only, no sign or space); -1 on junk/overflow. */
-int vb_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -2,6 +2,8 @@
  * size before use) and writer. */
 #include "models/gguf.h"
 
+#include "core/files.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -695,22 +697,7 @@ int vb_gguf_write(vb_gguf_writer *w, const char *path, vb_err *e)
     size_t size;
     if (vb_gguf_serialize(w, &buf, &size, e))
         return -1;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(buf);
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    int ok = fwrite(buf, 1, size, f) == size;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
+    int rc = vb_write_file_atomic(path, buf, size, e);
     free(buf);
-    if (!ok || rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(err));
-    }
-    return 0;
+    return rc;
 }

@@ -62,7 +62,7 @@ expect_exit 4 "check without a loader" -- env VERIBENCH_VULKAN_LOADER=/nonexiste
 expect_grep "Vulkan loader" "$CLI_TMP/err" "check names the missing loader"
 
 # The default variants (fp16 where the device has it), validation layer on: PASS.
-expect_exit 0 "check vulkan vs cpu:ref" -- "$VB" check --model "$M" --validate $CROP "$A" "$B" "$C"
+expect_exit 0 "check vulkan vs cpu:ref" -- "$VB" check --model "$M" --validation $CROP "$A" "$B" "$C"
 expect_grep "^verdict: PASS" "$CLI_TMP/out" "check verdict"
 expect_grep "^conv32_down/relu +relu +72x72x32" "$CLI_TMP/out" "per-layer row"
 expect_grep "3 pairs, 0 flipped" "$CLI_TMP/out" "pairs and flips"
