@@ -1,5 +1,5 @@
-/* Subcommands, one file each (bench/cmd_<name>.c), as git does. Each returns an exit code
- * from bench/common.h. */
+/* Subcommands, one file each (cli/cmd_<name>.c), as git does. Each returns an exit code
+ * from core/common.h. */
 #ifndef VB_COMMANDS_H
 #define VB_COMMANDS_H
 

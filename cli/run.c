@@ -1,5 +1,5 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
- * scores (resumable) -> metrics -> plots -> report. See bench/run.h for the results folder. */
+ * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
 #include "datasets/registry.h"
 

@@ -2,8 +2,8 @@
  * every (backend, quantization level) combination asked for.
  *
  * Results folder (one per run; every file is rewritten atomically or appended resumably):
- *   templates/<combo>.bin        embeddings, appended as computed (bench/templates.h)
- *   scores/<combo>.csv.gz        a,b,label,score,fold per trial (bench/scores.h)
+ *   templates/<combo>.bin        embeddings, appended as computed (cli/templates.h)
+ *   scores/<combo>.csv.gz        a,b,label,score,fold per trial (cli/scores.h)
  *   metrics.csv                  backend,device,quant,dataset,metric,value (long format)
  *   latency.csv                  per-stage and per-layer times
  *   provenance.csv               what produced the numbers (model, data, binary, device)
@@ -82,7 +82,7 @@ typedef struct vb_run {
     double started;
 } vb_run;
 
-/* Run everything; returns an exit code (bench/common.h) after printing errors. */
+/* Run everything; returns an exit code (core/common.h) after printing errors. */
 int vb_run_main(const vb_run_config *cfg);
 
 #endif

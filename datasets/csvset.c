@@ -1,5 +1,5 @@
 /* csv:MANIFEST datasets (header sample,subject,path[,modality]) and trials CSVs (header
- * a,b,label[,fold]), read through libcsv (datasets/csvread.c). */
+ * a,b,label[,fold]), read through libcsv (core/csv_read.c). */
 #include <stdlib.h>
 #include <string.h>
 
