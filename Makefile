@@ -12,7 +12,14 @@ export VERIBENCH_DATA
 VB_MODELS ?= build/models
 export VB_MODELS
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer build (make fuzz): clang with the fuzzer's coverage hooks and ASan+UBSan.
+BUILD ?= build/fuzz
+CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+            -Wno-unknown-warning-option
+OPT := -O1
+else ifeq ($(SAN),1)
 BUILD ?= build/san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 OPT := -O1
@@ -50,7 +57,7 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all models test check check-layers bench clean distclean FORCE
+.PHONY: all models test check check-layers bench fuzz fuzz-build fuzz-seeds clean distclean FORCE
 all: $(BUILD)/veribench $(TEST_BINS)
 
 $(BUILD)/gen/version.h: FORCE
@@ -94,6 +101,28 @@ check: test
 
 bench: $(BUILD)/veribench
 	BUILD=$(BUILD) sh bench/bench.sh
+
+# Fuzzing: every parser of outside input has a libFuzzer target (tests/fuzz/fuzz_*.c).
+# make fuzz FUZZ_SECONDS=N runs each for N seconds from its committed seeds
+# (tests/fuzz/corpus/<target>/) plus what earlier runs found (build/fuzz/corpus/<target>/);
+# a crash leaves its input in build/fuzz/crashes/ and fails. Clang 14 + libclang-rt-14-dev.
+FUZZ_SECONDS ?= 10
+FUZZ_SRCS := $(filter-out tests/fuzz/fuzz_util.c,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BINS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Rewrites the committed seed corpora (tests/fuzz/make_seeds.c).
+fuzz-seeds: $(BUILD)/obj/tests/fuzz/make_seeds.o $(BUILD)/libveribench.a
+	$(CC) $(LDFLAGS) -o $(BUILD)/make_seeds $^ $(LDLIBS)
+	$(BUILD)/make_seeds
+
+build/fuzz/bin/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libveribench.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(LDLIBS)
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/veribench $(BUILD)/libveribench.a

@@ -3,7 +3,7 @@
 #   ./bootstrap.sh main   install what is missing, build, fetch and convert the model,
 #                         run the default evaluation (LFW View 2), print where the report is
 #   ./bootstrap.sh test   the same set-up, then the whole test suite, normal and
-#                         sanitizer (ASan+UBSan) builds
+#                         sanitizer (ASan+UBSan) builds, and a short fuzz pass
 # Data: VERIBENCH_DATA (default ../shared/datasets) names the folder holding lfw/ and fvc2002/.
 set -eu
 cd "$(dirname "$0")"
@@ -13,7 +13,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential pkg-config ca-certificates zlib1g-dev libjpeg62-turbo-dev libpng-dev
 libtiff-dev libcsv-dev libcjson-dev libssl-dev gnuplot-nox glslc libvulkan-dev
-mesa-vulkan-drivers vulkan-validationlayers"
+mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev"
 
 install_missing() {
     missing=""
@@ -70,6 +70,8 @@ test)
     make test
     make -j"$JOBS" SAN=1
     make SAN=1 test
+    # A short fuzz pass over every parser of outside input (make fuzz FUZZ_SECONDS=N for longer).
+    make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
     ;;
 *)
     echo "usage: ./bootstrap.sh main | test" >&2
