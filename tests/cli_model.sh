@@ -30,6 +30,7 @@ grep -q "checksum" "$CLI_TMP/err" && not_ok "intact model warned: $(cat "$CLI_TM
 name="conv32_1/conv1/scale/weights"
 at=$(grep -obUa "$name" "$M" | head -n 1 | cut -d: -f1)
 cp "$M" "$CLI_TMP/renamed.gguf"
+[ -n "$at" ] && ok || { not_ok "$name not found in $M"; at=0; }
 patch_at "$CLI_TMP/renamed.gguf" $((at + ${#name} - 1)) 'X'
 expect_exit 3 "embed, renamed tensor" -- "$VB" embed --model "$CLI_TMP/renamed.gguf" "$A"
 expect_grep "renamed.gguf: tensor '$name' not found" "$CLI_TMP/err" "error names the tensor and the file"

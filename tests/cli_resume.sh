@@ -18,13 +18,18 @@ OUT="$CLI_TMP/results"
 RUN="$VB run --model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --no-plots --out $OUT"
 
 expect_exit 0 "first run" -- $RUN
-S=$(ls "$OUT"/scores/*.csv.gz)
+S=$(ls "$OUT"/scores/*.csv.gz 2>/dev/null)
+T=$(ls "$OUT"/templates/*.bin 2>/dev/null)
+if [ ! -f "$S" ] || [ ! -f "$T" ]; then
+    not_ok "first run left no score or template file: nothing to damage"
+    cli_finish
+    exit 1
+fi
 expect_grep ',faces_per_s,' "$OUT/metrics.csv" "first run measures throughput"
 
 # issue 10 item 4: the saved timing deleted (and a stale .timing.tmp from a full disk):
 # the re-run measures throughput again instead of dropping it, and leaves no .tmp file.
 rm -f "$OUT"/templates/*.timing
-T=$(ls "$OUT"/templates/*.bin)
 echo "torn" > "${T%.bin}.timing.tmp"
 expect_exit 0 "re-run without timing" -- $RUN
 expect_grep 'saved timing .* missing or unreadable; re-embedding 4 samples' "$CLI_TMP/err" "says timing is re-measured"
