@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -312,43 +314,103 @@ static void describe_weights(const vb_model *m, char *out, size_t n)
 /* Inference timing is saved beside the templates (templates/<combo>.timing) and added up
  * over resumed runs, so a run that resumes everything still reports the throughput measured
  * when the templates were made, and metrics.csv does not change on resume. */
+typedef struct saved_timing {
+    size_t images, calls;
+    double run_ms, wall_ms, layer_ms[VB_GRAPH_MAX_NODES];
+} saved_timing;
+
+/* The saved timing for fingerprint fp; -1 when the file is missing, torn, for another
+ * configuration, or lists other layers. */
+static int read_timing(const char *path, const char *fp, int n_layers, saved_timing *t)
+{
+    char magic[32], saved_fp[80], name[128];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &t->images, &t->calls, &t->run_ms,
+                    &t->wall_ms) == 6 && !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp);
+    for (int i = 0; ok && i < n_layers; i++)
+        ok = fscanf(f, "%lf %127s", &t->layer_ms[i], name) == 2;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* Write the timing atomically; a failed write (full disk) leaves no .tmp behind. */
+static int write_timing(const char *path, const char *fp, const vb_run_combo *c, const saved_timing *t, vb_err *e)
+{
+    vb_atomic a;
+    if (vb_atomic_begin(&a, path, "w", e))
+        return -1;
+    fprintf(a.f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, t->images, t->calls, t->run_ms, t->wall_ms);
+    for (int i = 0; i < c->n_layers; i++)
+        fprintf(a.f, "%.17g %s\n", t->layer_ms[i], c->layer_names[i]);
+    return vb_atomic_commit(&a, e);
+}
+
 static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, const char *fp, vb_err *e)
 {
-    char path[1200], tmp[1300], magic[32], saved_fp[80], name[128];
+    char path[1200], tmp[1300];
     out_path(run, path, sizeof path, "templates/%s.timing", c->label);
-    double run_ms = en->run_ms, wall_ms = c->embed_wall_s * 1e3, ms;
-    size_t images = en->images, calls = en->calls, n_saved, calls_saved;
-    double saved_run, saved_wall;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp); /* left by a run killed while writing it */
+    saved_timing t = {.images = en->images, .calls = en->calls, .run_ms = en->run_ms,
+                      .wall_ms = c->embed_wall_s * 1e3};
     c->n_layers = en->graph.n_nodes;
     for (int i = 0; i < en->graph.n_nodes; i++) {
-        c->layer_ms[i] = en->node_ms[i];
+        t.layer_ms[i] = en->node_ms[i];
         snprintf(c->layer_names[i], sizeof c->layer_names[i], "%s", en->graph.nodes[i].name);
     }
-    FILE *f = fopen(path, "r");
-    if (f && fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &n_saved, &calls_saved, &saved_run, &saved_wall) == 6 &&
-        !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp)) {
-        images += n_saved, calls += calls_saved, run_ms += saved_run, wall_ms += saved_wall;
-        for (int i = 0; i < c->n_layers && fscanf(f, "%lf %127s", &ms, name) == 2; i++)
-            c->layer_ms[i] += ms;
+    saved_timing old;
+    if (read_timing(path, fp, c->n_layers, &old) == 0) {
+        t.images += old.images, t.calls += old.calls, t.run_ms += old.run_ms, t.wall_ms += old.wall_ms;
+        for (int i = 0; i < c->n_layers; i++)
+            t.layer_ms[i] += old.layer_ms[i];
     }
-    if (f)
-        fclose(f);
-    c->timed_images = images;
-    c->timed_wall_ms = wall_ms;
-    c->infer_ms_per_face = images ? run_ms / images : 0;
-    c->faces_per_s = run_ms > 0 ? 1e3 * images / run_ms : 0;
+    memcpy(c->layer_ms, t.layer_ms, sizeof c->layer_ms);
+    c->timed_images = t.images;
+    c->timed_wall_ms = t.wall_ms;
+    c->infer_ms_per_face = t.images ? t.run_ms / t.images : 0;
+    c->faces_per_s = t.run_ms > 0 ? 1e3 * t.images / t.run_ms : 0;
     if (!en->images)
         return 0; /* nothing new measured */
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!(f = fopen(tmp, "w")))
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    fprintf(f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, images, calls, run_ms, wall_ms);
-    for (int i = 0; i < c->n_layers; i++)
-        fprintf(f, "%.17g %s\n", c->layer_ms[i], c->layer_names[i]);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0)
-        return vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
+    return write_timing(path, fp, c, &t, e);
+}
+
+/* Samples re-embedded to measure timing when the saved timing is lost: enough for a
+ * stable per-face time, few enough to cost seconds, not the whole dataset again. */
+#define RETIME_SAMPLES 32
+
+static int discard_template(void *arg, size_t k, const float *desc, const vb_err *why)
+{
+    (void)arg, (void)k, (void)desc, (void)why;
+    return 0;
+}
+
+/* issue 10 item 4: a resumed run that embeds nothing new but finds templates/<combo>.timing
+ * missing or unreadable (deleted, torn by a full disk) would report no throughput and an
+ * empty latency.csv. Re-embed up to RETIME_SAMPLES already-embedded samples (results
+ * discarded: the saved templates stay) to measure it again, and say so. */
+static int retime_if_lost(vb_run *run, vb_engine *en, vb_run_combo *c, const vb_template_store *store,
+                          const char *fp, vb_err *e)
+{
+    char path[1200];
+    saved_timing old;
+    out_path(run, path, sizeof path, "templates/%s.timing", c->label);
+    if (en->images || read_timing(path, fp, en->graph.n_nodes, &old) == 0)
+        return 0;
+    const char *paths[RETIME_SAMPLES];
+    size_t n = 0;
+    for (uint32_t i = 0; i < run->ds.n_samples && n < RETIME_SAMPLES; i++)
+        if (store->state[i] == VB_TPL_OK)
+            paths[n++] = run->ds.samples[i].path;
+    if (!n)
+        return 0;
+    fprintf(stderr, "veribench run: %s: saved timing %s is missing or unreadable; re-embedding %zu samples "
+            "to measure throughput and latency again (they rest on those %zu images)\n", c->label, path, n, n);
+    double t0 = vb_now();
+    if (vb_engine_embed_files(en, paths, n, &run->cfg.crop, discard_template, NULL, e))
+        return -1;
+    c->embed_wall_s = vb_now() - t0;
     return 0;
 }
 
@@ -414,7 +476,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     if (!run->cfg.quiet)
         fprintf(stderr, "veribench run: %s: %u samples, %zu already embedded, batch %d\n", c->label,
                 run->ds.n_samples, store.n_resumed, en.batch);
-    if (embed_missing(run, &en, c, &store, e))
+    if (embed_missing(run, &en, c, &store, e) || retime_if_lost(run, &en, c, &store, fp, e))
         goto done;
     if (accumulate_timing(run, c, &en, fp, e))
         goto done;
@@ -631,8 +693,15 @@ static int fill_report(FILE *f, const vb_run *run)
     return rc;
 }
 
+/* The results folder's lock (lock_results_folder), held from before the first file in the
+ * folder is touched until the run ends: one run per process. */
+static int results_lock_fd = -1;
+
 static void free_run(vb_run *run)
 {
+    if (results_lock_fd >= 0)
+        close(results_lock_fd);
+    results_lock_fd = -1;
     for (int i = 0; i < run->n_combos; i++) {
         vb_metrics_free(&run->combos[i].metrics);
         free(run->combos[i].templates);
@@ -651,6 +720,30 @@ static int fail(vb_run *run, vb_err *e)
     fprintf(stderr, "veribench run: %s\n", e->msg);
     free_run(run);
     return e->code ? e->code : VB_EXIT_IO;
+}
+
+/* issue 10 item 11: one veribench per results folder. Two runs into the same --out would
+ * append to the same template and score files; an exclusive, non-blocking flock on
+ * OUT/.lock (released by the kernel when the process ends, however it ends) refuses the
+ * second one. Returns the lock's descriptor, or -1 with the error set. */
+static int lock_results_folder(const char *out_dir, vb_err *e)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/.lock", out_dir);
+    if (vb_mkdirs(out_dir, e))
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create the results folder's lock: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        if (err == EWOULDBLOCK)
+            return vb_fail(e, VB_EXIT_IO, "%s: results folder in use: another veribench holds its lock (%s); "
+                           "wait for it to finish or choose another --out", out_dir, path);
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot lock: %s", path, strerror(err));
+    }
+    return fd;
 }
 
 int vb_run_main(const vb_run_config *cfg)
@@ -684,7 +777,7 @@ int vb_run_main(const vb_run_config *cfg)
     run.threshold = g.threshold;
     run.distance = g.distance;
     char dir[1200];
-    int rc = vb_mkdirs(cfg->out_dir, &e);
+    int rc = (results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0;
     out_path(&run, dir, sizeof dir, "%s", "templates");
     rc = rc || vb_mkdirs(dir, &e);
     out_path(&run, dir, sizeof dir, "%s", "scores");

@@ -1,7 +1,10 @@
 #include "cli/scores.h"
+#include "core/files.h"
 
 #include <errno.h>
 #include <math.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -153,38 +156,122 @@ static void *format_chunk(void *arg)
     return NULL;
 }
 
-static int read_progress(const char *path, const char *fingerprint, size_t *trials, long long *bytes)
+/* <file>.progress: "trials bytes fingerprint sha256", the SHA-256 of the first `bytes`
+ * bytes of the score file (its complete gzip members). */
+typedef struct progress_rec {
+    size_t trials;
+    long long bytes;
+    char sha[65];
+} progress_rec;
+
+/* 0: a record for this fingerprint; 1: none (no file, another fingerprint); 2: a record
+ * for this fingerprint that cannot be trusted (torn, or written before it held a SHA-256). */
+static int read_progress(const char *path, const char *fingerprint, progress_rec *r)
 {
     char p[1100];
     snprintf(p, sizeof p, "%s.progress", path);
     FILE *f = fopen(p, "r");
     if (!f)
-        return -1;
+        return 1;
     unsigned long long t, b;
     char fp[80];
-    int ok = fscanf(f, "%llu %llu %79s", &t, &b, fp) == 3 && !strcmp(fp, fingerprint);
+    int n = fscanf(f, "%llu %llu %79s %64s", &t, &b, fp, r->sha);
     fclose(f);
-    if (!ok)
-        return -1;
-    *trials = (size_t)t;
-    *bytes = (long long)b;
+    if (n < 3 || strcmp(fp, fingerprint))
+        return 1;
+    if (n < 4 || strlen(r->sha) != 64)
+        return 2;
+    r->trials = (size_t)t;
+    r->bytes = (long long)b;
     return 0;
 }
 
-static int write_progress(const char *path, const char *fingerprint, size_t trials, long long bytes, vb_err *e)
+static void sha_hex(EVP_MD_CTX *ctx, char hex[65])
 {
-    char p[1100], tmp[1100];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    if (!copy || !EVP_MD_CTX_copy_ex(copy, ctx) || !EVP_DigestFinal_ex(copy, md, &len))
+        len = 0;
+    EVP_MD_CTX_free(copy);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    hex[len ? 64 : 0] = 0;
+}
+
+static int write_progress(const char *path, const char *fingerprint, size_t trials, long long bytes,
+                          EVP_MD_CTX *ctx, vb_err *e)
+{
+    char p[1100], sha[65];
     snprintf(p, sizeof p, "%s.progress", path);
-    snprintf(tmp, sizeof tmp, "%s.progress.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "%zu %lld %s\n", trials, bytes, fingerprint);
-    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, p) != 0)
-        return vb_fail(e, VB_EXIT_IO, "%s: cannot write: %s", p, strerror(errno));
+    sha_hex(ctx, sha);
+    vb_atomic a;
+    if (vb_atomic_begin(&a, p, "w", e))
+        return -1;
+    fprintf(a.f, "%zu %lld %s %s\n", trials, bytes, fingerprint, sha);
+    return vb_atomic_commit(&a, e);
+}
+
+/* issue 10 item 5: the complete members .progress records must still be there, byte for
+ * byte: a score file truncated (or altered) behind the record's back was kept and then
+ * failed `veribench metrics`. Hashes the first r->bytes bytes of f into ctx; returns 0 when
+ * size and SHA-256 match, else -1 with the reason in why. */
+static int verify_resume(FILE *f, const progress_rec *r, EVP_MD_CTX *ctx, char *why, size_t why_n)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || st.st_size < r->bytes) {
+        snprintf(why, why_n, "it holds %lld bytes, the record says %lld are complete",
+                 (long long)st.st_size, r->bytes);
+        return -1;
+    }
+    uint8_t buf[1 << 16];
+    long long left = r->bytes;
+    while (left > 0) {
+        size_t n = fread(buf, 1, left < (long long)sizeof buf ? (size_t)left : sizeof buf, f);
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(ctx, buf, n);
+        left -= (long long)n;
+    }
+    char sha[65];
+    sha_hex(ctx, sha);
+    if (left > 0 || strcmp(sha, r->sha)) {
+        snprintf(why, why_n, "the SHA-256 of its first %lld bytes differs from the record", r->bytes);
+        return -1;
+    }
     return 0;
+}
+
+/* Open the score file to resume after its last complete member (*done, *bytes, ctx over
+ * those bytes), or to start over when nothing trustworthy is recorded. */
+static FILE *open_for_resume(const char *path, const char *fingerprint, size_t n_trials, size_t *done,
+                             long long *bytes, EVP_MD_CTX *ctx, vb_err *e)
+{
+    progress_rec r;
+    char why[200] = "";
+    int st = read_progress(path, fingerprint, &r);
+    FILE *f = st == 0 && r.trials <= n_trials ? fopen(path, "r+b") : NULL;
+    if (st == 2)
+        snprintf(why, sizeof why, "its .progress record has no usable SHA-256");
+    if (f && verify_resume(f, &r, ctx, why, sizeof why) == 0) {
+        /* Keep the complete members, drop whatever a kill left after them. */
+        *done = r.trials, *bytes = r.bytes;
+        if (ftruncate(fileno(f), r.bytes) != 0 || fseek(f, r.bytes, SEEK_SET) != 0) {
+            fclose(f);
+            vb_fail(e, VB_EXIT_IO, "%s: cannot resume: %s", path, strerror(errno));
+            return NULL;
+        }
+        return f;
+    }
+    if (f)
+        fclose(f);
+    if (why[0])
+        fprintf(stderr, "veribench run: %s: not resumed, %s; writing it again\n", path, why);
+    *done = 0, *bytes = 0;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    if (!(f = fopen(path, "wb")))
+        vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", path, strerror(errno));
+    return f;
 }
 
 static char **encode_ids(const vb_dataset *d, vb_err *e)
@@ -210,25 +297,24 @@ int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s
     *written_now = 0;
     size_t done = 0;
     long long bytes = 0;
-    FILE *f;
-    if (read_progress(path, fingerprint, &done, &bytes) == 0 && done <= s->n && (f = fopen(path, "r+b"))) {
-        /* Keep the complete members, drop whatever a kill left after them. */
-        if (ftruncate(fileno(f), bytes) != 0 || fseek(f, bytes, SEEK_SET) != 0) {
-            fclose(f);
-            return vb_fail(e, VB_EXIT_IO, "%s: cannot resume: %s", path, strerror(errno));
-        }
-    } else {
-        done = 0;
-        bytes = 0;
-        if (!(f = fopen(path, "wb")))
-            return vb_fail(e, VB_EXIT_IO, "%s: cannot create: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(ctx);
+        return vb_fail(e, VB_EXIT_IO, "out of memory");
+    }
+    FILE *f = open_for_resume(path, fingerprint, s->n, &done, &bytes, ctx, e);
+    if (!f) {
+        EVP_MD_CTX_free(ctx);
+        return -1;
     }
     if (done == s->n && bytes > 0) {
+        EVP_MD_CTX_free(ctx);
         fclose(f);
         return 0;
     }
     char **ids = encode_ids(d, e);
     if (!ids) {
+        EVP_MD_CTX_free(ctx);
         fclose(f);
         return -1;
     }
@@ -253,9 +339,10 @@ int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s
                 rc = vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
             if (rc == 0) {
                 bytes += (long long)jobs[t].gz_len;
+                EVP_DigestUpdate(ctx, jobs[t].gz, jobs[t].gz_len);
                 *written_now += jobs[t].end - jobs[t].begin;
                 done = jobs[t].end;
-                rc = write_progress(path, fingerprint, done, bytes, e);
+                rc = write_progress(path, fingerprint, done, bytes, ctx, e);
             }
             free(jobs[t].gz);
         }
@@ -263,6 +350,7 @@ int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s
     for (size_t i = 0; i < d->n_samples; i++)
         free(ids[i]);
     free(ids);
+    EVP_MD_CTX_free(ctx);
     if (fclose(f) != 0 && rc == 0)
         rc = vb_fail(e, VB_EXIT_IO, "%s: write failed: %s", path, strerror(errno));
     return rc;

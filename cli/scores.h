@@ -1,8 +1,9 @@
 /* Scoring every trial of a run and writing DIR/scores/<combo>.csv.gz (header
  * a,b,label,score,fold), incrementally and resumably: the file is a sequence of gzip
  * members of ~1M rows each (a valid .gz for any reader) and <file>.progress records after
- * each member how many trials and bytes are complete, so a killed run truncates to the
- * last complete member and carries on. Scores are in the model's own units (a euclidean
+ * each member how many trials and bytes are complete and the SHA-256 of those bytes, so a
+ * killed run truncates to the last complete member and carries on (a file that no longer
+ * matches its record is written again). Scores are in the model's own units (a euclidean
  * distance for the face net) rounded to 9 decimal places, score = round(d * 1e9) / 1e9, and
  * written with %.9f: strtod of that text is the correctly rounded double of the same
  * decimal, which is exactly that quotient, so the file reads back to bit-identical values and

@@ -56,6 +56,42 @@ static void jpeg_message(j_common_ptr cinfo, int msg_level)
         cinfo->err->format_message(cinfo, g->message);
 }
 
+/* The output layout for the file's colour space: grey, RGB, or CMYK (4 samples, folded to
+ * RGB by cmyk_to_rgb); 0 for a colour space we cannot read. YCCK is converted to CMYK by
+ * libjpeg itself. */
+static int jpeg_choose_output(struct jpeg_decompress_struct *cinfo)
+{
+    switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo->out_color_space = JCS_GRAYSCALE;
+        return 1;
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo->out_color_space = JCS_RGB;
+        return 3;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo->out_color_space = JCS_CMYK;
+        return 4;
+    default:
+        return 0;
+    }
+}
+
+/* CMYK row to RGB in place (rgb may alias cmyk: it is written behind the read position).
+ * Adobe's writers (Photoshop; libjpeg with an Adobe marker) store the inverted values, so
+ * there R = C * K / 255; plain CMYK gives R = (255 - C) * (255 - K) / 255. */
+static void cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned c[4];
+        for (int k = 0; k < 4; k++)
+            c[k] = inverted ? cmyk[i * 4 + k] : 255u - cmyk[i * 4 + k];
+        for (int k = 0; k < 3; k++)
+            rgb[i * 3 + k] = (uint8_t)((c[k] * c[3] + 127) / 255);
+    }
+}
+
 static int decode_jpeg(const uint8_t *data, size_t size, const char *path, vb_image *img, vb_err *e)
 {
     struct jpeg_decompress_struct cinfo;
@@ -66,28 +102,45 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *path, vb_im
     guard.mgr.emit_message = jpeg_message;
     /* volatile: modified between setjmp and a possible longjmp */
     vb_image *volatile out = img;
+    uint8_t *volatile row4 = NULL;
     if (setjmp(guard.jump)) {
         jpeg_destroy_decompress(&cinfo);
         vb_image_free(out);
+        free(row4);
         return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt JPEG: %s", path, guard.message);
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
-    int gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-    cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+    int chans = jpeg_choose_output(&cinfo);
+    if (!chans) {
+        int space = cinfo.jpeg_color_space;
+        jpeg_destroy_decompress(&cinfo);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported colour space in JPEG (libjpeg J_COLOR_SPACE %d); "
+                       "grey, YCbCr, RGB, CMYK and YCCK are read", path, space);
+    }
     jpeg_start_decompress(&cinfo);
-    if (alloc_pixels(img, (int)cinfo.output_width, (int)cinfo.output_height, gray ? 1 : 3, path, e)) {
+    if (alloc_pixels(img, (int)cinfo.output_width, (int)cinfo.output_height, chans == 1 ? 1 : 3, path, e)) {
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
+    if (chans == 4 && !(row4 = malloc((size_t)img->w * 4))) {
+        jpeg_destroy_decompress(&cinfo);
+        vb_image_free(img);
+        return vb_fail(e, VB_EXIT_IO, "%s: out of memory", path);
+    }
     size_t stride = (size_t)img->w * img->c;
     while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = img->px + cinfo.output_scanline * stride;
+        JSAMPROW row = img->px + cinfo.output_scanline * stride, dst = row;
+        if (row4)
+            row = row4;
         jpeg_read_scanlines(&cinfo, &row, 1);
+        if (row4)
+            cmyk_to_rgb(row4, dst, (size_t)img->w, cinfo.saw_Adobe_marker);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    free(row4);
     if (guard.warnings) {
         vb_image_free(img);
         return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated JPEG: %s", path, guard.message);
@@ -97,6 +150,50 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *path, vb_im
 
 /* ------------------------------------------------------------------- PNG */
 
+/* The low-level libpng API, not png_image: the simplified API treats 16-bit data as
+ * linear light and gamma-encodes it on the way to 8 bits (and honours gAMA/iCCP), so a
+ * 16-bit file holding v*257 came back as a gamma curve. Here nothing is colour-managed:
+ * 16-bit samples are scaled to 8 bits with rounding, palettes and low bit depths are
+ * expanded, and alpha is composited on black (value * alpha / 255). */
+typedef struct png_source {
+    const uint8_t *data;
+    size_t size, pos;
+    char message[256];
+} png_source;
+
+static void png_read_memory(png_structp png, png_bytep out, size_t n)
+{
+    png_source *s = png_get_io_ptr(png);
+    if (n > s->size - s->pos)
+        png_error(png, "file ends inside a chunk");
+    memcpy(out, s->data + s->pos, n);
+    s->pos += n;
+}
+
+static void png_fatal(png_structp png, png_const_charp msg)
+{
+    png_source *s = png_get_error_ptr(png);
+    snprintf(s->message, sizeof s->message, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_warn(png_structp png, png_const_charp msg)
+{
+    (void)png, (void)msg; /* ancillary-chunk trouble: the pixels are still exact */
+}
+
+/* Rows of `chans` 8-bit samples (grey, grey+alpha, RGB or RGBA) into img, alpha dropped. */
+static void png_flatten(const uint8_t *rows, int chans, vb_image *img)
+{
+    size_t n = (size_t)img->w * img->h;
+    int alpha = chans == 2 || chans == 4;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = rows + i * chans;
+        for (int k = 0; k < img->c; k++)
+            img->px[i * img->c + k] = alpha ? (uint8_t)((p[k] * p[chans - 1] + 127) / 255) : p[k];
+    }
+}
+
 static int decode_png(const uint8_t *data, size_t size, const char *path, vb_image *img, vb_err *e)
 {
     /* libpng stops reading after the last image row, so a file cut inside its trailer
@@ -104,21 +201,49 @@ static int decode_png(const uint8_t *data, size_t size, const char *path, vb_ima
     static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
     if (size < 8 + sizeof iend || memcmp(data + size - sizeof iend, iend, sizeof iend))
         return vb_fail(e, VB_EXIT_INPUT, "%s: truncated PNG (no IEND chunk at the end)", path);
-    png_image pi;
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&pi, data, size))
-        return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt PNG: %s", path, pi.message);
-    int gray = !(pi.format & PNG_FORMAT_FLAG_COLOR);
-    pi.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB; /* alpha is composited on black */
-    if (alloc_pixels(img, (int)pi.width, (int)pi.height, gray ? 1 : 3, path, e)) {
-        png_image_free(&pi);
+    png_source src = {data, size, 0, "unknown error"};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_fatal, png_warn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return vb_fail(e, VB_EXIT_IO, "%s: out of memory for the PNG decoder", path);
+    }
+    /* volatile: assigned between setjmp and a possible longjmp */
+    uint8_t *volatile rows = NULL;
+    png_bytep *volatile row_ptrs = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(row_ptrs);
+        vb_image_free(img);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated PNG: %s", path, src.message);
+    }
+    png_set_read_fn(png, &src, png_read_memory);
+    png_read_info(png, info);
+    png_set_expand(png);   /* palette -> RGB, 1/2/4-bit grey -> 8, tRNS -> alpha */
+    png_set_scale_16(png); /* round(v * 255 / 65535): exact for v * 257 */
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int chans = png_get_channels(png, info);
+    int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
+    if (png_get_bit_depth(png, info) != 8 || png_get_rowbytes(png, info) != (size_t)w * chans)
+        png_error(png, "unexpected row layout after expansion to 8 bits");
+    if (alloc_pixels(img, w, h, chans >= 3 ? 3 : 1, path, e)) {
+        png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
-    if (!png_image_finish_read(&pi, NULL, img->px, 0, NULL)) {
-        vb_image_free(img);
-        return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated PNG: %s", path, pi.message);
-    }
+    rows = malloc((size_t)w * h * chans);
+    row_ptrs = malloc(sizeof *row_ptrs * (size_t)h);
+    if (!rows || !row_ptrs)
+        png_error(png, "out of memory");
+    for (int y = 0; y < h; y++)
+        row_ptrs[y] = rows + (size_t)y * w * chans;
+    png_read_image(png, row_ptrs);
+    png_read_end(png, NULL);
+    png_flatten(rows, chans, img);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    free(row_ptrs);
     return 0;
 }
 
@@ -138,6 +263,35 @@ static void tiff_handler(const char *module, const char *fmt, va_list ap)
 static void tiff_warning(const char *module, const char *fmt, va_list ap)
 {
     (void)module, (void)fmt, (void)ap; /* unknown tags and the like: not our concern */
+}
+
+/* Scanlines of `bytes`-per-sample data into img (16-bit samples scaled to 8 bits with
+ * rounding, no gamma); frees img on failure. */
+static int tiff_read_rows(TIFF *tif, const char *path, int bytes, vb_image *img, vb_err *e)
+{
+    size_t samples = (size_t)img->w * img->c;
+    if ((size_t)TIFFScanlineSize(tif) != samples * bytes) {
+        vb_image_free(img);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: TIFF scanline size disagrees with its dimensions", path);
+    }
+    uint16_t *wide = bytes == 2 ? malloc(samples * 2) : NULL;
+    if (bytes == 2 && !wide) {
+        vb_image_free(img);
+        return vb_fail(e, VB_EXIT_IO, "%s: out of memory", path);
+    }
+    for (int y = 0; y < img->h; y++) {
+        uint8_t *row = img->px + (size_t)y * samples;
+        if (TIFFReadScanline(tif, wide ? (void *)wide : (void *)row, (uint32_t)y, 0) < 0) {
+            free(wide);
+            vb_image_free(img);
+            return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated TIFF at row %d: %s", path, y,
+                           tiff_message[0] ? tiff_message : "read failed");
+        }
+        for (size_t i = 0; wide && i < samples; i++)
+            row[i] = (uint8_t)((wide[i] * 255u + 32767u) / 65535u);
+    }
+    free(wide);
+    return 0;
 }
 
 static int decode_tiff(const char *path, vb_image *img, vb_err *e)
@@ -160,31 +314,20 @@ static int decode_tiff(const char *path, vb_image *img, vb_err *e)
     int ok_gray = spp == 1 && (photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE);
     int ok_rgb = spp == 3 && photometric == PHOTOMETRIC_RGB && planar == PLANARCONFIG_CONTIG;
     int tiled = TIFFIsTiled(tif);
-    if (bits != 8 || (!ok_gray && !ok_rgb) || tiled) {
+    if ((bits != 8 && bits != 16) || (!ok_gray && !ok_rgb) || tiled) {
         TIFFClose(tif);
         return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported TIFF (%u bits, %u samples, photometric %u%s); "
-                       "only 8-bit grayscale or RGB strips are read", path, bits, spp, photometric,
+                       "only 8- or 16-bit grayscale or RGB strips are read", path, bits, spp, photometric,
                        tiled ? ", tiled" : "");
     }
     if (alloc_pixels(img, (int)w, (int)h, spp, path, e)) {
         TIFFClose(tif);
         return -1;
     }
-    size_t stride = (size_t)w * spp;
-    if ((size_t)TIFFScanlineSize(tif) != stride) {
-        TIFFClose(tif);
-        vb_image_free(img);
-        return vb_fail(e, VB_EXIT_INPUT, "%s: TIFF scanline size disagrees with its dimensions", path);
-    }
-    for (uint32_t y = 0; y < h; y++) {
-        if (TIFFReadScanline(tif, img->px + y * stride, y, 0) < 0) {
-            TIFFClose(tif);
-            vb_image_free(img);
-            return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated TIFF at row %u: %s", path, y,
-                           tiff_message[0] ? tiff_message : "read failed");
-        }
-    }
+    int rc = tiff_read_rows(tif, path, bits / 8, img, e);
     TIFFClose(tif);
+    if (rc)
+        return -1;
     if (photometric == PHOTOMETRIC_MINISWHITE)
         for (size_t i = 0; i < (size_t)w * h; i++)
             img->px[i] = (uint8_t)(255 - img->px[i]);
@@ -216,6 +359,34 @@ static int pnm_int(const uint8_t *d, size_t size, size_t *pos, long *out)
     return 0;
 }
 
+/* A PNM sample in 0..maxval to 8 bits, rounded (the identity for maxval 255). */
+static uint8_t pnm_scale(long v, long maxval)
+{
+    return (uint8_t)((v * 255 + maxval / 2) / maxval);
+}
+
+/* Binary samples: one byte each up to maxval 255, else two bytes, most significant first. */
+static int pnm_binary(const uint8_t *d, size_t size, size_t pos, long maxval, const char *path,
+                      vb_image *img, vb_err *e)
+{
+    size_t n = (size_t)img->w * img->h * img->c, bytes = maxval > 255 ? 2 : 1;
+    if (pos > size || (size - pos) / bytes < n) {
+        vb_image_free(img);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: truncated PNM: %zu of %zu pixel bytes", path,
+                       pos > size ? 0 : size - pos, n * bytes);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = d + pos + i * bytes;
+        long v = bytes == 2 ? (long)p[0] << 8 | p[1] : p[0];
+        if (v > maxval) {
+            vb_image_free(img);
+            return vb_fail(e, VB_EXIT_INPUT, "%s: PNM sample %zu is %ld, above maxval %ld", path, i, v, maxval);
+        }
+        img->px[i] = pnm_scale(v, maxval);
+    }
+    return 0;
+}
+
 static int decode_pnm(const uint8_t *d, size_t size, const char *path, vb_image *img, vb_err *e)
 {
     int binary = d[1] == '5' || d[1] == '6', color = d[1] == '3' || d[1] == '6';
@@ -223,28 +394,20 @@ static int decode_pnm(const uint8_t *d, size_t size, const char *path, vb_image 
     long w, h, maxval;
     if (pnm_int(d, size, &pos, &w) || pnm_int(d, size, &pos, &h) || pnm_int(d, size, &pos, &maxval))
         return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt PNM header", path);
-    if (maxval != 255)
-        return vb_fail(e, VB_EXIT_INPUT, "%s: PNM maxval %ld not supported (8-bit only)", path, maxval);
+    if (maxval < 1 || maxval > 65535)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: PNM maxval %ld outside 1..65535", path, maxval);
     if (w > 65535 || h > 65535 || alloc_pixels(img, (int)w, (int)h, color ? 3 : 1, path, e))
         return w > 65535 || h > 65535 ? vb_fail(e, VB_EXIT_INPUT, "%s: PNM too large", path) : -1;
+    if (binary)
+        return pnm_binary(d, size, pos + 1 /* exactly one whitespace byte after maxval */, maxval, path, img, e);
     size_t n = (size_t)w * h * img->c;
-    if (binary) {
-        pos++; /* exactly one whitespace byte after maxval */
-        if (pos > size || size - pos < n) {
-            vb_image_free(img);
-            return vb_fail(e, VB_EXIT_INPUT, "%s: truncated PNM: %zu of %zu pixel bytes", path,
-                           pos > size ? 0 : size - pos, n);
-        }
-        memcpy(img->px, d + pos, n);
-        return 0;
-    }
     for (size_t i = 0; i < n; i++) {
         long v;
-        if (pnm_int(d, size, &pos, &v) || v > 255) {
+        if (pnm_int(d, size, &pos, &v) || v > maxval) {
             vb_image_free(img);
             return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt or truncated ASCII PNM at sample %zu", path, i);
         }
-        img->px[i] = (uint8_t)v;
+        img->px[i] = pnm_scale(v, maxval);
     }
     return 0;
 }

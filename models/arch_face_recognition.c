@@ -5,11 +5,17 @@
 
 #include "models/arch.h"
 
-static const vb_tensor *find(const vb_model *m, const char *prefix, const char *suffix)
+/* The tensor prefix/suffix, or NULL with an error naming the tensor and the model file (a
+ * renamed or missing tensor must say which, not just "missing scale tensor"). */
+static const vb_tensor *need(const vb_model *m, const char *prefix, const char *suffix, vb_err *e)
 {
     char name[160];
-    snprintf(name, sizeof name, "%s/%s", prefix, suffix);
-    return vb_model_tensor(m, name);
+    snprintf(name, sizeof name, "%s%s%s", prefix, *suffix ? "/" : "", suffix);
+    const vb_tensor *t = vb_model_tensor(m, name);
+    if (!t)
+        vb_fail(e, VB_EXIT_INPUT, "%s: tensor '%s' not found (missing or renamed; the face_recognition "
+                "architecture needs it)", m->path, name);
+    return t;
 }
 
 /* conv layer = conv + bias, per-channel scale, optional ReLU. */
@@ -17,13 +23,16 @@ static int conv_layer(vb_graph *g, int x, const char *prefix, int stride, int sa
                       vb_err *e)
 {
     const vb_model *m = g->model;
+    const vb_tensor *filters, *bias, *scale, *shift;
+    if (!(filters = need(m, prefix, "conv/filters", e)) || !(bias = need(m, prefix, "conv/bias", e)) ||
+        !(scale = need(m, prefix, "scale/weights", e)) || !(shift = need(m, prefix, "scale/biases", e)))
+        return -1;
     char name[128];
-    x = vb_graph_conv(g, x, prefix, find(m, prefix, "conv/filters"), find(m, prefix, "conv/bias"),
-                      stride, same_pad, e);
+    x = vb_graph_conv(g, x, prefix, filters, bias, stride, same_pad, e);
     if (x < 0)
         return -1;
     snprintf(name, sizeof name, "%s/scale", prefix);
-    x = vb_graph_affine(g, x, name, find(m, prefix, "scale/weights"), find(m, prefix, "scale/biases"), e);
+    x = vb_graph_affine(g, x, name, scale, shift, e);
     if (x < 0 || !relu)
         return x;
     snprintf(name, sizeof name, "%s/relu", prefix);
@@ -71,7 +80,8 @@ int vb_arch_face_recognition(vb_graph *g, vb_err *e)
             return -1;
     if ((x = vb_graph_mean_hw(g, x, "mean", e)) < 0)
         return -1;
-    if ((x = vb_graph_fc(g, x, "fc", vb_model_tensor(g->model, "fc"), NULL, e)) < 0)
+    const vb_tensor *fc = need(g->model, "fc", "", e);
+    if (!fc || (x = vb_graph_fc(g, x, "fc", fc, NULL, e)) < 0)
         return -1;
     g->output = x;
     return 0;

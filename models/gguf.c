@@ -5,6 +5,7 @@
 #include "core/files.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -236,6 +237,59 @@ void vb_model_free(vb_model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* ------------------------------------------------------- integrity checks */
+
+/* The tensor data block [data_offset, end of file) against the SHA-256 that `convert` and
+ * `quantize` record in VB_GGUF_KEY_DATA_SHA256: flipped bytes in the weights would
+ * otherwise give plausible-looking descriptors. A file without the key (older writers)
+ * is accepted with m->data_checksum = 0; vb_model_load warns about it. */
+static int verify_data_checksum(vb_model *m, vb_err *e)
+{
+    const vb_kv *kv = vb_model_kv(m, VB_GGUF_KEY_DATA_SHA256);
+    if (!kv)
+        return 0;
+    if (kv->type != VB_GGUF_STRING || strlen(kv->str) != 64)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt GGUF file: %s must be 64 hex digits", m->path,
+                       VB_GGUF_KEY_DATA_SHA256);
+    char hex[65];
+    size_t start = m->data_offset < m->file_size ? m->data_offset : m->file_size;
+    vb_sha256_hex(m->file_data + start, m->file_size - start, hex);
+    if (strcmp(hex, kv->str))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt model: tensor data SHA-256 is %s, the file records %s "
+                       "(damaged or edited weights; convert or download it again)", m->path, hex, kv->str);
+    m->data_checksum = 1;
+    return 0;
+}
+
+/* Every F32/F16 weight and every Q8_0/Q4_0 block scale must be finite: one NaN poisons
+ * every descriptor, silently. */
+static int tensor_finite(const vb_tensor *t, const char *path, vb_err *e)
+{
+    size_t step, n;
+    switch (t->type) {
+    case VB_F32: step = 4, n = t->nbytes / 4; break;
+    case VB_F16: step = 2, n = t->nbytes / 2; break;
+    case VB_Q8_0: step = VB_Q8_0_BLOCK_BYTES, n = t->nbytes / step; break;
+    case VB_Q4_0: step = VB_Q4_0_BLOCK_BYTES, n = t->nbytes / step; break;
+    default: return 0;
+    }
+    const uint8_t *p = t->data;
+    for (size_t i = 0; i < n; i++, p += step) {
+        float v;
+        if (t->type == VB_F32) {
+            memcpy(&v, p, 4);
+        } else { /* F16 values and the leading fp16 scale of a quantized block */
+            uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+            v = vb_fp16_to_fp32(h);
+        }
+        if (!isfinite(v))
+            return vb_fail(e, VB_EXIT_INPUT, "%s: corrupt model: tensor %s has a non-finite %s (%g) at %s %zu",
+                           path, t->name, t->type == VB_F32 || t->type == VB_F16 ? "weight" : "block scale",
+                           (double)v, t->type == VB_F32 || t->type == VB_F16 ? "element" : "block", i);
+    }
+    return 0;
+}
+
 int vb_model_parse(uint8_t *buf, size_t size, const char *path, vb_model *m, vb_err *e)
 {
     memset(m, 0, sizeof *m);
@@ -336,6 +390,11 @@ int vb_model_parse(uint8_t *buf, size_t size, const char *path, vb_model *m, vb_
             }
         }
     free(offsets);
+    if (verify_data_checksum(m, e))
+        goto fail;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (tensor_finite(&m->tensors[i], path, e))
+            goto fail;
     return 0;
 fail_offsets:
     free(offsets);
@@ -355,7 +414,13 @@ int vb_model_load(const char *path, vb_model *m, vb_err *e)
                      " (run 'make models' to fetch and convert the face-api.js weights)");
         return -1;
     }
-    return vb_model_parse(buf, size, path, m, e);
+    if (vb_model_parse(buf, size, path, m, e))
+        return -1;
+    if (!m->data_checksum)
+        vb_log("warning: %s has no tensor-data checksum (%s; written by an older veribench): damaged "
+               "weights cannot be detected. Convert it again ('make models') to add one.", path,
+               VB_GGUF_KEY_DATA_SHA256);
+    return 0;
 }
 
 const vb_tensor *vb_model_tensor(const vb_model *m, const char *name)
@@ -652,9 +717,27 @@ int vb_gguf_add_tensor(vb_gguf_writer *w, const char *name, vb_dtype type, int n
     return 0;
 }
 
+/* The tensor data block as it follows the header: each tensor padded to `align`. */
+static void put_tensor_data(bytes *b, const vb_gguf_writer *w, size_t align)
+{
+    static const uint8_t zeros[VB_GGUF_DEFAULT_ALIGNMENT];
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        put(b, w->tensors[i].data, w->tensors[i].t.nbytes);
+        put(b, zeros, (align - w->tensors[i].t.nbytes % align) % align);
+    }
+}
+
 int vb_gguf_serialize(vb_gguf_writer *w, uint8_t **out, size_t *size, vb_err *e)
 {
     const size_t align = VB_GGUF_DEFAULT_ALIGNMENT;
+    bytes data = {0};
+    put_tensor_data(&data, w, align);
+    char hex[65];
+    vb_sha256_hex(data.p ? data.p : (const uint8_t *)"", data.len, hex);
+    if (data.oom || vb_gguf_set_str(w, VB_GGUF_KEY_DATA_SHA256, hex)) {
+        free(data.p);
+        return vb_fail(e, VB_EXIT_IO, "out of memory serializing GGUF");
+    }
     bytes b = {0};
     put(&b, GGUF_MAGIC, 4);
     put_u32(&b, 3);
@@ -678,10 +761,9 @@ int vb_gguf_serialize(vb_gguf_writer *w, uint8_t **out, size_t *size, vb_err *e)
     }
     static const uint8_t zeros[VB_GGUF_DEFAULT_ALIGNMENT];
     put(&b, zeros, (align - b.len % align) % align);
-    for (size_t i = 0; i < w->n_tensors; i++) {
-        put(&b, w->tensors[i].data, w->tensors[i].t.nbytes);
-        put(&b, zeros, (align - b.len % align) % align);
-    }
+    if (data.len)
+        put(&b, data.p, data.len);
+    free(data.p);
     if (b.oom) {
         free(b.p);
         return vb_fail(e, VB_EXIT_IO, "out of memory serializing GGUF");

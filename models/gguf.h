@@ -2,7 +2,12 @@
  * Format (little-endian): "GGUF", u32 version, u64 n_tensors, u64 n_kv, n_kv key/value
  * pairs, n_tensors tensor infos (name, n_dims, ne[], type, offset), padding to
  * general.alignment (default 32), then the tensor data; every offset is relative to the
- * start of the data section and aligned. */
+ * start of the data section and aligned.
+ * Integrity: the writer records the SHA-256 of the tensor data block (from the data
+ * section's start to the end of the file) under VB_GGUF_KEY_DATA_SHA256; the reader
+ * refuses a file whose data does not match it, and any file with a non-finite F32/F16
+ * weight or Q8_0/Q4_0 block scale, naming the tensor. A file without the key (written
+ * before it existed) is read, and vb_model_load warns that damage cannot be detected. */
 #ifndef VB_GGUF_H
 #define VB_GGUF_H
 
@@ -20,6 +25,7 @@ enum vb_gguf_type {
 };
 
 #define VB_GGUF_DEFAULT_ALIGNMENT 32
+#define VB_GGUF_KEY_DATA_SHA256 "veribench.tensor_data.sha256"
 
 /* One metadata value. Scalars are widened into u/i/f; strings are NUL-terminated
  * copies; arrays hold arr_n elements of arr_type (strings as char*[]), widened the same
@@ -50,6 +56,7 @@ typedef struct vb_model {
     size_t file_size;
     size_t alignment;
     size_t data_offset;
+    int data_checksum; /* 1: tensor data matched its recorded SHA-256; 0: no checksum recorded */
 } vb_model;
 
 /* Upper bound on a model file we agree to read (refused above, never allocated). */
@@ -85,7 +92,8 @@ int vb_gguf_add_tensor(vb_gguf_writer *w, const char *name, vb_dtype type, int n
                        const int64_t *ne, const void *data, size_t nbytes);
 /* Write to path atomically (temporary file + rename). */
 int vb_gguf_write(vb_gguf_writer *w, const char *path, vb_err *e);
-/* Serialize to memory (tests); caller frees *buf. */
+/* Serialize to memory; caller frees *buf. Sets VB_GGUF_KEY_DATA_SHA256 in w first (so
+ * the checksum of a copied model, as quantize makes, is always recomputed). */
 int vb_gguf_serialize(vb_gguf_writer *w, uint8_t **buf, size_t *size, vb_err *e);
 
 #endif

@@ -59,10 +59,11 @@ static vb_node *new_node(vb_graph *g, vb_op op, const char *name, int src0, int 
     return n;
 }
 
-static int vector_ok(const vb_graph *g, const vb_tensor *t, int len, const char *what, vb_err *e)
+static int vector_ok(const vb_graph *g, const vb_tensor *t, int len, const char *what, const char *node,
+                     vb_err *e)
 {
     if (!t)
-        return vb_fail(e, VB_EXIT_INPUT, "%s: missing %s tensor", model_path(g), what);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: missing %s tensor for node %s", model_path(g), what, node);
     if (t->type != VB_F32 || t->n_dims != 1 || t->ne[0] != len)
         return vb_fail(e, VB_EXIT_INPUT, "%s: tensor %s must be F32 of length %d (is %s, %d dims, ne0=%lld)",
                        model_path(g), t->name, len, vb_dtype_name(t->type), t->n_dims, (long long)t->ne[0]);
@@ -115,7 +116,7 @@ int vb_graph_conv(vb_graph *g, int src, const char *name, const vb_tensor *w, co
     n->kw = (int)w->ne[1];
     n->kh = (int)w->ne[2];
     int cout = (int)w->ne[3];
-    if (b && vector_ok(g, b, cout, "bias", e))
+    if (b && vector_ok(g, b, cout, "bias", name, e))
         return -1;
     n->stride = stride;
     int oh, ow;
@@ -135,7 +136,7 @@ int vb_graph_affine(vb_graph *g, int src, const char *name, const vb_tensor *sca
                     const vb_tensor *shift, vb_err *e)
 {
     vb_node *n = new_node(g, VB_OP_AFFINE, name, src, -1, e);
-    if (!n || vector_ok(g, scale, n->c, "scale", e) || vector_ok(g, shift, n->c, "shift", e))
+    if (!n || vector_ok(g, scale, n->c, "scale", name, e) || vector_ok(g, shift, n->c, "shift", name, e))
         return -1;
     n->scale = scale;
     n->shift = shift;
@@ -199,7 +200,7 @@ int vb_graph_fc(vb_graph *g, int src, const char *name, const vb_tensor *w, cons
         return vb_fail(e, VB_EXIT_INPUT, "%s: fc weight %s must be 2-D [out][%d]", model_path(g),
                        w ? w->name : name, in);
     int out = (int)w->ne[1];
-    if (b && vector_ok(g, b, out, "bias", e))
+    if (b && vector_ok(g, b, out, "bias", name, e))
         return -1;
     n->h = n->w = 1;
     n->c = out;

@@ -232,7 +232,8 @@ static void test_round_trip(void)
     CHECK(vb_model_get_u32(&m, "missing", &u, &e) == -1 && strstr(e.msg, "missing"));
     const vb_kv *names = vb_model_kv(&m, "names");
     CHECK(names && names->arr_n == 3 && !strcmp(names->arr_s[1], "beta, with comma") && !strcmp(names->arr_s[2], ""));
-    CHECK(m.n_tensors == 5 && m.n_kv == 5);
+    CHECK(m.n_tensors == 5 && m.n_kv == 6); /* the 5 set above + the tensor-data checksum */
+    CHECK(m.data_checksum == 1 && vb_model_kv(&m, VB_GGUF_KEY_DATA_SHA256));
     const vb_tensor *t = vb_model_tensor(&m, "conv/filters");
     CHECK(t && t->type == VB_F32 && t->n_dims == 4 && t->ne[0] == 4 && t->ne[3] == 4 && t->nbytes == 256);
     CHECK(t && ((const float *)t->data)[5] == 5 * 0.25f - 3.0f);
@@ -309,6 +310,89 @@ static void test_random_corruption(void)
     free(data);
 }
 
+/* issue 10 item 3: 16 bytes flipped in the tensor data are refused by the checksum the
+ * writer records; a file without the checksum (older writer) is still read but flagged. */
+static void test_data_checksum(void)
+{
+    uint8_t *data;
+    size_t size;
+    make_writer_file(&data, &size);
+    vb_model m;
+    vb_err e = {0};
+    CHECK(vb_model_parse(data, size, "sum.gguf", &m, &e) == 0 && m.data_checksum == 1);
+    const vb_tensor *t = vb_model_tensor(&m, "conv/filters");
+    size_t at = t ? (size_t)((const uint8_t *)t->data - m.file_data) + 40 : 0;
+    uint8_t *copy = malloc(size);
+    memcpy(copy, m.file_data, size);
+    for (int k = 0; k < 16; k++)
+        copy[at + k] ^= 0x01; /* low mantissa bits: still finite, plausible weights */
+    vb_model bad;
+    vb_err be = {0};
+    CHECK(vb_model_parse(copy, size, "flipped.gguf", &bad, &be) == -1 && be.code == VB_EXIT_INPUT);
+    CHECKF(strstr(be.msg, "flipped.gguf") && strstr(be.msg, "SHA-256"), "%s", be.msg);
+    vb_model_free(&m);
+    /* The hand-made file of test_hand_made_valid_file has no checksum key: read, flagged. */
+    buf b;
+    build(&b, valid());
+    uint8_t *old = malloc(b.n);
+    memcpy(old, b.d, b.n);
+    CHECK(vb_model_parse(old, b.n, "old.gguf", &m, &e) == 0 && m.data_checksum == 0);
+    vb_model_free(&m);
+}
+
+/* A writer file with one tensor of `type` whose first value (or block scale) is `bad_half`
+ * (fp16 bits) or, for F32, NaN. */
+static int parse_with_bad_value(vb_dtype type, vb_err *e)
+{
+    vb_gguf_writer *w = vb_gguf_writer_new();
+    float f32[64];
+    for (int i = 0; i < 64; i++)
+        f32[i] = (float)i * 0.5f;
+    _Alignas(4) uint8_t raw[64 * 4];
+    size_t n;
+    int64_t ne[1] = {64};
+    if (type == VB_F32) {
+        f32[7] = NAN;
+        memcpy(raw, f32, n = sizeof f32);
+    } else if (type == VB_F16) {
+        vb_convert_row_f16(f32, (uint16_t *)raw, 64);
+        raw[2 * 5] = 0x00, raw[2 * 5 + 1] = 0x7c; /* +inf */
+        n = 128;
+    } else if (type == VB_Q8_0) {
+        vb_quantize_row_q8_0(f32, raw, 64);
+        raw[VB_Q8_0_BLOCK_BYTES] = 0x01, raw[VB_Q8_0_BLOCK_BYTES + 1] = 0x7e; /* block 1 scale NaN */
+        n = 2 * VB_Q8_0_BLOCK_BYTES;
+    } else {
+        vb_quantize_row_q4_0(f32, raw, 64);
+        raw[0] = 0x00, raw[1] = 0xfc; /* -inf */
+        n = 2 * VB_Q4_0_BLOCK_BYTES;
+    }
+    vb_gguf_add_tensor(w, "good", VB_F32, 1, (const int64_t[]){8}, f32 + 8, 8 * sizeof(float));
+    vb_gguf_add_tensor(w, "layer7/weights", type, 1, ne, raw, n);
+    uint8_t *data;
+    size_t size;
+    CHECK(vb_gguf_serialize(w, &data, &size, e) == 0);
+    vb_gguf_writer_free(w);
+    vb_model m;
+    int rc = vb_model_parse(data, size, "nan.gguf", &m, e);
+    if (rc == 0)
+        vb_model_free(&m);
+    return rc;
+}
+
+/* issue 10 item 3: a NaN/inf weight (F32, F16) or block scale (Q8_0, Q4_0) is refused at
+ * load, naming the file and the tensor, exit 3. */
+static void test_non_finite_weights(void)
+{
+    const vb_dtype types[] = {VB_F32, VB_F16, VB_Q8_0, VB_Q4_0};
+    for (size_t i = 0; i < VB_ARRAY_LEN(types); i++) {
+        vb_err e = {0};
+        CHECKF(parse_with_bad_value(types[i], &e) == -1, "%s: non-finite value accepted", vb_dtype_name(types[i]));
+        CHECKF(e.code == VB_EXIT_INPUT && strstr(e.msg, "nan.gguf") && strstr(e.msg, "layer7/weights") &&
+               strstr(e.msg, "non-finite"), "%s: %s", vb_dtype_name(types[i]), e.msg);
+    }
+}
+
 int main(void)
 {
     RUN(test_hand_made_valid_file);
@@ -317,5 +401,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_every_truncation);
     RUN(test_random_corruption);
+    RUN(test_data_checksum);
+    RUN(test_non_finite_weights);
     return vb_test_finish();
 }

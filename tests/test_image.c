@@ -73,9 +73,9 @@ static void test_pnm(void)
     const char big[] = "P2\n2 1\n255\n0 256\n";
     write_file(path, big, strlen(big));
     CHECK(vb_image_load(path, &img, &e) == -1);
-    const char deep[] = "P5\n2 1\n65535\n\0\0\0\0";
+    const char deep[] = "P5\n2 1\n65536\n\0\0\0\0";
     write_file(path, deep, sizeof deep - 1);
-    CHECK(vb_image_load(path, &img, &e) == -1 && strstr(e.msg, "8-bit"));
+    CHECK(vb_image_load(path, &img, &e) == -1 && strstr(e.msg, "maxval 65536"));
     uint8_t data[64 + sizeof rgb];
     int hdr = snprintf((char *)data, 64, "P6\n%d %d\n255\n", W, H);
     memcpy(data + hdr, rgb, sizeof rgb);
@@ -164,6 +164,252 @@ static void test_tiff(void)
     free(data);
 }
 
+/* ---- issue 10 item 2: every bit depth decodes to the stored values, no gamma ---- */
+
+/* The 16-bit test values v * 257 (which must come back as v) and one value off that grid
+ * (1000 * 255 / 65535 = 3.89 -> 4). */
+static const unsigned v16[] = {0, 1 * 257, 64 * 257, 128 * 257, 192 * 257, 255 * 257, 1000};
+static const uint8_t v16_as8[] = {0, 1, 64, 128, 192, 255, 4};
+enum { NV = 7 };
+
+/* Write a 1-row PNG of `n` pixels from `samples` (n * channels values at `depth` bits),
+ * with a gAMA chunk of 1.0 (linear) so that a decoder applying gamma would be caught. */
+static void write_png_row(const char *path, int depth, int color_type, const unsigned *samples, int n,
+                          const png_color *palette, int npalette)
+{
+    FILE *f = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)n, 1, depth, color_type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (palette)
+        png_set_PLTE(png, info, palette, npalette);
+    png_set_gAMA(png, info, 1.0);
+    png_write_info(png, info);
+    int chans = png_get_channels(png, info);
+    uint8_t row[256] = {0};
+    int bitpos = 0;
+    for (int i = 0; i < n * chans; i++) {
+        if (depth == 16) {
+            row[2 * i] = (uint8_t)(samples[i] >> 8), row[2 * i + 1] = (uint8_t)samples[i];
+        } else { /* packed most significant bits first */
+            row[bitpos / 8] |= (uint8_t)(samples[i] << (8 - depth - bitpos % 8));
+            bitpos += depth;
+        }
+    }
+    png_write_row(png, row);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+static void expect_pixels(const char *what, const char *path, int c, const uint8_t *want, int n)
+{
+    vb_image img;
+    vb_err e = {0};
+    int rc = vb_image_load(path, &img, &e);
+    CHECKF(rc == 0, "%s: %s", what, e.msg);
+    if (rc)
+        return;
+    CHECKF(img.w == n && img.h == 1 && img.c == c, "%s: %dx%dx%d", what, img.w, img.h, img.c);
+    for (int i = 0; img.c == c && img.w == n && i < n * c; i++)
+        CHECKF(img.px[i] == want[i], "%s: sample %d = %d, want %d", what, i, img.px[i], want[i]);
+    vb_image_free(&img);
+}
+
+/* issue 10 item 2: grey PNG at 1, 2, 4, 8 and 16 bits. */
+static void test_png_grey_depths(void)
+{
+    char path[256];
+    path_of(path, "grey.png");
+    for (int depth = 1; depth <= 8; depth *= 2) {
+        /* Every value at 1, 2 and 4 bits (255 / top is whole); a selection at 8 bits. */
+        unsigned top = (1u << depth) - 1, step = depth == 8 ? 17 : 1, s[16];
+        uint8_t want[16];
+        int n = (int)(top / step) + 1;
+        for (int i = 0; i < n; i++)
+            s[i] = (unsigned)i * step, want[i] = (uint8_t)(s[i] * 255 / top);
+        write_png_row(path, depth, PNG_COLOR_TYPE_GRAY, s, n, NULL, 0);
+        char what[32];
+        snprintf(what, sizeof what, "grey %d-bit PNG", depth);
+        expect_pixels(what, path, 1, want, n);
+    }
+    write_png_row(path, 16, PNG_COLOR_TYPE_GRAY, v16, NV, NULL, 0);
+    expect_pixels("grey 16-bit PNG (v*257 -> v)", path, 1, v16_as8, NV);
+}
+
+/* issue 10 item 2: RGB, RGBA, grey+alpha (8 and 16 bits) and palette PNG. Alpha is
+ * composited on black: opaque pixels keep their value, alpha 0 gives 0. */
+static void test_png_colour_types(void)
+{
+    char path[256];
+    path_of(path, "colour.png");
+    for (int depth = 8; depth <= 16; depth += 8) {
+        unsigned rgb_s[NV * 3], rgba_s[NV * 4], ga_s[NV * 2];
+        uint8_t want3[NV * 3], want1[NV];
+        unsigned opaque = depth == 16 ? 65535 : 255;
+        for (int i = 0; i < NV; i++) {
+            unsigned v = depth == 16 ? v16[i] : v16_as8[i];
+            for (int k = 0; k < 3; k++) {
+                unsigned vk = depth == 16 ? v16[(i + k) % NV] : v16_as8[(i + k) % NV];
+                rgb_s[i * 3 + k] = vk, rgba_s[i * 4 + k] = vk, want3[i * 3 + k] = v16_as8[(i + k) % NV];
+            }
+            unsigned alpha = i == 0 ? 0 : opaque; /* pixel 0 is black anyway: make 1 transparent */
+            if (i == 1)
+                alpha = 0;
+            rgba_s[i * 4 + 3] = alpha, ga_s[i * 2] = v, ga_s[i * 2 + 1] = alpha;
+            want1[i] = alpha ? v16_as8[i] : 0;
+            if (!alpha)
+                want3[i * 3] = want3[i * 3 + 1] = want3[i * 3 + 2] = 0;
+        }
+        char what[40];
+        write_png_row(path, depth, PNG_COLOR_TYPE_RGB, rgb_s, NV, NULL, 0);
+        snprintf(what, sizeof what, "RGB %d-bit PNG", depth);
+        uint8_t want_rgb[NV * 3];
+        for (int i = 0; i < NV * 3; i++)
+            want_rgb[i] = v16_as8[(i / 3 + i % 3) % NV];
+        expect_pixels(what, path, 3, want_rgb, NV);
+        write_png_row(path, depth, PNG_COLOR_TYPE_RGBA, rgba_s, NV, NULL, 0);
+        snprintf(what, sizeof what, "RGBA %d-bit PNG", depth);
+        expect_pixels(what, path, 3, want3, NV);
+        write_png_row(path, depth, PNG_COLOR_TYPE_GRAY_ALPHA, ga_s, NV, NULL, 0);
+        snprintf(what, sizeof what, "grey+alpha %d-bit PNG", depth);
+        expect_pixels(what, path, 1, want1, NV);
+    }
+    /* Half alpha: 200 * 128 / 255 = 100.4 -> 100. */
+    unsigned half[4] = {200, 10, 0, 128};
+    write_png_row(path, 8, PNG_COLOR_TYPE_RGBA, half, 1, NULL, 0);
+    expect_pixels("RGBA half alpha", path, 3, (const uint8_t[]){100, 5, 0}, 1);
+    png_color pal[3] = {{255, 0, 0}, {1, 64, 128}, {192, 255, 7}};
+    unsigned idx[4] = {2, 0, 1, 2};
+    write_png_row(path, 8, PNG_COLOR_TYPE_PALETTE, idx, 4, pal, 3);
+    expect_pixels("palette PNG", path, 3, (const uint8_t[]){192, 255, 7, 255, 0, 0, 1, 64, 128, 192, 255, 7}, 4);
+    write_png_row(path, 2, PNG_COLOR_TYPE_PALETTE, idx, 4, pal, 3);
+    expect_pixels("2-bit palette PNG", path, 3, (const uint8_t[]){192, 255, 7, 255, 0, 0, 1, 64, 128, 192, 255, 7}, 4);
+}
+
+static void write_tiff_row(const char *path, int bits, int spp, const void *row, int n)
+{
+    TIFF *t = TIFFOpen(path, "w");
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, n);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, 1);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bits);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, spp);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 1);
+    TIFFWriteScanline(t, (void *)row, 0, 0);
+    TIFFClose(t);
+}
+
+/* issue 10 item 2: TIFF 8-bit RGB and 16-bit grey/RGB; 32-bit refused by name. */
+static void test_tiff_depths(void)
+{
+    char path[256];
+    path_of(path, "d.tif");
+    uint16_t g16[NV], c16[NV * 3];
+    uint8_t c8[NV * 3], want3[NV * 3];
+    for (int i = 0; i < NV; i++) {
+        g16[i] = (uint16_t)v16[i];
+        for (int k = 0; k < 3; k++) {
+            c16[i * 3 + k] = (uint16_t)v16[(i + k) % NV];
+            c8[i * 3 + k] = want3[i * 3 + k] = v16_as8[(i + k) % NV];
+        }
+    }
+    write_tiff_row(path, 8, 3, c8, NV);
+    expect_pixels("RGB 8-bit TIFF", path, 3, want3, NV);
+    write_tiff_row(path, 16, 1, g16, NV);
+    expect_pixels("grey 16-bit TIFF", path, 1, v16_as8, NV);
+    write_tiff_row(path, 16, 3, c16, NV);
+    expect_pixels("RGB 16-bit TIFF", path, 3, want3, NV);
+    uint32_t g32[NV] = {0};
+    write_tiff_row(path, 32, 1, g32, NV);
+    vb_image img;
+    vb_err e = {0};
+    CHECK(vb_image_load(path, &img, &e) == -1 && strstr(e.msg, "unsupported TIFF") && strstr(e.msg, "32 bits") &&
+          strstr(e.msg, path));
+}
+
+/* issue 10 item 2: PGM/PPM with maxval 65535 (two bytes per sample, big-endian) and an
+ * ASCII maxval other than 255. */
+static void test_pnm_maxval(void)
+{
+    char path[256];
+    path_of(path, "deep.pgm");
+    uint8_t d[64 + NV * 6];
+    int hdr = snprintf((char *)d, 64, "P5\n%d 1\n65535\n", NV);
+    for (int i = 0; i < NV; i++)
+        d[hdr + 2 * i] = (uint8_t)(v16[i] >> 8), d[hdr + 2 * i + 1] = (uint8_t)v16[i];
+    write_file(path, d, (size_t)hdr + NV * 2);
+    expect_pixels("PGM maxval 65535", path, 1, v16_as8, NV);
+    expect_truncations_refused("t16.pgm", d, (size_t)hdr + NV * 2, (size_t)hdr);
+    path_of(path, "deep.ppm");
+    hdr = snprintf((char *)d, 64, "P6\n%d 1\n65535\n", NV);
+    uint8_t want3[NV * 3];
+    for (int i = 0; i < NV * 3; i++) {
+        unsigned v = v16[(i / 3 + i % 3) % NV];
+        d[hdr + 2 * i] = (uint8_t)(v >> 8), d[hdr + 2 * i + 1] = (uint8_t)v;
+        want3[i] = v16_as8[(i / 3 + i % 3) % NV];
+    }
+    write_file(path, d, (size_t)hdr + NV * 6);
+    expect_pixels("PPM maxval 65535", path, 3, want3, NV);
+    const char ascii[] = "P2\n3 1\n15\n0 1 15\n"; /* 1 * 255 / 15 = 17 */
+    path_of(path, "a15.pgm");
+    write_file(path, ascii, strlen(ascii));
+    expect_pixels("ASCII PGM maxval 15", path, 1, (const uint8_t[]){0, 17, 255}, 3);
+    const uint8_t above[] = "P5\n1 1\n1000\n\x03\xe9"; /* 1001 */
+    path_of(path, "above.pgm");
+    write_file(path, above, sizeof above - 1);
+    vb_image img;
+    vb_err e = {0};
+    CHECK(vb_image_load(path, &img, &e) == -1 && strstr(e.msg, "above maxval"));
+}
+
+/* issue 10 item 10: a CMYK JPEG as Photoshop writes it (Adobe marker, inverted values)
+ * decodes to RGB with R = C * K / 255, not "corrupt JPEG". */
+static void test_jpeg_cmyk(void)
+{
+    enum { N = 8 };
+    uint8_t cmyk[N * 4], want[N * 3];
+    for (int i = 0; i < N; i++) {
+        uint8_t k = (uint8_t)(i % 2 ? 255 : 128); /* inverted: 255 = no black ink */
+        cmyk[i * 4 + 0] = (uint8_t)(i * 32), cmyk[i * 4 + 1] = 255, cmyk[i * 4 + 2] = 0, cmyk[i * 4 + 3] = k;
+        want[i * 3 + 0] = (uint8_t)((i * 32 * k + 127) / 255), want[i * 3 + 1] = k, want[i * 3 + 2] = 0;
+    }
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char *data = NULL;
+    unsigned long n = 0;
+    jpeg_mem_dest(&c, &data, &n);
+    c.image_width = N, c.image_height = 1, c.input_components = 4, c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c); /* writes an Adobe marker for CMYK, as Photoshop does */
+    jpeg_set_quality(&c, 100, TRUE);
+    for (int k = 0; k < 4; k++) /* no chroma subsampling: keep pixels separate */
+        c.comp_info[k].h_samp_factor = c.comp_info[k].v_samp_factor = 1;
+    jpeg_start_compress(&c, TRUE);
+    JSAMPROW row = cmyk;
+    jpeg_write_scanlines(&c, &row, 1);
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    char path[256];
+    path_of(path, "cmyk.jpg");
+    write_file(path, data, n);
+    free(data);
+    vb_image img;
+    vb_err e = {0};
+    int rc = vb_image_load(path, &img, &e);
+    CHECKF(rc == 0, "CMYK JPEG refused: %s", e.msg);
+    if (rc)
+        return;
+    CHECK(img.w == N && img.h == 1 && img.c == 3);
+    for (int i = 0; img.c == 3 && i < N * 3; i++) /* quality 100 JPEG: within a few levels */
+        CHECKF(abs(img.px[i] - want[i]) <= 3, "CMYK sample %d = %d, want %d", i, img.px[i], want[i]);
+    vb_image_free(&img);
+}
+
 static void test_real_fvc_tiff(void)
 {
     char path[1024];
@@ -246,6 +492,11 @@ int main(void)
     RUN(test_png);
     RUN(test_jpeg);
     RUN(test_tiff);
+    RUN(test_png_grey_depths);
+    RUN(test_png_colour_types);
+    RUN(test_tiff_depths);
+    RUN(test_pnm_maxval);
+    RUN(test_jpeg_cmyk);
     RUN(test_real_fvc_tiff);
     RUN(test_garbage_and_empty);
     RUN(test_resize_by_hand);
