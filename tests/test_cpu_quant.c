@@ -270,8 +270,8 @@ static void test_net_levels(void)
         vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo = {.device_index = -1, .threads = 2};
         vb_backend *rb = NULL, *fb = NULL;
         vb_prepared *rp = NULL, *fp = NULL;
-        rc = vb_cpu_backend.init(&ro, &rb, &e) || vb_cpu_backend.load(rb, &g, &rp, &e) ||
-             vb_cpu_backend.init(&fo, &fb, &e) || vb_cpu_backend.load(fb, &g, &fp, &e);
+        rc = vb_backend_init_named("cpu", &ro, &rb, &e) || vb_backend_load(rb, &g, &rp, &e) ||
+             vb_backend_init_named("cpu", &fo, &fb, &e) || vb_backend_load(fb, &g, &fp, &e);
         CHECKF(rc == 0, "%s: %s", lname, e.msg);
         if (rc == 0) {
             fast_bytes[l] = vb_cpu_weight_bytes(fp);
@@ -282,8 +282,8 @@ static void test_net_levels(void)
                 fn[i] = malloc(batch * vb_node_size(&g.nodes[i]) * 4);
             }
             float rout[2 * 128], fout[2 * 128];
-            CHECK(vb_cpu_backend.run(rp, x, batch, rout, rn, NULL, &e) == 0);
-            CHECK(vb_cpu_backend.run(fp, x, batch, fout, fn, NULL, &e) == 0);
+            CHECK(vb_backend_run(rp, x, batch, rout, rn, NULL, &e) == 0);
+            CHECK(vb_backend_run(fp, x, batch, fout, fn, NULL, &e) == 0);
             /* Per node: fp32 accumulation against double through up to ~30 layers; test_ops
              * holds the fp32 model to the same bound. */
             double worst = 0;
@@ -314,13 +314,13 @@ static void test_net_levels(void)
             free(rn), free(fn);
         }
         if (rp)
-            vb_cpu_backend.unload(rp);
+            vb_backend_unload(rp);
         if (fp)
-            vb_cpu_backend.unload(fp);
+            vb_backend_unload(fp);
         if (rb)
-            vb_cpu_backend.shutdown(rb);
+            vb_backend_free(rb);
         if (fb)
-            vb_cpu_backend.shutdown(fb);
+            vb_backend_free(fb);
         vb_model_free(&q);
     }
     /* Memory: the reference path holds fp32 at every level (4 bytes per weight); the fast

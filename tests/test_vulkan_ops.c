@@ -144,18 +144,18 @@ static void cap_free(capture *c)
     free(c->out);
 }
 
-static int run_on(const vb_backend_iface *iface, vb_backend *b, const vb_graph *g, const float *x, int batch,
+static int run_on(vb_backend *b, const vb_graph *g, const float *x, int batch,
                   capture *c, vb_timings *t)
 {
     vb_prepared *p = NULL;
     vb_err e = {0};
-    int rc = iface->load(b, g, &p, &e);
-    CHECKF(rc == 0, "%s load: %s", iface->name, e.msg);
+    int rc = vb_backend_load(b, g, &p, &e);
+    CHECKF(rc == 0, "%s load: %s", vb_backend_name(b), e.msg);
     if (rc)
         return -1;
-    rc = iface->run(p, x, batch, c->out, c->node, t, &e);
-    CHECKF(rc == 0, "%s run (batch %d): %s", iface->name, batch, e.msg);
-    iface->unload(p);
+    rc = vb_backend_run(p, x, batch, c->out, c->node, t, &e);
+    CHECKF(rc == 0, "%s run (batch %d): %s", vb_backend_name(b), batch, e.msg);
+    vb_backend_unload(p);
     return rc;
 }
 
@@ -195,7 +195,7 @@ static void check_graph(const char *label, tgraph *t, int batch, unsigned seed)
     vb_test_fill_random(x, in_size, seed, -1.0f, 1.0f);
     capture ref;
     cap_alloc(&ref, g, batch);
-    if (run_on(&vb_cpu_backend, cpu_ref, g, x, batch, &ref, NULL) == 0) {
+    if (run_on(cpu_ref, g, x, batch, &ref, NULL) == 0) {
         vb_backend *variants[2] = {vk32, vk16};
         for (int v = 0; v < 2; v++) {
             if (!variants[v])
@@ -204,7 +204,7 @@ static void check_graph(const char *label, tgraph *t, int batch, unsigned seed)
             snprintf(name, sizeof name, "%s [%s, batch %d]", label, v ? "fp16" : "fp32", batch);
             capture got;
             cap_alloc(&got, g, batch);
-            if (run_on(&vb_vulkan_backend, variants[v], g, x, batch, &got, NULL) == 0) {
+            if (run_on(variants[v], g, x, batch, &got, NULL) == 0) {
                 int materialized = 0;
                 for (int i = 0; i < g->n_nodes; i++) {
                     size_t count = (size_t)batch * vb_node_size(&g->nodes[i]);
@@ -442,7 +442,7 @@ static void test_fusion_capture_and_timings(void)
     const vb_graph *g = &t.g;
     vb_prepared *p = NULL;
     vb_err e = {0};
-    int rc = vb_vulkan_backend.load(vk32, g, &p, &e);
+    int rc = vb_backend_load(vk32, g, &p, &e);
     CHECKF(rc == 0, "load: %s", e.msg);
     if (rc) {
         tg_free(&t);
@@ -456,7 +456,7 @@ static void test_fusion_capture_and_timings(void)
     cap_alloc(&plain, g, batch);
     double ms[4] = {-1, -1, -1, -1};
     vb_timings tm = {.node_ms = ms};
-    rc = vb_vulkan_backend.run(p, x, batch, c.out, c.node, &tm, &e);
+    rc = vb_backend_run(p, x, batch, c.out, c.node, &tm, &e);
     CHECKF(rc == 0, "run: %s", e.msg);
     CHECK(isnan(c.node[conv][0]) && isnan(c.node[af][0]));
     CHECK(!isnan(c.node[0][0]) && !isnan(c.node[r][0]));
@@ -467,10 +467,10 @@ static void test_fusion_capture_and_timings(void)
     CHECKF(isfinite(ms[0]) && ms[0] >= 0, "the input copy's time %g ms", ms[0]);
     CHECK(tm.total_ms > 0);
     /* No capture: the same output, bit for bit. */
-    rc = vb_vulkan_backend.run(p, x, batch, plain.out, NULL, NULL, &e);
+    rc = vb_backend_run(p, x, batch, plain.out, NULL, NULL, &e);
     CHECKF(rc == 0, "run without capture: %s", e.msg);
     CHECK(memcmp(plain.out, c.out, (size_t)batch * g->out_dim * sizeof(float)) == 0);
-    vb_vulkan_backend.unload(p);
+    vb_backend_unload(p);
     cap_free(&c);
     cap_free(&plain);
     tg_free(&t);
@@ -488,7 +488,7 @@ static void test_batch_changes(void)
     const vb_graph *g = &t.g;
     vb_prepared *p = NULL;
     vb_err e = {0};
-    int rc = vb_vulkan_backend.load(vk32, g, &p, &e);
+    int rc = vb_backend_load(vk32, g, &p, &e);
     CHECKF(rc == 0, "load: %s", e.msg);
     if (!rc) {
         const size_t in = vb_node_size(&g->nodes[0]);
@@ -497,13 +497,13 @@ static void test_batch_changes(void)
         float *all = malloc((size_t)g->out_dim * max_batch * sizeof(float));
         float *y = malloc((size_t)g->out_dim * max_batch * sizeof(float));
         vb_test_fill_random(x, in * max_batch, 1100, -1, 1);
-        rc = vb_vulkan_backend.run(p, x, max_batch, all, NULL, NULL, &e);
+        rc = vb_backend_run(p, x, max_batch, all, NULL, NULL, &e);
         CHECKF(rc == 0, "batch %d: %s", max_batch, e.msg);
         const int order[] = {1, 3, 2, 5, 1};
         for (size_t k = 0; k < VB_ARRAY_LEN(order); k++) {
             int b = order[k];
             int first = max_batch - b; /* the last b images */
-            rc = vb_vulkan_backend.run(p, x + in * first, b, y, NULL, NULL, &e);
+            rc = vb_backend_run(p, x + in * first, b, y, NULL, NULL, &e);
             CHECKF(rc == 0, "batch %d: %s", b, e.msg);
             /* same kernels, same per-output arithmetic: identical bits */
             CHECKF(!rc && memcmp(y, all + (size_t)g->out_dim * first, (size_t)g->out_dim * b * sizeof(float)) == 0,
@@ -512,7 +512,7 @@ static void test_batch_changes(void)
         free(x);
         free(all);
         free(y);
-        vb_vulkan_backend.unload(p);
+        vb_backend_unload(p);
     }
     tg_free(&t);
 }
@@ -530,38 +530,38 @@ static void test_errors(void)
     /* no such device */
     vb_backend_opts o = {.device_index = 99};
     vb_backend *b = NULL;
-    CHECK(vb_vulkan_backend.init(&o, &b, &e) == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "99"));
+    CHECK(vb_backend_init_named("vulkan", &o, &b, &e) == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "99"));
 
     /* batch 0 */
-    CHECK(vb_vulkan_backend.load(vk32, &t.g, &p, &e) == 0);
+    CHECK(vb_backend_load(vk32, &t.g, &p, &e) == 0);
     if (p) {
-        CHECK(vb_vulkan_backend.run(p, x, 0, y, NULL, NULL, &e) == -1 && e.code == VB_EXIT_USAGE);
-        vb_vulkan_backend.unload(p);
+        CHECK(vb_backend_run(p, x, 0, y, NULL, NULL, &e) == -1 && e.code == VB_EXIT_USAGE);
+        vb_backend_unload(p);
         p = NULL;
     }
 
     /* out of device memory while loading: a clean error, exit code 4 */
     setenv("VERIBENCH_VULKAN_FAULT", "oom", 1);
-    int rc = vb_vulkan_backend.load(vk32, &t.g, &p, &e);
+    int rc = vb_backend_load(vk32, &t.g, &p, &e);
     CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "OUT_OF_DEVICE_MEMORY"), "oom: rc %d: %s", rc, e.msg);
     if (!rc)
-        vb_vulkan_backend.unload(p);
+        vb_backend_unload(p);
     p = NULL;
     unsetenv("VERIBENCH_VULKAN_FAULT");
 
     /* device lost during a run: that run and every later one fail with exit code 4;
      * unload and shutdown still work (a separate backend, this one is spent) */
     vb_backend *lost = vk_test_open(1);
-    if (lost && vb_vulkan_backend.load(lost, &t.g, &p, &e) == 0) {
+    if (lost && vb_backend_load(lost, &t.g, &p, &e) == 0) {
         setenv("VERIBENCH_VULKAN_FAULT", "lost", 1);
-        rc = vb_vulkan_backend.run(p, x, 1, y, NULL, NULL, &e);
+        rc = vb_backend_run(p, x, 1, y, NULL, NULL, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "DEVICE_LOST"), "lost: %s", e.msg);
         unsetenv("VERIBENCH_VULKAN_FAULT");
-        rc = vb_vulkan_backend.run(p, x, 1, y, NULL, NULL, &e);
+        rc = vb_backend_run(p, x, 1, y, NULL, NULL, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "unusable"), "after loss: %s", e.msg);
-        vb_vulkan_backend.unload(p);
+        vb_backend_unload(p);
     }
-    vb_vulkan_backend.shutdown(lost);
+    vb_backend_free(lost);
     tg_free(&t);
 
     /* a submission that outlives its time limit (1 us, far below any device's time for the
@@ -576,17 +576,17 @@ static void test_errors(void)
         float in[4 * 19 * 17 * 3], out[4 * 10];
         vb_test_fill_random(in, VB_ARRAY_LEN(in), 1200, -1, 1);
         p = NULL;
-        rc = vb_vulkan_backend.load(slow, &net.g, &p, &e);
+        rc = vb_backend_load(slow, &net.g, &p, &e);
         if (rc == 0) /* the weight upload may have made it in time; the run cannot */
-            rc = vb_vulkan_backend.run(p, in, 4, out, NULL, NULL, &e);
+            rc = vb_backend_run(p, in, 4, out, NULL, NULL, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "did not finish"), "timeout: rc %d: %s", rc,
                e.msg);
         if (p) {
-            rc = vb_vulkan_backend.run(p, in, 1, out, NULL, NULL, &e);
+            rc = vb_backend_run(p, in, 1, out, NULL, NULL, &e);
             CHECKF(rc == -1 && strstr(e.msg, "unusable"), "after a timeout: rc %d: %s", rc, e.msg);
-            vb_vulkan_backend.unload(p);
+            vb_backend_unload(p);
         }
-        vb_vulkan_backend.shutdown(slow);
+        vb_backend_free(slow);
     }
     tg_free(&net);
 }
@@ -598,13 +598,13 @@ int main(void)
     if (skip)
         return vb_test_finish();
     vb_backend_opts ro = {.device_index = -1, .reference = 1};
-    CHECKF(vb_cpu_backend.init(&ro, &cpu_ref, &err) == 0, "cpu:ref: %s", err.msg);
+    CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &err) == 0, "cpu:ref: %s", err.msg);
     vb_backend *fp16 = vk_test_open(0);
     if (fp16 && vk_test_uses_fp16(fp16))
         vk16 = fp16;
     else if (fp16) {
         printf("note: the device has no fp16 storage/arithmetic; fp16 variants not tested\n");
-        vb_vulkan_backend.shutdown(fp16);
+        vb_backend_free(fp16);
     }
     if (vk32 && cpu_ref) {
         RUN(test_conv);
@@ -617,9 +617,9 @@ int main(void)
         RUN(test_batch_changes);
         RUN(test_errors);
     }
-    vb_vulkan_backend.shutdown(vk32);
-    vb_vulkan_backend.shutdown(vk16);
-    vb_cpu_backend.shutdown(cpu_ref);
+    vb_backend_free(vk32);
+    vb_backend_free(vk16);
+    vb_backend_free(cpu_ref);
     CHECKF(vb_vk_validation_total() == 0, "%d validation messages (see stderr)", vb_vk_validation_total());
     return vb_test_finish();
 }
