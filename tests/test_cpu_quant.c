@@ -22,7 +22,7 @@
 static const vb_dtype all_types[] = {VB_F32, VB_F16, VB_Q8_0, VB_Q4_0};
 
 /* A weight tensor of shape ne (ne[0] = row length) holding w encoded as type t with the
- * models/quant.c row functions. The caller frees t->data. */
+ * models/type_traits.c row functions. The caller frees t->data. */
 static void make_tensor(vb_tensor *t, vb_dtype type, const int64_t ne[4], const float *w)
 {
     memset(t, 0, sizeof *t);
@@ -34,16 +34,7 @@ static void make_tensor(vb_tensor *t, vb_dtype type, const int64_t ne[4], const 
     size_t row_bytes = vb_dtype_row_bytes(type, row);
     t->nbytes = row_bytes * (size_t)rows;
     t->data = malloc(t->nbytes);
-    uint8_t *out = t->data;
-    for (int64_t r = 0; r < rows; r++, out += row_bytes) {
-        const float *x = w + r * row;
-        switch (type) {
-        case VB_F32: memcpy(out, x, row_bytes); break;
-        case VB_F16: vb_convert_row_f16(x, (uint16_t *)(void *)out, row); break;
-        case VB_Q8_0: vb_quantize_row_q8_0(x, out, row); break;
-        case VB_Q4_0: vb_quantize_row_q4_0(x, out, row); break;
-        }
-    }
+    vb_dtype_from_f32_rows(type, w, row, rows, t->data);
 }
 
 /* Compare a fast result with the reference. Tolerances: random inputs in [-1, 1), weights
