@@ -84,7 +84,7 @@ static vb_backend *vk_test_open_first(int no_fp16, int *skip)
     return NULL;
 }
 
-static int vk_test_uses_fp16(vb_backend *b)
+static inline int vk_test_uses_fp16(vb_backend *b)
 {
     return vb_backend_describe(b)->uses_fp16;
 }
