@@ -2,8 +2,10 @@
  * tests/test-backend-ops.cpp. Each row of `cases` builds a small graph (awkward shapes,
  * weight types F32/F16/Q8_0/Q4_0, strides, paddings, kernel sizes, batches 1..5) and runs
  * it on cpu:ref and on every available variant:
- *   cpu           the fast path (SIMD kernels where the CPU has them), 2 threads
- *   cpu-portable  the fast path with the portable C kernels forced (vb_fast_set_simd(0))
+ *   cpu           the fast path (SIMD kernels where the CPU has them), 3 threads (an odd
+ *                 split of the rows)
+ *   cpu-portable  the fast path with the portable C kernels forced (vb_fast_set_simd(0)),
+ *                 2 threads
  *   vulkan-fp32   Vulkan, fp32 shader variants, validation layer on (any message fails)
  *   vulkan-fp16   Vulkan, fp16 variants (where the device has fp16 storage/arithmetic)
  * Every node a variant materializes is compared with cpu:ref (NMSE and max-abs); nodes it
@@ -74,6 +76,14 @@ static const op_case cases[] = {
     {K_CONV, 7, 7, 32, 3, .cout = 33, .k = 3, .stride = 2, .wt = VB_Q4_0, .bias = 1, .affine = 1, .relu = 1},
     {K_CONV, 4, 5, 96, 1, .cout = 17, .k = 1, .stride = 1, .same = 1, .wt = VB_Q8_0, .relu = 1},
     {K_CONV, 4, 5, 96, 2, .cout = 17, .k = 3, .stride = 1, .same = 1, .wt = VB_Q4_0, .bias = 1},
+    /* the CPU GEMM's awkward shapes (tests/test_ops.c): 1x1 input, cout 17/33/31 (not a
+     * multiple of the 16-wide panel), K = 343, a 64-channel layer at stride 2 */
+    {K_CONV, 1, 1, 3, 1, .cout = 5, .k = 1, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 7, 5, 3, 2, .cout = 17, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 9, 9, 5, 3, .cout = 16, .k = 3, .stride = 2, .bias = 1},
+    {K_CONV, 11, 13, 7, 1, .cout = 33, .k = 7, .stride = 2, .bias = 1},
+    {K_CONV, 4, 4, 32, 2, .cout = 31, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 17, 17, 16, 1, .cout = 64, .k = 3, .stride = 2, .bias = 1},
     /* fc */
     {K_FC, 1, 1, 70, 5, .cout = 33, .bias = 1},
     {K_FC, 3, 2, 5, 2, .cout = 17},           /* flattens an NHWC input */
@@ -368,10 +378,11 @@ static void open_vulkan(void)
 static void open_cpu(void)
 {
     vb_err e = {0};
-    vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo = {.device_index = -1, .threads = 2};
+    vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo3 = {.device_index = -1, .threads = 3},
+                    fo2 = {.device_index = -1, .threads = 2};
     CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
-    CHECKF(vb_backend_init_named("cpu", &fo, &variants[V_CPU].b, &e) == 0, "cpu: %s", e.msg);
-    CHECKF(vb_backend_init_named("cpu", &fo, &variants[V_CPU_PORTABLE].b, &e) == 0, "cpu: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU].b, &e) == 0, "cpu: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_PORTABLE].b, &e) == 0, "cpu: %s", e.msg);
     if (strcmp(vb_fast_kernel_family(), "portable") == 0)
         printf("note: this CPU runs the portable kernels on both cpu columns (no AVX2+FMA)\n");
 }
