@@ -7,8 +7,8 @@
  * - init: read b->opts; set b->context and fill b->device; on failure free what it made
  *   (the wrapper then frees the handle).
  * - load: set p->context (p->backend is set); on failure free what it made.
- * - run / preferred_batch: p->context is what load set. run may assume batch >= 1 is
- *   checked by the implementation (it must fail with VB_EXIT_USAGE for batch < 1).
+ * - run / preferred_batch: p->context is what load set; run fails with VB_EXIT_USAGE for
+ *   batch < 1.
  * - unload / free: release p->context / b->context (never NULL here).
  * - supports_type: may be NULL (then every vb_dtype is supported). */
 #ifndef VB_BACKEND_IMPL_H

@@ -131,7 +131,7 @@ static void test_errors(void)
     unsetenv("VERIBENCH_VULKAN_FAULT");
 
     /* device lost during a run: that run and every later one fail with exit code 4;
-     * unload and shutdown still work (a separate backend, this one is spent) */
+     * unload and free still work (a separate backend, this one is spent) */
     vb_backend *lost = vk_test_open(1);
     if (lost && vb_backend_load(lost, &t.g, &p, &e) == 0) {
         setenv("VERIBENCH_VULKAN_FAULT", "lost", 1);
@@ -146,7 +146,7 @@ static void test_errors(void)
     tg_free(&t);
 
     /* a submission that outlives its time limit (1 us, far below any device's time for the
-     * mini net): a clean error, the backend refuses further work, and unload/shutdown wait
+     * mini net): a clean error, the backend refuses further work, and unload/free wait
      * for the late work before freeing what it uses (ASan would see a use after free) */
     tgraph net;
     tg_mini_net(&net);
