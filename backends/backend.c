@@ -1,9 +1,10 @@
 #include "backends/backend.h"
+#include "backends/backend_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-const vb_backend_iface *vb_backend_find(const char *name)
+static const vb_backend_iface *backend_find(const char *name)
 {
     if (!strcmp(name, vb_cpu_backend.name))
         return &vb_cpu_backend;
@@ -27,7 +28,7 @@ int vb_backend_parse_spec(const char *text, vb_backend_spec *spec, vb_err *e)
         *colon = 0;
         arg = colon + 1;
     }
-    spec->iface = vb_backend_find(name);
+    spec->iface = backend_find(name);
     if (!spec->iface)
         return vb_fail(e, VB_EXIT_USAGE, "unknown backend '%s' (expected cpu, cpu:ref, vulkan or vulkan:N)", text);
     if (!arg)
@@ -44,4 +45,99 @@ int vb_backend_parse_spec(const char *text, vb_backend_spec *spec, vb_err *e)
         return vb_fail(e, VB_EXIT_USAGE, "backend '%s': expected a device index after ':'", text);
     spec->opts.device_index = (int)idx;
     return 0;
+}
+
+int vb_backend_list_devices(const char *name, vb_device_info **infos, int *n, vb_err *e)
+{
+    *infos = NULL;
+    *n = 0;
+    const vb_backend_iface *iface = backend_find(name);
+    if (!iface)
+        return vb_fail(e, VB_EXIT_USAGE, "unknown backend '%s' (expected cpu or vulkan)", name);
+    return iface->list_devices(infos, n, e);
+}
+
+int vb_backend_init(const vb_backend_spec *spec, vb_backend **out, vb_err *e)
+{
+    *out = NULL;
+    if (!spec->iface)
+        return vb_fail(e, VB_EXIT_USAGE, "backend spec '%s' was not parsed", spec->text);
+    vb_backend *b = vb_calloc(1, sizeof *b, e);
+    if (!b)
+        return -1;
+    b->iface = spec->iface;
+    b->opts = spec->opts;
+    if (b->iface->init(b, e)) {
+        free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+int vb_backend_init_named(const char *name, const vb_backend_opts *opts, vb_backend **out, vb_err *e)
+{
+    vb_backend_spec spec = {.iface = backend_find(name), .opts = *opts};
+    snprintf(spec.text, sizeof spec.text, "%s", name);
+    *out = NULL;
+    if (!spec.iface)
+        return vb_fail(e, VB_EXIT_USAGE, "unknown backend '%s' (expected cpu or vulkan)", name);
+    return vb_backend_init(&spec, out, e);
+}
+
+const char *vb_backend_name(const vb_backend *b)
+{
+    return b->iface->name;
+}
+
+const vb_device_info *vb_backend_describe(const vb_backend *b)
+{
+    return &b->device;
+}
+
+int vb_backend_supports_type(const vb_backend *b, vb_dtype type)
+{
+    return b->iface->supports_type ? b->iface->supports_type(b, type) : 1;
+}
+
+int vb_backend_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *e)
+{
+    *out = NULL;
+    vb_prepared *p = vb_calloc(1, sizeof *p, e);
+    if (!p)
+        return -1;
+    p->backend = b;
+    if (b->iface->load(b, g, p, e)) {
+        free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int vb_backend_run(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
+                   vb_timings *t, vb_err *e)
+{
+    return p->backend->iface->run(p, input, batch, output, node_out, t, e);
+}
+
+int vb_backend_preferred_batch(const vb_prepared *p)
+{
+    return p->backend->iface->preferred_batch(p);
+}
+
+void vb_backend_unload(vb_prepared *p)
+{
+    if (!p)
+        return;
+    p->backend->iface->unload(p);
+    free(p);
+}
+
+void vb_backend_free(vb_backend *b)
+{
+    if (!b)
+        return;
+    b->iface->free(b);
+    free(b);
 }

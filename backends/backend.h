@@ -1,8 +1,11 @@
-/* The backend interface: one table of function pointers per backend, in the spirit of
- * ggml's backend interface. A backend executes a vb_graph on batches of preprocessed
+/* The public backend API. A backend executes a vb_graph on batches of preprocessed
  * images (NHWC float32, already normalized) and returns the output node's floats.
+ * In the spirit of ggml's backend: a caller holds one handle (vb_backend, vb_prepared)
+ * that carries its own interface table (backends/backend_impl.h); only backends/ sees
+ * the table, everyone else calls the vb_backend_* wrappers below.
  *
- * Life cycle: init(opts) -> describe() -> load(graph) -> run()* -> unload() -> shutdown().
+ * Life cycle: vb_backend_init(spec) -> vb_backend_describe() -> vb_backend_load(graph)
+ * -> vb_backend_run()* -> vb_backend_unload() -> vb_backend_free().
  */
 #ifndef VB_BACKEND_H
 #define VB_BACKEND_H
@@ -39,28 +42,9 @@ typedef struct vb_timings {
     double *node_ms;
 } vb_timings;
 
-typedef struct vb_backend vb_backend;   /* opaque, per implementation */
+typedef struct vb_backend vb_backend;   /* an initialized device: backends/backend_impl.h */
 typedef struct vb_prepared vb_prepared; /* a graph loaded onto a backend */
-
-typedef struct vb_backend_iface {
-    const char *name;
-    /* Enumerate devices without initializing one (for `veribench devices`). *infos is
-     * malloc'd; a missing driver/loader is an error with an actionable message. */
-    int (*list_devices)(vb_device_info **infos, int *n, vb_err *e);
-    int (*init)(const vb_backend_opts *opts, vb_backend **out, vb_err *e);
-    void (*describe)(vb_backend *b, vb_device_info *info);
-    int (*load)(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *e);
-    /* Run `batch` images. input: batch * in_h*in_w*in_c floats; output: batch * out_dim.
-     * node_out (optional, n_nodes entries): for each non-NULL entry, the backend copies
-     * that node's activations (batch * vb_node_size floats) when it materializes the
-     * node, and sets the entry's first float to NAN when it does not (fused away). */
-    int (*run)(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
-               vb_timings *t, vb_err *e);
-    /* Preferred batch size for throughput on this device. */
-    int (*preferred_batch)(vb_prepared *p);
-    void (*unload)(vb_prepared *p);
-    void (*shutdown)(vb_backend *b);
-} vb_backend_iface;
+typedef struct vb_backend_iface vb_backend_iface; /* per implementation: backend_impl.h */
 
 /* A backend spec on the command line: "cpu", "cpu:ref", "vulkan", "vulkan:N". */
 typedef struct vb_backend_spec {
@@ -70,9 +54,35 @@ typedef struct vb_backend_spec {
 } vb_backend_spec;
 
 int vb_backend_parse_spec(const char *text, vb_backend_spec *spec, vb_err *e);
-const vb_backend_iface *vb_backend_find(const char *name);
 
-extern const vb_backend_iface vb_cpu_backend;
-extern const vb_backend_iface vb_vulkan_backend;
+/* Enumerate the devices of backend `name` ("cpu", "vulkan") without initializing one (for
+ * `veribench devices`). *infos is malloc'd; a missing driver/loader is an error with an
+ * actionable message. */
+int vb_backend_list_devices(const char *name, vb_device_info **infos, int *n, vb_err *e);
+
+/* Open the device a spec names. *out is NULL on failure. */
+int vb_backend_init(const vb_backend_spec *spec, vb_backend **out, vb_err *e);
+/* Same, for a backend by name ("cpu", "vulkan") with explicit options (tests). */
+int vb_backend_init_named(const char *name, const vb_backend_opts *opts, vb_backend **out, vb_err *e);
+/* "cpu" or "vulkan". */
+const char *vb_backend_name(const vb_backend *b);
+/* The device in use (valid until vb_backend_free). */
+const vb_device_info *vb_backend_describe(const vb_backend *b);
+/* Whether this backend can execute conv/fc weights stored as `type`. */
+int vb_backend_supports_type(const vb_backend *b, vb_dtype type);
+/* Prepare a graph for execution (weights converted/uploaded, buffers planned). The graph
+ * and its model must outlive the prepared model. */
+int vb_backend_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *e);
+/* Run `batch` images. input: batch * in_h*in_w*in_c floats; output: batch * out_dim.
+ * node_out (optional, n_nodes entries): for each non-NULL entry, the backend copies
+ * that node's activations (batch * vb_node_size floats) when it materializes the
+ * node, and sets the entry's first float to NAN when it does not (fused away). */
+int vb_backend_run(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
+                   vb_timings *t, vb_err *e);
+/* Preferred batch size for throughput on this device. */
+int vb_backend_preferred_batch(const vb_prepared *p);
+/* Both accept NULL; unload every prepared model before freeing its backend. */
+void vb_backend_unload(vb_prepared *p);
+void vb_backend_free(vb_backend *b);
 
 #endif

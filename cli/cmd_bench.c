@@ -51,12 +51,12 @@ static int bench_batch(vb_engine *en, const char *quant, int batch, double secon
         s = s * 1664525u + 1013904223u;
         in[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
     }
-    if (en->spec.iface->run(en->prepared, in, batch, out, NULL, NULL, e)) /* warm-up */
+    if (vb_backend_run(en->prepared, in, batch, out, NULL, NULL, e)) /* warm-up */
         goto done;
     double start = vb_now();
     while ((n < 3 || vb_now() - start < seconds) && n < cap) {
         double t0 = vb_now();
-        if (en->spec.iface->run(en->prepared, in, batch, out, NULL, NULL, e))
+        if (vb_backend_run(en->prepared, in, batch, out, NULL, NULL, e))
             goto done;
         times[n++] = (vb_now() - t0) * 1e3;
     }

@@ -69,7 +69,6 @@ typedef struct check_opts {
 } check_opts;
 
 typedef struct side {
-    const vb_backend_iface *iface;
     vb_prepared *prepared;
     float **node; /* per node capture buffers (batch * size) */
     float *out;   /* batch * out_dim */
@@ -140,7 +139,7 @@ static int check_batch(checker *c, char **paths, size_t first, int count, const 
     }
     side *sides[2] = {&c->test, &c->ref};
     for (int s = 0; s < 2; s++) {
-        if (sides[s]->iface->run(sides[s]->prepared, c->input, count, sides[s]->out, sides[s]->node, NULL, e)) {
+        if (vb_backend_run(sides[s]->prepared, c->input, count, sides[s]->out, sides[s]->node, NULL, e)) {
             vb_err_prefix(e, "%s backend", s ? "reference" : "checked");
             return -1;
         }
@@ -347,15 +346,13 @@ int cmd_check(int argc, char **argv)
     checker c = {.g = &en.graph};
     c.batch = o.eo.batch ? o.eo.batch : (en.batch < DEFAULT_MAX_BATCH ? en.batch : DEFAULT_MAX_BATCH);
     int status = VB_EXIT_IO;
-    if (vb_backend_parse_spec(o.reference, &ref_spec, &e) || ref_spec.iface->init(&ref_spec.opts, &ref_be, &e) ||
-        ref_spec.iface->load(ref_be, &en.graph, &c.ref.prepared, &e)) {
+    if (vb_backend_parse_spec(o.reference, &ref_spec, &e) || vb_backend_init(&ref_spec, &ref_be, &e) ||
+        vb_backend_load(ref_be, &en.graph, &c.ref.prepared, &e)) {
         status = fail("reference backend", &e, VB_EXIT_DEVICE);
         goto done;
     }
-    ref_spec.iface->describe(ref_be, &ref_dev);
-    c.test.iface = en.spec.iface;
+    ref_dev = *vb_backend_describe(ref_be);
     c.test.prepared = en.prepared;
-    c.ref.iface = ref_spec.iface;
     const size_t in = (size_t)en.graph.in_h * en.graph.in_w * en.graph.in_c;
     c.input = vb_malloc(in * c.batch * sizeof(float), &e);
     c.desc_test = vb_malloc(n * en.graph.out_dim * sizeof(float), &e);
@@ -397,10 +394,8 @@ done:
     free(c.desc_test);
     free(c.desc_ref);
     free(c.layers);
-    if (c.ref.prepared)
-        ref_spec.iface->unload(c.ref.prepared);
-    if (ref_be)
-        ref_spec.iface->shutdown(ref_be);
+    vb_backend_unload(c.ref.prepared);
+    vb_backend_free(ref_be);
     vb_engine_close(&en);
     free(ds_paths);
     if (dsp)

@@ -113,12 +113,12 @@ int cmd_devices(int argc, char **argv)
     vb_err e = {0};
     vb_device_info *cpu = NULL, *vk = NULL;
     int n_cpu = 0, n_vk = 0;
-    if (vb_cpu_backend.list_devices(&cpu, &n_cpu, &e)) {
+    if (vb_backend_list_devices("cpu", &cpu, &n_cpu, &e)) {
         fprintf(stderr, "veribench devices: cpu: %s\n", e.msg);
         return e.code ? e.code : VB_EXIT_IO;
     }
     vb_err vk_err = {0};
-    int vk_failed = vb_vulkan_backend.list_devices(&vk, &n_vk, &vk_err);
+    int vk_failed = vb_backend_list_devices("vulkan", &vk, &n_vk, &vk_err);
     int n = n_cpu + n_vk;
     vb_device_info *all = calloc((size_t)n, sizeof *all);
     int *is_default = calloc((size_t)n, sizeof *is_default);

@@ -55,12 +55,12 @@ int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb
     en->spec.opts.validation = o->validation;
     if (vb_graph_build(&en->model, &en->graph, e))
         goto fail;
-    if (en->spec.iface->init(&en->spec.opts, &en->backend, e))
+    if (vb_backend_init(&en->spec, &en->backend, e))
         goto fail;
-    en->spec.iface->describe(en->backend, &en->device);
-    if (en->spec.iface->load(en->backend, &en->graph, &en->prepared, e))
+    en->device = *vb_backend_describe(en->backend);
+    if (vb_backend_load(en->backend, &en->graph, &en->prepared, e))
         goto fail;
-    en->batch = o->batch > 0 ? o->batch : en->spec.iface->preferred_batch(en->prepared);
+    en->batch = o->batch > 0 ? o->batch : vb_backend_preferred_batch(en->prepared);
     return 0;
 fail:
     vb_engine_close(en);
@@ -69,10 +69,8 @@ fail:
 
 void vb_engine_close(vb_engine *en)
 {
-    if (en->prepared)
-        en->spec.iface->unload(en->prepared);
-    if (en->backend)
-        en->spec.iface->shutdown(en->backend);
+    vb_backend_unload(en->prepared);
+    vb_backend_free(en->backend);
     vb_model_free(&en->model);
     memset(en, 0, sizeof *en);
 }
@@ -195,7 +193,7 @@ int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, con
         }
         double node_ms[VB_GRAPH_MAX_NODES] = {0};
         vb_timings tm = {0, node_ms};
-        int run_rc = cur->n_ok ? en->spec.iface->run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, &tm, e) : 0;
+        int run_rc = cur->n_ok ? vb_backend_run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, &tm, e) : 0;
         if (cur->n_ok && !run_rc) {
             en->run_ms += tm.total_ms;
             for (int i = 0; i < en->graph.n_nodes; i++)

@@ -453,7 +453,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
         return -1;
     int rc = -1;
     c->info = en.device;
-    snprintf(c->backend, sizeof c->backend, "%s", en.spec.iface->name);
+    snprintf(c->backend, sizeof c->backend, "%s", vb_backend_name(en.backend));
     snprintf(c->device, sizeof c->device, "%s", en.device.slug);
     snprintf(c->quant, sizeof c->quant, "%s", vb_quant_name(q));
     snprintf(c->label, sizeof c->label, "%s-%s-%s", c->backend, c->device, c->quant);

@@ -34,20 +34,6 @@ vb_dtype vb_quant_weight_type(vb_quant_level l, int64_t ne0)
     return VB_F32;
 }
 
-/* Encode n_rows rows of `row` floats as type t. */
-static void encode_rows(const float *x, vb_dtype t, int64_t row, int64_t n_rows, uint8_t *out)
-{
-    size_t row_bytes = vb_dtype_row_bytes(t, row);
-    for (int64_t r = 0; r < n_rows; r++, x += row, out += row_bytes) {
-        switch (t) {
-        case VB_F32: memcpy(out, x, row_bytes); break;
-        case VB_F16: vb_convert_row_f16(x, (uint16_t *)(void *)out, row); break;
-        case VB_Q8_0: vb_quantize_row_q8_0(x, out, row); break;
-        case VB_Q4_0: vb_quantize_row_q4_0(x, out, row); break;
-        }
-    }
-}
-
 int vb_quantize_to_writer(const vb_model *src, vb_quant_level l, vb_gguf_writer *w, FILE *log, vb_err *e)
 {
     if (vb_gguf_copy_kv(w, src))
@@ -71,7 +57,7 @@ int vb_quantize_to_writer(const vb_model *src, vb_quant_level l, vb_gguf_writer 
             free(q);
             goto done;
         }
-        encode_rows(f, target, t->ne[0], n / t->ne[0], q);
+        vb_dtype_from_f32_rows(target, f, t->ne[0], n / t->ne[0], q);
         int add = vb_gguf_add_tensor(w, t->name, target, t->n_dims, t->ne, q, bytes);
         free(f);
         free(q);

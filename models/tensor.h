@@ -27,6 +27,22 @@ typedef enum vb_dtype {
 #define VB_Q4_0_BLOCK_BYTES 18 /* fp16 d + 16 bytes of nibbles */
 #define VB_Q8_0_BLOCK_BYTES 34 /* fp16 d + 32 int8 */
 
+/* The ggml block layouts (fp16 scale first, little-endian as bytes, so blocks need no
+ * alignment). The row functions address blocks through these, so a layout change that
+ * breaks file compatibility fails to build. */
+typedef struct vb_block_q8_0 {
+    uint8_t d[2];          /* fp16 scale */
+    int8_t qs[VB_QBLOCK];  /* w = qs[j] * d */
+} vb_block_q8_0;
+
+typedef struct vb_block_q4_0 {
+    uint8_t d[2];              /* fp16 scale */
+    uint8_t qs[VB_QBLOCK / 2]; /* low nibbles: weights 0..15, high nibbles: 16..31; w = (q-8)*d */
+} vb_block_q4_0;
+
+_Static_assert(sizeof(vb_block_q8_0) == VB_Q8_0_BLOCK_BYTES, "Q8_0 block must be 34 bytes, as in ggml");
+_Static_assert(sizeof(vb_block_q4_0) == VB_Q4_0_BLOCK_BYTES, "Q4_0 block must be 18 bytes, as in ggml");
+
 #define VB_MAX_DIMS 4
 
 typedef struct vb_tensor {
@@ -37,6 +53,22 @@ typedef struct vb_tensor {
     void *data;              /* points into the model's data block (not owned) */
     size_t nbytes;
 } vb_tensor;
+
+/* One row of every element type: its name, block shape and row conversions (as ggml's
+ * type_traits). Indexed by vb_dtype; the one table everything about a type goes through
+ * (models/type_traits.c). to_float/from_float convert n elements (a multiple of
+ * block_len); from_float rounds as ggml's reference quantizers do. */
+typedef struct vb_type_traits {
+    const char *name;        /* "F32", "F16", "Q8_0", "Q4_0" */
+    int block_len;           /* elements per block (1 for float types) */
+    size_t block_bytes;      /* bytes per block */
+    int is_quantized;
+    void (*to_float)(const void *row, float *y, int64_t n);
+    void (*from_float)(const float *x, void *row, int64_t n);
+} vb_type_traits;
+
+/* The traits of a type; NULL for a value that is no vb_dtype. */
+const vb_type_traits *vb_type_traits_of(uint32_t t);
 
 /* Known type? */
 int vb_dtype_valid(uint32_t t);
@@ -56,13 +88,17 @@ int64_t vb_tensor_nrows(const vb_tensor *t);
 uint16_t vb_fp32_to_fp16(float f);
 float vb_fp16_to_fp32(uint16_t h);
 
-/* Row conversions. n must be a multiple of 32 for the quantized types. */
-void vb_quantize_row_q8_0(const float *x, uint8_t *blocks, int64_t n);
-void vb_quantize_row_q4_0(const float *x, uint8_t *blocks, int64_t n);
-void vb_dequantize_row_q8_0(const uint8_t *blocks, float *y, int64_t n);
-void vb_dequantize_row_q4_0(const uint8_t *blocks, float *y, int64_t n);
-void vb_convert_row_f16(const float *x, uint16_t *y, int64_t n);
-void vb_dequantize_row_f16(const uint16_t *x, float *y, int64_t n);
+/* Row conversions (the traits' to_float/from_float). n must be a multiple of 32 for the
+ * quantized types. */
+void vb_quantize_row_q8_0(const float *x, void *blocks, int64_t n);
+void vb_quantize_row_q4_0(const float *x, void *blocks, int64_t n);
+void vb_dequantize_row_q8_0(const void *blocks, float *y, int64_t n);
+void vb_dequantize_row_q4_0(const void *blocks, float *y, int64_t n);
+void vb_convert_row_f16(const float *x, void *y, int64_t n);
+void vb_dequantize_row_f16(const void *x, float *y, int64_t n);
+
+/* Encode n_rows rows of `row` floats as type t into out (n_rows * vb_dtype_row_bytes). */
+void vb_dtype_from_f32_rows(vb_dtype t, const float *x, int64_t row, int64_t n_rows, void *out);
 
 /* Decode any supported tensor into float32 (out has vb_tensor_nelements floats). */
 int vb_tensor_to_f32(const vb_tensor *t, float *out, vb_err *e);

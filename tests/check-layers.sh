@@ -15,7 +15,8 @@
 #
 #    The layer of a path is its first folder (backends/cpu/x.c is in backends). A header
 #    without a folder ("version.h") is generated into build/gen and counts as core.
-# 2. No cycles. A module is a .c file together with the .h of the same name; module A
+# 2. No cycles. A module is a .c file together with the .h of the same name (and its private
+#    header <name>_impl.h, the table its implementations fill, as backends/backend_impl.h); module A
 #    depends on module B when a file of A includes B's header. Any cycle among modules is
 #    an error, inside a folder too (a header that two files of a folder include and that
 #    points back at one of them, say).
@@ -38,7 +39,7 @@ function layer(p,    i) {
     i = index(p, "/")
     return i ? substr(p, 1, i - 1) : "generated"
 }
-function module(p) { sub(/\.[ch]$/, "", p); return p }
+function module(p) { sub(/\.[ch]$/, "", p); sub(/_impl$/, "", p); return p }
 BEGIN {
     allow["core"] = " core generated "
     allow["models"] = " core generated models "

@@ -22,7 +22,7 @@
 static const vb_dtype all_types[] = {VB_F32, VB_F16, VB_Q8_0, VB_Q4_0};
 
 /* A weight tensor of shape ne (ne[0] = row length) holding w encoded as type t with the
- * models/quant.c row functions. The caller frees t->data. */
+ * models/type_traits.c row functions. The caller frees t->data. */
 static void make_tensor(vb_tensor *t, vb_dtype type, const int64_t ne[4], const float *w)
 {
     memset(t, 0, sizeof *t);
@@ -34,16 +34,7 @@ static void make_tensor(vb_tensor *t, vb_dtype type, const int64_t ne[4], const 
     size_t row_bytes = vb_dtype_row_bytes(type, row);
     t->nbytes = row_bytes * (size_t)rows;
     t->data = malloc(t->nbytes);
-    uint8_t *out = t->data;
-    for (int64_t r = 0; r < rows; r++, out += row_bytes) {
-        const float *x = w + r * row;
-        switch (type) {
-        case VB_F32: memcpy(out, x, row_bytes); break;
-        case VB_F16: vb_convert_row_f16(x, (uint16_t *)(void *)out, row); break;
-        case VB_Q8_0: vb_quantize_row_q8_0(x, out, row); break;
-        case VB_Q4_0: vb_quantize_row_q4_0(x, out, row); break;
-        }
-    }
+    vb_dtype_from_f32_rows(type, w, row, rows, t->data);
 }
 
 /* Compare a fast result with the reference. Tolerances: random inputs in [-1, 1), weights
@@ -270,8 +261,8 @@ static void test_net_levels(void)
         vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo = {.device_index = -1, .threads = 2};
         vb_backend *rb = NULL, *fb = NULL;
         vb_prepared *rp = NULL, *fp = NULL;
-        rc = vb_cpu_backend.init(&ro, &rb, &e) || vb_cpu_backend.load(rb, &g, &rp, &e) ||
-             vb_cpu_backend.init(&fo, &fb, &e) || vb_cpu_backend.load(fb, &g, &fp, &e);
+        rc = vb_backend_init_named("cpu", &ro, &rb, &e) || vb_backend_load(rb, &g, &rp, &e) ||
+             vb_backend_init_named("cpu", &fo, &fb, &e) || vb_backend_load(fb, &g, &fp, &e);
         CHECKF(rc == 0, "%s: %s", lname, e.msg);
         if (rc == 0) {
             fast_bytes[l] = vb_cpu_weight_bytes(fp);
@@ -282,8 +273,8 @@ static void test_net_levels(void)
                 fn[i] = malloc(batch * vb_node_size(&g.nodes[i]) * 4);
             }
             float rout[2 * 128], fout[2 * 128];
-            CHECK(vb_cpu_backend.run(rp, x, batch, rout, rn, NULL, &e) == 0);
-            CHECK(vb_cpu_backend.run(fp, x, batch, fout, fn, NULL, &e) == 0);
+            CHECK(vb_backend_run(rp, x, batch, rout, rn, NULL, &e) == 0);
+            CHECK(vb_backend_run(fp, x, batch, fout, fn, NULL, &e) == 0);
             /* Per node: fp32 accumulation against double through up to ~30 layers; test_ops
              * holds the fp32 model to the same bound. */
             double worst = 0;
@@ -314,13 +305,13 @@ static void test_net_levels(void)
             free(rn), free(fn);
         }
         if (rp)
-            vb_cpu_backend.unload(rp);
+            vb_backend_unload(rp);
         if (fp)
-            vb_cpu_backend.unload(fp);
+            vb_backend_unload(fp);
         if (rb)
-            vb_cpu_backend.shutdown(rb);
+            vb_backend_free(rb);
         if (fb)
-            vb_cpu_backend.shutdown(fb);
+            vb_backend_free(fb);
         vb_model_free(&q);
     }
     /* Memory: the reference path holds fp32 at every level (4 bytes per weight); the fast

@@ -213,8 +213,8 @@ static void test_fast_vs_reference_graph(void)
     vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo = {.device_index = -1, .threads = 2};
     vb_backend *rb, *fb;
     vb_prepared *rp, *fp;
-    CHECK(vb_cpu_backend.init(&ro, &rb, &e) == 0 && vb_cpu_backend.load(rb, &g, &rp, &e) == 0);
-    CHECK(vb_cpu_backend.init(&fo, &fb, &e) == 0 && vb_cpu_backend.load(fb, &g, &fp, &e) == 0);
+    CHECK(vb_backend_init_named("cpu", &ro, &rb, &e) == 0 && vb_backend_load(rb, &g, &rp, &e) == 0);
+    CHECK(vb_backend_init_named("cpu", &fo, &fb, &e) == 0 && vb_backend_load(fb, &g, &fp, &e) == 0);
     size_t in = (size_t)batch * 150 * 150 * 3;
     float *x = malloc(in * 4), ro_out[3 * 128], fo_out[3 * 128];
     vb_test_fill_random(x, in, 42, -0.5f, 0.5f);
@@ -225,8 +225,8 @@ static void test_fast_vs_reference_graph(void)
     }
     double ms[VB_GRAPH_MAX_NODES];
     vb_timings t = {0, ms};
-    CHECK(vb_cpu_backend.run(rp, x, batch, ro_out, rn, NULL, &e) == 0);
-    CHECK(vb_cpu_backend.run(fp, x, batch, fo_out, fn, &t, &e) == 0);
+    CHECK(vb_backend_run(rp, x, batch, ro_out, rn, NULL, &e) == 0);
+    CHECK(vb_backend_run(fp, x, batch, fo_out, fn, &t, &e) == 0);
     for (int i = 0; i < g.n_nodes; i++) {
         size_t cnt = batch * vb_node_size(&g.nodes[i]);
         double nmse = vb_nmse(fn[i], rn[i], cnt);
@@ -236,13 +236,13 @@ static void test_fast_vs_reference_graph(void)
     CHECK(t.total_ms > 0);
     /* The batch must not mix images: image 1 alone gives the same descriptor. */
     float single[128];
-    CHECK(vb_cpu_backend.run(fp, x + in / 3, 1, single, NULL, NULL, &e) == 0);
+    CHECK(vb_backend_run(fp, x + in / 3, 1, single, NULL, NULL, &e) == 0);
     CHECK(vb_max_abs(single, fo_out + 128, 128) < 1e-6);
     for (int i = 0; i < g.n_nodes; i++)
         free(rn[i]), free(fn[i]);
     free(rn), free(fn), free(x);
-    vb_cpu_backend.unload(rp), vb_cpu_backend.unload(fp);
-    vb_cpu_backend.shutdown(rb), vb_cpu_backend.shutdown(fb);
+    vb_backend_unload(rp), vb_backend_unload(fp);
+    vb_backend_free(rb), vb_backend_free(fb);
     vb_model_free(&m);
 }
 

@@ -146,6 +146,43 @@ static void test_row_sizes(void)
     CHECK(!vb_dtype_valid(3) && vb_dtype_valid(8));
 }
 
+/* The traits table: every valid type has one entry whose shape matches the named block
+ * structs, and whose from_float/to_float pair round-trips a row within the type's step
+ * (exactly for F32; an unaligned destination must work, blocks are byte arrays). */
+static void test_type_traits(void)
+{
+    const struct {
+        vb_dtype t;
+        const char *name;
+        int block_len;
+        size_t block_bytes;
+        int quantized;
+        double max_rel;
+    } want[] = {{VB_F32, "F32", 1, 4, 0, 0}, {VB_F16, "F16", 1, 2, 0, 1.0 / 1024},
+                {VB_Q8_0, "Q8_0", 32, sizeof(vb_block_q8_0), 1, 1.0 / 127}, {VB_Q4_0, "Q4_0", 32, sizeof(vb_block_q4_0), 1, 1.0 / 8}};
+    int n_valid = 0;
+    for (uint32_t t = 0; t < 64; t++)
+        n_valid += vb_type_traits_of(t) != NULL;
+    CHECK(n_valid == 4 && !vb_type_traits_of(3) && !vb_type_traits_of(1000));
+    float x[64], y[64];
+    uint8_t storage[64 * 4 + 1];
+    for (int i = 0; i < 64; i++)
+        x[i] = sinf((float)i * 0.7f) * 3.0f;
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const vb_type_traits *tt = vb_type_traits_of(want[k].t);
+        CHECK(tt && !strcmp(tt->name, want[k].name) && !strcmp(vb_dtype_name(want[k].t), want[k].name));
+        if (!tt)
+            continue;
+        CHECK(tt->block_len == want[k].block_len && tt->block_bytes == want[k].block_bytes);
+        CHECK(tt->is_quantized == want[k].quantized);
+        CHECK(vb_dtype_row_bytes(want[k].t, 64) == 64 / (size_t)tt->block_len * tt->block_bytes);
+        tt->from_float(x, storage + 1, 64); /* odd address on purpose */
+        tt->to_float(storage + 1, y, 64);
+        CHECKF(vb_max_abs(y, x, 64) <= want[k].max_rel * 3.0 * 1.01, "%s round trip max-abs %.3g", tt->name,
+               vb_max_abs(y, x, 64));
+    }
+}
+
 /* The real model at each level: which tensors get which type, sizes against fp32, and
  * that the quantized weights decode to within the block error of the fp32 ones. */
 static void test_model_levels(void)
@@ -200,5 +237,6 @@ int main(void)
     RUN(test_zero_block);
     RUN(test_error_bounds);
     RUN(test_row_sizes);
+    RUN(test_type_traits);
     return vb_test_finish();
 }

@@ -50,7 +50,7 @@ static vb_backend *vk_test_open(int no_fp16)
     vb_backend_opts o = {.device_index = -1, .no_fp16 = no_fp16, .validation = 1};
     vb_backend *b = NULL;
     vb_err e = {0};
-    int rc = vb_vulkan_backend.init(&o, &b, &e);
+    int rc = vb_backend_init_named("vulkan", &o, &b, &e);
     CHECKF(rc == 0, "vulkan init (no_fp16=%d): %s", no_fp16, e.msg);
     if (!rc)
         vk_test_pin_modules();
@@ -67,14 +67,14 @@ static vb_backend *vk_test_open_first(int no_fp16, int *skip)
     vb_backend *b = NULL;
     vb_err e = {0};
     *skip = 0;
-    if (vb_vulkan_backend.init(&o, &b, &e) == 0) {
+    if (vb_backend_init_named("vulkan", &o, &b, &e) == 0) {
         vk_test_pin_modules();
         return b;
     }
     vb_device_info *infos = NULL;
     int n = 0;
     vb_err le = {0};
-    if (vb_vulkan_backend.list_devices(&infos, &n, &le)) {
+    if (vb_backend_list_devices("vulkan", &infos, &n, &le)) {
         printf("skipped: no Vulkan device (%s)\n", le.msg);
         *skip = 1;
     } else {
@@ -84,11 +84,9 @@ static vb_backend *vk_test_open_first(int no_fp16, int *skip)
     return NULL;
 }
 
-static int vk_test_uses_fp16(vb_backend *b)
+static inline int vk_test_uses_fp16(vb_backend *b)
 {
-    vb_device_info info;
-    vb_vulkan_backend.describe(b, &info);
-    return info.uses_fp16;
+    return vb_backend_describe(b)->uses_fp16;
 }
 
 #endif

@@ -74,7 +74,7 @@ typedef struct result {
     double total_ms;
 } result;
 
-static int run(const vb_backend_iface *iface, vb_backend *b, const vb_graph *g, int batch, int capture,
+static int run(vb_backend *b, const vb_graph *g, int batch, int capture,
                result *r)
 {
     memset(r, 0, sizeof *r);
@@ -87,14 +87,14 @@ static int run(const vb_backend_iface *iface, vb_backend *b, const vb_graph *g, 
     }
     vb_prepared *p = NULL;
     vb_err e = {0};
-    int rc = iface->load(b, g, &p, &e);
-    CHECKF(rc == 0, "%s load: %s", iface->name, e.msg);
+    int rc = vb_backend_load(b, g, &p, &e);
+    CHECKF(rc == 0, "%s load: %s", vb_backend_name(b), e.msg);
     if (!rc) {
         vb_timings t = {.node_ms = r->ms};
-        rc = iface->run(p, inputs, batch, r->out, r->node, &t, &e);
-        CHECKF(rc == 0, "%s run: %s", iface->name, e.msg);
+        rc = vb_backend_run(p, inputs, batch, r->out, r->node, &t, &e);
+        CHECKF(rc == 0, "%s run: %s", vb_backend_name(b), e.msg);
         r->total_ms = t.total_ms;
-        iface->unload(p);
+        vb_backend_unload(p);
     }
     return rc;
 }
@@ -139,7 +139,7 @@ static result ref4;
 static void test_fp32(void)
 {
     result got, one;
-    if (run(&vb_vulkan_backend, vk32, &graph, N_IMAGES, 1, &got) == 0) {
+    if (run(vk32, &graph, N_IMAGES, 1, &got) == 0) {
         compare("fp32 variants, batch 4", &graph, N_IMAGES, &got, &ref4, 0.99999, 1e-9);
         /* decisions: every pair's distance as the reference has it, far below any margin */
         for (int a = 0; a < N_IMAGES; a++)
@@ -158,7 +158,7 @@ static void test_fp32(void)
         }
         CHECKF(timed >= 30 && sum <= got.total_ms, "%d timed nodes, %.3f ms of %.3f ms", timed, sum, got.total_ms);
         /* batch 1: the same bits as the first image of the batch of 4 */
-        if (run(&vb_vulkan_backend, vk32, &graph, 1, 0, &one) == 0)
+        if (run(vk32, &graph, 1, 0, &one) == 0)
             CHECK(memcmp(one.out, got.out, (size_t)graph.out_dim * sizeof(float)) == 0);
         result_free(&graph, &one);
     }
@@ -172,7 +172,7 @@ static void test_fp16(void)
         return;
     }
     result got;
-    if (run(&vb_vulkan_backend, vk16, &graph, N_IMAGES, 1, &got) == 0)
+    if (run(vk16, &graph, N_IMAGES, 1, &got) == 0)
         compare("fp16 variants, batch 4", &graph, N_IMAGES, &got, &ref4, 0.9999, 1e-4);
     result_free(&graph, &got);
 }
@@ -191,8 +191,8 @@ static void test_quantized(void)
         rc = vb_graph_build(&qm, &qg, &e);
         CHECKF(rc == 0, "graph: %s", e.msg);
         result got, ref;
-        if (!rc && run(&vb_cpu_backend, cpu_ref, &qg, 2, 0, &ref) == 0 &&
-            run(&vb_vulkan_backend, vk32, &qg, 2, 0, &got) == 0) {
+        if (!rc && run(cpu_ref, &qg, 2, 0, &ref) == 0 &&
+            run(vk32, &qg, 2, 0, &got) == 0) {
             char label[64];
             snprintf(label, sizeof label, "%s weights, fp32 variants", vb_quant_name(levels[l]));
             compare(label, &qg, 2, &got, &ref, 0.99999, 1e-9);
@@ -215,23 +215,23 @@ int main(void)
     int rc = vb_model_load(vb_default_model_path(), &model, &e) || vb_graph_build(&model, &graph, &e);
     CHECKF(rc == 0, "model: %s", e.msg);
     vb_backend_opts ro = {.device_index = -1, .reference = 1};
-    CHECKF(vb_cpu_backend.init(&ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
     vb_backend *b16 = vk_test_open(0);
     if (b16 && vk_test_uses_fp16(b16))
         vk16 = b16;
     else
-        vb_vulkan_backend.shutdown(b16);
+        vb_backend_free(b16);
     if (!rc && vk32 && cpu_ref && load_inputs() == 0 &&
-        run(&vb_cpu_backend, cpu_ref, &graph, N_IMAGES, 1, &ref4) == 0) {
+        run(cpu_ref, &graph, N_IMAGES, 1, &ref4) == 0) {
         RUN(test_fp32);
         RUN(test_fp16);
         RUN(test_quantized);
     }
     result_free(&graph, &ref4);
     free(inputs);
-    vb_vulkan_backend.shutdown(vk32);
-    vb_vulkan_backend.shutdown(vk16);
-    vb_cpu_backend.shutdown(cpu_ref);
+    vb_backend_free(vk32);
+    vb_backend_free(vk16);
+    vb_backend_free(cpu_ref);
     vb_model_free(&model);
     CHECKF(vb_vk_validation_total() == 0, "%d validation messages (see stderr)", vb_vk_validation_total());
     return vb_test_finish();

@@ -13,23 +13,24 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/backend_impl.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/fast_ops.h"
 #include "backends/cpu/ref_ops.h"
+#include "backends/plan.h"
 
-struct vb_backend {
+typedef struct cpu_backend {
     vb_backend_opts opts;
     int threads;
-    vb_device_info info;
-};
+} cpu_backend;
 
 typedef struct node_weights {
     float *w32;               /* reference path: decoded weights ([cout][K] / [out][in]) */
     vb_packed_weights packed; /* fast path: panels in the stored type */
 } node_weights;
 
-struct vb_prepared {
-    vb_backend *be;
+typedef struct cpu_prepared {
+    cpu_backend *be;
     const vb_graph *g;
     node_weights *weights;   /* per node */
     int *slot;               /* per node: activation buffer slot */
@@ -39,7 +40,7 @@ struct vb_prepared {
     int batch_cap;
     float *scratch;          /* im2col */
     size_t scratch_floats;   /* per image */
-};
+} cpu_prepared;
 
 static void cpu_model_name(char *out, size_t n)
 {
@@ -101,26 +102,22 @@ static int cpu_list_devices(vb_device_info **infos, int *n, vb_err *e)
     return 0;
 }
 
-static int cpu_init(const vb_backend_opts *opts, vb_backend **out, vb_err *e)
+static int cpu_init(vb_backend *handle, vb_err *e)
 {
+    const vb_backend_opts *opts = &handle->opts;
     if (opts->device_index > 0)
         return vb_fail(e, VB_EXIT_DEVICE, "the cpu backend has one device (index 0), not %d", opts->device_index);
-    vb_backend *b = vb_calloc(1, sizeof *b, e);
+    cpu_backend *b = vb_calloc(1, sizeof *b, e);
     if (!b)
         return -1;
     b->opts = *opts;
     b->threads = opts->reference ? 1 : cpu_threads(opts);
-    fill_info(&b->info, opts->reference, b->threads);
-    *out = b;
+    fill_info(&handle->device, opts->reference, b->threads);
+    handle->context = b;
     return 0;
 }
 
-static void cpu_describe(vb_backend *b, vb_device_info *info)
-{
-    *info = b->info;
-}
-
-static void cpu_unload(vb_prepared *p)
+static void cpu_free_prepared(cpu_prepared *p)
 {
     if (!p)
         return;
@@ -141,7 +138,7 @@ static void cpu_unload(vb_prepared *p)
 
 /* Reference path: decode a node's weights to fp32. Fast path: pack them in their stored
  * type, and size the im2col scratch. */
-static int prepare_weights(vb_prepared *p, int i, vb_err *e)
+static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
 {
     const vb_node *n = &p->g->nodes[i];
     if (!n->weight)
@@ -167,8 +164,9 @@ static int prepare_weights(vb_prepared *p, int i, vb_err *e)
     return 0;
 }
 
-size_t vb_cpu_weight_bytes(const vb_prepared *p)
+size_t vb_cpu_weight_bytes(const vb_prepared *handle)
 {
+    const cpu_prepared *p = handle->context;
     size_t bytes = 0;
     for (int i = 0; i < p->g->n_nodes; i++) {
         if (p->weights[i].w32)
@@ -178,47 +176,28 @@ size_t vb_cpu_weight_bytes(const vb_prepared *p)
     return bytes;
 }
 
-/* Give every node an activation slot, reusing a slot once its last reader has run. */
-static int plan_slots(vb_prepared *p, vb_err *e)
+/* Give every node an activation slot (backends/plan.h). */
+static int plan_slots(cpu_prepared *p, vb_err *e)
 {
     const vb_graph *g = p->g;
-    int last_use[VB_GRAPH_MAX_NODES];
-    for (int i = 0; i < g->n_nodes; i++) {
-        last_use[i] = i == g->output ? g->n_nodes : i;
-        for (int s = 0; s < 2; s++)
-            if (g->nodes[i].src[s] >= 0)
-                last_use[g->nodes[i].src[s]] = i;
-    }
     p->slot = vb_calloc((size_t)g->n_nodes, sizeof(int), e);
     p->slot_floats = vb_calloc((size_t)g->n_nodes, sizeof(size_t), e);
     p->slot_buf = vb_calloc((size_t)g->n_nodes, sizeof(float *), e);
     if (!p->slot || !p->slot_floats || !p->slot_buf)
         return -1;
-    int slot_free_after[VB_GRAPH_MAX_NODES]; /* node index after which the slot is free */
-    for (int i = 0; i < g->n_nodes; i++) {
-        int chosen = -1;
-        for (int s = 0; s < p->n_slots; s++)
-            if (slot_free_after[s] < i) { /* strictly before: an op never writes its input */
-                chosen = s;
-                break;
-            }
-        if (chosen < 0)
-            chosen = p->n_slots++;
-        size_t need = vb_node_size(&g->nodes[i]);
-        if (need > p->slot_floats[chosen])
-            p->slot_floats[chosen] = need;
-        slot_free_after[chosen] = last_use[i];
-        p->slot[i] = chosen;
-    }
+    vb_plan_step steps[VB_GRAPH_MAX_NODES];
+    for (int i = 0; i < g->n_nodes; i++)
+        steps[i] = (vb_plan_step){vb_node_size(&g->nodes[i]), {g->nodes[i].src[0], g->nodes[i].src[1]}};
+    p->n_slots = vb_plan_slots(steps, g->n_nodes, g->output, p->slot, p->slot_floats);
     return 0;
 }
 
-static int cpu_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *e)
+static int cpu_load(vb_backend *handle, const vb_graph *g, vb_prepared *out, vb_err *e)
 {
-    vb_prepared *p = vb_calloc(1, sizeof *p, e);
+    cpu_prepared *p = vb_calloc(1, sizeof *p, e);
     if (!p)
         return -1;
-    p->be = b;
+    p->be = handle->context;
     p->g = g;
     p->weights = vb_calloc((size_t)g->n_nodes, sizeof *p->weights, e);
     if (!p->weights || plan_slots(p, e))
@@ -226,14 +205,14 @@ static int cpu_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err 
     for (int i = 0; i < g->n_nodes; i++)
         if (prepare_weights(p, i, e))
             goto fail;
-    *out = p;
+    out->context = p;
     return 0;
 fail:
-    cpu_unload(p);
+    cpu_free_prepared(p);
     return -1;
 }
 
-static int ensure_batch(vb_prepared *p, int batch, vb_err *e)
+static int ensure_batch(cpu_prepared *p, int batch, vb_err *e)
 {
     if (batch <= p->batch_cap)
         return 0;
@@ -251,7 +230,7 @@ static int ensure_batch(vb_prepared *p, int batch, vb_err *e)
     return 0;
 }
 
-static void exec_node(vb_prepared *p, int i, int batch)
+static void exec_node(cpu_prepared *p, int i, int batch)
 {
     const vb_node *n = &p->g->nodes[i];
     const vb_node *a = n->src[0] >= 0 ? &p->g->nodes[n->src[0]] : NULL;
@@ -302,9 +281,10 @@ static void exec_node(vb_prepared *p, int i, int batch)
     }
 }
 
-static int cpu_run(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
+static int cpu_run(vb_prepared *handle, const float *input, int batch, float *output, float **node_out,
                    vb_timings *t, vb_err *e)
 {
+    cpu_prepared *p = handle->context;
     const vb_graph *g = p->g;
     if (batch < 1)
         return vb_fail(e, VB_EXIT_USAGE, "batch size must be at least 1");
@@ -330,24 +310,29 @@ static int cpu_run(vb_prepared *p, const float *input, int batch, float *output,
     return 0;
 }
 
-static int cpu_preferred_batch(vb_prepared *p)
+static int cpu_preferred_batch(const vb_prepared *handle)
 {
+    const cpu_prepared *p = handle->context;
     return p->be->opts.reference ? 1 : 8;
 }
 
-static void cpu_shutdown(vb_backend *b)
+static void cpu_unload(vb_prepared *handle)
 {
-    free(b);
+    cpu_free_prepared(handle->context);
+}
+
+static void cpu_free(vb_backend *handle)
+{
+    free(handle->context);
 }
 
 const vb_backend_iface vb_cpu_backend = {
     .name = "cpu",
     .list_devices = cpu_list_devices,
     .init = cpu_init,
-    .describe = cpu_describe,
     .load = cpu_load,
     .run = cpu_run,
     .preferred_batch = cpu_preferred_batch,
     .unload = cpu_unload,
-    .shutdown = cpu_shutdown,
+    .free = cpu_free,
 };

@@ -6,7 +6,7 @@
  *          device format (fp32, fp16, or repacked Q8_0/Q4_0 blocks, dequantized inside the
  *          kernel) and uploaded once to one device-local buffer through a staging buffer.
  *          Activations live in slots of one device-local buffer, a slot reused once its
- *          last reader has run (like the CPU backend's plan_slots).
+ *          last reader has run (backends/plan.h, shared with the CPU backend).
  * run():   one command buffer per batch: input copy, the dispatches with a barrier after
  *          each, timestamps between them, copies of the output and of the requested nodes
  *          into a host-visible readback buffer; one fence wait with a timeout.
@@ -18,13 +18,15 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/backend_impl.h"
+#include "backends/plan.h"
 #include "backends/vulkan/vk_device.h"
 #include "backends/vulkan/vk_kernels.h"
 
-struct vb_backend {
+typedef struct vk_backend {
     vb_backend_opts opts;
     vb_vk_ctx ctx;
-};
+} vk_backend;
 
 typedef enum step_kind { STEP_INPUT, STEP_CONV, STEP_MAXPOOL, STEP_AVGPOOL, STEP_ELTWISE, STEP_MEAN } step_kind;
 
@@ -49,8 +51,8 @@ typedef struct step {
     VkDescriptorSet set;
 } step;
 
-struct vb_prepared {
-    vb_backend *be;
+typedef struct vk_prepared {
+    vk_backend *be;
     const vb_graph *g;
     step *steps;
     int n_steps;
@@ -66,7 +68,7 @@ struct vb_prepared {
     VkCommandBuffer cb;
     VkQueryPool qpool;
     int timestamps;
-};
+} vk_prepared;
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -116,10 +118,10 @@ out:
     return rc;
 }
 
-static int vk_init(const vb_backend_opts *opts, vb_backend **out, vb_err *e)
+static int vk_init(vb_backend *handle, vb_err *e)
 {
-    *out = NULL;
-    vb_backend *b = vb_calloc(1, sizeof *b, e);
+    const vb_backend_opts *opts = &handle->opts;
+    vk_backend *b = vb_calloc(1, sizeof *b, e);
     if (!b)
         return -1;
     b->opts = *opts;
@@ -132,19 +134,14 @@ static int vk_init(const vb_backend_opts *opts, vb_backend **out, vb_err *e)
         free(b);
         return -1;
     }
-    *out = b;
+    handle->device = b->ctx.info;
+    handle->context = b;
     return 0;
 }
 
-static void vk_describe(vb_backend *b, vb_device_info *info)
+static void vk_free(vb_backend *handle)
 {
-    *info = b->ctx.info;
-}
-
-static void vk_shutdown(vb_backend *b)
-{
-    if (!b)
-        return;
+    vk_backend *b = handle->context;
     vb_vk_ctx_destroy(&b->ctx);
     free(b);
 }
@@ -211,12 +208,12 @@ static vb_vk_tile choose_tile(const vb_vk_ctx *c, int m_per_image, int n)
     return t;
 }
 
-static const char *act_name(const vb_prepared *p)
+static const char *act_name(const vk_prepared *p)
 {
     return p->act_bytes == 2 ? "f16" : "f32";
 }
 
-static int plan_steps(vb_prepared *p, vb_err *e)
+static int plan_steps(vk_prepared *p, vb_err *e)
 {
     const vb_graph *g = p->g;
     vb_vk_ctx *c = &p->be->ctx;
@@ -321,37 +318,22 @@ static int plan_steps(vb_prepared *p, vb_err *e)
     return 0;
 }
 
-/* Give every step's output a slot, reusing a slot once its last reader has run. */
-static void plan_slots(vb_prepared *p)
+/* Give every step's output a slot (backends/plan.h); a step reads the steps that
+ * materialize its source nodes. */
+static void plan_slots(vk_prepared *p)
 {
     const vb_graph *g = p->g;
-    int last_use[VB_GRAPH_MAX_NODES]; /* per step: the last step reading its output */
-    for (int s = 0; s < p->n_steps; s++)
-        last_use[s] = p->steps[s].out == g->output ? p->n_steps : s;
-    for (int s = 0; s < p->n_steps; s++)
-        for (int k = 0; k < 2; k++)
-            if (p->steps[s].src[k] >= 0) {
-                int producer = p->node_step[p->steps[s].src[k]];
-                if (producer >= 0 && last_use[producer] < s)
-                    last_use[producer] = s;
-            }
-    int free_after[VB_GRAPH_MAX_NODES];
-    p->n_slots = 0;
+    vb_plan_step plan[VB_GRAPH_MAX_NODES];
+    int keep = -1;
     for (int s = 0; s < p->n_steps; s++) {
-        int chosen = -1;
-        for (int k = 0; k < p->n_slots && chosen < 0; k++)
-            if (free_after[k] < s) /* strictly before: a step never writes a slot it reads */
-                chosen = k;
-        if (chosen < 0) {
-            chosen = p->n_slots++;
-            p->slot_elems[chosen] = 0;
-        }
-        size_t need = vb_node_size(&g->nodes[p->steps[s].out]);
-        if (need > p->slot_elems[chosen])
-            p->slot_elems[chosen] = need;
-        free_after[chosen] = last_use[s];
-        p->step_slot[s] = chosen;
+        const step *st = &p->steps[s];
+        plan[s].size = vb_node_size(&g->nodes[st->out]);
+        for (int k = 0; k < 2; k++)
+            plan[s].src[k] = st->src[k] >= 0 ? p->node_step[st->src[k]] : -1;
+        if (st->out == g->output)
+            keep = s;
     }
+    p->n_slots = vb_plan_slots(plan, p->n_steps, keep, p->step_slot, p->slot_elems);
 }
 
 /* ---- weights ---------------------------------------------------------------------------- */
@@ -450,7 +432,7 @@ static int check_weight_tensor(const vb_graph *g, const vb_node *n, int64_t *cou
 }
 
 /* Lay out every step's weights, parameters and scales in one buffer. */
-static int layout_weights(vb_prepared *p, VkDeviceSize *total, vb_err *e)
+static int layout_weights(vk_prepared *p, VkDeviceSize *total, vb_err *e)
 {
     const vb_graph *g = p->g;
     const VkDeviceSize a = storage_align(&p->be->ctx);
@@ -484,7 +466,7 @@ static int layout_weights(vb_prepared *p, VkDeviceSize *total, vb_err *e)
     return 0;
 }
 
-static void fill_weights(vb_prepared *p, uint8_t *base)
+static void fill_weights(vk_prepared *p, uint8_t *base)
 {
     const vb_graph *g = p->g;
     for (int s = 0; s < p->n_steps; s++) {
@@ -520,7 +502,7 @@ static double submit_timeout(const vb_vk_ctx *c, int batch)
     return 120.0 + (c->caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 30.0 * batch : 0.0);
 }
 
-static int one_shot_copy(vb_prepared *p, const vb_vk_buffer *src, const vb_vk_buffer *dst, VkDeviceSize size,
+static int one_shot_copy(vk_prepared *p, const vb_vk_buffer *src, const vb_vk_buffer *dst, VkDeviceSize size,
                          vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
@@ -545,7 +527,7 @@ static int one_shot_copy(vb_prepared *p, const vb_vk_buffer *src, const vb_vk_bu
     return vb_vk_submit_wait(c, p->cb, submit_timeout(c, 1), e);
 }
 
-static int upload_weights(vb_prepared *p, vb_err *e)
+static int upload_weights(vk_prepared *p, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
     VkDeviceSize total;
@@ -568,7 +550,7 @@ static int upload_weights(vb_prepared *p, vb_err *e)
 
 /* ---- descriptors and activations ----------------------------------------------------------- */
 
-static int create_pipelines(vb_prepared *p, vb_err *e)
+static int create_pipelines(vk_prepared *p, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
     for (int s = 0; s < p->n_steps; s++) {
@@ -589,7 +571,7 @@ static int create_pipelines(vb_prepared *p, vb_err *e)
     return 0;
 }
 
-static int create_descriptors(vb_prepared *p, vb_err *e)
+static int create_descriptors(vk_prepared *p, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
     VkDescriptorPoolSize size = {
@@ -620,13 +602,13 @@ static int create_descriptors(vb_prepared *p, vb_err *e)
     return 0;
 }
 
-static VkDeviceSize slot_bytes(const vb_prepared *p, int slot, int batch)
+static VkDeviceSize slot_bytes(const vk_prepared *p, int slot, int batch)
 {
     return (VkDeviceSize)p->slot_elems[slot] * (VkDeviceSize)batch * p->act_bytes;
 }
 
 /* Point every step's bindings at its slots (after the activation buffer changed). */
-static void write_descriptors(vb_prepared *p)
+static void write_descriptors(vk_prepared *p)
 {
     vb_vk_ctx *c = &p->be->ctx;
     for (int s = 0; s < p->n_steps; s++) {
@@ -663,7 +645,7 @@ static void write_descriptors(vb_prepared *p)
 }
 
 /* Dispatch size of a step, or 0 with an error when the device cannot take this batch. */
-static void dispatch_size(const vb_prepared *p, const step *st, int batch, uint32_t groups[2])
+static void dispatch_size(const vk_prepared *p, const step *st, int batch, uint32_t groups[2])
 {
     const uint32_t *max = p->be->ctx.caps.limits.maxComputeWorkGroupCount;
     uint64_t total;
@@ -685,7 +667,7 @@ static void dispatch_size(const vb_prepared *p, const step *st, int batch, uint3
     groups[1] = 1;
 }
 
-static int ensure_batch(vb_prepared *p, int batch, vb_err *e)
+static int ensure_batch(vk_prepared *p, int batch, vb_err *e)
 {
     if (batch <= p->batch_cap)
         return 0;
@@ -726,7 +708,7 @@ static int ensure_batch(vb_prepared *p, int batch, vb_err *e)
 
 /* ---- load / unload ------------------------------------------------------------------------------------------- */
 
-static void vk_unload(vb_prepared *p)
+static void vk_free_prepared(vk_prepared *p)
 {
     if (!p)
         return;
@@ -750,7 +732,7 @@ static void vk_unload(vb_prepared *p)
     free(p);
 }
 
-static int create_command_objects(vb_prepared *p, vb_err *e)
+static int create_command_objects(vk_prepared *p, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
     VkCommandBufferAllocateInfo ai = {
@@ -775,12 +757,12 @@ static int create_command_objects(vb_prepared *p, vb_err *e)
     return 0;
 }
 
-static int vk_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *e)
+static int vk_load(vb_backend *handle, const vb_graph *g, vb_prepared *out, vb_err *e)
 {
-    *out = NULL;
+    vk_backend *b = handle->context;
     if (g->n_nodes < 1 || g->nodes[0].op != VB_OP_INPUT)
         return vb_fail(e, VB_EXIT_INPUT, "vulkan backend: the graph must start with its input node");
-    vb_prepared *p = vb_calloc(1, sizeof *p, e);
+    vk_prepared *p = vb_calloc(1, sizeof *p, e);
     if (!p)
         return -1;
     p->be = b;
@@ -793,10 +775,10 @@ static int vk_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err *
         upload_weights(p, e) || create_pipelines(p, e) || create_descriptors(p, e) || ensure_batch(p, 1, e) ||
         vb_vk_check_messages(&b->ctx, e))
         goto fail;
-    *out = p;
+    out->context = p;
     return 0;
 fail:
-    vk_unload(p);
+    vk_free_prepared(p);
     return -1;
 }
 
@@ -816,7 +798,7 @@ static void full_barrier(const vb_vk_ctx *c, VkCommandBuffer cb)
     c->d.vkCmdPipelineBarrier(cb, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-static void copy_slot_out(const vb_prepared *p, int node, int batch, VkDeviceSize dst_off)
+static void copy_slot_out(const vk_prepared *p, int node, int batch, VkDeviceSize dst_off)
 {
     const vb_vk_ctx *c = &p->be->ctx;
     int slot = p->step_slot[p->node_step[node]];
@@ -828,7 +810,7 @@ static void copy_slot_out(const vb_prepared *p, int node, int batch, VkDeviceSiz
     c->d.vkCmdCopyBuffer(p->cb, p->acts.buf, p->readback.buf, 1, &region);
 }
 
-static int record(vb_prepared *p, int batch, const VkDeviceSize *capture_off, vb_err *e)
+static int record(vk_prepared *p, int batch, const VkDeviceSize *capture_off, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
     const vb_graph *g = p->g;
@@ -884,7 +866,7 @@ static int record(vb_prepared *p, int batch, const VkDeviceSize *capture_off, vb
     return 0;
 }
 
-static void to_device_act(const vb_prepared *p, const float *x, size_t n, void *dst)
+static void to_device_act(const vk_prepared *p, const float *x, size_t n, void *dst)
 {
     if (p->act_bytes == 4) {
         memcpy(dst, x, n * sizeof(float));
@@ -895,7 +877,7 @@ static void to_device_act(const vb_prepared *p, const float *x, size_t n, void *
         h[i] = vb_fp32_to_fp16(x[i]);
 }
 
-static void from_device_act(const vb_prepared *p, const void *src, size_t n, float *y)
+static void from_device_act(const vk_prepared *p, const void *src, size_t n, float *y)
 {
     if (p->act_bytes == 4) {
         memcpy(y, src, n * sizeof(float));
@@ -907,7 +889,7 @@ static void from_device_act(const vb_prepared *p, const void *src, size_t n, flo
 }
 
 /* Readback layout: the output first, then each captured node. Offsets per node, -1: none. */
-static int plan_readback(vb_prepared *p, int batch, float **node_out, VkDeviceSize *off, vb_err *e)
+static int plan_readback(vk_prepared *p, int batch, float **node_out, VkDeviceSize *off, vb_err *e)
 {
     const vb_graph *g = p->g;
     VkDeviceSize total = align_up((VkDeviceSize)g->out_dim * batch * p->act_bytes, 16);
@@ -924,7 +906,7 @@ static int plan_readback(vb_prepared *p, int batch, float **node_out, VkDeviceSi
     return vb_vk_buffer_create(&p->be->ctx, total, 1, "the readback buffer", &p->readback, e);
 }
 
-static void read_timings(vb_prepared *p, vb_timings *t)
+static void read_timings(vk_prepared *p, vb_timings *t)
 {
     const vb_graph *g = p->g;
     vb_vk_ctx *c = &p->be->ctx;
@@ -948,9 +930,10 @@ static void read_timings(vb_prepared *p, vb_timings *t)
     }
 }
 
-static int vk_run(vb_prepared *p, const float *input, int batch, float *output, float **node_out, vb_timings *t,
-                  vb_err *e)
+static int vk_run(vb_prepared *handle, const float *input, int batch, float *output, float **node_out,
+                  vb_timings *t, vb_err *e)
 {
+    vk_prepared *p = handle->context;
     const vb_graph *g = p->g;
     vb_vk_ctx *c = &p->be->ctx;
     if (batch < 1)
@@ -982,8 +965,9 @@ static int vk_run(vb_prepared *p, const float *input, int batch, float *output, 
     return vb_vk_check_messages(c, e);
 }
 
-static int vk_preferred_batch(vb_prepared *p)
+static int vk_preferred_batch(const vb_prepared *handle)
 {
+    const vk_prepared *p = handle->context;
     switch (p->be->ctx.caps.type) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 64;
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 16;
@@ -991,14 +975,18 @@ static int vk_preferred_batch(vb_prepared *p)
     }
 }
 
+static void vk_unload(vb_prepared *handle)
+{
+    vk_free_prepared(handle->context);
+}
+
 const vb_backend_iface vb_vulkan_backend = {
     .name = "vulkan",
     .list_devices = vk_list_devices,
     .init = vk_init,
-    .describe = vk_describe,
     .load = vk_load,
     .run = vk_run,
     .preferred_batch = vk_preferred_batch,
     .unload = vk_unload,
-    .shutdown = vk_shutdown,
+    .free = vk_free,
 };

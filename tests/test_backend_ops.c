@@ -1,0 +1,412 @@
+/* Every op on every backend variant against the CPU reference, in the spirit of ggml's
+ * tests/test-backend-ops.cpp. Each row of `cases` builds a small graph (awkward shapes,
+ * weight types F32/F16/Q8_0/Q4_0, strides, paddings, kernel sizes, batches 1..5) and runs
+ * it on cpu:ref and on every available variant:
+ *   cpu           the fast path (SIMD kernels where the CPU has them), 3 threads (an odd
+ *                 split of the rows)
+ *   cpu-portable  the fast path with the portable C kernels forced (vb_fast_set_simd(0)),
+ *                 2 threads
+ *   vulkan-fp32   Vulkan, fp32 shader variants, validation layer on (any message fails)
+ *   vulkan-fp16   Vulkan, fp16 variants (where the device has fp16 storage/arithmetic)
+ * Every node a variant materializes is compared with cpu:ref (NMSE and max-abs); nodes it
+ * fuses away must read NAN and may never be the output. Without a Vulkan device the
+ * Vulkan columns are skipped with a note, not failed.
+ *
+ * A new op: one row in `kinds` (how to build its graph, whether the CPU fast path runs
+ * the reference op itself) and rows in `cases`.
+ *
+ * Tolerances (inputs in [-1, 1], weights in [-0.3, 0.3], reductions K <= 600):
+ *  exact: ops the CPU fast path runs with the reference code itself (pool, mean, affine,
+ *    relu): identical floats on cpu and cpu-portable.
+ *  fp32 (cpu GEMM paths, vulkan-fp32): NMSE <= 1e-10 and max-abs <= 1e-4 * max(1, max|ref|).
+ *    Both sum in fp32 (the reference in double): for K <= 600 the rounding error of a sum
+ *    is typically sqrt(K) * 2^-24 ~ 1.5e-6 of its magnitude, so NMSE ~ 1e-12 and max-abs
+ *    ~ 1e-6 relative; the bounds leave ~100x margin and are still far below any indexing
+ *    or padding bug, which shows up as O(1) relative error.
+ *  fp16 (vulkan-fp16): activations and float weights are rounded to fp16 (relative 2^-11 =
+ *    4.9e-4 each), sums stay fp32: expected relative rms error ~ 1e-3, NMSE ~ 1e-6. Bounds:
+ *    NMSE <= 1e-5 and max-abs <= 1e-2 * max(1, max|ref|) (the worst of thousands of outputs
+ *    sits a few sigma out). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/fast_ops.h"
+#include "tests/test_graphs.h"
+#include "tests/test_vulkan.h"
+
+/* ---- the cases -------------------------------------------------------------------------- */
+
+typedef enum case_kind { K_CONV, K_FC, K_POOL, K_ADD, K_AFFINE_RELU, K_MEAN, K_NET, K_COUNT } case_kind;
+
+typedef struct op_case {
+    case_kind kind;
+    int h, w, c;               /* input, per image */
+    int batch;
+    int cout, k, stride, same; /* conv, fc (cout), pool (k, stride, same), add (its conv branch) */
+    vb_dtype wt;               /* conv / fc weights */
+    int bias, affine, relu;    /* conv epilogue; add: relu after it */
+    int explicit_pad, pad_top, pad_left; /* conv: override SAME/VALID's padding */
+    vb_op pool;                /* K_POOL: VB_OP_MAXPOOL or VB_OP_AVGPOOL */
+    int input_first;           /* K_ADD: add(input, conv) instead of add(conv, input) */
+} op_case;
+
+static const op_case cases[] = {
+    /* conv: odd sizes, K = 27 (not a multiple of the 16-wide K tile) */
+    {K_CONV, 7, 5, 3, 1, .cout = 5, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    /* 1x1 spatial, channels not a multiple of 4, batch 2, full epilogue */
+    {K_CONV, 1, 1, 37, 2, .cout = 19, .k = 1, .stride = 1, .same = 1, .bias = 1, .affine = 1, .relu = 1},
+    /* stride 2 VALID, cout 70 crosses a 64-channel tile, no bias */
+    {K_CONV, 9, 9, 6, 3, .cout = 70, .k = 3, .stride = 2, .affine = 1},
+    /* the first layer's shape family: 7x7/2 on 3 channels, cout 32 (narrow tile) */
+    {K_CONV, 20, 17, 3, 2, .cout = 32, .k = 7, .stride = 2, .bias = 1, .affine = 1, .relu = 1},
+    /* K = 117 with ReLU only */
+    {K_CONV, 12, 11, 13, 2, .cout = 45, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1},
+    /* many pixels and channels (64x64 tiles), several tiles in both directions */
+    {K_CONV, 16, 16, 8, 2, .cout = 72, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .relu = 1},
+    /* few pixels per image (the 16x64 tile), batch 3 */
+    {K_CONV, 3, 3, 40, 3, .cout = 100, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1},
+    /* explicit asymmetric padding: two rows on top, none on the left */
+    {K_CONV, 6, 7, 4, 2, .cout = 9, .k = 3, .stride = 1, .same = 1, .bias = 1, .explicit_pad = 1, .pad_top = 2},
+    /* 2x2 kernel, stride 3, ragged output */
+    {K_CONV, 10, 8, 5, 2, .cout = 7, .k = 2, .stride = 3, .bias = 1},
+    /* stored weight types: fp16, and ggml Q8_0 / Q4_0 (rows of 64 / 32 / 96) */
+    {K_CONV, 5, 6, 64, 2, .cout = 40, .k = 3, .stride = 1, .same = 1, .wt = VB_F16, .bias = 1, .affine = 1, .relu = 1},
+    {K_CONV, 5, 6, 64, 2, .cout = 40, .k = 3, .stride = 1, .same = 1, .wt = VB_Q8_0, .bias = 1, .affine = 1, .relu = 1},
+    {K_CONV, 7, 7, 32, 3, .cout = 33, .k = 3, .stride = 2, .wt = VB_Q4_0, .bias = 1, .affine = 1, .relu = 1},
+    {K_CONV, 4, 5, 96, 1, .cout = 17, .k = 1, .stride = 1, .same = 1, .wt = VB_Q8_0, .relu = 1},
+    {K_CONV, 4, 5, 96, 2, .cout = 17, .k = 3, .stride = 1, .same = 1, .wt = VB_Q4_0, .bias = 1},
+    /* the CPU GEMM's awkward shapes (tests/test_ops.c): 1x1 input, cout 17/33/31 (not a
+     * multiple of the 16-wide panel), K = 343, a 64-channel layer at stride 2 */
+    {K_CONV, 1, 1, 3, 1, .cout = 5, .k = 1, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 7, 5, 3, 2, .cout = 17, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 9, 9, 5, 3, .cout = 16, .k = 3, .stride = 2, .bias = 1},
+    {K_CONV, 11, 13, 7, 1, .cout = 33, .k = 7, .stride = 2, .bias = 1},
+    {K_CONV, 4, 4, 32, 2, .cout = 31, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 17, 17, 16, 1, .cout = 64, .k = 3, .stride = 2, .bias = 1},
+    /* fc */
+    {K_FC, 1, 1, 70, 5, .cout = 33, .bias = 1},
+    {K_FC, 3, 2, 5, 2, .cout = 17},           /* flattens an NHWC input */
+    {K_FC, 1, 1, 256, 1, .cout = 128},        /* the face net's head */
+    {K_FC, 1, 1, 64, 3, .cout = 40, .bias = 1, .wt = VB_F16},
+    {K_FC, 1, 1, 64, 3, .cout = 40, .bias = 1, .wt = VB_Q8_0},
+    {K_FC, 1, 1, 96, 2, .cout = 20, .wt = VB_Q4_0},
+    /* pools */
+    {K_POOL, 9, 7, 5, 2, .pool = VB_OP_MAXPOOL, .k = 3, .stride = 2},           /* the net's 3x3/2 VALID */
+    {K_POOL, 8, 8, 3, 1, .pool = VB_OP_MAXPOOL, .k = 3, .stride = 2, .same = 1}, /* padded taps never win */
+    {K_POOL, 7, 7, 3, 2, .pool = VB_OP_AVGPOOL, .k = 2, .stride = 2},           /* residual-down 2x2/2 */
+    {K_POOL, 6, 5, 4, 3, .pool = VB_OP_AVGPOOL, .k = 3, .stride = 2, .same = 1}, /* padded taps not counted */
+    {K_POOL, 1, 1, 7, 2, .pool = VB_OP_AVGPOOL, .k = 1, .stride = 1},           /* 1x1 spatial */
+    /* add_zeropad: both inputs padded (a 2x2 VALID conv of the input: 3x3x4 -> 4x4x6), ReLU */
+    {K_ADD, 4, 4, 6, 3, .cout = 4, .k = 2, .stride = 1, .bias = 1, .relu = 1},
+    /* channels only differ (a 1x1 conv widening 3 -> 8), no ReLU after the add */
+    {K_ADD, 5, 3, 3, 2, .cout = 8, .k = 1, .stride = 1, .same = 1, .input_first = 1},
+    /* affine + relu (fusable), then a lone affine whose value is needed twice */
+    {K_AFFINE_RELU, 3, 5, 7, 2, .cout = 0},
+    /* global mean */
+    {K_MEAN, 5, 3, 7, 3, .cout = 0},
+    {K_MEAN, 2, 2, 256, 1, .cout = 0},
+    {K_MEAN, 1, 1, 9, 2, .cout = 0},
+    {K_MEAN, 17, 13, 3, 2, .cout = 0},
+    /* two residual blocks and the head: slot reuse, a skip across several steps */
+    {K_NET, 19, 17, 3, 1, .cout = 0},
+    {K_NET, 19, 17, 3, 4, .cout = 0},
+};
+
+static int build_conv(tgraph *t, const op_case *c, unsigned seed)
+{
+    int x = tg_conv(t, 0, c->wt, c->cout, c->k, c->stride, c->same, c->bias, seed);
+    if (x < 0)
+        return -1;
+    if (c->explicit_pad) {
+        t->g.nodes[x].pad_top = c->pad_top;
+        t->g.nodes[x].pad_left = c->pad_left;
+    }
+    if (c->affine)
+        x = tg_affine(t, x, seed + 2);
+    if (c->relu)
+        x = vb_graph_relu(&t->g, x, "relu", &t->err);
+    return x;
+}
+
+static int build_fc(tgraph *t, const op_case *c, unsigned seed)
+{
+    return tg_fc(t, 0, c->wt, c->cout, c->bias, seed);
+}
+
+static int build_pool(tgraph *t, const op_case *c, unsigned seed)
+{
+    (void)seed;
+    return vb_graph_pool(&t->g, c->pool, 0, "pool", c->k, c->stride, c->same, &t->err);
+}
+
+static int build_add(tgraph *t, const op_case *c, unsigned seed)
+{
+    int a = tg_conv(t, 0, VB_F32, c->cout, c->k, c->stride, c->same, c->bias, seed);
+    if (a < 0)
+        return -1;
+    int sum = c->input_first ? vb_graph_add_zeropad(&t->g, 0, a, "add", &t->err)
+                             : vb_graph_add_zeropad(&t->g, a, 0, "add", &t->err);
+    return c->relu && sum >= 0 ? vb_graph_relu(&t->g, sum, "relu", &t->err) : sum;
+}
+
+static int build_affine_relu(tgraph *t, const op_case *c, unsigned seed)
+{
+    (void)c;
+    int af = tg_affine(t, 0, seed);
+    int r = vb_graph_relu(&t->g, af, "relu", &t->err);
+    int af2 = tg_affine(t, r, seed + 2);
+    int r2 = vb_graph_relu(&t->g, af2, "relu2", &t->err);
+    return af >= 0 && r >= 0 && af2 >= 0 && r2 >= 0 ? vb_graph_add_zeropad(&t->g, r2, af2, "add", &t->err) : -1;
+}
+
+static int build_mean(tgraph *t, const op_case *c, unsigned seed)
+{
+    (void)c, (void)seed;
+    return vb_graph_mean_hw(&t->g, 0, "mean", &t->err);
+}
+
+static int build_net(tgraph *t, const op_case *c, unsigned seed)
+{
+    (void)c, (void)seed;
+    tg_free(t);
+    return tg_mini_net(t);
+}
+
+static const struct kind_info {
+    const char *name;
+    int (*build)(tgraph *t, const op_case *c, unsigned seed);
+    int cpu_exact; /* the CPU fast path runs the reference op itself */
+} kinds[K_COUNT] = {
+    [K_CONV] = {"conv", build_conv, 0},
+    [K_FC] = {"fc", build_fc, 0},
+    [K_POOL] = {"pool", build_pool, 1},
+    [K_ADD] = {"add_zeropad", build_add, 0},
+    [K_AFFINE_RELU] = {"affine/relu", build_affine_relu, 1},
+    [K_MEAN] = {"mean", build_mean, 1},
+    [K_NET] = {"mini net", build_net, 0},
+};
+
+static void case_label(const op_case *c, char *out, size_t n)
+{
+    const char *name = c->kind == K_POOL ? vb_op_name(c->pool) : kinds[c->kind].name;
+    int len = snprintf(out, n, "%s %dx%dx%d", name, c->h, c->w, c->c);
+    if (c->kind == K_CONV || c->kind == K_ADD)
+        len += snprintf(out + len, n - (size_t)len, "->%d k%d/%d%s", c->cout, c->k, c->stride, c->same ? "S" : "V");
+    else if (c->kind == K_FC)
+        len += snprintf(out + len, n - (size_t)len, "->%d", c->cout);
+    else if (c->kind == K_POOL)
+        len += snprintf(out + len, n - (size_t)len, " k%d/%d%s", c->k, c->stride, c->same ? "S" : "V");
+    if (c->kind == K_CONV || c->kind == K_FC)
+        len += snprintf(out + len, n - (size_t)len, " %s", vb_dtype_name(c->wt));
+    snprintf(out + len, n - (size_t)len, " b%d", c->batch);
+}
+
+/* ---- the backend variants ---------------------------------------------------------------- */
+
+typedef struct tol {
+    double nmse, max_rel;
+} tol;
+
+static const tol TOL_EXACT = {0, 0};
+#define TOL_F32 {1e-10, 1e-4}
+#define TOL_F16 {1e-5, 1e-2}
+
+typedef struct variant {
+    const char *name;
+    vb_backend *b;     /* NULL: not available here (skipped) */
+    int cpu;           /* the CPU fast path: exact on the reference ops */
+    int simd;          /* cpu: vb_fast_set_simd */
+    tol t;
+    int cases, failed; /* cases run, cases with a failed check */
+} variant;
+
+enum { V_CPU, V_CPU_PORTABLE, V_VK32, V_VK16, V_COUNT };
+
+static variant variants[V_COUNT] = {
+    [V_CPU] = {"cpu", NULL, 1, 1, TOL_F32, 0, 0},
+    [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, 0, TOL_F32, 0, 0},
+    [V_VK32] = {"vulkan-fp32", NULL, 0, 1, TOL_F32, 0, 0},
+    [V_VK16] = {"vulkan-fp16", NULL, 0, 1, TOL_F16, 0, 0},
+};
+
+static vb_backend *cpu_ref;
+
+static int run_on(vb_backend *b, const vb_graph *g, const float *x, int batch, capture *c)
+{
+    vb_prepared *p = NULL;
+    vb_err e = {0};
+    int rc = vb_backend_load(b, g, &p, &e);
+    CHECKF(rc == 0, "%s load: %s", vb_backend_name(b), e.msg);
+    if (rc)
+        return -1;
+    rc = vb_backend_run(p, x, batch, c->out, c->node, NULL, &e);
+    CHECKF(rc == 0, "%s run (batch %d): %s", vb_backend_name(b), batch, e.msg);
+    vb_backend_unload(p);
+    return rc;
+}
+
+static double max_abs_of(const float *x, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+typedef struct worst {
+    double nmse, mabs;
+    int bad;
+} worst;
+
+static void compare_node(const char *label, const vb_node *n, const float *got, const float *ref, size_t count,
+                         tol t, worst *w)
+{
+    double nmse = vb_nmse(got, ref, count), mabs = vb_max_abs(got, ref, count);
+    double bound = t.max_rel * fmax(1.0, max_abs_of(ref, count));
+    int ok = nmse <= t.nmse && mabs <= bound;
+    CHECKF(ok, "%s: node %s (%s %dx%dx%d): NMSE %.3g (max %.1g), max-abs %.3g (max %.3g)", label, n->name,
+           vb_op_name(n->op), n->h, n->w, n->c, nmse, t.nmse, mabs, bound);
+    w->nmse = fmax(w->nmse, nmse);
+    w->mabs = fmax(w->mabs, mabs);
+    w->bad |= !ok;
+}
+
+/* One variant on one case: every materialized node and the output against the reference. */
+static worst check_variant(variant *v, const char *label, const vb_graph *g, const float *x, int batch,
+                           const capture *ref, tol t)
+{
+    worst w = {0, 0, 0};
+    char name[200];
+    snprintf(name, sizeof name, "%s [%s]", label, v->name);
+    capture got;
+    cap_alloc(&got, g, batch);
+    if (v->cpu)
+        vb_fast_set_simd(v->simd);
+    int rc = run_on(v->b, g, x, batch, &got);
+    vb_fast_set_simd(1);
+    if (rc == 0) {
+        int materialized = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (isnan(got.node[i][0])) {
+                CHECKF(i != g->output, "%s: the output node reads NAN", name);
+                w.bad |= i == g->output;
+                continue;
+            }
+            materialized++;
+            compare_node(name, &g->nodes[i], got.node[i], ref->node[i], (size_t)batch * vb_node_size(&g->nodes[i]),
+                         t, &w);
+        }
+        CHECKF(materialized >= 2, "%s: only %d nodes materialized", name, materialized);
+        w.bad |= materialized < 2;
+        compare_node(name, &g->nodes[g->output], got.out, ref->out, (size_t)batch * g->out_dim, t, &w);
+    } else {
+        w.bad = 1;
+    }
+    cap_free(&got);
+    return w;
+}
+
+static void run_case(size_t index, const op_case *c)
+{
+    tgraph t;
+    tg_init(&t, c->h, c->w, c->c);
+    unsigned seed = 1000 + 10 * (unsigned)index;
+    int out = kinds[c->kind].build(&t, c, seed);
+    CHECKF(out >= 0, "case %zu: %s", index, t.err.msg);
+    if (out < 0) {
+        tg_free(&t);
+        return;
+    }
+    tg_finish(&t, out);
+    char label[120];
+    case_label(c, label, sizeof label);
+    const vb_graph *g = &t.g;
+    size_t in_size = vb_node_size(&g->nodes[0]) * (size_t)c->batch;
+    float *x = malloc(in_size * sizeof(float));
+    vb_test_fill_random(x, in_size, seed + 5, -1.0f, 1.0f);
+    capture ref;
+    cap_alloc(&ref, g, c->batch);
+    printf("%-34s", label);
+    if (run_on(cpu_ref, g, x, c->batch, &ref) == 0)
+        for (int k = 0; k < V_COUNT; k++) {
+            variant *v = &variants[k];
+            if (!v->b || ((c->kind == K_CONV || c->kind == K_FC) && !vb_backend_supports_type(v->b, c->wt))) {
+                printf(" | %-21s", "-");
+                continue;
+            }
+            tol tl = v->cpu && kinds[c->kind].cpu_exact ? TOL_EXACT : v->t;
+            worst w = check_variant(v, label, g, x, c->batch, &ref, tl);
+            v->cases++;
+            v->failed += w.bad;
+            printf(" | %s%8.2g %-9.2g%s", w.bad ? "!" : " ", w.nmse, w.mabs, w.bad ? "!" : " ");
+        }
+    printf("\n");
+    cap_free(&ref);
+    free(x);
+    tg_free(&t);
+}
+
+static void test_all_cases(void)
+{
+    printf("%-34s", "case (NMSE max-abs, worst node)");
+    for (int k = 0; k < V_COUNT; k++)
+        printf(" | %-21s", variants[k].name);
+    printf("\n");
+    for (size_t i = 0; i < VB_ARRAY_LEN(cases); i++)
+        run_case(i, &cases[i]);
+}
+
+/* The Vulkan variants: NULL columns, with a note, on a machine without Vulkan or fp16. */
+static void open_vulkan(void)
+{
+    int skip;
+    variants[V_VK32].b = vk_test_open_first(1, &skip);
+    if (skip) {
+        printf("note: no Vulkan device: the vulkan columns are skipped\n");
+        return;
+    }
+    vb_backend *fp16 = vk_test_open(0);
+    if (fp16 && vk_test_uses_fp16(fp16)) {
+        variants[V_VK16].b = fp16;
+    } else if (fp16) {
+        printf("note: the device has no fp16 storage/arithmetic; vulkan-fp16 skipped\n");
+        vb_backend_free(fp16);
+    }
+}
+
+static void open_cpu(void)
+{
+    vb_err e = {0};
+    vb_backend_opts ro = {.device_index = -1, .reference = 1}, fo3 = {.device_index = -1, .threads = 3},
+                    fo2 = {.device_index = -1, .threads = 2};
+    CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU].b, &e) == 0, "cpu: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_PORTABLE].b, &e) == 0, "cpu: %s", e.msg);
+    if (strcmp(vb_fast_kernel_family(), "portable") == 0)
+        printf("note: this CPU runs the portable kernels on both cpu columns (no AVX2+FMA)\n");
+}
+
+int main(void)
+{
+    open_vulkan(); /* first: see test_vulkan.h (module pinning) */
+    open_cpu();
+    if (cpu_ref)
+        RUN(test_all_cases);
+    printf("backend-ops:");
+    for (int k = 0; k < V_COUNT; k++) {
+        if (variants[k].b)
+            printf("%s %s %d cases (%d failed)", k ? "," : "", variants[k].name, variants[k].cases, variants[k].failed);
+        else
+            printf("%s %s skipped", k ? "," : "", variants[k].name);
+        if (variants[k].b && cpu_ref) /* every case ran where the backend exists */
+            CHECKF(variants[k].cases == (int)VB_ARRAY_LEN(cases), "%s ran %d of %zu cases", variants[k].name,
+                   variants[k].cases, VB_ARRAY_LEN(cases));
+    }
+    printf("\n");
+    for (int k = 0; k < V_COUNT; k++)
+        vb_backend_free(variants[k].b);
+    vb_backend_free(cpu_ref);
+    CHECKF(vb_vk_validation_total() == 0, "%d validation messages (see stderr)", vb_vk_validation_total());
+    return vb_test_finish();
+}
