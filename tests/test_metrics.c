@@ -11,11 +11,18 @@
 
 /* ---- helpers ---- */
 
-static double metric(const vb_metrics *m, const char *name)
+/* A vb_scores over the caller's arrays (not owned: never vb_scores_free it). */
+static vb_scores over(const double *s, const uint8_t *l, const uint16_t *folds, size_t n, int is_distance)
 {
-    double v = NAN;
-    CHECKF(vb_metrics_get(m, name, &v) == 0, "metric %s missing", name);
-    return v;
+    return (vb_scores){.score = (double *)s, .label = (uint8_t *)l, .fold = (uint16_t *)folds, .n = n, .cap = n,
+                       .is_distance = is_distance};
+}
+
+static int compute_arrays(const double *s, const uint8_t *l, const uint16_t *folds, size_t n, int is_distance,
+                          vb_metrics *m, vb_err *e)
+{
+    vb_scores sc = over(s, l, folds, n, is_distance);
+    return vb_metrics_compute(&sc, m, e);
 }
 
 /* Builds (scores, labels) from separate genuine and impostor lists and computes. */
@@ -33,10 +40,27 @@ static int compute_sets(const double *gen, size_t ng, const double *imp, size_t 
         s[ng + i] = imp[i];
         l[ng + i] = 0;
     }
-    int rc = vb_metrics_compute(s, l, NULL, n, is_distance, m, e);
+    int rc = compute_arrays(s, l, NULL, n, is_distance, m, e);
     free(s);
     free(l);
     return rc;
+}
+
+/* The i-th row m holds, in metrics.csv order (NULL past the end), and how many it holds. */
+static const char *row_name(const vb_metrics *m, size_t i)
+{
+    for (size_t r = 0; r < vb_metric_row_count; r++)
+        if (vb_metric_present(m, &vb_metric_rows[r]) && i-- == 0)
+            return vb_metric_rows[r].name;
+    return NULL;
+}
+
+static size_t row_count(const vb_metrics *m)
+{
+    size_t n = 0;
+    while (row_name(m, n))
+        n++;
+    return n;
 }
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
@@ -189,16 +213,13 @@ static void rates_at(const char *file, double threshold, size_t *fm, size_t *fnm
     static double s[1000];
     static uint8_t l[1000];
     size_t n = load_bob4(file, s, l, 1000);
-    vb_scoreset ss;
-    vb_err e = {0};
-    CHECK(vb_scoreset_build(&ss, s, l, n, 0, &e) == 0);
+    vb_scores sc = over(s, l, NULL, n, 0);
     vb_rates r;
-    vb_scoreset_rates(&ss, threshold, &r);
+    vb_scores_rates(&sc, threshold, &r);
     *fm = r.false_matches;
     *fnm = r.false_nonmatches;
     CHECK_NEAR(r.fmr, (double)r.false_matches / 520, 1e-15);
     CHECK_NEAR(r.fnmr, (double)r.false_nonmatches / 390, 1e-15);
-    vb_scoreset_free(&ss);
 }
 
 static void test_bob_known_answers(void)
@@ -209,17 +230,17 @@ static void test_bob_known_answers(void)
     CHECK(n == 910);
     vb_metrics m = {0};
     vb_err e = {0};
-    CHECK(vb_metrics_compute(s, l, NULL, n, 0, &m, &e) == 0);
-    CHECK(metric(&m, "genuine") == 390);
-    CHECK(metric(&m, "impostor") == 520);
+    CHECK(compute_arrays(s, l, NULL, n, 0, &m, &e) == 0);
+    CHECK(m.genuine == 390);
+    CHECK(m.impostor == 520);
     /* docs/metrics.md: EER threshold on dev -4.8305e-03 with 35/520 FM and 26/390 FNM */
-    double t_eer = metric(&m, "eer_threshold");
+    double t_eer = m.eer_threshold;
     CHECK_NEAR(t_eer, -4.8305e-03, 5e-10);
-    CHECK_NEAR(metric(&m, "eer"), (35.0 / 520 + 26.0 / 390) / 2, 1e-15);
+    CHECK_NEAR(m.eer, (35.0 / 520 + 26.0 / 390) / 2, 1e-15);
     /* minimum HTER threshold 3.4305e-03 with 22/520, 31/390 */
-    double t_hter = metric(&m, "min_hter_threshold");
+    double t_hter = m.min_hter_threshold;
     CHECK_NEAR(t_hter, 3.4305e-03, 5e-10);
-    CHECK_NEAR(metric(&m, "min_hter"), (22.0 / 520 + 31.0 / 390) / 2, 1e-15);
+    CHECK_NEAR(m.min_hter, (22.0 / 520 + 31.0 / 390) / 2, 1e-15);
     size_t fm, fnm;
     rates_at("dev-4col.txt", t_eer, &fm, &fnm);
     CHECK(fm == 35 && fnm == 26);
@@ -232,8 +253,8 @@ static void test_bob_known_answers(void)
     CHECKF(fm == 9 && fnm == 30, "test at min-HTER threshold: %zu/%zu", fm, fnm);
     /* FVC: FMR 35/520 > FNMR 26/390 at the bob point, so [low, high] = [26/390, 35/520]
      * if that point is FVC's pick; at least the interval must bracket the two rates */
-    CHECK(metric(&m, "eer_fvc_low") <= metric(&m, "eer_fvc_high"));
-    CHECK(metric(&m, "fta_genuine") == 0 && metric(&m, "fta_impostor") == 0);
+    CHECK(m.eer_fvc_low <= m.eer_fvc_high);
+    CHECK(m.fta_genuine == 0 && m.fta_impostor == 0);
     vb_metrics_free(&m);
 }
 
@@ -252,21 +273,21 @@ static void test_separable(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 3, imp, 3, 0, &m, &e) == 0);
-    CHECK(metric(&m, "eer") == 0);
-    CHECK(metric(&m, "eer_threshold") == 2.5);
-    CHECK(metric(&m, "eer_fvc_low") == 0 && metric(&m, "eer_fvc_high") == 0 && metric(&m, "eer_fvc") == 0);
-    CHECK(metric(&m, "eer_rocch") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 3);
-    CHECK(metric(&m, "fnmr@fmr=0") == 0);
-    CHECK(metric(&m, "fnmr@fmr=0_threshold") == 3);
-    CHECK(metric(&m, "fnmr@fmr=0_fmr") == 0);
-    CHECK(metric(&m, "auc") == 1);
-    CHECK_NEAR(metric(&m, "dprime"), 3 / sqrt(2.0 / 3), 1e-12);
-    CHECK(metric(&m, "min_hter") == 0 && metric(&m, "min_hter_threshold") == 2.5);
+    CHECK(m.eer == 0);
+    CHECK(m.eer_threshold == 2.5);
+    CHECK(m.eer_fvc_low == 0 && m.eer_fvc_high == 0 && m.eer_fvc == 0);
+    CHECK(m.eer_rocch == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].fnmr == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].threshold == 3);
+    CHECK(m.fnmr_at_fmr[VB_FMR_ZERO].fnmr == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_ZERO].threshold == 3);
+    CHECK(m.fnmr_at_fmr[VB_FMR_ZERO].fmr == 0);
+    CHECK(m.auc == 1);
+    CHECK_NEAR(m.dprime, 3 / sqrt(2.0 / 3), 1e-12);
+    CHECK(m.min_hter == 0 && m.min_hter_threshold == 2.5);
     /* 3 impostors: every target below 3/3 = 1 fails the rule of 3; 0 errors: rule of 30 */
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_30") == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_3 == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_30 == 1);
     vb_metrics_free(&m);
 }
 
@@ -292,19 +313,19 @@ static void test_overlapping_ties(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 4, imp, 5, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer"), 0.325, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 1.5);
-    CHECK_NEAR(metric(&m, "eer_fvc_low"), 0.25, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc_high"), 0.4, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc"), 0.325, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_rocch"), 8.0 / 23, 1e-15);
-    CHECK_NEAR(metric(&m, "min_hter"), 0.325, 1e-15);
-    CHECK(metric(&m, "min_hter_threshold") == 1.5);
-    CHECK_NEAR(metric(&m, "auc"), 0.65, 1e-15);
-    CHECK_NEAR(metric(&m, "dprime"), 0.4 / sqrt((0.5 + 1.84) / 2), 1e-12);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == nextafter(4, INFINITY));
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_nonmatches") == 4);
+    CHECK_NEAR(m.eer, 0.325, 1e-15);
+    CHECK(m.eer_threshold == 1.5);
+    CHECK_NEAR(m.eer_fvc_low, 0.25, 1e-15);
+    CHECK_NEAR(m.eer_fvc_high, 0.4, 1e-15);
+    CHECK_NEAR(m.eer_fvc, 0.325, 1e-15);
+    CHECK_NEAR(m.eer_rocch, 8.0 / 23, 1e-15);
+    CHECK_NEAR(m.min_hter, 0.325, 1e-15);
+    CHECK(m.min_hter_threshold == 1.5);
+    CHECK_NEAR(m.auc, 0.65, 1e-15);
+    CHECK_NEAR(m.dprime, 0.4 / sqrt((0.5 + 1.84) / 2), 1e-12);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].fnmr == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].threshold == nextafter(4, INFINITY));
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].false_nonmatches == 4);
     /* the curve keeps every point of a small set: 6 operating points */
     CHECK(m.curve.n == 6);
     CHECK(m.curve.pts[2].fmr == 0.4 && m.curve.pts[2].fnmr == 0.25 && m.curve.pts[2].threshold == 2);
@@ -313,11 +334,11 @@ static void test_overlapping_ties(void)
     /* the same as distances d = -s: every rate equal, thresholds negated */
     double dgen[] = {-2, -1, -3, -2}, dimp[] = {-1, -4, -0.0, -2, -1};
     CHECK(compute_sets(dgen, 4, dimp, 5, 1, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer"), 0.325, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == -1.5);
-    CHECK_NEAR(metric(&m, "eer_rocch"), 8.0 / 23, 1e-15);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == -nextafter(4, INFINITY));
-    CHECK_NEAR(metric(&m, "auc"), 0.65, 1e-15);
+    CHECK_NEAR(m.eer, 0.325, 1e-15);
+    CHECK(m.eer_threshold == -1.5);
+    CHECK_NEAR(m.eer_rocch, 8.0 / 23, 1e-15);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].threshold == -nextafter(4, INFINITY));
+    CHECK_NEAR(m.auc, 0.65, 1e-15);
     vb_metrics_free(&m);
 }
 
@@ -333,12 +354,12 @@ static void test_fnmr_at_fmr_ties(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 4, imp, 20, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0.5);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 6);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_fmr") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_matches") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_nonmatches") == 2);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].fnmr == 0.5);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].threshold == 6);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].fmr == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].false_matches == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].false_nonmatches == 2);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_3 == 1);
     vb_metrics_free(&m);
 }
 
@@ -353,11 +374,11 @@ static void test_fvc_tie_of_sums(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 10, imp, 10, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer_fvc_low"), 0.1, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc_high"), 0.5, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc"), 0.3, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 15);
-    CHECK_NEAR(metric(&m, "eer"), 0.3, 1e-15);
+    CHECK_NEAR(m.eer_fvc_low, 0.1, 1e-15);
+    CHECK_NEAR(m.eer_fvc_high, 0.5, 1e-15);
+    CHECK_NEAR(m.eer_fvc, 0.3, 1e-15);
+    CHECK(m.eer_threshold == 15);
+    CHECK_NEAR(m.eer, 0.3, 1e-15);
     vb_metrics_free(&m);
 }
 
@@ -376,18 +397,18 @@ static void test_rules_of_3_and_30(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 100, imp, 1000, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 900);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_matches") == 100);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0.4);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_30") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_threshold") == 990);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_fmr") == 0.01);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_rule_of_3") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_rule_of_30") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-3_threshold") == 999);
-    CHECK(metric(&m, "fnmr@fmr=1e-3_rule_of_3") == 1);
-    CHECK(metric(&m, "fnmr@fmr=0_rule_of_3") == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].threshold == 900);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].false_matches == 100);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].fnmr == 0.4);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_3 == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_30 == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E2].threshold == 990);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E2].fmr == 0.01);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E2].rule_of_3 == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E2].rule_of_30 == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E3].threshold == 999);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E3].rule_of_3 == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_ZERO].rule_of_3 == 1);
     vb_metrics_free(&m);
 
     /* rule of 3 boundary: N_imp = 29 < 30 is flagged at 1e-1, N_imp = 30 is not */
@@ -396,10 +417,10 @@ static void test_rules_of_3_and_30(void)
     for (int i = 0; i < 30; i++)
         imp30[i] = i;
     CHECK(compute_sets(g1, 1, imp30, 29, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_3 == 1);
     vb_metrics_free(&m);
     CHECK(compute_sets(g1, 1, imp30, 30, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 0);
+    CHECK(m.fnmr_at_fmr[VB_FMR_1E1].rule_of_3 == 0);
     vb_metrics_free(&m);
 }
 
@@ -414,18 +435,18 @@ static void test_fta(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 3, imp, 2, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fta_genuine") == 1);
-    CHECK(metric(&m, "fta_impostor") == 1);
-    CHECK_NEAR(metric(&m, "eer"), 5.0 / 12, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 0);
-    CHECK_NEAR(metric(&m, "dprime"), 1.5 / sqrt(0.125), 1e-12);
+    CHECK(m.fta_genuine == 1);
+    CHECK(m.fta_impostor == 1);
+    CHECK_NEAR(m.eer, 5.0 / 12, 1e-15);
+    CHECK(m.eer_threshold == 0);
+    CHECK_NEAR(m.dprime, 1.5 / sqrt(0.125), 1e-12);
     CHECK(m.hist.n_gen == 2 && m.hist.n_imp == 1);
     vb_metrics_free(&m);
     /* as distances an FTA is +inf; the threshold prints as 0, never -0 */
     double dgen[] = {INFINITY, -1, -2}, dimp[] = {0, INFINITY};
     CHECK(compute_sets(dgen, 3, dimp, 2, 1, &m, &e) == 0);
-    CHECK(metric(&m, "fta_genuine") == 1 && metric(&m, "fta_impostor") == 1);
-    double t = metric(&m, "eer_threshold");
+    CHECK(m.fta_genuine == 1 && m.fta_impostor == 1);
+    double t = m.eer_threshold;
     CHECK(t == 0 && !signbit(t));
     vb_metrics_free(&m);
 }
@@ -437,24 +458,24 @@ static void test_bad_input(void)
     vb_metrics m = {0};
     vb_err e = {0};
     s[2] = NAN;
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(e.code == VB_EXIT_INPUT && strstr(e.msg, "trial 2") && strstr(e.msg, "NaN"));
     s[2] = INFINITY; /* a similarity of +inf would match at every threshold */
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(strstr(e.msg, "trial 2") != NULL);
     s[2] = -INFINITY; /* ... as would a distance of -inf */
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 1, &m, &e) == -1);
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == 0); /* -inf similarity: an FTA */
+    CHECK(compute_arrays(s, l, NULL, 3, 1, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == 0); /* -inf similarity: an FTA */
     vb_metrics_free(&m);
     s[2] = 0.5;
     l[1] = 2;
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(strstr(e.msg, "label 2") != NULL);
     uint8_t all_gen[] = {1, 1, 1}, all_imp[] = {0, 0, 0};
-    CHECK(vb_metrics_compute(s, all_gen, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no impostor"));
-    CHECK(vb_metrics_compute(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
-    CHECK(vb_metrics_compute(s, l, NULL, 0, 0, &m, &e) == -1);
-    CHECK(m.count == 0 && m.items == NULL);
+    CHECK(compute_arrays(s, all_gen, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no impostor"));
+    CHECK(compute_arrays(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
+    CHECK(compute_arrays(s, l, NULL, 0, 0, &m, &e) == -1);
+    CHECK(m.have == 0 && m.curve.pts == NULL && isnan(m.eer)); /* a failure leaves nothing */
 
     /* large inputs are validated on two threads: the earliest bad trial is still named */
     size_t n = 200000;
@@ -466,17 +487,17 @@ static void test_bad_input(void)
     }
     big[150000] = NAN;
     big[30001] = NAN;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 30001:") != NULL, "message: %s", e.msg);
     big[30001] = 1;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 150000:") != NULL, "message: %s", e.msg);
     big[150000] = 1;
     lab[199999] = 3;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 199999: label 3") != NULL, "message: %s", e.msg);
     lab[199999] = 0;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == 0);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == 0);
     vb_metrics_free(&m);
     free(big);
     free(lab);
@@ -492,17 +513,17 @@ static void test_order_and_format(void)
                                        "eer_fvc_high", "eer_fvc", "eer_rocch", "fnmr@fmr=1e-1",
                                        "fnmr@fmr=1e-1_threshold", "fnmr@fmr=1e-1_fmr"};
     for (size_t i = 0; i < VB_ARRAY_LEN(head); i++)
-        CHECKF(!strcmp(vb_metrics_name(&m, i), head[i]), "metric %zu is %s, expected %s", i,
-               vb_metrics_name(&m, i), head[i]);
+        CHECKF(!strcmp(row_name(&m, i), head[i]), "metric %zu is %s, expected %s", i,
+               row_name(&m, i), head[i]);
     /* 8 head rows, 7 targets x 7 rows, then auc dprime fta_genuine fta_impostor min_hter... */
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 - 7), "fnmr@fmr=0"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7), "auc"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 1), "dprime"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 2), "fta_genuine"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 3), "fta_impostor"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 5), "min_hter_threshold"));
-    CHECK(vb_metrics_count(&m) == 8 + 7 * 7 + 6); /* no folds: no accuracy rows */
-    CHECK(vb_metrics_name(&m, 1000) == NULL);
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 - 7), "fnmr@fmr=0"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7), "auc"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 1), "dprime"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 2), "fta_genuine"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 3), "fta_impostor"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 5), "min_hter_threshold"));
+    CHECK(row_count(&m) == 8 + 7 * 7 + 6); /* no folds: no accuracy rows */
+    CHECK(row_name(&m, 1000) == NULL);
     vb_metrics_free(&m);
 
     char buf[32];
@@ -522,7 +543,7 @@ static void test_order_and_format(void)
 
 static void test_kfold_accuracy(void)
 {
-    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1, 0):
+    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (0):
      *   fold 1: gen .9 .8   imp .1 .6
      *   fold 2: gen .72 .3  imp .2 .4
      *   fold 3: gen .95 .5  imp .7 .05
@@ -539,37 +560,46 @@ static void test_kfold_accuracy(void)
      * sqrt((1/24)/2) / sqrt(3) = 1/12. */
     double s[] = {.9, .8, .1, .6, .72, .3, .2, .4, .95, .5, .7, .05, .99, .01};
     uint8_t l[] = {1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1};
-    int16_t f[] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, -1, -1};
+    uint16_t f[] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 0, 0};
     vb_kfold k;
     vb_err e = {0};
-    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    vb_scores sc = over(s, l, f, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc, &k, &e) == 1);
     CHECK(k.folds == 3);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     CHECK_NEAR(k.std, sqrt(1.0 / 72), 1e-15);
     CHECK_NEAR(k.se, 1.0 / 12, 1e-15);
-    /* fold 0 also means "in no fold" (datasets/dataset.h): same result */
-    f[12] = f[13] = 0;
-    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    /* fold ids need not be consecutive: 2, 5, 65535 are the same three folds */
+    uint16_t sparse[14];
+    for (int i = 0; i < 14; i++)
+        sparse[i] = f[i] == 1 ? 2 : f[i] == 2 ? 5 : f[i] == 3 ? 65535 : 0;
+    vb_scores sc_sparse = over(s, l, sparse, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_sparse, &k, &e) == 1);
     CHECK(k.folds == 3);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* as distances (d = -s) the same folds give the same accuracies */
     double d[14];
     for (int i = 0; i < 14; i++)
         d[i] = -s[i];
-    CHECK(vb_kfold_accuracy(d, l, f, 14, 1, &k, &e) == 1);
+    vb_scores sc_dist = over(d, l, f, 14, 1);
+    CHECK(vb_kfold_accuracy(&sc_dist, &k, &e) == 1);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* through vb_metrics_compute the rows appear at the end */
     vb_metrics m = {0};
-    CHECK(vb_metrics_compute(s, l, f, 14, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "accuracy_10fold_mean"), 7.0 / 12, 1e-15);
-    CHECK(metric(&m, "accuracy_10fold_folds") == 3);
-    CHECK(!strcmp(vb_metrics_name(&m, m.count - 1), "accuracy_10fold_folds"));
+    CHECK(vb_metrics_compute(&sc, &m, &e) == 0);
+    CHECK_NEAR(m.accuracy_10fold_mean, 7.0 / 12, 1e-15);
+    CHECK(m.accuracy_10fold_folds == 3);
+    CHECK(!strcmp(row_name(&m, row_count(&m) - 1), "accuracy_10fold_folds"));
     vb_metrics_free(&m);
     /* one fold only: nothing to cross-validate */
-    int16_t one[14];
+    uint16_t one[14];
     for (int i = 0; i < 14; i++)
-        one[i] = 0;
-    CHECK(vb_kfold_accuracy(s, l, one, 14, 0, &k, &e) == 0);
+        one[i] = f[i] ? 1 : 0;
+    vb_scores sc_one = over(s, l, one, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_one, &k, &e) == 0);
+    /* no fold information at all: nothing either */
+    vb_scores sc_none = over(s, l, NULL, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_none, &k, &e) == 0);
 }
 
 /* ---- brute force: every definition re-implemented in O(n^2) ---- */
@@ -671,19 +701,14 @@ static void test_brute_force_random(void)
             mismatches++;
             continue;
         }
-        int ok = fabs(metric(&m, "eer") - b.eer) < 1e-12 && metric(&m, "eer_threshold") == b.eer_t &&
-                 fabs(metric(&m, "min_hter") - b.hter) < 1e-12 && metric(&m, "min_hter_threshold") == b.hter_t &&
-                 fabs(metric(&m, "eer_fvc_low") - b.fvc_low) < 1e-12 &&
-                 fabs(metric(&m, "eer_fvc_high") - b.fvc_high) < 1e-12 && fabs(metric(&m, "auc") - b.auc) < 1e-12;
-        static const char *const names[7] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6", "0"};
-        for (int j = 0; j < 7; j++) {
-            char n1[48], n2[48];
-            snprintf(n1, sizeof n1, "fnmr@fmr=%s", names[j]);
-            snprintf(n2, sizeof n2, "fnmr@fmr=%s_threshold", names[j]);
-            ok &= fabs(metric(&m, n1) - b.fnmr[j]) < 1e-12 && metric(&m, n2) == b.fnmr_t[j];
-        }
+        int ok = fabs(m.eer - b.eer) < 1e-12 && m.eer_threshold == b.eer_t &&
+                 fabs(m.min_hter - b.hter) < 1e-12 && m.min_hter_threshold == b.hter_t &&
+                 fabs(m.eer_fvc_low - b.fvc_low) < 1e-12 &&
+                 fabs(m.eer_fvc_high - b.fvc_high) < 1e-12 && fabs(m.auc - b.auc) < 1e-12;
+        for (int j = 0; j < VB_FMR_TARGETS; j++)
+            ok &= fabs(m.fnmr_at_fmr[j].fnmr - b.fnmr[j]) < 1e-12 && m.fnmr_at_fmr[j].threshold == b.fnmr_t[j];
         /* the hull EER is never above the bob point's error pair's max, and >= 0 */
-        double r = metric(&m, "eer_rocch");
+        double r = m.eer_rocch;
         ok &= r >= 0 && r <= 0.5 + 1e-12;
         if (!ok && mismatches++ < 3)
             fprintf(stderr, "brute force mismatch: round %d ng %zu ni %zu levels %d\n", round, ng, ni, levels);
@@ -753,7 +778,7 @@ static void test_rocch_against_hull(void)
         vb_metrics m = {0};
         vb_err e = {0};
         CHECK(compute_sets(g, ng, im, ni, 0, &m, &e) == 0);
-        double want = brute_rocch_eer(g, ng, im, ni), got = metric(&m, "eer_rocch");
+        double want = brute_rocch_eer(g, ng, im, ni), got = m.eer_rocch;
         if (fabs(want - got) > 1e-12 && bad++ < 3)
             fprintf(stderr, "rocch: got %.15g want %.15g (ng %zu ni %zu)\n", got, want, ng, ni);
         vb_metrics_free(&m);
@@ -765,6 +790,20 @@ static void test_rocch_against_hull(void)
 
 /* ---- large sets: decimated curve, histograms, threshold rates ---- */
 
+/* Number of sorted a[0..n) that are <= t: the test's own rate counter (distances). */
+static size_t count_at_most_sorted(const double *a, size_t n, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static void test_large_curve_and_hist(void)
 {
     size_t ng = 50000, ni = 400000, n = ng + ni;
@@ -775,11 +814,16 @@ static void test_large_curve_and_hist(void)
         double u = ldexp((double)(rng() >> 11), -53);
         s[i] = (double)(float)((l[i] ? 0.4 : 0.9) + 0.15 * (u - 0.5) * 2); /* distances, ties */
     }
-    vb_scoreset ss;
-    vb_metrics m = {0};
+    vb_scores sc = over(s, l, NULL, n, 1);
+    vb_metrics m;
     vb_err e = {0};
-    CHECK(vb_scoreset_build(&ss, s, l, n, 1, &e) == 0);
-    CHECK(vb_metrics_from_scoreset(&ss, &m, &e) == 0);
+    CHECK(vb_metrics_compute(&sc, &m, &e) == 0);
+    /* sorted copies, so each curve point's rates take two binary searches here */
+    double *gs = malloc(ng * sizeof *gs), *is = malloc(ni * sizeof *is);
+    memcpy(gs, s, ng * sizeof *gs);
+    memcpy(is, s + ng, ni * sizeof *is);
+    qsort(gs, ng, sizeof *gs, cmp_double);
+    qsort(is, ni, sizeof *is, cmp_double);
     const vb_curve *c = &m.curve;
     CHECKF(c->n > 100 && c->n < 5000, "curve has %zu points", c->n);
     CHECK(c->pts[0].fmr == 1 && c->pts[0].fnmr == 0);
@@ -788,10 +832,13 @@ static void test_large_curve_and_hist(void)
     for (size_t i = 0; i < c->n; i++) {
         if (i)
             mono &= c->pts[i].fmr <= c->pts[i - 1].fmr && c->pts[i].fnmr >= c->pts[i - 1].fnmr;
-        vb_rates r;
-        vb_scoreset_rates(&ss, c->pts[i].threshold, &r);
-        exact &= r.fmr == c->pts[i].fmr && r.fnmr == c->pts[i].fnmr;
+        double t = c->pts[i].threshold; /* accept d <= t */
+        double fmr = (double)count_at_most_sorted(is, ni, t) / (double)ni;
+        double fnmr = (double)(ng - count_at_most_sorted(gs, ng, t)) / (double)ng;
+        exact &= fmr == c->pts[i].fmr && fnmr == c->pts[i].fnmr;
     }
+    free(gs);
+    free(is);
     CHECK(mono);
     CHECKF(exact, "curve points disagree with the rates at their thresholds");
     /* histograms: every finite score in exactly one bin, distance units */
@@ -819,13 +866,12 @@ static void test_large_curve_and_hist(void)
     free(want);
     /* the reported thresholds reproduce the reported rates */
     vb_rates r;
-    vb_scoreset_rates(&ss, metric(&m, "fnmr@fmr=1e-3_threshold"), &r);
-    CHECK(r.fmr == metric(&m, "fnmr@fmr=1e-3_fmr") && r.fnmr == metric(&m, "fnmr@fmr=1e-3"));
+    vb_scores_rates(&sc, m.fnmr_at_fmr[VB_FMR_1E3].threshold, &r);
+    CHECK(r.fmr == m.fnmr_at_fmr[VB_FMR_1E3].fmr && r.fnmr == m.fnmr_at_fmr[VB_FMR_1E3].fnmr);
     CHECK(r.fmr <= 1e-3);
-    vb_scoreset_rates(&ss, metric(&m, "eer_threshold"), &r);
-    CHECK_NEAR((r.fmr + r.fnmr) / 2, metric(&m, "eer"), 1e-15);
+    vb_scores_rates(&sc, m.eer_threshold, &r);
+    CHECK_NEAR((r.fmr + r.fnmr) / 2, m.eer, 1e-15);
     vb_metrics_free(&m);
-    vb_scoreset_free(&ss);
     free(s);
     free(l);
 }
