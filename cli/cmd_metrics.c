@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "  --genuine FILE, --impostor FILE   the two pyeer files\n"
             "  --distance          scores are distances (lower = more alike; accepted when\n"
             "                        d <= threshold); thresholds are printed as distances\n"
-            "  --threshold T       also print FMR/FNMR and error counts at threshold T\n"
+            "  --threshold T       also print FMR/FNMR and error counts at threshold T (finite)\n"
             "                        (rows threshold, threshold_fmr, threshold_fnmr, ...)\n"
             "  --plot PREFIX       write PREFIX-det.{png,svg} and PREFIX-hist.{png,svg} with\n"
             "                        gnuplot (skipped with a note when gnuplot is missing)\n"
