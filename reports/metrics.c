@@ -657,7 +657,7 @@ int vb_metrics_write_csv(const vb_metrics *m, FILE *f, const char *const *prefix
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Metrics from a score set                                                              */
+/* Metrics from the sorted index                                                          */
 
 /* Sum of (x[i] - center) or of its square: blocks of 4096 summed with four interleaved
  * double accumulators (no x87, no long dependency chain), the block sums added in long

@@ -1,4 +1,5 @@
-/* Verification metrics from scores and labels, exactly as docs/metrics.md defines them.
+/* Verification metrics of a set of trial scores (reports/scores.h: vb_scores), exactly as
+ * docs/metrics.md defines them, as a typed struct (vb_metrics) named by one table (VB_METRICS).
  *
  * Conventions
  * - Scores are similarities internally: higher = more alike, a trial is accepted when
@@ -17,7 +18,8 @@
  *   integers and every comparison between rates is done on exact integer cross-products,
  *   so floating-point noise never picks a threshold.
  *
- * Metrics, in the order vb_metrics lists them (names are stable: metrics.csv uses them):
+ * The engine's metrics (group CORE, then KFOLD), in metrics.csv order; the CSV names are
+ * stable; the vb_metrics field of each is in VB_METRICS (fnmr@fmr=X... -> fnmr_at_fmr[j]):
  *   genuine, impostor          trial counts (FTA trials included)
  *   eer, eer_threshold         bob.measure: candidate thresholds are the extremes (the
  *                              lowest score; "accept nothing") and the midpoints between

@@ -158,8 +158,13 @@ static void header_field(csv_state *s, const char *text)
     if (!s->names[s->field])
         csv_fail(s, "out of memory%s", "");
     for (size_t i = 0; i < s->field; i++)
-        if (s->names[i] && !strcmp(s->names[i], text)) {
-            csv_fail(s, "column '%s' appears twice in the header", text);
+        if (s->names[i] && !strcmp(s->names[i], text)) { /* which one would be meant? */
+            char name[80];
+            snprintf(name, sizeof name, "%s", text);
+            for (char *c = name; *c; c++) /* a binary file: keep the message printable */
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                    *c = '?';
+            csv_fail(s, "column '%s' appears twice in the header", name);
             return;
         }
     if (!strcmp(text, "label"))
