@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "  --genuine FILE, --impostor FILE   the two pyeer files\n"
             "  --distance          scores are distances (lower = more alike; accepted when\n"
             "                        d <= threshold); thresholds are printed as distances\n"
-            "  --threshold T       also print FMR/FNMR and error counts at threshold T\n"
+            "  --threshold T       also print FMR/FNMR and error counts at threshold T (finite)\n"
             "                        (rows threshold, threshold_fmr, threshold_fnmr, ...)\n"
             "  --plot PREFIX       write PREFIX-det.{png,svg} and PREFIX-hist.{png,svg} with\n"
             "                        gnuplot (skipped with a note when gnuplot is missing)\n"
@@ -92,8 +92,10 @@ static int parse_args(int argc, char **argv, metrics_opts *o)
         case O_BENCH: o->bench = 1; break;
         case O_THR:
             o->threshold = strtod(optarg, &end);
-            if (end == optarg || *end || isnan(o->threshold)) {
-                fprintf(stderr, "veribench metrics: --threshold '%s' is not a number\n", optarg);
+            if (end == optarg || *end || !isfinite(o->threshold)) {
+                /* an infinite threshold would count failures to acquire (+inf distance) as
+                 * matches: no finite score separates them, so refuse it like NaN */
+                fprintf(stderr, "veribench metrics: --threshold '%s' is not a finite number\n", optarg);
                 return -1;
             }
             o->have_threshold = 1;
@@ -136,7 +138,7 @@ static const char *resolve_format(const metrics_opts *o)
     return fmt;
 }
 
-static int read_scores(const metrics_opts *o, const char *fmt, vb_score_table *t, vb_err *e)
+static int read_scores(const metrics_opts *o, const char *fmt, vb_scores *t, vb_err *e)
 {
     if (!strcmp(fmt, "csv"))
         return vb_scores_read_csv(o->scores, o->is_distance, t, e);
@@ -145,26 +147,26 @@ static int read_scores(const metrics_opts *o, const char *fmt, vb_score_table *t
     return vb_scores_read_pyeer(o->genuine, o->impostor, o->is_distance, t, e);
 }
 
-static int add_threshold_rows(vb_metrics *m, const vb_scoreset *ss, double threshold, vb_err *e)
+static void set_threshold_rows(vb_metrics *m, const vb_scores *t, double threshold)
 {
     vb_rates r;
-    vb_scoreset_rates(ss, threshold, &r);
-    return vb_metrics_add(m, "threshold", r.threshold, e) || vb_metrics_add(m, "threshold_fmr", r.fmr, e) ||
-                   vb_metrics_add(m, "threshold_fnmr", r.fnmr, e) ||
-                   vb_metrics_add(m, "threshold_false_matches", (double)r.false_matches, e) ||
-                   vb_metrics_add(m, "threshold_false_nonmatches", (double)r.false_nonmatches, e) ||
-                   vb_metrics_add(m, "threshold_hter", (r.fmr + r.fnmr) / 2, e)
-               ? -1
-               : 0;
+    vb_scores_rates(t, threshold, &r);
+    m->threshold = r.threshold;
+    m->threshold_fmr = r.fmr;
+    m->threshold_fnmr = r.fnmr;
+    m->threshold_false_matches = (double)r.false_matches;
+    m->threshold_false_nonmatches = (double)r.false_nonmatches;
+    m->threshold_hter = (r.fmr + r.fnmr) / 2;
+    m->have |= VB_MG_AT_THRESHOLD;
 }
 
 /* Fold 0 means "in no fold" (datasets/dataset.h); a file numbering its folds 0..9 would
  * silently lose one, so say how many trials were left out. */
-static void note_unfolded(const vb_score_table *t)
+static void note_unfolded(const vb_scores *t)
 {
     size_t none = 0;
     for (size_t i = 0; i < t->n; i++)
-        none += t->fold[i] <= 0;
+        none += t->fold[i] == 0;
     if (none && none < t->n)
         fprintf(stderr,
                 "veribench metrics: %zu trials have fold 0 or none and are left out of the 10-fold "
@@ -172,30 +174,16 @@ static void note_unfolded(const vb_score_table *t)
                 none);
 }
 
-/* Every metric of the table (the score set is built once and also serves --threshold). */
-static int compute(const metrics_opts *o, const vb_score_table *t, vb_metrics *m, vb_err *e)
+/* Every metric of the scores, plus the --threshold rows. */
+static int compute(const metrics_opts *o, const vb_scores *t, vb_metrics *m, vb_err *e)
 {
-    vb_scoreset ss;
-    if (vb_scoreset_build(&ss, t->score, t->label, t->n, o->is_distance, e))
+    if (vb_metrics_compute(t, m, e))
         return -1;
-    int rc = vb_metrics_from_scoreset(&ss, m, e);
-    if (!rc && t->fold) {
+    if (t->fold)
         note_unfolded(t);
-        vb_kfold k;
-        int have = vb_kfold_accuracy(t->score, t->label, t->fold, t->n, o->is_distance, &k, e);
-        rc = have < 0 ? -1 : 0;
-        if (have > 0)
-            rc = vb_metrics_add(m, "accuracy_10fold_mean", k.mean, e) ||
-                 vb_metrics_add(m, "accuracy_10fold_std", k.std, e) ||
-                 vb_metrics_add(m, "accuracy_10fold_se", k.se, e) ||
-                 vb_metrics_add(m, "accuracy_10fold_folds", (double)k.folds, e);
-    }
-    if (!rc && o->have_threshold)
-        rc = add_threshold_rows(m, &ss, o->threshold, e);
-    vb_scoreset_free(&ss);
-    if (rc && m->items)
-        vb_metrics_free(m);
-    return rc ? -1 : 0;
+    if (o->have_threshold)
+        set_threshold_rows(m, t, o->threshold);
+    return 0;
 }
 
 static int print_metrics(const vb_metrics *m, vb_err *e)
@@ -275,17 +263,11 @@ static int synthetic_bench(const metrics_opts *o)
         scores[i] = labels[i] ? rng_normal_float(&rng, 0.42, 0.08) : rng_normal_float(&rng, 0.95, 0.07);
     }
     double t1 = vb_now(), cpu1 = cpu_seconds();
-    vb_metrics m = {0};
-    vb_scoreset ss;
-    int rc = vb_scoreset_build(&ss, scores, labels, n, 1, &e);
-    double t2 = vb_now();
-    if (!rc) {
-        rc = vb_metrics_from_scoreset(&ss, &m, &e);
-        vb_scoreset_free(&ss);
-    }
+    vb_metrics m;
+    vb_scores trials = {.score = scores, .label = labels, .n = n, .cap = n, .is_distance = 1};
+    int rc = vb_metrics_compute(&trials, &m, &e);
     double t3 = vb_now(), cpu3 = cpu_seconds();
-    free(scores);
-    free(labels);
+    vb_scores_free(&trials);
     if (rc) {
         fprintf(stderr, "veribench metrics: %s\n", e.msg);
         return e.code ? e.code : VB_EXIT_IO;
@@ -293,10 +275,14 @@ static int synthetic_bench(const metrics_opts *o)
     /* bench_metrics_s is the metrics step `veribench run` pays: build (validate, split,
      * radix sort) + walk; cpu_s counts both threads, so it shows contention from other
      * processes when wall time is much larger than cpu_s / 2 */
-    rc = vb_metrics_add(&m, "bench_trials", (double)n, &e) || vb_metrics_add(&m, "bench_generate_s", t1 - t0, &e) ||
-         vb_metrics_add(&m, "bench_build_sort_s", t2 - t1, &e) || vb_metrics_add(&m, "bench_walk_s", t3 - t2, &e) ||
-         vb_metrics_add(&m, "bench_metrics_s", t3 - t1, &e) ||
-         vb_metrics_add(&m, "bench_metrics_cpu_s", cpu3 - cpu1, &e) || print_metrics(&m, &e);
+    m.bench_trials = (double)n;
+    m.bench_generate_s = t1 - t0;
+    m.bench_build_sort_s = m.build_s;
+    m.bench_walk_s = m.walk_s;
+    m.bench_metrics_s = t3 - t1;
+    m.bench_metrics_cpu_s = cpu3 - cpu1;
+    m.have |= VB_MG_BENCH;
+    rc = print_metrics(&m, &e);
     vb_metrics_free(&m);
     if (rc) {
         fprintf(stderr, "veribench metrics: %s\n", e.msg);
@@ -319,16 +305,16 @@ int cmd_metrics(int argc, char **argv)
     if (!fmt)
         return VB_EXIT_USAGE;
     vb_err e = {0};
-    vb_score_table t;
-    vb_metrics m = {0};
+    vb_scores t;
+    vb_metrics m;
     if (read_scores(&o, fmt, &t, &e) || compute(&o, &t, &m, &e)) {
         if (strncmp(e.msg, "trial ", 6) == 0) /* engine messages name trials, not files */
             vb_err_prefix(&e, "%s", o.scores ? o.scores : o.genuine);
         fprintf(stderr, "veribench metrics: %s\n", e.msg);
-        vb_score_table_free(&t);
+        vb_scores_free(&t);
         return e.code ? e.code : VB_EXIT_INPUT;
     }
-    vb_score_table_free(&t);
+    vb_scores_free(&t);
     int rc = print_metrics(&m, &e) ? VB_EXIT_IO : VB_EXIT_OK;
     if (rc)
         fprintf(stderr, "veribench metrics: %s\n", e.msg);

@@ -115,48 +115,37 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
 
 /* FMR and FNMR at the model's own decision threshold (accept d <= t): the operating point
  * a deployment of this model uses unless it calibrates its own. */
-static int add_operating_point(vb_run *run, vb_run_combo *c, const vb_score_set *s, vb_err *e)
+static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_scores *s)
 {
-    size_t fm = 0, fnm = 0, gen = 0, imp = 0;
-    for (size_t k = 0; k < s->n; k++) {
-        int accept = s->score[k] <= run->threshold;
-        if (s->label[k]) {
-            gen++;
-            fnm += !accept;
-        } else {
-            imp++;
-            fm += accept;
-        }
-    }
-    return vb_metrics_add(&c->metrics, "threshold", run->threshold, e) ||
-           vb_metrics_add(&c->metrics, "fmr@threshold", imp ? (double)fm / imp : NAN, e) ||
-           vb_metrics_add(&c->metrics, "fnmr@threshold", gen ? (double)fnm / gen : NAN, e) ||
-           vb_metrics_add(&c->metrics, "false_matches@threshold", (double)fm, e) ||
-           vb_metrics_add(&c->metrics, "false_nonmatches@threshold", (double)fnm, e);
+    vb_rates r;
+    vb_scores_rates(s, run->threshold, &r);
+    m->threshold = run->threshold;
+    m->fmr_at_threshold = r.fmr;
+    m->fnmr_at_threshold = r.fnmr;
+    m->false_matches_at_threshold = (double)r.false_matches;
+    m->false_nonmatches_at_threshold = (double)r.false_nonmatches;
+    m->have |= VB_MG_MODEL_THRESHOLD;
 }
 
-static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_score_set *s, vb_err *e)
+static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
 {
     double t0 = vb_now();
-    int16_t *folds = run->ds.n_folds >= 2 ? vb_malloc(s->n * sizeof(int16_t), e) : NULL;
-    if (run->ds.n_folds >= 2 && !folds)
-        return -1;
-    for (size_t k = 0; folds && k < s->n; k++)
-        folds[k] = (int16_t)s->fold[k];
-    memset(&c->metrics, 0, sizeof c->metrics);
-    int rc = vb_metrics_compute(s->score, s->label, folds, s->n, 1, &c->metrics, e);
-    free(folds);
-    if (rc)
+    if (vb_metrics_compute(s, &c->metrics, e))
         return -1;
     c->has_metrics = 1;
     c->metrics_s = vb_now() - t0;
-    return add_operating_point(run, c, s, e) ||
-           vb_metrics_add(&c->metrics, "samples", (double)c->n_samples, e) ||
-           vb_metrics_add(&c->metrics, "fta_samples", (double)c->n_failed, e) ||
-           vb_metrics_add(&c->metrics, "model_bytes", (double)c->model_bytes, e) ||
-           (c->faces_per_s > 0 && vb_metrics_add(&c->metrics, "faces_per_s", c->faces_per_s, e)) ||
-           (c->faces_per_s > 0 && vb_metrics_add(&c->metrics, "ms_per_face", c->infer_ms_per_face, e))
-               ? -1 : 0;
+    vb_metrics *m = &c->metrics;
+    set_operating_point(run, m, s);
+    m->samples = (double)c->n_samples;
+    m->fta_samples = (double)c->n_failed;
+    m->model_bytes = (double)c->model_bytes;
+    m->have |= VB_MG_RUN;
+    if (c->faces_per_s > 0) {
+        m->faces_per_s = c->faces_per_s;
+        m->ms_per_face = c->infer_ms_per_face;
+        m->have |= VB_MG_THROUGHPUT;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- outputs */
@@ -441,7 +430,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     vb_model m;
     vb_engine en;
     vb_template_store store;
-    vb_score_set scores = {0};
+    vb_scores scores = {0};
     memset(&store, 0, sizeof store);
     if (vb_model_quantize(base, q, &m, NULL, e))
         return -1;
@@ -516,7 +505,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
         fprintf(stderr, "veribench run: %s: metrics over %zu trials in %.2fs\n", c->label, scores.n, c->metrics_s);
     rc = 0;
 done:
-    vb_score_set_free(&scores);
+    vb_scores_free(&scores);
     vb_templates_close(&store);
     vb_engine_close(&en);
     return rc;
@@ -526,7 +515,7 @@ done:
 
 /* Against the fp32 combination of the same backend and device: descriptor cosine drift and
  * the change of EER and FNMR@FMR=1e-3. */
-static int compare_with_fp32(vb_run *run, vb_err *e)
+static void compare_with_fp32(vb_run *run)
 {
     for (int i = 0; i < run->n_combos; i++) {
         vb_run_combo *c = &run->combos[i], *ref = NULL;
@@ -550,21 +539,16 @@ static int compare_with_fp32(vb_run *run, vb_err *e)
         c->drift_mean = n ? sum / n : NAN;
         c->drift_worst = n ? worst : NAN;
         c->drift_count = n;
-        static const char *const deltas[] = {"eer", "fnmr@fmr=1e-3", "fnmr@threshold"};
-        for (size_t d = 0; d < VB_ARRAY_LEN(deltas); d++) {
-            double a, b;
-            char name[64];
-            snprintf(name, sizeof name, "%s_delta_vs_fp32", deltas[d]);
-            if (vb_metrics_get(&c->metrics, deltas[d], &a) == 0 && vb_metrics_get(&ref->metrics, deltas[d], &b) == 0 &&
-                vb_metrics_add(&c->metrics, name, a - b, e))
-                return -1;
-        }
-        if (vb_metrics_add(&c->metrics, "cosine_vs_fp32_mean", c->drift_mean, e) ||
-            vb_metrics_add(&c->metrics, "cosine_vs_fp32_min", c->drift_worst, e) ||
-            vb_metrics_add(&c->metrics, "model_bytes_ratio_vs_fp32", (double)c->model_bytes / ref->model_bytes, e))
-            return -1;
+        vb_metrics *m = &c->metrics;
+        const vb_metrics *r = &ref->metrics;
+        m->eer_delta_vs_fp32 = m->eer - r->eer;
+        m->fnmr_at_fmr_1e3_delta_vs_fp32 = m->fnmr_at_fmr[VB_FMR_1E3].fnmr - r->fnmr_at_fmr[VB_FMR_1E3].fnmr;
+        m->fnmr_at_threshold_delta_vs_fp32 = m->fnmr_at_threshold - r->fnmr_at_threshold;
+        m->cosine_vs_fp32_mean = c->drift_mean;
+        m->cosine_vs_fp32_min = c->drift_worst;
+        m->model_bytes_ratio_vs_fp32 = (double)c->model_bytes / ref->model_bytes;
+        m->have |= VB_MG_VS_FP32;
     }
-    return 0;
 }
 
 static int make_plots(vb_run *run, vb_err *e)
@@ -605,9 +589,9 @@ static int make_plots(vb_run *run, vb_err *e)
     size_t np = 0;
     for (int i = 0; i < run->n_combos; i++) {
         vb_run_combo *c = &run->combos[i];
-        double eer;
-        if (!c->has_metrics || vb_metrics_get(&c->metrics, "eer", &eer))
+        if (!c->has_metrics)
             continue;
+        double eer = c->metrics.eer;
         snprintf(names[np], sizeof names[np], "%s-%s", c->backend, c->device);
         pts[np] = (vb_sweep_point){names[np], c->quant, c->faces_per_s, eer};
         np++;
@@ -797,8 +781,7 @@ int vb_run_main(const vb_run_config *cfg)
     vb_model_free(&base);
     if (rc)
         return fail(&run, &e);
-    if (compare_with_fp32(&run, &e))
-        return fail(&run, &e);
+    compare_with_fp32(&run);
     if (make_plots(&run, &e)) {
         /* A plot failure is reported, not fatal: the numbers are already saved. */
         snprintf(run.plot_error, sizeof run.plot_error, "%s", e.msg);

@@ -16,20 +16,12 @@
 #define CHUNK_TRIALS ((size_t)1 << 20)
 #define MAX_THREADS 16
 
-void vb_score_set_free(vb_score_set *s)
-{
-    free(s->score);
-    free(s->label);
-    free(s->fold);
-    memset(s, 0, sizeof *s);
-}
-
 typedef struct score_job {
     const vb_dataset *d;
     const float *desc;
     const uint8_t *ok;
     int dim;
-    vb_score_set *out;
+    vb_scores *out;
     size_t begin, end, fta;
 } score_job;
 
@@ -42,7 +34,8 @@ static void *score_range(void *arg)
     for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
         const uint32_t a = t.a, b = t.b;
         j->out->label[k] = t.label;
-        j->out->fold[k] = t.fold;
+        if (j->out->fold)
+            j->out->fold[k] = t.fold;
         if (!j->ok[a] || !j->ok[b]) {
             j->out->score[k] = INFINITY;
             j->fta++;
@@ -60,17 +53,11 @@ static int clamp_threads(int threads)
 }
 
 int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
-                      int threads, vb_score_set *out, vb_err *e)
+                      int threads, vb_scores *out, vb_err *e)
 {
-    memset(out, 0, sizeof *out);
-    out->n = (size_t)d->n_trials;
-    out->score = vb_malloc(out->n * sizeof(double), e);
-    out->label = vb_malloc(out->n, e);
-    out->fold = vb_malloc(out->n * sizeof(uint16_t), e);
-    if (!out->score || !out->label || !out->fold) {
-        vb_score_set_free(out);
+    /* no fold array for a protocol without folds: 2 bytes a trial saved on lfw-all */
+    if (vb_scores_alloc(out, (size_t)d->n_trials, 1, d->n_folds > 0, e))
         return -1;
-    }
     threads = clamp_threads(threads);
     score_job jobs[MAX_THREADS];
     size_t per = (out->n + threads - 1) / threads;
@@ -80,7 +67,7 @@ int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok,
     }
     vb_parallel_run(jobs, sizeof jobs[0], threads, score_range);
     for (int t = 0; t < threads; t++)
-        out->fta_trials += jobs[t].fta;
+        out->fta += jobs[t].fta;
     return 0;
 }
 
@@ -88,7 +75,7 @@ int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok,
 
 typedef struct chunk_job {
     const vb_dataset *d;
-    const vb_score_set *s;
+    const vb_scores *s;
     char **ids;           /* CSV-encoded sample ids */
     size_t begin, end;
     int header;
@@ -291,7 +278,7 @@ static char **encode_ids(const vb_dataset *d, vb_err *e)
     return ids;
 }
 
-int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s, const char *fingerprint,
+int vb_scores_write(const char *path, const vb_dataset *d, const vb_scores *s, const char *fingerprint,
                     int threads, size_t *written_now, vb_err *e)
 {
     *written_now = 0;

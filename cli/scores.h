@@ -19,6 +19,7 @@
 
 #include "core/common.h"
 #include "datasets/dataset.h"
+#include "reports/scores.h"
 
 /* Euclidean distance of two descriptors, in double: the face net's score. */
 static inline double vb_descriptor_distance(const float *a, const float *b, int dim)
@@ -41,24 +42,17 @@ static inline double vb_descriptor_cosine(const float *a, const float *b, int di
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
-typedef struct vb_score_set {
-    size_t n;
-    double *score;    /* distance (model units), 9 decimals; +inf for failure to acquire */
-    uint8_t *label;   /* 1 genuine, 0 impostor */
-    uint16_t *fold;   /* 0 when the protocol has no folds */
-    size_t fta_trials;
-} vb_score_set;
-
-/* Compute every trial's score from the templates (desc: n_samples * dim floats; ok: 1 if
- * the sample's template exists) with `threads` threads, each walking its own range. */
+/* Every trial's score from the templates (desc: n_samples * dim floats; ok: 1 if the
+ * sample's template exists) with `threads` threads, each walking its own range, into a
+ * vb_scores of distances (reports/scores.h): 9 decimals, +inf for a failure to acquire
+ * (counted in out->fta); folds copied from the protocol, out->fold NULL when it has none. */
 int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
-                      int threads, vb_score_set *out, vb_err *e);
-void vb_score_set_free(vb_score_set *s);
+                      int threads, vb_scores *out, vb_err *e);
 
 /* Write (or finish writing) the score file. `fingerprint` identifies the templates the
  * scores come from: a partial file made from other templates is started over. Returns the
  * number of trials written now via *written_now (0 when the file was already complete). */
-int vb_scores_write(const char *path, const vb_dataset *d, const vb_score_set *s, const char *fingerprint,
+int vb_scores_write(const char *path, const vb_dataset *d, const vb_scores *s, const char *fingerprint,
                     int threads, size_t *written_now, vb_err *e);
 
 #endif

@@ -68,7 +68,15 @@ double vb_probit(double p)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Score sets                                                                            */
+/* The engine's private index of a vb_scores: genuine and impostor similarities, each     */
+/* sorted ascending (-inf first). Built once per computation, never seen by callers.     */
+
+typedef struct vb_sorted_scores {
+    double *gen, *imp;
+    size_t n_gen, n_imp;
+    size_t fta_gen, fta_imp; /* number of -inf similarities in each */
+    int is_distance;         /* inputs were distances: report thresholds as -t */
+} vb_sorted_scores;
 
 /* Similarity of one input score, or fails naming the trial. */
 static int to_similarity(double x, int is_distance, size_t trial, double *s, vb_err *e)
@@ -93,7 +101,7 @@ static int check_label(uint8_t label, size_t trial, vb_err *e)
     return 0;
 }
 
-void vb_scoreset_free(vb_scoreset *ss)
+static void sorted_free(vb_sorted_scores *ss)
 {
     free(ss->gen);
     free(ss->imp);
@@ -216,9 +224,13 @@ static double *sort_side(uint64_t *keys, size_t n, vb_err *e)
     return (double *)(void *)sorted;
 }
 
-int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labels, size_t n, int is_distance,
-                      vb_err *e)
+/* Validates the trials (see vb_metrics_compute) and sorts them into ss. */
+static int sorted_build(vb_sorted_scores *ss, const vb_scores *s, vb_err *e)
 {
+    const double *scores = s->score;
+    const uint8_t *labels = s->label;
+    size_t n = s->n;
+    int is_distance = s->is_distance;
     memset(ss, 0, sizeof *ss);
     ss->is_distance = is_distance;
     fill_job j = {.scores = scores, .labels = labels, .is_distance = is_distance, .bad = {SIZE_MAX, SIZE_MAX}};
@@ -246,7 +258,7 @@ int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labe
     ss->gen = sort_side(j.gk, n_gen, e);
     ss->imp = ss->gen ? sort_side(j.ik, n_imp, e) : (free(j.ik), NULL);
     if (!ss->imp) {
-        vb_scoreset_free(ss);
+        sorted_free(ss);
         return -1;
     }
     ss->n_gen = n_gen;
@@ -256,12 +268,8 @@ int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labe
     return 0;
 }
 
-double vb_threshold_to_user(const vb_scoreset *ss, double t)
-{
-    return (ss->is_distance ? -t : t) + 0.0;
-}
-
-double vb_threshold_from_user(const vb_scoreset *ss, double t)
+/* An internal similarity threshold in the caller's units. */
+static double to_user(const vb_sorted_scores *ss, double t)
 {
     return (ss->is_distance ? -t : t) + 0.0;
 }
@@ -278,16 +286,6 @@ static size_t count_below(const double *a, size_t n, double t)
             hi = mid;
     }
     return lo;
-}
-
-void vb_scoreset_rates(const vb_scoreset *ss, double threshold_user, vb_rates *out)
-{
-    double t = vb_threshold_from_user(ss, threshold_user);
-    out->threshold = threshold_user;
-    out->false_matches = ss->n_imp - count_below(ss->imp, ss->n_imp, t);
-    out->false_nonmatches = count_below(ss->gen, ss->n_gen, t);
-    out->fmr = (double)out->false_matches / (double)ss->n_imp;
-    out->fnmr = (double)out->false_nonmatches / (double)ss->n_gen;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -365,8 +363,8 @@ static void fvc_see(fvc_eer *f, const oppoint *p, uint64_t ni, uint64_t ng)
     fvc_low_high(f, pick, ni, ng);
 }
 
-enum { N_TARGETS = 7 }; /* FMR 1e-1 .. 1e-6, then 0 */
-static const char *const target_names[N_TARGETS] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6", "0"};
+enum { N_TARGETS = VB_FMR_TARGETS };
+const char *const vb_fmr_target_text[VB_FMR_TARGETS] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6", "0"};
 static const uint64_t target_inverse[N_TARGETS] = {10, 100, 1000, 10000, 100000, 1000000, 0}; /* 1/X */
 
 typedef struct fmr_target {
@@ -454,7 +452,7 @@ static double rocch_eer(const rocch *r, uint64_t ni, uint64_t ng)
 
 typedef struct det_decimator {
     vb_curve *curve;
-    const vb_scoreset *ss;
+    const vb_sorted_scores *ss;
     int keep_all, have;
     int64_t fa_trigger; /* keep the next point once fa <= this (-1: never) */
     uint64_t fr_trigger; /* ... or once fr >= this (UINT64_MAX: never) */
@@ -508,7 +506,7 @@ static void det_see(det_decimator *d, const oppoint *p)
     if (!keep)
         return;
     double fmr = (double)p->fa / (double)d->ss->n_imp, fnmr = (double)p->fr / (double)d->ss->n_gen;
-    if (curve_push(d->curve, fmr, fnmr, vb_threshold_to_user(d->ss, p->v))) {
+    if (curve_push(d->curve, fmr, fnmr, to_user(d->ss, p->v))) {
         d->oom = 1;
         return;
     }
@@ -517,7 +515,7 @@ static void det_see(det_decimator *d, const oppoint *p)
 }
 
 typedef struct walk_state {
-    const vb_scoreset *ss;
+    const vb_sorted_scores *ss;
     minimizer eer, hter;
     fvc_eer fvc;
     fmr_target targets[N_TARGETS];
@@ -565,58 +563,57 @@ static void walk(walk_state *w)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Metric list                                                                           */
+/* The metric table                                                                      */
 
-int vb_metrics_add(vb_metrics *m, const char *name, double value, vb_err *e)
+#define VB_METRIC_ROW(field, name, groups, unit, desc) {name, unit, desc, groups, offsetof(vb_metrics, field)},
+const vb_metric_row vb_metric_rows[] = {VB_METRICS(VB_METRIC_ROW)};
+#undef VB_METRIC_ROW
+const size_t vb_metric_row_count = VB_ARRAY_LEN(vb_metric_rows);
+
+/* The table covers every double from `genuine` up to the non-row fields: a field added to
+ * the struct but not to VB_METRICS breaks this. */
+#define VB_METRIC_ONE(field, name, groups, unit, desc) +1
+_Static_assert(offsetof(vb_metrics, build_s) - offsetof(vb_metrics, genuine) ==
+                   (0 VB_METRICS(VB_METRIC_ONE)) * sizeof(double),
+               "every vb_metrics row field must be listed in VB_METRICS (and only once)");
+#undef VB_METRIC_ONE
+
+const vb_metric_row *vb_metric_find(const char *name)
 {
-    if (strlen(name) >= sizeof m->items[0].name)
-        return vb_fail(e, VB_EXIT_IO, "metric name '%s' is too long", name);
-    if (m->count == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        vb_metric *ni = realloc(m->items, cap * sizeof *ni);
-        if (!ni)
-            return vb_fail(e, VB_EXIT_IO, "out of memory adding metric '%s'", name);
-        m->items = ni;
-        m->cap = cap;
+    for (size_t i = 0; i < vb_metric_row_count; i++)
+        if (!strcmp(vb_metric_rows[i].name, name))
+            return &vb_metric_rows[i];
+    return NULL;
+}
+
+int vb_metric_present(const vb_metrics *m, const vb_metric_row *r)
+{
+    return (m->have & r->groups) != 0;
+}
+
+double vb_metric_value(const vb_metrics *m, const vb_metric_row *r)
+{
+    double v;
+    memcpy(&v, (const char *)m + r->offset, sizeof v);
+    return v;
+}
+
+void vb_metrics_init(vb_metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < vb_metric_row_count; i++) {
+        double nan = NAN;
+        memcpy((char *)m + vb_metric_rows[i].offset, &nan, sizeof nan);
     }
-    vb_metric *it = &m->items[m->count++];
-    snprintf(it->name, sizeof it->name, "%s", name);
-    it->value = value;
-    return 0;
-}
-
-size_t vb_metrics_count(const vb_metrics *m)
-{
-    return m->count;
-}
-
-const char *vb_metrics_name(const vb_metrics *m, size_t i)
-{
-    return i < m->count ? m->items[i].name : NULL;
-}
-
-double vb_metrics_value(const vb_metrics *m, size_t i)
-{
-    return i < m->count ? m->items[i].value : NAN;
-}
-
-int vb_metrics_get(const vb_metrics *m, const char *name, double *value)
-{
-    for (size_t i = 0; i < m->count; i++)
-        if (!strcmp(m->items[i].name, name)) {
-            *value = m->items[i].value;
-            return 0;
-        }
-    return -1;
+    m->build_s = m->walk_s = NAN;
 }
 
 void vb_metrics_free(vb_metrics *m)
 {
-    free(m->items);
     free(m->curve.pts);
     free(m->hist.gen);
     free(m->hist.imp);
-    memset(m, 0, sizeof *m);
+    vb_metrics_init(m);
 }
 
 void vb_format_double(double x, char buf[32])
@@ -646,9 +643,12 @@ int vb_metrics_write_csv(const vb_metrics *m, FILE *f, const char *const *prefix
     char value[32];
     for (size_t i = 0; i < n_prefix; i++)
         fields[i] = prefix[i];
-    for (size_t i = 0; i < m->count; i++) {
-        vb_format_double(m->items[i].value, value);
-        fields[n_prefix] = m->items[i].name;
+    for (size_t i = 0; i < vb_metric_row_count; i++) {
+        const vb_metric_row *r = &vb_metric_rows[i];
+        if (!vb_metric_present(m, r))
+            continue;
+        vb_format_double(vb_metric_value(m, r), value);
+        fields[n_prefix] = r->name;
         fields[n_prefix + 1] = value;
         if (vb_csv_write_row(f, fields, n_prefix + 2))
             return vb_fail(e, VB_EXIT_IO, "cannot write the metrics CSV");
@@ -657,7 +657,7 @@ int vb_metrics_write_csv(const vb_metrics *m, FILE *f, const char *const *prefix
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Metrics from a score set                                                              */
+/* Metrics from the sorted index                                                          */
 
 /* Sum of (x[i] - center) or of its square: blocks of 4096 summed with four interleaved
  * double accumulators (no x87, no long dependency chain), the block sums added in long
@@ -692,7 +692,7 @@ static double population_var(const double *x, size_t n, double mean)
     return blocked_sum(x, n, mean, 1) / (double)n;
 }
 
-static double dprime(const vb_scoreset *ss)
+static double dprime(const vb_sorted_scores *ss)
 {
     const double *g = ss->gen + ss->fta_gen, *im = ss->imp + ss->fta_imp;
     size_t ng = ss->n_gen - ss->fta_gen, ni = ss->n_imp - ss->fta_imp;
@@ -727,7 +727,7 @@ static size_t user_count_below(const double *s, size_t n, double u, int is_dista
     return is_distance ? n - count_at_most(s, n, -u) : count_below(s, n, u);
 }
 
-static int build_hist(const vb_scoreset *ss, vb_hist *h, vb_err *e)
+static int build_hist(const vb_sorted_scores *ss, vb_hist *h, vb_err *e)
 {
     memset(h, 0, sizeof *h);
     h->bins = VB_HIST_BINS;
@@ -772,67 +772,45 @@ static int build_hist(const vb_scoreset *ss, vb_hist *h, vb_err *e)
     return 0;
 }
 
-static int add_target_metrics(vb_metrics *m, const vb_scoreset *ss, const fmr_target *t, int j, vb_err *e)
+static void set_target_metrics(vb_fnmr_at_fmr *out, const vb_sorted_scores *ss, const fmr_target *t, int j)
 {
     uint64_t ni = ss->n_imp, ng = ss->n_gen;
     const oppoint *p = &t->at;
-    char name[48];
-    const char *base = target_names[j];
     /* rule of 3: X < 3/ni  <=>  ni < 3/X = 3*inv (X = 0: always) */
     int rule3 = target_inverse[j] ? (u128)ni < (u128)3 * target_inverse[j] : 1;
     int rule30 = p->fa < 30 || p->fr < 30;
-    struct {
-        const char *suffix;
-        double value;
-    } rows[] = {
-        {"", (double)p->fr / (double)ng},
-        {"_threshold", vb_threshold_to_user(ss, p->v)},
-        {"_fmr", (double)p->fa / (double)ni},
-        {"_false_matches", (double)p->fa},
-        {"_false_nonmatches", (double)p->fr},
-        {"_rule_of_3", rule3},
-        {"_rule_of_30", rule30},
+    *out = (vb_fnmr_at_fmr){
+        .fnmr = (double)p->fr / (double)ng,
+        .threshold = to_user(ss, p->v),
+        .fmr = (double)p->fa / (double)ni,
+        .false_matches = (double)p->fa,
+        .false_nonmatches = (double)p->fr,
+        .rule_of_3 = rule3,
+        .rule_of_30 = rule30,
     };
-    for (size_t r = 0; r < VB_ARRAY_LEN(rows); r++) {
-        snprintf(name, sizeof name, "fnmr@fmr=%s%s", base, rows[r].suffix);
-        if (vb_metrics_add(m, name, rows[r].value, e))
-            return -1;
-    }
-    return 0;
 }
 
-static int add_walk_metrics(vb_metrics *m, const vb_scoreset *ss, const walk_state *w, double dprime_value,
-                            vb_err *e)
+static void set_walk_metrics(vb_metrics *m, const vb_sorted_scores *ss, const walk_state *w, double dprime_value)
 {
     double ni = (double)ss->n_imp, ng = (double)ss->n_gen;
     const oppoint *eer = &w->eer.at, *hter = &w->hter.at;
-    double auc = (double)w->auc_num / (2 * ni * ng);
-    struct {
-        const char *name;
-        double value;
-    } head[] = {
-        {"genuine", ng},
-        {"impostor", ni},
-        {"eer", ((double)eer->fa / ni + (double)eer->fr / ng) / 2},
-        {"eer_threshold", vb_threshold_to_user(ss, eer->mid)},
-        {"eer_fvc_low", w->fvc.low},
-        {"eer_fvc_high", w->fvc.high},
-        {"eer_fvc", (w->fvc.low + w->fvc.high) / 2},
-        {"eer_rocch", rocch_eer(&w->hull, ss->n_imp, ss->n_gen)},
-    };
-    for (size_t r = 0; r < VB_ARRAY_LEN(head); r++)
-        if (vb_metrics_add(m, head[r].name, head[r].value, e))
-            return -1;
+    m->genuine = ng;
+    m->impostor = ni;
+    m->eer = ((double)eer->fa / ni + (double)eer->fr / ng) / 2;
+    m->eer_threshold = to_user(ss, eer->mid);
+    m->eer_fvc_low = w->fvc.low;
+    m->eer_fvc_high = w->fvc.high;
+    m->eer_fvc = (w->fvc.low + w->fvc.high) / 2;
+    m->eer_rocch = rocch_eer(&w->hull, ss->n_imp, ss->n_gen);
     for (int j = 0; j < N_TARGETS; j++)
-        if (add_target_metrics(m, ss, &w->targets[j], j, e))
-            return -1;
-    if (vb_metrics_add(m, "auc", auc, e) || vb_metrics_add(m, "dprime", dprime_value, e) ||
-        vb_metrics_add(m, "fta_genuine", (double)ss->fta_gen, e) ||
-        vb_metrics_add(m, "fta_impostor", (double)ss->fta_imp, e) ||
-        vb_metrics_add(m, "min_hter", ((double)hter->fa / ni + (double)hter->fr / ng) / 2, e) ||
-        vb_metrics_add(m, "min_hter_threshold", vb_threshold_to_user(ss, hter->mid), e))
-        return -1;
-    return 0;
+        set_target_metrics(&m->fnmr_at_fmr[j], ss, &w->targets[j], j);
+    m->auc = (double)w->auc_num / (2 * ni * ng);
+    m->dprime = dprime_value;
+    m->fta_genuine = (double)ss->fta_gen;
+    m->fta_impostor = (double)ss->fta_imp;
+    m->min_hter = ((double)hter->fa / ni + (double)hter->fr / ng) / 2;
+    m->min_hter_threshold = to_user(ss, hter->mid);
+    m->have |= VB_MG_CORE;
 }
 
 /* Small sets keep every operating point on the curve. */
@@ -841,7 +819,7 @@ enum { DET_KEEP_ALL_BELOW = 20000 };
 /* d' and the histograms read the sorted scores independently of the walk: a second
  * thread computes them meanwhile. */
 typedef struct side_job {
-    const vb_scoreset *ss;
+    const vb_sorted_scores *ss;
     vb_hist *hist;
     double dprime;
     int rc;
@@ -856,9 +834,9 @@ static void *side_work(void *arg)
     return NULL;
 }
 
-int vb_metrics_from_scoreset(const vb_scoreset *ss, vb_metrics *out, vb_err *e)
+/* The CORE rows, the curve and the histograms into out (already initialised). */
+static int metrics_from_sorted(const vb_sorted_scores *ss, vb_metrics *out, vb_err *e)
 {
-    memset(out, 0, sizeof *out);
     walk_state *w = vb_calloc(1, sizeof *w, e);
     if (!w)
         return -1;
@@ -882,40 +860,36 @@ int vb_metrics_from_scoreset(const vb_scoreset *ss, vb_metrics *out, vb_err *e)
         rc = vb_fail(e, VB_EXIT_IO, "out of memory computing the ROC hull and curve");
     }
     if (!rc)
-        rc = add_walk_metrics(out, ss, w, side.dprime, e);
+        set_walk_metrics(out, ss, w, side.dprime);
     free(w->hull.b);
     free(w);
-    if (rc)
-        vb_metrics_free(out);
     return rc;
 }
 
-static int add_kfold_metrics(vb_metrics *m, const vb_kfold *k, vb_err *e)
+int vb_metrics_compute(const vb_scores *s, vb_metrics *out, vb_err *e)
 {
-    return vb_metrics_add(m, "accuracy_10fold_mean", k->mean, e) ||
-                   vb_metrics_add(m, "accuracy_10fold_std", k->std, e) ||
-                   vb_metrics_add(m, "accuracy_10fold_se", k->se, e) ||
-                   vb_metrics_add(m, "accuracy_10fold_folds", (double)k->folds, e)
-               ? -1
-               : 0;
-}
-
-int vb_metrics_compute(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
-                       int is_distance, vb_metrics *out, vb_err *e)
-{
-    memset(out, 0, sizeof *out);
-    vb_scoreset ss;
-    if (vb_scoreset_build(&ss, scores, labels, n, is_distance, e))
+    vb_metrics_init(out);
+    vb_sorted_scores ss;
+    double t0 = vb_now();
+    if (sorted_build(&ss, s, e))
         return -1;
-    int rc = vb_metrics_from_scoreset(&ss, out, e);
-    vb_scoreset_free(&ss);
-    if (rc || !folds)
-        return rc;
+    double t1 = vb_now();
+    int rc = metrics_from_sorted(&ss, out, e);
+    out->build_s = t1 - t0;
+    out->walk_s = vb_now() - t1;
+    sorted_free(&ss);
     vb_kfold k;
-    int have = vb_kfold_accuracy(scores, labels, folds, n, is_distance, &k, e);
-    if (have < 0 || (have > 0 && add_kfold_metrics(out, &k, e))) {
+    int have = rc ? 0 : vb_kfold_accuracy(s, &k, e);
+    if (rc || have < 0) {
         vb_metrics_free(out);
         return -1;
+    }
+    if (have > 0) {
+        out->accuracy_10fold_mean = k.mean;
+        out->accuracy_10fold_std = k.std;
+        out->accuracy_10fold_se = k.se;
+        out->accuracy_10fold_folds = (double)k.folds;
+        out->have |= VB_MG_KFOLD;
     }
     return 0;
 }
@@ -937,24 +911,30 @@ static void fold_trials_free(fold_trials *t)
     free(t->fold_size);
 }
 
-/* Dense fold indices for the fold ids >= 1 present, in id order (0 and below: no fold). */
-static size_t dense_folds(const int16_t *folds, size_t n, int32_t *dense /* [32768] */)
+enum { FOLD_IDS = 65536 }; /* every uint16_t fold id */
+
+/* Dense fold indices for the fold ids >= 1 present, in id order (0: no fold). */
+static size_t dense_folds(const uint16_t *folds, size_t n, int32_t *dense /* [FOLD_IDS] */)
 {
-    for (int i = 0; i < 32768; i++)
+    for (int i = 0; i < FOLD_IDS; i++)
         dense[i] = -1;
     for (size_t i = 0; i < n; i++)
         if (folds[i] > 0)
             dense[folds[i]] = 0;
     size_t k = 0;
-    for (int i = 0; i < 32768; i++)
+    for (int i = 0; i < FOLD_IDS; i++)
         if (dense[i] == 0)
             dense[i] = (int32_t)k++;
     return k;
 }
 
-static int collect_fold_trials(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
-                               int is_distance, const int32_t *dense, fold_trials *t, vb_err *e)
+static int collect_fold_trials(const vb_scores *sc, const int32_t *dense, fold_trials *t, vb_err *e)
 {
+    const double *scores = sc->score;
+    const uint8_t *labels = sc->label;
+    const uint16_t *folds = sc->fold;
+    size_t n = sc->n;
+    int is_distance = sc->is_distance;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         m += folds[i] > 0;
@@ -964,7 +944,7 @@ static int collect_fold_trials(const double *scores, const uint8_t *labels, cons
     if (!t->fold_size)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (folds[i] <= 0)
+        if (folds[i] == 0)
             continue;
         double s = 0;
         if (check_label(labels[i], i, e) || to_similarity(scores[i], is_distance, i, &s, e))
@@ -1026,21 +1006,22 @@ static double fold_accuracy(const fold_trials *t, uint32_t test, double threshol
     return (double)correct / (double)t->fold_size[test];
 }
 
-int vb_kfold_accuracy(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
-                      int is_distance, vb_kfold *out, vb_err *e)
+int vb_kfold_accuracy(const vb_scores *s, vb_kfold *out, vb_err *e)
 {
     memset(out, 0, sizeof *out);
-    int32_t *dense = vb_malloc(32768 * sizeof *dense, e);
+    if (!s->fold)
+        return 0;
+    int32_t *dense = vb_malloc(FOLD_IDS * sizeof *dense, e);
     if (!dense)
         return -1;
     fold_trials t = {0};
-    t.folds = dense_folds(folds, n, dense);
+    t.folds = dense_folds(s->fold, s->n, dense);
     if (t.folds < 2) {
         free(dense);
         return 0;
     }
     double *acc = NULL;
-    int rc = collect_fold_trials(scores, labels, folds, n, is_distance, dense, &t, e);
+    int rc = collect_fold_trials(s, dense, &t, e);
     if (!rc)
         acc = vb_malloc(t.folds * sizeof *acc, e);
     if (!rc && acc) {

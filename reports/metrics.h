@@ -1,4 +1,5 @@
-/* Verification metrics from scores and labels, exactly as docs/metrics.md defines them.
+/* Verification metrics of a set of trial scores (reports/scores.h: vb_scores), exactly as
+ * docs/metrics.md defines them, as a typed struct (vb_metrics) named by one table (VB_METRICS).
  *
  * Conventions
  * - Scores are similarities internally: higher = more alike, a trial is accepted when
@@ -17,7 +18,8 @@
  *   integers and every comparison between rates is done on exact integer cross-products,
  *   so floating-point noise never picks a threshold.
  *
- * Metrics, in the order vb_metrics lists them (names are stable: metrics.csv uses them):
+ * The engine's metrics (group CORE, then KFOLD), in metrics.csv order; the CSV names are
+ * stable; the vb_metrics field of each is in VB_METRICS (fnmr@fmr=X... -> fnmr_at_fmr[j]):
  *   genuine, impostor          trial counts (FTA trials included)
  *   eer, eer_threshold         bob.measure: candidate thresholds are the extremes (the
  *                              lowest score; "accept nothing") and the midpoints between
@@ -62,11 +64,17 @@
  *                              only when folds are given (see vb_kfold_accuracy): LFW View 2
  *                              protocol accuracy (the number papers quote).
  *
- * Speed: building the score set sorts with a radix sort (reports/radix_sort.h); every metric
- * above then comes from ONE merge walk over the sorted genuine and impostor scores. LFW
- * all-vs-all (87M impostor + 240k genuine) takes a few seconds; `veribench metrics
- * --synthetic-bench` measures it. Memory: one copy of the scores plus a same-sized scratch
- * buffer while sorting. */
+ * Beyond these engine rows, the same typed struct carries the rows other steps add (each
+ * group below is written only when that step filled it): `veribench metrics --threshold T`
+ * (threshold, threshold_fmr, ...), and `veribench run`'s model-threshold operating point,
+ * sample counts, throughput, change against fp32 and the synthetic-bench timings. The full
+ * list with units and descriptions is VB_METRICS below, in metrics.csv order.
+ *
+ * Speed: the engine sorts genuine and impostor scores with a radix sort
+ * (reports/radix_sort.h) into its private index; every metric above then comes from ONE
+ * merge walk over the two sorted arrays. LFW all-vs-all (87M impostor + 240k genuine) takes
+ * a few seconds; `veribench metrics --synthetic-bench` measures it. Memory: one copy of the
+ * scores plus a same-sized scratch buffer while sorting. */
 #ifndef VB_METRICS_H
 #define VB_METRICS_H
 
@@ -75,6 +83,7 @@
 #include <stdio.h>
 
 #include "core/common.h"
+#include "reports/scores.h"
 
 /* ---- Normal distribution (used by DET plots and the DET decimation) ---- */
 
@@ -84,38 +93,6 @@
 double vb_probit(double p);
 /* Phi(x), the standard normal CDF. */
 double vb_normal_cdf(double x);
-
-/* ---- Sorted score sets ---- */
-
-/* Genuine and impostor similarities, each sorted ascending (-inf first). */
-typedef struct vb_scoreset {
-    double *gen, *imp;
-    size_t n_gen, n_imp;
-    size_t fta_gen, fta_imp; /* number of -inf similarities in each */
-    int is_distance;         /* inputs were distances: report thresholds as -t */
-} vb_scoreset;
-
-/* Builds the set from n trials: labels[i] is 1 (genuine, mated) or 0 (impostor);
- * scores[i] a similarity, or a distance when is_distance. Fails (VB_EXIT_INPUT, naming
- * the 0-based trial index) on NaN, on the infinity that would always match, on a label
- * other than 0/1, and when there is no genuine or no impostor trial; VB_EXIT_IO on
- * allocation failure. Callers reading a file add its name with vb_err_prefix. */
-int vb_scoreset_build(vb_scoreset *ss, const double *scores, const uint8_t *labels, size_t n, int is_distance,
-                      vb_err *e);
-void vb_scoreset_free(vb_scoreset *ss);
-
-/* Conversions between the caller's units and internal similarities. */
-double vb_threshold_to_user(const vb_scoreset *ss, double t_similarity);
-double vb_threshold_from_user(const vb_scoreset *ss, double t_user);
-
-/* Error counts at a threshold given in the caller's units (accept s >= t, i.e. d <= t);
- * O(log n). The threshold must not be NaN. */
-typedef struct vb_rates {
-    double threshold; /* as given (caller's units) */
-    size_t false_matches, false_nonmatches;
-    double fmr, fnmr;
-} vb_rates;
-void vb_scoreset_rates(const vb_scoreset *ss, double threshold_user, vb_rates *out);
 
 /* ---- Curves and histograms for plots ---- */
 
@@ -146,45 +123,164 @@ typedef struct vb_hist {
     int is_distance;
 } vb_hist;
 
-/* ---- The metric list ---- */
+/* ---- The metrics: a typed struct, and the table that names its fields ---- */
 
-typedef struct vb_metric {
-    char name[48];
-    double value;
-} vb_metric;
+/* The FNMR@FMR targets, in metrics.csv order: FMR <= 1e-1 .. 1e-6, then 0 (ZeroFMR). */
+enum vb_fmr_target { VB_FMR_1E1, VB_FMR_1E2, VB_FMR_1E3, VB_FMR_1E4, VB_FMR_1E5, VB_FMR_1E6, VB_FMR_ZERO,
+                     VB_FMR_TARGETS };
+/* "1e-1", ..., "1e-6", "0": the X in the metric names fnmr@fmr=X... */
+extern const char *const vb_fmr_target_text[VB_FMR_TARGETS];
 
+typedef struct vb_fnmr_at_fmr {
+    double fnmr, threshold, fmr, false_matches, false_nonmatches, rule_of_3, rule_of_30;
+} vb_fnmr_at_fmr;
+
+/* Row groups: a row is written when its group's bit is set in vb_metrics.have. The engine
+ * sets CORE (and KFOLD when folds are given); the callers that fill the other fields set
+ * their bits. Groups, not NaN, say what is present: a computed value may be NaN (d'). */
+enum vb_metric_group {
+    VB_MG_CORE = 1 << 0,            /* the engine, always */
+    VB_MG_KFOLD = 1 << 1,           /* LFW 10-fold accuracy (>= 2 folds given) */
+    VB_MG_AT_THRESHOLD = 1 << 2,    /* veribench metrics --threshold T */
+    VB_MG_MODEL_THRESHOLD = 1 << 3, /* veribench run: at the model's own decision threshold */
+    VB_MG_RUN = 1 << 4,             /* veribench run: sample counts, model size */
+    VB_MG_THROUGHPUT = 1 << 5,      /* veribench run: when the backend time was measured */
+    VB_MG_VS_FP32 = 1 << 6,         /* veribench run: a level against fp32, same backend+device */
+    VB_MG_BENCH = 1 << 7,           /* veribench metrics --synthetic-bench */
+};
+
+/* X(field, "csv name", groups, "unit", "description"), in metrics.csv order. The CSV names
+ * are stable (metrics.csv, veribench metrics, gates, the README). `field` is a member
+ * designator of vb_metrics, so a misspelled metric is a compile error wherever it is used.
+ * Units: count, rate (a fraction in [0, 1]), score (a threshold in the caller's units: a
+ * distance with --distance / in a run), flag (0/1), and physical units. */
+#define VB_FMR_TARGET_ROWS(X, j, x)                                                                                   \
+    X(fnmr_at_fmr[j].fnmr, "fnmr@fmr=" x, VB_MG_CORE, "rate", "lowest FNMR over operating points with FMR <= " x)    \
+    X(fnmr_at_fmr[j].threshold, "fnmr@fmr=" x "_threshold", VB_MG_CORE, "score", "that operating point's threshold") \
+    X(fnmr_at_fmr[j].fmr, "fnmr@fmr=" x "_fmr", VB_MG_CORE, "rate", "the FMR achieved there (<= " x ")")             \
+    X(fnmr_at_fmr[j].false_matches, "fnmr@fmr=" x "_false_matches", VB_MG_CORE, "count", "false matches there")      \
+    X(fnmr_at_fmr[j].false_nonmatches, "fnmr@fmr=" x "_false_nonmatches", VB_MG_CORE, "count",                       \
+      "false non-matches there")                                                                                      \
+    X(fnmr_at_fmr[j].rule_of_3, "fnmr@fmr=" x "_rule_of_3", VB_MG_CORE, "flag",                                      \
+      "1: FMR <= " x " is not measurable with this many impostor trials (rule of 3)")                                 \
+    X(fnmr_at_fmr[j].rule_of_30, "fnmr@fmr=" x "_rule_of_30", VB_MG_CORE, "flag",                                    \
+      "1: the FNMR or FMR there rests on fewer than 30 errors (rule of 30)")
+
+#define VB_METRICS(X)                                                                                                 \
+    X(genuine, "genuine", VB_MG_CORE, "count", "genuine trials, FTA included")                                        \
+    X(impostor, "impostor", VB_MG_CORE, "count", "impostor trials, FTA included")                                     \
+    X(eer, "eer", VB_MG_CORE, "rate", "equal error rate, bob.measure")                                                \
+    X(eer_threshold, "eer_threshold", VB_MG_CORE, "score", "bob.measure's EER threshold")                             \
+    X(eer_fvc_low, "eer_fvc_low", VB_MG_CORE, "rate", "FVC2000 EER interval, low end")                                \
+    X(eer_fvc_high, "eer_fvc_high", VB_MG_CORE, "rate", "FVC2000 EER interval, high end")                             \
+    X(eer_fvc, "eer_fvc", VB_MG_CORE, "rate", "FVC2000 EER (interval midpoint)")                                      \
+    X(eer_rocch, "eer_rocch", VB_MG_CORE, "rate", "EER of the ROC convex hull")                                       \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E1, "1e-1")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E2, "1e-2")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E3, "1e-3")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E4, "1e-4")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E5, "1e-5")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_1E6, "1e-6")                                                                         \
+    VB_FMR_TARGET_ROWS(X, VB_FMR_ZERO, "0")                                                                           \
+    X(auc, "auc", VB_MG_CORE, "rate", "area under the ROC")                                                           \
+    X(dprime, "dprime", VB_MG_CORE, "sd", "d' over finite scores (NaN when one side has none)")                       \
+    X(fta_genuine, "fta_genuine", VB_MG_CORE, "count", "genuine trials scored as failure to acquire")                 \
+    X(fta_impostor, "fta_impostor", VB_MG_CORE, "count", "impostor trials scored as failure to acquire")              \
+    X(min_hter, "min_hter", VB_MG_CORE, "rate", "minimum half total error rate, bob.measure")                         \
+    X(min_hter_threshold, "min_hter_threshold", VB_MG_CORE, "score", "its threshold")                                 \
+    X(accuracy_10fold_mean, "accuracy_10fold_mean", VB_MG_KFOLD, "rate", "LFW View 2 accuracy, mean of folds")        \
+    X(accuracy_10fold_std, "accuracy_10fold_std", VB_MG_KFOLD, "rate", "population std of the fold accuracies")       \
+    X(accuracy_10fold_se, "accuracy_10fold_se", VB_MG_KFOLD, "rate", "standard error (sample std / sqrt(K))")         \
+    X(accuracy_10fold_folds, "accuracy_10fold_folds", VB_MG_KFOLD, "count", "folds K")                                \
+    X(threshold, "threshold", VB_MG_AT_THRESHOLD | VB_MG_MODEL_THRESHOLD, "score",                                    \
+      "the threshold of the rows below: --threshold T, or the model's own in a run")                                  \
+    X(threshold_fmr, "threshold_fmr", VB_MG_AT_THRESHOLD, "rate", "FMR at --threshold")                               \
+    X(threshold_fnmr, "threshold_fnmr", VB_MG_AT_THRESHOLD, "rate", "FNMR at --threshold")                            \
+    X(threshold_false_matches, "threshold_false_matches", VB_MG_AT_THRESHOLD, "count", "false matches there")         \
+    X(threshold_false_nonmatches, "threshold_false_nonmatches", VB_MG_AT_THRESHOLD, "count",                          \
+      "false non-matches there")                                                                                      \
+    X(threshold_hter, "threshold_hter", VB_MG_AT_THRESHOLD, "rate", "(FMR + FNMR) / 2 there")                         \
+    X(fmr_at_threshold, "fmr@threshold", VB_MG_MODEL_THRESHOLD, "rate", "FMR at the model's threshold")               \
+    X(fnmr_at_threshold, "fnmr@threshold", VB_MG_MODEL_THRESHOLD, "rate", "FNMR at the model's threshold")            \
+    X(false_matches_at_threshold, "false_matches@threshold", VB_MG_MODEL_THRESHOLD, "count", "false matches there")   \
+    X(false_nonmatches_at_threshold, "false_nonmatches@threshold", VB_MG_MODEL_THRESHOLD, "count",                    \
+      "false non-matches there")                                                                                      \
+    X(samples, "samples", VB_MG_RUN, "count", "samples embedded")                                                     \
+    X(fta_samples, "fta_samples", VB_MG_RUN, "count", "samples that failed to acquire")                               \
+    X(model_bytes, "model_bytes", VB_MG_RUN, "bytes", "tensor bytes of the model at this level")                      \
+    X(faces_per_s, "faces_per_s", VB_MG_THROUGHPUT, "1/s", "backend throughput")                                      \
+    X(ms_per_face, "ms_per_face", VB_MG_THROUGHPUT, "ms", "backend time per face")                                    \
+    X(eer_delta_vs_fp32, "eer_delta_vs_fp32", VB_MG_VS_FP32, "rate", "eer minus fp32's")                              \
+    X(fnmr_at_fmr_1e3_delta_vs_fp32, "fnmr@fmr=1e-3_delta_vs_fp32", VB_MG_VS_FP32, "rate",                          \
+      "fnmr@fmr=1e-3 minus fp32's")                                                                                   \
+    X(fnmr_at_threshold_delta_vs_fp32, "fnmr@threshold_delta_vs_fp32", VB_MG_VS_FP32, "rate",                        \
+      "fnmr@threshold minus fp32's")                                                                                  \
+    X(cosine_vs_fp32_mean, "cosine_vs_fp32_mean", VB_MG_VS_FP32, "cosine", "descriptor cosine against fp32, mean")    \
+    X(cosine_vs_fp32_min, "cosine_vs_fp32_min", VB_MG_VS_FP32, "cosine", "descriptor cosine against fp32, worst")     \
+    X(model_bytes_ratio_vs_fp32, "model_bytes_ratio_vs_fp32", VB_MG_VS_FP32, "ratio", "model bytes over fp32's")      \
+    X(bench_trials, "bench_trials", VB_MG_BENCH, "count", "synthetic trials")                                         \
+    X(bench_generate_s, "bench_generate_s", VB_MG_BENCH, "s", "generating them")                                      \
+    X(bench_build_sort_s, "bench_build_sort_s", VB_MG_BENCH, "s", "validate, split, radix sort")                      \
+    X(bench_walk_s, "bench_walk_s", VB_MG_BENCH, "s", "the merge walk and its observers")                             \
+    X(bench_metrics_s, "bench_metrics_s", VB_MG_BENCH, "s", "the whole metrics step (wall)")                          \
+    X(bench_metrics_cpu_s, "bench_metrics_cpu_s", VB_MG_BENCH, "s", "the same in CPU time, both threads")
+
+/* Every field the table names is a double in one contiguous block (first .. last row), so a
+ * field left out of the table fails a static assertion in metrics.c. Fields not computed
+ * hold NaN (vb_metrics_init). */
 typedef struct vb_metrics {
-    vb_metric *items; /* in the documented order */
-    size_t count, cap;
+    unsigned have; /* vb_metric_group bits */
+    double genuine, impostor, eer, eer_threshold, eer_fvc_low, eer_fvc_high, eer_fvc, eer_rocch;
+    vb_fnmr_at_fmr fnmr_at_fmr[VB_FMR_TARGETS];
+    double auc, dprime, fta_genuine, fta_impostor, min_hter, min_hter_threshold;
+    double accuracy_10fold_mean, accuracy_10fold_std, accuracy_10fold_se, accuracy_10fold_folds;
+    double threshold, threshold_fmr, threshold_fnmr, threshold_false_matches, threshold_false_nonmatches,
+        threshold_hter;
+    double fmr_at_threshold, fnmr_at_threshold, false_matches_at_threshold, false_nonmatches_at_threshold;
+    double samples, fta_samples, model_bytes;
+    double faces_per_s, ms_per_face;
+    double eer_delta_vs_fp32, fnmr_at_fmr_1e3_delta_vs_fp32, fnmr_at_threshold_delta_vs_fp32, cosine_vs_fp32_mean,
+        cosine_vs_fp32_min, model_bytes_ratio_vs_fp32;
+    double bench_trials, bench_generate_s, bench_build_sort_s, bench_walk_s, bench_metrics_s, bench_metrics_cpu_s;
+    /* not rows: */
+    double build_s, walk_s; /* wall time of the engine's sort and of its walk (for the bench) */
     vb_curve curve;
     vb_hist hist;
 } vb_metrics;
 
-/* Everything at once: builds the score set, computes every metric (plus the 10-fold
- * accuracy when folds is non-NULL and holds at least 2 distinct folds >= 1; fold 0 (or
- * below) means "in no fold", as in datasets/dataset.h), the curve and the histograms, and
- * frees the score set.
- * `out` must be zeroed ({0}) or previously freed. On failure `out` holds nothing. */
-int vb_metrics_compute(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
-                       int is_distance, vb_metrics *out, vb_err *e);
+/* One row of the table, for code that must go by name or iterate (the CSV writer, the
+ * report's full list, gates given a name on a command line). */
+typedef struct vb_metric_row {
+    const char *name, *unit, *description;
+    unsigned groups;
+    size_t offset; /* of the double in vb_metrics */
+} vb_metric_row;
+extern const vb_metric_row vb_metric_rows[];
+extern const size_t vb_metric_row_count;
+/* The row called `name` (CSV name), or NULL. */
+const vb_metric_row *vb_metric_find(const char *name);
+/* Whether m holds the row (its group is computed), and its value. */
+int vb_metric_present(const vb_metrics *m, const vb_metric_row *r);
+double vb_metric_value(const vb_metrics *m, const vb_metric_row *r);
 
-/* The same from an existing score set (no folds), e.g. to also call vb_scoreset_rates. */
-int vb_metrics_from_scoreset(const vb_scoreset *ss, vb_metrics *out, vb_err *e);
+/* Every field NaN, no group, empty curve and histograms. */
+void vb_metrics_init(vb_metrics *m);
 
-/* Iteration in the fixed order: for (i = 0; i < vb_metrics_count(m); i++)
- * use vb_metrics_name(m, i), vb_metrics_value(m, i). */
-size_t vb_metrics_count(const vb_metrics *m);
-const char *vb_metrics_name(const vb_metrics *m, size_t i);
-double vb_metrics_value(const vb_metrics *m, size_t i);
-/* Looks a metric up by name; returns 0 and sets *value, or -1 when absent. */
-int vb_metrics_get(const vb_metrics *m, const char *name, double *value);
-/* Appends a (name, value) pair (used internally; callers may add their own rows). */
-int vb_metrics_add(vb_metrics *m, const char *name, double value, vb_err *e);
+/* Everything at once from the trials: validates and sorts them (fails with VB_EXIT_INPUT,
+ * naming the 0-based trial index, on NaN, on the infinity that would always match, on a
+ * label other than 0/1, and when there is no genuine or no impostor trial; VB_EXIT_IO on
+ * allocation failure; callers reading a file add its name with vb_err_prefix), computes
+ * every CORE metric, the curve and the histograms, and, when s->fold is non-NULL and holds
+ * at least 2 distinct folds >= 1, the KFOLD rows. Thresholds are in s's units
+ * (s->is_distance). `out` is initialised here (any previous content is NOT freed); on
+ * failure it holds nothing (as vb_metrics_init). */
+int vb_metrics_compute(const vb_scores *s, vb_metrics *out, vb_err *e);
 void vb_metrics_free(vb_metrics *m);
 
-/* Writes one CSV row per metric: the prefix fields (e.g. backend, device, quant for the
- * long-format metrics.csv; may be NULL/0), then name, value. No header. Values use the
- * shortest text that reads back to the same double, so thresholds can be reused exactly. */
+/* Writes one CSV row per present metric in table order: the prefix fields (e.g. backend,
+ * device, quant for the long-format metrics.csv; may be NULL/0), then name, value. No
+ * header. Values use the shortest text that reads back to the same double, so thresholds
+ * can be reused exactly. */
 int vb_metrics_write_csv(const vb_metrics *m, FILE *f, const char *const *prefix, size_t n_prefix, vb_err *e);
 
 /* Shortest "%.{15,16,17}g" text that strtod reads back to exactly x ("inf", "-inf", "nan"
@@ -202,16 +298,15 @@ void vb_format_double(double x, char buf[32]);
  *          face-recognition papers use computes it (facenet's and insightface's np.std);
  *   se   = standard error of the mean as the LFW benchmark's README asks for:
  *          SAMPLE standard deviation (divide by K-1) / sqrt(K).
- * Folds are the distinct ids >= 1 present (LFW: 1..10); trials with fold 0 (or below) are
+ * Folds are the distinct ids >= 1 present in s->fold (LFW: 1..10); trials with fold 0 are
  * in no fold and ignored, the convention of datasets/dataset.h and of the score files
  * `veribench run` writes. */
 typedef struct vb_kfold {
     size_t folds;
     double mean, std, se;
 } vb_kfold;
-/* Returns 1 and fills *out when there are >= 2 folds, 0 when fewer (nothing to compute),
- * -1 on bad input (as vb_scoreset_build) or allocation failure. */
-int vb_kfold_accuracy(const double *scores, const uint8_t *labels, const int16_t *folds, size_t n,
-                      int is_distance, vb_kfold *out, vb_err *e);
+/* Returns 1 and fills *out when there are >= 2 folds, 0 when fewer or s->fold is NULL
+ * (nothing to compute), -1 on bad input (as vb_metrics_compute) or allocation failure. */
+int vb_kfold_accuracy(const vb_scores *s, vb_kfold *out, vb_err *e);
 
 #endif

@@ -7,10 +7,13 @@
 
 #include "reports/results.h"
 
-static double metric(const vb_result_combo *c, const char *name)
+/* The combination's metrics; a combination without any reads as all-NaN ("n/a"). */
+static const vb_metrics *metrics_of(const vb_result_combo *c, vb_metrics *blank)
 {
-    double v;
-    return c->has_metrics && vb_metrics_get(&c->metrics, name, &v) == 0 ? v : NAN;
+    if (c->has_metrics)
+        return &c->metrics;
+    vb_metrics_init(blank);
+    return blank;
 }
 
 /* A rate as a percentage with enough digits for small values; "n/a" when absent. */
@@ -48,14 +51,14 @@ static void summary_table(FILE *f, const vb_results *run)
     fprintf(f, "|---|---|---|---|%s---|---|---|---|\n", folds ? "---|" : "");
     for (int i = 0; i < run->n_combos; i++) {
         const vb_result_combo *k = &run->combos[i];
+        vb_metrics blank;
+        const vb_metrics *m = metrics_of(k, &blank);
         char acc[80] = "";
         if (folds)
-            snprintf(acc, sizeof acc, "%s ± %s | ", pct(metric(k, "accuracy_10fold_mean"), a),
-                     pct(metric(k, "accuracy_10fold_std"), b));
-        fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, pct(metric(k, "eer"), c),
-                pct(metric(k, "fnmr@fmr=1e-3"), d), pct(metric(k, "fmr@threshold"), e),
-                pct(metric(k, "fnmr@threshold"), g), acc, num(metric(k, "auc"), "%.5f", h),
-                num(metric(k, "dprime"), "%.3f", a), k->n_failed,
+            snprintf(acc, sizeof acc, "%s ± %s | ", pct(m->accuracy_10fold_mean, a), pct(m->accuracy_10fold_std, b));
+        fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, pct(m->eer, c),
+                pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, d), pct(m->fmr_at_threshold, e), pct(m->fnmr_at_threshold, g), acc,
+                num(m->auc, "%.5f", h), num(m->dprime, "%.3f", a), k->n_failed,
                 k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "n/a");
     }
     fprintf(f, "\n");
@@ -80,11 +83,12 @@ static void sweep_table(FILE *f, const vb_results *run)
                "cosine worst | faces/s | weights |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < run->n_combos; i++) {
         const vb_result_combo *k = &run->combos[i];
-        double ratio = metric(k, "model_bytes_ratio_vs_fp32");
+        vb_metrics blank;
+        const vb_metrics *m = metrics_of(k, &blank);
         fprintf(f, "| `%s` | %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k->label, k->model_bytes,
-                strcmp(k->quant, "fp32") ? num(ratio, "%.3f", r) : "1", pct(metric(k, "eer"), b),
-                k->has_drift ? pp(metric(k, "eer_delta_vs_fp32"), c) : "—", pct(metric(k, "fnmr@fmr=1e-3"), d),
-                k->has_drift ? pp(metric(k, "fnmr@fmr=1e-3_delta_vs_fp32"), e) : "—",
+                strcmp(k->quant, "fp32") ? num(m->model_bytes_ratio_vs_fp32, "%.3f", r) : "1", pct(m->eer, b),
+                k->has_drift ? pp(m->eer_delta_vs_fp32, c) : "—", pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, d),
+                k->has_drift ? pp(m->fnmr_at_fmr_1e3_delta_vs_fp32, e) : "—",
                 k->has_drift ? num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? num(k->drift_worst, "%.7f", h) : "—",
                 k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
     }
@@ -102,28 +106,27 @@ static void details(FILE *f, const vb_result_combo *k)
     if (k->hist_plot[0])
         fprintf(f, "![score histograms](%s.png)\n\n", k->hist_plot);
     fprintf(f, "<details><summary>all metrics</summary>\n\n| metric | value |\n|---|---|\n");
-    for (size_t i = 0; i < vb_metrics_count(&k->metrics); i++) {
+    for (size_t i = 0; i < vb_metric_row_count; i++) {
+        const vb_metric_row *r = &vb_metric_rows[i];
+        if (!k->has_metrics || !vb_metric_present(&k->metrics, r))
+            continue;
         char v[32];
-        vb_format_double(vb_metrics_value(&k->metrics, i), v);
-        fprintf(f, "| `%s` | %s |\n", vb_metrics_name(&k->metrics, i), v);
+        vb_format_double(vb_metric_value(&k->metrics, r), v);
+        fprintf(f, "| `%s` | %s |\n", r->name, v);
     }
     fprintf(f, "\n</details>\n\n");
 }
 
 static void caveats(FILE *f, const vb_results *run)
 {
-    const vb_result_combo *k = &run->combos[0];
-    static const char *const targets[] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6"};
+    vb_metrics blank;
+    const vb_metrics *m = metrics_of(&run->combos[0], &blank);
     fprintf(f, "## How far these numbers go\n\n");
     int any = 0;
-    for (size_t t = 0; t < VB_ARRAY_LEN(targets); t++) {
-        char name[64];
-        snprintf(name, sizeof name, "fnmr@fmr=%s_rule_of_3", targets[t]);
-        double r3 = metric(k, name);
-        snprintf(name, sizeof name, "fnmr@fmr=%s_rule_of_30", targets[t]);
-        double r30 = metric(k, name);
+    for (int t = VB_FMR_1E1; t <= VB_FMR_1E6; t++) { /* ZeroFMR is never measurable: not listed */
+        double r3 = m->fnmr_at_fmr[t].rule_of_3, r30 = m->fnmr_at_fmr[t].rule_of_30;
         if (r3 == 1 || r30 == 1) {
-            fprintf(f, "- FNMR@FMR=%s: %s\n", targets[t],
+            fprintf(f, "- FNMR@FMR=%s: %s\n", vb_fmr_target_text[t],
                     r3 == 1 ? "not measurable with this many impostor trials (rule of 3)"
                             : "rests on fewer than 30 errors (rule of 30): treat as indicative");
             any = 1;

@@ -9,39 +9,6 @@
 
 enum { LINE_CHUNK = 1 << 16, MAX_COLUMNS = 256 };
 
-void vb_score_table_free(vb_score_table *t)
-{
-    free(t->score);
-    free(t->label);
-    free(t->fold);
-    memset(t, 0, sizeof *t);
-}
-
-static int table_push(vb_score_table *t, double score, uint8_t label, int16_t fold, int with_fold, vb_err *e)
-{
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        double *s = realloc(t->score, cap * sizeof *s);
-        if (s)
-            t->score = s;
-        uint8_t *l = s ? realloc(t->label, cap * sizeof *l) : NULL;
-        if (l)
-            t->label = l;
-        int16_t *f = (l && with_fold) ? realloc(t->fold, cap * sizeof *f) : NULL;
-        if (f)
-            t->fold = f;
-        if (!s || !l || (with_fold && !f))
-            return vb_fail(e, VB_EXIT_IO, "out of memory reading %zu scores", t->n);
-        t->cap = cap;
-    }
-    t->score[t->n] = score;
-    t->label[t->n] = label;
-    if (with_fold)
-        t->fold[t->n] = fold;
-    t->n++;
-    return 0;
-}
-
 int vb_parse_score(const char *text, int is_distance, double *out, vb_err *e)
 {
     const char *s = text;
@@ -77,10 +44,11 @@ static int parse_label(const char *text, uint8_t *out, vb_err *e)
     return vb_fail(e, VB_EXIT_INPUT, "label '%s' is neither 1 (genuine) nor 0 (impostor)", text);
 }
 
-static int parse_fold(const char *text, int16_t *out, vb_err *e)
+/* -1 and empty are accepted for "in no fold" as other tools write it; stored as 0. */
+static int parse_fold(const char *text, uint16_t *out, vb_err *e)
 {
     if (!*text) {
-        *out = -1;
+        *out = 0;
         return 0;
     }
     char *end;
@@ -88,7 +56,7 @@ static int parse_fold(const char *text, int16_t *out, vb_err *e)
     long v = strtol(text, &end, 10);
     if (end == text || *end || errno || v < -1 || v > 32767)
         return vb_fail(e, VB_EXIT_INPUT, "fold '%s' is not an integer in [-1, 32767]", text);
-    *out = (int16_t)v;
+    *out = v < 0 ? 0 : (uint16_t)v;
     return 0;
 }
 
@@ -152,7 +120,7 @@ typedef struct csv_state {
     const char *path;
     size_t line;
     int is_distance;
-    vb_score_table *t;
+    vb_scores *t;
     vb_err *e;
     int failed;
     /* header */
@@ -164,7 +132,7 @@ typedef struct csv_state {
     size_t field;
     double score;
     uint8_t label;
-    int16_t fold;
+    uint16_t fold;
 } csv_state;
 
 static int csv_fail(csv_state *s, const char *fmt, const char *detail)
@@ -189,6 +157,16 @@ static void header_field(csv_state *s, const char *text)
     s->names[s->field] = strdup(text);
     if (!s->names[s->field])
         csv_fail(s, "out of memory%s", "");
+    for (size_t i = 0; i < s->field; i++)
+        if (s->names[i] && !strcmp(s->names[i], text)) { /* which one would be meant? */
+            char name[80];
+            snprintf(name, sizeof name, "%s", text);
+            for (char *c = name; *c; c++) /* a binary file: keep the message printable */
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                    *c = '?';
+            csv_fail(s, "column '%s' appears twice in the header", name);
+            return;
+        }
     if (!strcmp(text, "label"))
         s->col_label = (long)s->field;
     else if (!strcmp(text, "score"))
@@ -230,8 +208,11 @@ static void finish_header(csv_state *s)
 {
     s->n_cols = s->field;
     s->have_header = 1;
-    if (s->col_label >= 0 && s->col_score >= 0)
+    if (s->col_label >= 0 && s->col_score >= 0) {
+        if (vb_scores_init(s->t, s->is_distance, s->col_fold >= 0, s->e))
+            s->failed = 1;
         return;
+    }
     char have[600] = "";
     for (size_t i = 0; i < s->n_cols && i < MAX_COLUMNS; i++) {
         size_t used = strlen(have);
@@ -255,12 +236,12 @@ static void on_record(int term, void *st)
             char detail[64];
             snprintf(detail, sizeof detail, "%zu fields, the header has %zu", s->field, s->n_cols);
             csv_fail(s, "%s", detail);
-        } else if (table_push(s->t, s->score, s->label, s->fold, s->col_fold >= 0, s->e)) {
+        } else if (vb_scores_append(s->t, s->score, s->label, s->fold, s->e)) {
             s->failed = 1;
         }
     }
     s->field = 0;
-    s->fold = -1;
+    s->fold = 0;
 }
 
 static int csv_parse_file(line_reader *r, struct csv_parser *p, csv_state *s, vb_err *e)
@@ -283,9 +264,10 @@ static int csv_parse_file(line_reader *r, struct csv_parser *p, csv_state *s, vb
     return s->failed ? -1 : 0;
 }
 
-int vb_scores_read_csv(const char *path, int is_distance, vb_score_table *t, vb_err *e)
+int vb_scores_read_csv(const char *path, int is_distance, vb_scores *t, vb_err *e)
 {
-    memset(t, 0, sizeof *t);
+    memset(t, 0, sizeof *t); /* vb_scores_init once the header says whether there are folds */
+    t->is_distance = is_distance;
     line_reader r;
     if (reader_open(&r, path, e))
         return -1;
@@ -295,7 +277,7 @@ int vb_scores_read_csv(const char *path, int is_distance, vb_score_table *t, vb_
         return vb_fail(e, VB_EXIT_IO, "cannot initialise the CSV parser");
     }
     csv_state s = {.path = path, .is_distance = is_distance, .t = t, .e = e, .col_label = -1, .col_score = -1,
-                   .col_fold = -1, .fold = -1};
+                   .col_fold = -1};
     int rc = csv_parse_file(&r, &p, &s, e);
     if (!rc && !s.have_header)
         rc = vb_fail(e, VB_EXIT_INPUT, "%s: empty file (expected a header with label and score columns)", path);
@@ -306,7 +288,7 @@ int vb_scores_read_csv(const char *path, int is_distance, vb_score_table *t, vb_
     for (size_t i = 0; i < MAX_COLUMNS; i++)
         free(s.names[i]);
     if (rc)
-        vb_score_table_free(t);
+        vb_scores_free(t);
     return rc;
 }
 
@@ -332,7 +314,7 @@ static int line_too_long(const line_reader *r, size_t len, vb_err *e)
     return 0;
 }
 
-static int bob4_line(const line_reader *r, char *buf, vb_score_table *t, int is_distance, vb_err *e)
+static int bob4_line(const line_reader *r, char *buf, vb_scores *t, int is_distance, vb_err *e)
 {
     char *tok[4];
     size_t n = split_ws(buf, tok, 4);
@@ -346,15 +328,18 @@ static int bob4_line(const line_reader *r, char *buf, vb_score_table *t, int is_
         vb_err_prefix(e, "%s: line %zu", r->path, r->line);
         return -1;
     }
-    return table_push(t, score, !strcmp(tok[0], tok[1]), -1, 0, e);
+    return vb_scores_append(t, score, !strcmp(tok[0], tok[1]), 0, e);
 }
 
-int vb_scores_read_bob4(const char *path, int is_distance, vb_score_table *t, vb_err *e)
+int vb_scores_read_bob4(const char *path, int is_distance, vb_scores *t, vb_err *e)
 {
-    memset(t, 0, sizeof *t);
-    line_reader r;
-    if (reader_open(&r, path, e))
+    if (vb_scores_init(t, is_distance, 0, e))
         return -1;
+    line_reader r;
+    if (reader_open(&r, path, e)) {
+        vb_scores_free(t);
+        return -1;
+    }
     size_t len;
     int got = 0, rc = 0;
     while (!rc && (got = reader_next(&r, &len, e)) == 1)
@@ -365,11 +350,11 @@ int vb_scores_read_bob4(const char *path, int is_distance, vb_score_table *t, vb
         rc = vb_fail(e, VB_EXIT_INPUT, "%s: no scores", path);
     reader_close(&r);
     if (rc)
-        vb_score_table_free(t);
+        vb_scores_free(t);
     return rc;
 }
 
-static int read_one_per_line(const char *path, uint8_t label, int is_distance, vb_score_table *t, vb_err *e)
+static int read_one_per_line(const char *path, uint8_t label, int is_distance, vb_scores *t, vb_err *e)
 {
     line_reader r;
     if (reader_open(&r, path, e))
@@ -392,7 +377,7 @@ static int read_one_per_line(const char *path, uint8_t label, int is_distance, v
             vb_err_prefix(e, "%s: line %zu", path, r.line);
             rc = -1;
         } else
-            rc = table_push(t, score, label, -1, 0, e);
+            rc = vb_scores_append(t, score, label, 0, e);
     }
     if (!rc && got < 0)
         rc = -1;
@@ -402,13 +387,14 @@ static int read_one_per_line(const char *path, uint8_t label, int is_distance, v
     return rc;
 }
 
-int vb_scores_read_pyeer(const char *genuine_path, const char *impostor_path, int is_distance, vb_score_table *t,
+int vb_scores_read_pyeer(const char *genuine_path, const char *impostor_path, int is_distance, vb_scores *t,
                          vb_err *e)
 {
-    memset(t, 0, sizeof *t);
+    if (vb_scores_init(t, is_distance, 0, e))
+        return -1;
     if (read_one_per_line(genuine_path, 1, is_distance, t, e) ||
         read_one_per_line(impostor_path, 0, is_distance, t, e)) {
-        vb_score_table_free(t);
+        vb_scores_free(t);
         return -1;
     }
     return 0;

@@ -15,6 +15,13 @@ expect_exit 2 "unknown format" -- "$VB" metrics --scores "$D/dev-4col.txt" --for
 expect_exit 2 "pyeer without impostor file" -- "$VB" metrics --format pyeer --genuine "$D/dev-4col.txt"
 expect_exit 2 "scores and pyeer files together" -- "$VB" metrics --scores a --genuine b --impostor c
 expect_exit 2 "threshold not a number" -- "$VB" metrics --scores "$D/dev-4col.txt" --format bob4 --threshold abc
+# issue 10 item 9: an infinite threshold would count +inf (failed-to-acquire) impostor
+# distances as false matches; it is refused like nan, naming the option and the value
+for t in inf -inf +inf nan; do
+    expect_exit 2 "threshold $t refused" -- "$VB" metrics --scores "$D/dev-4col.txt" --format bob4 --threshold "$t"
+    re=$(printf '%s' "$t" | sed 's/+/[+]/')
+    expect_grep "^veribench metrics: --threshold '$re' is not a finite number" "$T/err" "threshold $t: message"
+done
 expect_exit 2 "stray argument" -- "$VB" metrics --scores "$D/dev-4col.txt" extra
 
 # ---- bob.measure facts (docs/metrics.md): thresholds chosen on dev, applied to test ----
@@ -83,6 +90,12 @@ expect_exit 0 "FTA scores" -- "$VB" metrics --scores "$T/fta.csv"
 expect_grep "^fta_genuine,1$" "$T/out" "one genuine FTA"
 expect_grep "^fta_impostor,1$" "$T/out" "one impostor FTA"
 
+# an FTA impostor (+inf distance) is never a false match at any finite threshold
+printf 'label,score\n1,0.2\n0,inf\n0,0.9\n' > "$T/dist_fta.csv"
+expect_exit 0 "FTA impostor at a huge threshold" -- "$VB" metrics --scores "$T/dist_fta.csv" --distance --threshold 1e308
+expect_grep "^threshold_false_matches,1$" "$T/out" "huge threshold: only the finite impostor matches"
+expect_grep "^fta_impostor,1$" "$T/out" "huge threshold: one impostor FTA"
+
 # ---- malformed input: exit 3, the message names file and line ----
 bad() { # DESC FILE PATTERN [extra args]
     desc=$1 file=$2 pattern=$3
@@ -108,6 +121,13 @@ printf 'label,score\n1,0.2\n0,-inf\n' > "$T/ninf.csv"
 bad "-inf distance" "$T/ninf.csv" "ninf.csv: line 3" --distance
 awk 'BEGIN { printf "label,score\n1,1"; for (i = 0; i < 400; i++) printf "9"; printf "\n0,0\n" }' > "$T/huge.csv"
 bad "score beyond double range" "$T/huge.csv" "huge.csv: line 2: .*out of the range of a double"
+# issue 10 item 9: a header naming a column twice is an error, not "the last one wins"
+printf 'label,label,score\n1,0,0.5\n0,1,0.1\n' > "$T/duplabel.csv"
+bad "duplicate label column" "$T/duplabel.csv" "duplabel.csv: line 1: column 'label' appears twice in the header"
+printf 'a,score,fold,score,label\n1,0.5,1,0.6,1\n' > "$T/dupscore.csv"
+bad "duplicate score column" "$T/dupscore.csv" "dupscore.csv: line 1: column 'score' appears twice"
+printf 'x,label,x,score\n1,1,2,0.5\n0,0,3,0.1\n' > "$T/dupother.csv"
+bad "duplicate ignored column" "$T/dupother.csv" "dupother.csv: line 1: column 'x' appears twice"
 printf 'label,score\n1,0.5\n0,0.1,7\n' > "$T/fields.csv"
 bad "extra field" "$T/fields.csv" "fields.csv: line 3: 3 fields, the header has 2"
 printf 'label,score\n1,0.5\nyes,0.1\n' > "$T/label.csv"
@@ -128,6 +148,16 @@ bad "bob4 bad score" "$T/bobnum.txt" "bobnum.txt: line 2: score 'zero'" --format
 printf '0.5\n0.7 0.8\n' > "$T/py.txt"
 expect_exit 3 "pyeer two fields" -- "$VB" metrics --format pyeer --genuine "$T/py.txt" --impostor "$T/imp.txt"
 expect_grep "py.txt: line 2: more than one field" "$T/err" "pyeer two fields: message"
+
+# ---- typed metrics: a misspelled metric is a compile error, not "n/a" at run time ----
+if command -v cc >/dev/null 2>&1; then
+    printf '#include "reports/metrics.h"\ndouble f(const vb_metrics *m) { return m->%s; }\n' \
+        'eer + m->fnmr_at_fmr[VB_FMR_1E3].fnmr' > "$T/typed_ok.c"
+    printf '#include "reports/metrics.h"\ndouble f(const vb_metrics *m) { return m->%s; }\n' 'eer_treshold' \
+        > "$T/typed_typo.c"
+    expect_exit 0 "typed metric compiles" -- cc -std=c11 -D_GNU_SOURCE -fsyntax-only -I. "$T/typed_ok.c"
+    expect_exit 1 "misspelled metric does not compile" -- cc -std=c11 -D_GNU_SOURCE -fsyntax-only -I. "$T/typed_typo.c"
+fi
 
 # ---- plots ----
 if [ -x "$(command -v gnuplot)" ]; then

@@ -1,7 +1,10 @@
 /* Metrics engine (reports/metrics.h): known answers from bob.measure's published facts,
  * hand-computed small cases (the computation is written next to each), and a brute-force
  * O(n^2) re-implementation of every definition checked on random tie-heavy score sets. */
+#include <float.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +14,31 @@
 
 /* ---- helpers ---- */
 
-static double metric(const vb_metrics *m, const char *name)
+/* A vb_scores over the caller's arrays (not owned: never vb_scores_free it). */
+static vb_scores over(const double *s, const uint8_t *l, const uint16_t *folds, size_t n, int is_distance)
 {
-    double v = NAN;
-    CHECKF(vb_metrics_get(m, name, &v) == 0, "metric %s missing", name);
+    return (vb_scores){.score = (double *)s, .label = (uint8_t *)l, .fold = (uint16_t *)folds, .n = n, .cap = n,
+                       .is_distance = is_distance};
+}
+
+/* The value of a metric field of m, checking that m holds its row (it would be written to
+ * metrics.csv); field is a member designator, so a misspelled metric does not compile. */
+static double present_value(const vb_metrics *m, size_t offset, double v)
+{
+    const vb_metric_row *row = NULL;
+    for (size_t r = 0; r < vb_metric_row_count; r++)
+        if (vb_metric_rows[r].offset == offset)
+            row = &vb_metric_rows[r];
+    CHECKF(row && vb_metric_present(m, row), "metric at offset %zu missing", offset);
     return v;
+}
+#define METRIC(m, field) present_value(&(m), offsetof(vb_metrics, field), (m).field)
+
+static int compute_arrays(const double *s, const uint8_t *l, const uint16_t *folds, size_t n, int is_distance,
+                          vb_metrics *m, vb_err *e)
+{
+    vb_scores sc = over(s, l, folds, n, is_distance);
+    return vb_metrics_compute(&sc, m, e);
 }
 
 /* Builds (scores, labels) from separate genuine and impostor lists and computes. */
@@ -33,10 +56,27 @@ static int compute_sets(const double *gen, size_t ng, const double *imp, size_t 
         s[ng + i] = imp[i];
         l[ng + i] = 0;
     }
-    int rc = vb_metrics_compute(s, l, NULL, n, is_distance, m, e);
+    int rc = compute_arrays(s, l, NULL, n, is_distance, m, e);
     free(s);
     free(l);
     return rc;
+}
+
+/* The i-th row m holds, in metrics.csv order (NULL past the end), and how many it holds. */
+static const char *row_name(const vb_metrics *m, size_t i)
+{
+    for (size_t r = 0; r < vb_metric_row_count; r++)
+        if (vb_metric_present(m, &vb_metric_rows[r]) && i-- == 0)
+            return vb_metric_rows[r].name;
+    return NULL;
+}
+
+static size_t row_count(const vb_metrics *m)
+{
+    size_t n = 0;
+    while (row_name(m, n))
+        n++;
+    return n;
 }
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
@@ -189,16 +229,14 @@ static void rates_at(const char *file, double threshold, size_t *fm, size_t *fnm
     static double s[1000];
     static uint8_t l[1000];
     size_t n = load_bob4(file, s, l, 1000);
-    vb_scoreset ss;
-    vb_err e = {0};
-    CHECK(vb_scoreset_build(&ss, s, l, n, 0, &e) == 0);
+    vb_scores sc = over(s, l, NULL, n, 0);
     vb_rates r;
-    vb_scoreset_rates(&ss, threshold, &r);
+    vb_scores_rates(&sc, threshold, &r);
+    CHECK(r.genuine == 390 && r.impostor == 520);
     *fm = r.false_matches;
     *fnm = r.false_nonmatches;
     CHECK_NEAR(r.fmr, (double)r.false_matches / 520, 1e-15);
     CHECK_NEAR(r.fnmr, (double)r.false_nonmatches / 390, 1e-15);
-    vb_scoreset_free(&ss);
 }
 
 static void test_bob_known_answers(void)
@@ -209,17 +247,17 @@ static void test_bob_known_answers(void)
     CHECK(n == 910);
     vb_metrics m = {0};
     vb_err e = {0};
-    CHECK(vb_metrics_compute(s, l, NULL, n, 0, &m, &e) == 0);
-    CHECK(metric(&m, "genuine") == 390);
-    CHECK(metric(&m, "impostor") == 520);
+    CHECK(compute_arrays(s, l, NULL, n, 0, &m, &e) == 0);
+    CHECK(METRIC(m, genuine) == 390);
+    CHECK(METRIC(m, impostor) == 520);
     /* docs/metrics.md: EER threshold on dev -4.8305e-03 with 35/520 FM and 26/390 FNM */
-    double t_eer = metric(&m, "eer_threshold");
+    double t_eer = METRIC(m, eer_threshold);
     CHECK_NEAR(t_eer, -4.8305e-03, 5e-10);
-    CHECK_NEAR(metric(&m, "eer"), (35.0 / 520 + 26.0 / 390) / 2, 1e-15);
+    CHECK_NEAR(METRIC(m, eer), (35.0 / 520 + 26.0 / 390) / 2, 1e-15);
     /* minimum HTER threshold 3.4305e-03 with 22/520, 31/390 */
-    double t_hter = metric(&m, "min_hter_threshold");
+    double t_hter = METRIC(m, min_hter_threshold);
     CHECK_NEAR(t_hter, 3.4305e-03, 5e-10);
-    CHECK_NEAR(metric(&m, "min_hter"), (22.0 / 520 + 31.0 / 390) / 2, 1e-15);
+    CHECK_NEAR(METRIC(m, min_hter), (22.0 / 520 + 31.0 / 390) / 2, 1e-15);
     size_t fm, fnm;
     rates_at("dev-4col.txt", t_eer, &fm, &fnm);
     CHECK(fm == 35 && fnm == 26);
@@ -232,8 +270,8 @@ static void test_bob_known_answers(void)
     CHECKF(fm == 9 && fnm == 30, "test at min-HTER threshold: %zu/%zu", fm, fnm);
     /* FVC: FMR 35/520 > FNMR 26/390 at the bob point, so [low, high] = [26/390, 35/520]
      * if that point is FVC's pick; at least the interval must bracket the two rates */
-    CHECK(metric(&m, "eer_fvc_low") <= metric(&m, "eer_fvc_high"));
-    CHECK(metric(&m, "fta_genuine") == 0 && metric(&m, "fta_impostor") == 0);
+    CHECK(METRIC(m, eer_fvc_low) <= METRIC(m, eer_fvc_high));
+    CHECK(METRIC(m, fta_genuine) == 0 && METRIC(m, fta_impostor) == 0);
     vb_metrics_free(&m);
 }
 
@@ -252,21 +290,21 @@ static void test_separable(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 3, imp, 3, 0, &m, &e) == 0);
-    CHECK(metric(&m, "eer") == 0);
-    CHECK(metric(&m, "eer_threshold") == 2.5);
-    CHECK(metric(&m, "eer_fvc_low") == 0 && metric(&m, "eer_fvc_high") == 0 && metric(&m, "eer_fvc") == 0);
-    CHECK(metric(&m, "eer_rocch") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 3);
-    CHECK(metric(&m, "fnmr@fmr=0") == 0);
-    CHECK(metric(&m, "fnmr@fmr=0_threshold") == 3);
-    CHECK(metric(&m, "fnmr@fmr=0_fmr") == 0);
-    CHECK(metric(&m, "auc") == 1);
-    CHECK_NEAR(metric(&m, "dprime"), 3 / sqrt(2.0 / 3), 1e-12);
-    CHECK(metric(&m, "min_hter") == 0 && metric(&m, "min_hter_threshold") == 2.5);
+    CHECK(METRIC(m, eer) == 0);
+    CHECK(METRIC(m, eer_threshold) == 2.5);
+    CHECK(METRIC(m, eer_fvc_low) == 0 && METRIC(m, eer_fvc_high) == 0 && METRIC(m, eer_fvc) == 0);
+    CHECK(METRIC(m, eer_rocch) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].fnmr) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].threshold) == 3);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_ZERO].fnmr) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_ZERO].threshold) == 3);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_ZERO].fmr) == 0);
+    CHECK(METRIC(m, auc) == 1);
+    CHECK_NEAR(METRIC(m, dprime), 3 / sqrt(2.0 / 3), 1e-12);
+    CHECK(METRIC(m, min_hter) == 0 && METRIC(m, min_hter_threshold) == 2.5);
     /* 3 impostors: every target below 3/3 = 1 fails the rule of 3; 0 errors: rule of 30 */
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_30") == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_3) == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_30) == 1);
     vb_metrics_free(&m);
 }
 
@@ -292,19 +330,19 @@ static void test_overlapping_ties(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 4, imp, 5, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer"), 0.325, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 1.5);
-    CHECK_NEAR(metric(&m, "eer_fvc_low"), 0.25, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc_high"), 0.4, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc"), 0.325, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_rocch"), 8.0 / 23, 1e-15);
-    CHECK_NEAR(metric(&m, "min_hter"), 0.325, 1e-15);
-    CHECK(metric(&m, "min_hter_threshold") == 1.5);
-    CHECK_NEAR(metric(&m, "auc"), 0.65, 1e-15);
-    CHECK_NEAR(metric(&m, "dprime"), 0.4 / sqrt((0.5 + 1.84) / 2), 1e-12);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == nextafter(4, INFINITY));
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_nonmatches") == 4);
+    CHECK_NEAR(METRIC(m, eer), 0.325, 1e-15);
+    CHECK(METRIC(m, eer_threshold) == 1.5);
+    CHECK_NEAR(METRIC(m, eer_fvc_low), 0.25, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_fvc_high), 0.4, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_fvc), 0.325, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_rocch), 8.0 / 23, 1e-15);
+    CHECK_NEAR(METRIC(m, min_hter), 0.325, 1e-15);
+    CHECK(METRIC(m, min_hter_threshold) == 1.5);
+    CHECK_NEAR(METRIC(m, auc), 0.65, 1e-15);
+    CHECK_NEAR(METRIC(m, dprime), 0.4 / sqrt((0.5 + 1.84) / 2), 1e-12);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].fnmr) == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].threshold) == nextafter(4, INFINITY));
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].false_nonmatches) == 4);
     /* the curve keeps every point of a small set: 6 operating points */
     CHECK(m.curve.n == 6);
     CHECK(m.curve.pts[2].fmr == 0.4 && m.curve.pts[2].fnmr == 0.25 && m.curve.pts[2].threshold == 2);
@@ -313,11 +351,11 @@ static void test_overlapping_ties(void)
     /* the same as distances d = -s: every rate equal, thresholds negated */
     double dgen[] = {-2, -1, -3, -2}, dimp[] = {-1, -4, -0.0, -2, -1};
     CHECK(compute_sets(dgen, 4, dimp, 5, 1, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer"), 0.325, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == -1.5);
-    CHECK_NEAR(metric(&m, "eer_rocch"), 8.0 / 23, 1e-15);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == -nextafter(4, INFINITY));
-    CHECK_NEAR(metric(&m, "auc"), 0.65, 1e-15);
+    CHECK_NEAR(METRIC(m, eer), 0.325, 1e-15);
+    CHECK(METRIC(m, eer_threshold) == -1.5);
+    CHECK_NEAR(METRIC(m, eer_rocch), 8.0 / 23, 1e-15);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].threshold) == -nextafter(4, INFINITY));
+    CHECK_NEAR(METRIC(m, auc), 0.65, 1e-15);
     vb_metrics_free(&m);
 }
 
@@ -333,12 +371,12 @@ static void test_fnmr_at_fmr_ties(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 4, imp, 20, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0.5);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 6);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_fmr") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_matches") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_nonmatches") == 2);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].fnmr) == 0.5);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].threshold) == 6);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].fmr) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].false_matches) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].false_nonmatches) == 2);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_3) == 1);
     vb_metrics_free(&m);
 }
 
@@ -353,11 +391,11 @@ static void test_fvc_tie_of_sums(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 10, imp, 10, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "eer_fvc_low"), 0.1, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc_high"), 0.5, 1e-15);
-    CHECK_NEAR(metric(&m, "eer_fvc"), 0.3, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 15);
-    CHECK_NEAR(metric(&m, "eer"), 0.3, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_fvc_low), 0.1, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_fvc_high), 0.5, 1e-15);
+    CHECK_NEAR(METRIC(m, eer_fvc), 0.3, 1e-15);
+    CHECK(METRIC(m, eer_threshold) == 15);
+    CHECK_NEAR(METRIC(m, eer), 0.3, 1e-15);
     vb_metrics_free(&m);
 }
 
@@ -376,18 +414,18 @@ static void test_rules_of_3_and_30(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 100, imp, 1000, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_threshold") == 900);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_false_matches") == 100);
-    CHECK(metric(&m, "fnmr@fmr=1e-1") == 0.4);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_30") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_threshold") == 990);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_fmr") == 0.01);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_rule_of_3") == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-2_rule_of_30") == 1);
-    CHECK(metric(&m, "fnmr@fmr=1e-3_threshold") == 999);
-    CHECK(metric(&m, "fnmr@fmr=1e-3_rule_of_3") == 1);
-    CHECK(metric(&m, "fnmr@fmr=0_rule_of_3") == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].threshold) == 900);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].false_matches) == 100);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].fnmr) == 0.4);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_3) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_30) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E2].threshold) == 990);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E2].fmr) == 0.01);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E2].rule_of_3) == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E2].rule_of_30) == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E3].threshold) == 999);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E3].rule_of_3) == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_ZERO].rule_of_3) == 1);
     vb_metrics_free(&m);
 
     /* rule of 3 boundary: N_imp = 29 < 30 is flagged at 1e-1, N_imp = 30 is not */
@@ -396,10 +434,10 @@ static void test_rules_of_3_and_30(void)
     for (int i = 0; i < 30; i++)
         imp30[i] = i;
     CHECK(compute_sets(g1, 1, imp30, 29, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 1);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_3) == 1);
     vb_metrics_free(&m);
     CHECK(compute_sets(g1, 1, imp30, 30, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fnmr@fmr=1e-1_rule_of_3") == 0);
+    CHECK(METRIC(m, fnmr_at_fmr[VB_FMR_1E1].rule_of_3) == 0);
     vb_metrics_free(&m);
 }
 
@@ -414,18 +452,18 @@ static void test_fta(void)
     vb_metrics m = {0};
     vb_err e = {0};
     CHECK(compute_sets(gen, 3, imp, 2, 0, &m, &e) == 0);
-    CHECK(metric(&m, "fta_genuine") == 1);
-    CHECK(metric(&m, "fta_impostor") == 1);
-    CHECK_NEAR(metric(&m, "eer"), 5.0 / 12, 1e-15);
-    CHECK(metric(&m, "eer_threshold") == 0);
-    CHECK_NEAR(metric(&m, "dprime"), 1.5 / sqrt(0.125), 1e-12);
+    CHECK(METRIC(m, fta_genuine) == 1);
+    CHECK(METRIC(m, fta_impostor) == 1);
+    CHECK_NEAR(METRIC(m, eer), 5.0 / 12, 1e-15);
+    CHECK(METRIC(m, eer_threshold) == 0);
+    CHECK_NEAR(METRIC(m, dprime), 1.5 / sqrt(0.125), 1e-12);
     CHECK(m.hist.n_gen == 2 && m.hist.n_imp == 1);
     vb_metrics_free(&m);
     /* as distances an FTA is +inf; the threshold prints as 0, never -0 */
     double dgen[] = {INFINITY, -1, -2}, dimp[] = {0, INFINITY};
     CHECK(compute_sets(dgen, 3, dimp, 2, 1, &m, &e) == 0);
-    CHECK(metric(&m, "fta_genuine") == 1 && metric(&m, "fta_impostor") == 1);
-    double t = metric(&m, "eer_threshold");
+    CHECK(METRIC(m, fta_genuine) == 1 && METRIC(m, fta_impostor) == 1);
+    double t = METRIC(m, eer_threshold);
     CHECK(t == 0 && !signbit(t));
     vb_metrics_free(&m);
 }
@@ -437,24 +475,24 @@ static void test_bad_input(void)
     vb_metrics m = {0};
     vb_err e = {0};
     s[2] = NAN;
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(e.code == VB_EXIT_INPUT && strstr(e.msg, "trial 2") && strstr(e.msg, "NaN"));
     s[2] = INFINITY; /* a similarity of +inf would match at every threshold */
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(strstr(e.msg, "trial 2") != NULL);
     s[2] = -INFINITY; /* ... as would a distance of -inf */
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 1, &m, &e) == -1);
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == 0); /* -inf similarity: an FTA */
+    CHECK(compute_arrays(s, l, NULL, 3, 1, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == 0); /* -inf similarity: an FTA */
     vb_metrics_free(&m);
     s[2] = 0.5;
     l[1] = 2;
-    CHECK(vb_metrics_compute(s, l, NULL, 3, 0, &m, &e) == -1);
+    CHECK(compute_arrays(s, l, NULL, 3, 0, &m, &e) == -1);
     CHECK(strstr(e.msg, "label 2") != NULL);
     uint8_t all_gen[] = {1, 1, 1}, all_imp[] = {0, 0, 0};
-    CHECK(vb_metrics_compute(s, all_gen, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no impostor"));
-    CHECK(vb_metrics_compute(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
-    CHECK(vb_metrics_compute(s, l, NULL, 0, 0, &m, &e) == -1);
-    CHECK(m.count == 0 && m.items == NULL);
+    CHECK(compute_arrays(s, all_gen, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no impostor"));
+    CHECK(compute_arrays(s, all_imp, NULL, 3, 0, &m, &e) == -1 && strstr(e.msg, "no genuine"));
+    CHECK(compute_arrays(s, l, NULL, 0, 0, &m, &e) == -1);
+    CHECK(m.have == 0 && m.curve.pts == NULL && isnan(m.eer)); /* a failure leaves nothing */
 
     /* large inputs are validated on two threads: the earliest bad trial is still named */
     size_t n = 200000;
@@ -466,17 +504,17 @@ static void test_bad_input(void)
     }
     big[150000] = NAN;
     big[30001] = NAN;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 30001:") != NULL, "message: %s", e.msg);
     big[30001] = 1;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 150000:") != NULL, "message: %s", e.msg);
     big[150000] = 1;
     lab[199999] = 3;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == -1);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == -1);
     CHECKF(strstr(e.msg, "trial 199999: label 3") != NULL, "message: %s", e.msg);
     lab[199999] = 0;
-    CHECK(vb_metrics_compute(big, lab, NULL, n, 0, &m, &e) == 0);
+    CHECK(compute_arrays(big, lab, NULL, n, 0, &m, &e) == 0);
     vb_metrics_free(&m);
     free(big);
     free(lab);
@@ -492,17 +530,17 @@ static void test_order_and_format(void)
                                        "eer_fvc_high", "eer_fvc", "eer_rocch", "fnmr@fmr=1e-1",
                                        "fnmr@fmr=1e-1_threshold", "fnmr@fmr=1e-1_fmr"};
     for (size_t i = 0; i < VB_ARRAY_LEN(head); i++)
-        CHECKF(!strcmp(vb_metrics_name(&m, i), head[i]), "metric %zu is %s, expected %s", i,
-               vb_metrics_name(&m, i), head[i]);
+        CHECKF(!strcmp(row_name(&m, i), head[i]), "metric %zu is %s, expected %s", i,
+               row_name(&m, i), head[i]);
     /* 8 head rows, 7 targets x 7 rows, then auc dprime fta_genuine fta_impostor min_hter... */
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 - 7), "fnmr@fmr=0"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7), "auc"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 1), "dprime"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 2), "fta_genuine"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 3), "fta_impostor"));
-    CHECK(!strcmp(vb_metrics_name(&m, 8 + 7 * 7 + 5), "min_hter_threshold"));
-    CHECK(vb_metrics_count(&m) == 8 + 7 * 7 + 6); /* no folds: no accuracy rows */
-    CHECK(vb_metrics_name(&m, 1000) == NULL);
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 - 7), "fnmr@fmr=0"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7), "auc"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 1), "dprime"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 2), "fta_genuine"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 3), "fta_impostor"));
+    CHECK(!strcmp(row_name(&m, 8 + 7 * 7 + 5), "min_hter_threshold"));
+    CHECK(row_count(&m) == 8 + 7 * 7 + 6); /* no folds: no accuracy rows */
+    CHECK(row_name(&m, 1000) == NULL);
     vb_metrics_free(&m);
 
     char buf[32];
@@ -522,7 +560,7 @@ static void test_order_and_format(void)
 
 static void test_kfold_accuracy(void)
 {
-    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (-1, 0):
+    /* 3 folds (ids 1,2,3) of 2 genuine + 2 impostor, plus two trials in no fold (0):
      *   fold 1: gen .9 .8   imp .1 .6
      *   fold 2: gen .72 .3  imp .2 .4
      *   fold 3: gen .95 .5  imp .7 .05
@@ -539,37 +577,46 @@ static void test_kfold_accuracy(void)
      * sqrt((1/24)/2) / sqrt(3) = 1/12. */
     double s[] = {.9, .8, .1, .6, .72, .3, .2, .4, .95, .5, .7, .05, .99, .01};
     uint8_t l[] = {1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1};
-    int16_t f[] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, -1, -1};
+    uint16_t f[] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 0, 0};
     vb_kfold k;
     vb_err e = {0};
-    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    vb_scores sc = over(s, l, f, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc, &k, &e) == 1);
     CHECK(k.folds == 3);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     CHECK_NEAR(k.std, sqrt(1.0 / 72), 1e-15);
     CHECK_NEAR(k.se, 1.0 / 12, 1e-15);
-    /* fold 0 also means "in no fold" (datasets/dataset.h): same result */
-    f[12] = f[13] = 0;
-    CHECK(vb_kfold_accuracy(s, l, f, 14, 0, &k, &e) == 1);
+    /* fold ids need not be consecutive: 2, 5, 65535 are the same three folds */
+    uint16_t sparse[14];
+    for (int i = 0; i < 14; i++)
+        sparse[i] = f[i] == 1 ? 2 : f[i] == 2 ? 5 : f[i] == 3 ? 65535 : 0;
+    vb_scores sc_sparse = over(s, l, sparse, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_sparse, &k, &e) == 1);
     CHECK(k.folds == 3);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* as distances (d = -s) the same folds give the same accuracies */
     double d[14];
     for (int i = 0; i < 14; i++)
         d[i] = -s[i];
-    CHECK(vb_kfold_accuracy(d, l, f, 14, 1, &k, &e) == 1);
+    vb_scores sc_dist = over(d, l, f, 14, 1);
+    CHECK(vb_kfold_accuracy(&sc_dist, &k, &e) == 1);
     CHECK_NEAR(k.mean, 7.0 / 12, 1e-15);
     /* through vb_metrics_compute the rows appear at the end */
     vb_metrics m = {0};
-    CHECK(vb_metrics_compute(s, l, f, 14, 0, &m, &e) == 0);
-    CHECK_NEAR(metric(&m, "accuracy_10fold_mean"), 7.0 / 12, 1e-15);
-    CHECK(metric(&m, "accuracy_10fold_folds") == 3);
-    CHECK(!strcmp(vb_metrics_name(&m, m.count - 1), "accuracy_10fold_folds"));
+    CHECK(vb_metrics_compute(&sc, &m, &e) == 0);
+    CHECK_NEAR(METRIC(m, accuracy_10fold_mean), 7.0 / 12, 1e-15);
+    CHECK(METRIC(m, accuracy_10fold_folds) == 3);
+    CHECK(!strcmp(row_name(&m, row_count(&m) - 1), "accuracy_10fold_folds"));
     vb_metrics_free(&m);
     /* one fold only: nothing to cross-validate */
-    int16_t one[14];
+    uint16_t one[14];
     for (int i = 0; i < 14; i++)
-        one[i] = 0;
-    CHECK(vb_kfold_accuracy(s, l, one, 14, 0, &k, &e) == 0);
+        one[i] = f[i] ? 1 : 0;
+    vb_scores sc_one = over(s, l, one, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_one, &k, &e) == 0);
+    /* no fold information at all: nothing either */
+    vb_scores sc_none = over(s, l, NULL, 14, 0);
+    CHECK(vb_kfold_accuracy(&sc_none, &k, &e) == 0);
 }
 
 /* ---- brute force: every definition re-implemented in O(n^2) ---- */
@@ -671,19 +718,14 @@ static void test_brute_force_random(void)
             mismatches++;
             continue;
         }
-        int ok = fabs(metric(&m, "eer") - b.eer) < 1e-12 && metric(&m, "eer_threshold") == b.eer_t &&
-                 fabs(metric(&m, "min_hter") - b.hter) < 1e-12 && metric(&m, "min_hter_threshold") == b.hter_t &&
-                 fabs(metric(&m, "eer_fvc_low") - b.fvc_low) < 1e-12 &&
-                 fabs(metric(&m, "eer_fvc_high") - b.fvc_high) < 1e-12 && fabs(metric(&m, "auc") - b.auc) < 1e-12;
-        static const char *const names[7] = {"1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6", "0"};
-        for (int j = 0; j < 7; j++) {
-            char n1[48], n2[48];
-            snprintf(n1, sizeof n1, "fnmr@fmr=%s", names[j]);
-            snprintf(n2, sizeof n2, "fnmr@fmr=%s_threshold", names[j]);
-            ok &= fabs(metric(&m, n1) - b.fnmr[j]) < 1e-12 && metric(&m, n2) == b.fnmr_t[j];
-        }
+        int ok = fabs(METRIC(m, eer) - b.eer) < 1e-12 && METRIC(m, eer_threshold) == b.eer_t &&
+                 fabs(METRIC(m, min_hter) - b.hter) < 1e-12 && METRIC(m, min_hter_threshold) == b.hter_t &&
+                 fabs(METRIC(m, eer_fvc_low) - b.fvc_low) < 1e-12 &&
+                 fabs(METRIC(m, eer_fvc_high) - b.fvc_high) < 1e-12 && fabs(METRIC(m, auc) - b.auc) < 1e-12;
+        for (int j = 0; j < VB_FMR_TARGETS; j++)
+            ok &= fabs(METRIC(m, fnmr_at_fmr[j].fnmr) - b.fnmr[j]) < 1e-12 && METRIC(m, fnmr_at_fmr[j].threshold) == b.fnmr_t[j];
         /* the hull EER is never above the bob point's error pair's max, and >= 0 */
-        double r = metric(&m, "eer_rocch");
+        double r = METRIC(m, eer_rocch);
         ok &= r >= 0 && r <= 0.5 + 1e-12;
         if (!ok && mismatches++ < 3)
             fprintf(stderr, "brute force mismatch: round %d ng %zu ni %zu levels %d\n", round, ng, ni, levels);
@@ -753,7 +795,7 @@ static void test_rocch_against_hull(void)
         vb_metrics m = {0};
         vb_err e = {0};
         CHECK(compute_sets(g, ng, im, ni, 0, &m, &e) == 0);
-        double want = brute_rocch_eer(g, ng, im, ni), got = metric(&m, "eer_rocch");
+        double want = brute_rocch_eer(g, ng, im, ni), got = METRIC(m, eer_rocch);
         if (fabs(want - got) > 1e-12 && bad++ < 3)
             fprintf(stderr, "rocch: got %.15g want %.15g (ng %zu ni %zu)\n", got, want, ng, ni);
         vb_metrics_free(&m);
@@ -765,6 +807,20 @@ static void test_rocch_against_hull(void)
 
 /* ---- large sets: decimated curve, histograms, threshold rates ---- */
 
+/* Number of sorted a[0..n) that are <= t: the test's own rate counter (distances). */
+static size_t count_at_most_sorted(const double *a, size_t n, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static void test_large_curve_and_hist(void)
 {
     size_t ng = 50000, ni = 400000, n = ng + ni;
@@ -775,11 +831,16 @@ static void test_large_curve_and_hist(void)
         double u = ldexp((double)(rng() >> 11), -53);
         s[i] = (double)(float)((l[i] ? 0.4 : 0.9) + 0.15 * (u - 0.5) * 2); /* distances, ties */
     }
-    vb_scoreset ss;
-    vb_metrics m = {0};
+    vb_scores sc = over(s, l, NULL, n, 1);
+    vb_metrics m;
     vb_err e = {0};
-    CHECK(vb_scoreset_build(&ss, s, l, n, 1, &e) == 0);
-    CHECK(vb_metrics_from_scoreset(&ss, &m, &e) == 0);
+    CHECK(vb_metrics_compute(&sc, &m, &e) == 0);
+    /* sorted copies, so each curve point's rates take two binary searches here */
+    double *gs = malloc(ng * sizeof *gs), *is = malloc(ni * sizeof *is);
+    memcpy(gs, s, ng * sizeof *gs);
+    memcpy(is, s + ng, ni * sizeof *is);
+    qsort(gs, ng, sizeof *gs, cmp_double);
+    qsort(is, ni, sizeof *is, cmp_double);
     const vb_curve *c = &m.curve;
     CHECKF(c->n > 100 && c->n < 5000, "curve has %zu points", c->n);
     CHECK(c->pts[0].fmr == 1 && c->pts[0].fnmr == 0);
@@ -788,10 +849,13 @@ static void test_large_curve_and_hist(void)
     for (size_t i = 0; i < c->n; i++) {
         if (i)
             mono &= c->pts[i].fmr <= c->pts[i - 1].fmr && c->pts[i].fnmr >= c->pts[i - 1].fnmr;
-        vb_rates r;
-        vb_scoreset_rates(&ss, c->pts[i].threshold, &r);
-        exact &= r.fmr == c->pts[i].fmr && r.fnmr == c->pts[i].fnmr;
+        double t = c->pts[i].threshold; /* accept d <= t */
+        double fmr = (double)count_at_most_sorted(is, ni, t) / (double)ni;
+        double fnmr = (double)(ng - count_at_most_sorted(gs, ng, t)) / (double)ng;
+        exact &= fmr == c->pts[i].fmr && fnmr == c->pts[i].fnmr;
     }
+    free(gs);
+    free(is);
     CHECK(mono);
     CHECKF(exact, "curve points disagree with the rates at their thresholds");
     /* histograms: every finite score in exactly one bin, distance units */
@@ -819,15 +883,163 @@ static void test_large_curve_and_hist(void)
     free(want);
     /* the reported thresholds reproduce the reported rates */
     vb_rates r;
-    vb_scoreset_rates(&ss, metric(&m, "fnmr@fmr=1e-3_threshold"), &r);
-    CHECK(r.fmr == metric(&m, "fnmr@fmr=1e-3_fmr") && r.fnmr == metric(&m, "fnmr@fmr=1e-3"));
+    vb_scores_rates(&sc, METRIC(m, fnmr_at_fmr[VB_FMR_1E3].threshold), &r);
+    CHECK(r.fmr == METRIC(m, fnmr_at_fmr[VB_FMR_1E3].fmr) && r.fnmr == METRIC(m, fnmr_at_fmr[VB_FMR_1E3].fnmr));
     CHECK(r.fmr <= 1e-3);
-    vb_scoreset_rates(&ss, metric(&m, "eer_threshold"), &r);
-    CHECK_NEAR((r.fmr + r.fnmr) / 2, metric(&m, "eer"), 1e-15);
+    vb_scores_rates(&sc, METRIC(m, eer_threshold), &r);
+    CHECK_NEAR((r.fmr + r.fnmr) / 2, METRIC(m, eer), 1e-15);
     vb_metrics_free(&m);
-    vb_scoreset_free(&ss);
     free(s);
     free(l);
+}
+
+/* ---- the metric table (VB_METRICS) and the row groups ---- */
+
+static void test_metric_table(void)
+{
+    /* every row names a distinct field and a distinct CSV name, with a unit, a description
+     * and at least one group */
+    int names_unique = 1, offsets_unique = 1, described = 1;
+    for (size_t i = 0; i < vb_metric_row_count; i++) {
+        const vb_metric_row *r = &vb_metric_rows[i];
+        described &= r->unit[0] && r->description[0] && r->groups != 0;
+        for (size_t j = 0; j < i; j++) {
+            names_unique &= strcmp(r->name, vb_metric_rows[j].name) != 0;
+            offsets_unique &= r->offset != vb_metric_rows[j].offset;
+        }
+    }
+    CHECK(names_unique);
+    CHECK(offsets_unique);
+    CHECK(described);
+    /* names map to the fields the code uses */
+    CHECK(vb_metric_find("eer")->offset == offsetof(vb_metrics, eer));
+    CHECK(vb_metric_find("fnmr@fmr=1e-3_threshold")->offset ==
+          offsetof(vb_metrics, fnmr_at_fmr[VB_FMR_1E3].threshold));
+    CHECK(vb_metric_find("fnmr@fmr=0_rule_of_30")->offset == offsetof(vb_metrics, fnmr_at_fmr[VB_FMR_ZERO].rule_of_30));
+    CHECK(vb_metric_find("fmr@threshold")->offset == offsetof(vb_metrics, fmr_at_threshold));
+    CHECK(vb_metric_find("fnmr@fmr=1e-3_delta_vs_fp32")->offset ==
+          offsetof(vb_metrics, fnmr_at_fmr_1e3_delta_vs_fp32));
+    CHECK(vb_metric_find("EER") == NULL && vb_metric_find("fnmr@fmr=1e-7") == NULL);
+    CHECK(!strcmp(vb_fmr_target_text[VB_FMR_1E6], "1e-6") && !strcmp(vb_fmr_target_text[VB_FMR_ZERO], "0"));
+    /* init: nothing present, every field NaN */
+    vb_metrics m;
+    vb_metrics_init(&m);
+    int all_nan = m.have == 0;
+    for (size_t i = 0; i < vb_metric_row_count; i++)
+        all_nan &= isnan(vb_metric_value(&m, &vb_metric_rows[i])) && !vb_metric_present(&m, &vb_metric_rows[i]);
+    CHECK(all_nan);
+}
+
+/* The rows vb_metrics_write_csv writes (names only, one per line) into buf. */
+static void csv_names(const vb_metrics *m, char *buf, size_t cap)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    vb_err e = {0};
+    const char *prefix[] = {"p"};
+    CHECK(f && vb_metrics_write_csv(m, f, prefix, 1, &e) == 0);
+    fclose(f);
+    buf[0] = 0;
+    size_t used = 0;
+    for (char *line = text, *next; line && *line; line = next) { /* "p,name,value\n" -> name */
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char *name = strchr(line, ',') + 1, *comma = strchr(name, ',');
+        used += (size_t)snprintf(buf + used, cap - used, "%.*s\n", (int)(comma - name), name);
+    }
+    free(text);
+}
+
+static void test_metrics_csv_groups(void)
+{
+    double gen[] = {3, 4}, imp[] = {1, 2};
+    vb_metrics m;
+    vb_err e = {0};
+    CHECK(compute_sets(gen, 2, imp, 2, 0, &m, &e) == 0);
+    CHECK(m.have == VB_MG_CORE);
+    static char names[8192];
+    csv_names(&m, names, sizeof names);
+    CHECK(strstr(names, "genuine\nimpostor\neer\neer_threshold\n") == names);
+    CHECK(strstr(names, "min_hter_threshold\n") + strlen("min_hter_threshold\n") == names + strlen(names));
+    /* the run's rows: threshold once, then the model-threshold rows, after the engine's */
+    m.threshold = 0.6;
+    m.fmr_at_threshold = 0.25;
+    m.have |= VB_MG_MODEL_THRESHOLD;
+    csv_names(&m, names, sizeof names);
+    CHECK(strstr(names, "min_hter_threshold\nthreshold\nfmr@threshold\nfnmr@threshold\nfalse_matches@threshold\n"
+                        "false_nonmatches@threshold\n") != NULL);
+    CHECK(strstr(names, "threshold_fmr") == NULL && strstr(names, "samples") == NULL);
+    /* metrics --threshold rows share the threshold row; it is written once */
+    m.have = VB_MG_CORE | VB_MG_AT_THRESHOLD | VB_MG_MODEL_THRESHOLD;
+    csv_names(&m, names, sizeof names);
+    CHECK(strstr(names, "\nthreshold\nthreshold_fmr\nthreshold_fnmr\nthreshold_false_matches\n"
+                        "threshold_false_nonmatches\nthreshold_hter\nfmr@threshold\n") != NULL);
+    CHECK(strstr(strstr(names, "\nthreshold\n") + 1, "\nthreshold\n") == NULL);
+    /* a present NaN is written as nan (d' of constant scores); absent rows are not written */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    m.dprime = NAN;
+    m.have = VB_MG_CORE;
+    CHECK(vb_metrics_write_csv(&m, f, NULL, 0, &e) == 0);
+    fclose(f);
+    CHECK(strstr(text, "\ndprime,nan\n") != NULL && strstr(text, "accuracy_10fold") == NULL);
+    free(text);
+    vb_metrics_free(&m);
+    CHECK(m.have == 0 && m.curve.pts == NULL && isnan(m.auc)); /* free leaves an empty set */
+}
+
+/* ---- the trial-score type (reports/scores.h) ---- */
+
+static void test_scores_type(void)
+{
+    vb_scores s;
+    vb_err e = {0};
+    CHECK(vb_scores_init(&s, 1, 0, &e) == 0);
+    CHECK(s.fold == NULL && s.n == 0 && s.is_distance == 1);
+    /* distances: +inf is a failure to acquire, counted; -inf is not one */
+    double d[] = {0.3, INFINITY, 0.7, INFINITY, 0.5};
+    uint8_t l[] = {1, 1, 0, 0, 0};
+    for (int i = 0; i < 5; i++)
+        CHECK(vb_scores_append(&s, d[i], l[i], 7, &e) == 0);
+    CHECK(s.n == 5 && s.fta == 2);
+    /* accept d <= 0.6: genuine 0.3 ok, inf missed; impostor 0.5 matches, 0.7 and inf do not */
+    vb_rates r;
+    vb_scores_rates(&s, 0.6, &r);
+    CHECK(r.genuine == 2 && r.impostor == 3 && r.false_matches == 1 && r.false_nonmatches == 1);
+    CHECK(r.fmr == 1.0 / 3 && r.fnmr == 0.5 && r.threshold == 0.6);
+    /* the largest finite threshold still rejects the FTA impostor */
+    vb_scores_rates(&s, DBL_MAX, &r);
+    CHECK(r.false_matches == 2 && r.false_nonmatches == 1);
+    vb_scores_free(&s);
+    CHECK(s.score == NULL && s.n == 0 && s.fta == 0);
+
+    /* similarities with folds, past the first growth: every trial and fold kept */
+    CHECK(vb_scores_init(&s, 0, 1, &e) == 0);
+    CHECK(s.fold != NULL);
+    int kept = 1, appended = 1;
+    for (size_t i = 0; i < 10000; i++)
+        appended &= vb_scores_append(&s, i % 3 ? (double)i : -INFINITY, (uint8_t)(i & 1), (uint16_t)(i % 11), &e) == 0;
+    CHECK(appended);
+    for (size_t i = 0; i < 10000; i++)
+        kept &= s.fold[i] == i % 11 && s.label[i] == (i & 1) && (i % 3 ? s.score[i] == (double)i : s.score[i] < 0);
+    CHECK(kept && s.n == 10000 && s.fta == 3334);
+    vb_scores_rates(&s, 5000, &r); /* accept s >= 5000 */
+    size_t fm = 0, fnm = 0;
+    for (size_t i = 0; i < 10000; i++) {
+        int accept = (i % 3 ? (double)i : -INFINITY) >= 5000;
+        fm += !(i & 1) && accept;
+        fnm += (i & 1) && !accept;
+    }
+    CHECK(r.false_matches == fm && r.false_nonmatches == fnm);
+    vb_scores_free(&s);
+
+    /* vb_scores_alloc: n trials to fill in place, folds only when asked */
+    CHECK(vb_scores_alloc(&s, 3, 1, 0, &e) == 0);
+    CHECK(s.n == 3 && s.fold == NULL && s.score && s.label && s.is_distance);
+    vb_scores_free(&s);
 }
 
 int main(void)
@@ -849,5 +1061,8 @@ int main(void)
     RUN(test_brute_force_random);
     RUN(test_rocch_against_hull);
     RUN(test_large_curve_and_hist);
+    RUN(test_metric_table);
+    RUN(test_metrics_csv_groups);
+    RUN(test_scores_type);
     return vb_test_finish();
 }

@@ -24,7 +24,8 @@ static void make_metrics(vb_metrics *m, double shift)
         s[i] = (l[i] ? 0.5 + shift : 0.0) + u;
     }
     vb_err e = {0};
-    CHECK(vb_metrics_compute(s, l, NULL, NG + NI, 0, m, &e) == 0);
+    vb_scores sc = {.score = s, .label = l, .n = NG + NI, .cap = NG + NI};
+    CHECK(vb_metrics_compute(&sc, m, &e) == 0);
 }
 
 static void write_script(const char *path, const char *body)
