@@ -1,5 +1,6 @@
 #include "backends/backend.h"
 #include "backends/backend_impl.h"
+#include "core/parse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,10 @@ int vb_backend_parse_spec(const char *text, vb_backend_spec *spec, vb_err *e)
         spec->opts.reference = 1;
         return 0;
     }
-    char *end;
-    long idx = strtol(arg, &end, 10);
-    if (!*arg || *end || idx < 0 || idx > 1000)
+    int idx;
+    if (vb_parse_int(arg, 0, 1000, &idx))
         return vb_fail(e, VB_EXIT_USAGE, "backend '%s': expected a device index after ':'", text);
-    spec->opts.device_index = (int)idx;
+    spec->opts.device_index = idx;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* veribench metrics: verification metrics (reports/metrics.h) of an existing score file. */
-#include <getopt.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,43 +7,36 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
+#include "core/parse.h"
 #include "core/common.h"
 #include "core/csv_write.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/score_file.h"
 
-static void usage(FILE *f)
+static void describe(FILE *f)
 {
-    fprintf(f,
-            "usage: veribench metrics --scores FILE [--format csv|bob4] [options]\n"
-            "       veribench metrics --format pyeer --genuine FILE --impostor FILE [options]\n"
-            "       veribench metrics --synthetic-bench [--bench-impostors N] [--bench-genuine N]\n\n"
-            "Prints the verification metrics of a score file as CSV (metric,value) on stdout:\n"
-            "trial counts, EER (bob.measure, FVC2000 and ROC-convex-hull variants), FNMR at\n"
-            "FMR 1e-1..1e-6 and 0 with thresholds and rule-of-3/30 flags, AUC, d', FTA counts,\n"
-            "minimum HTER and, with a fold column, the LFW 10-fold accuracy. Definitions:\n"
-            "docs/metrics.md and reports/metrics.h.\n\n"
-            "  --scores FILE       score file (.gz read transparently)\n"
-            "  --format F          csv (default): header with label (1/0) and score columns,\n"
-            "                        optional fold column: 1..K, 0 or empty = in no fold\n"
-            "                        (e.g. the scores/*.csv.gz files of veribench run)\n"
-            "                      bob4: bob.measure 4-column 'claimed real sample score'\n"
-            "                      pyeer: --genuine and --impostor files, one score per line\n"
-            "  --genuine FILE, --impostor FILE   the two pyeer files\n"
-            "  --distance          scores are distances (lower = more alike; accepted when\n"
-            "                        d <= threshold); thresholds are printed as distances\n"
-            "  --threshold T       also print FMR/FNMR and error counts at threshold T (finite)\n"
-            "                        (rows threshold, threshold_fmr, threshold_fnmr, ...)\n"
-            "  --plot PREFIX       write PREFIX-det.{png,svg} and PREFIX-hist.{png,svg} with\n"
-            "                        gnuplot (skipped with a note when gnuplot is missing)\n"
-            "  --synthetic-bench   time the metrics step on synthetic LFW all-vs-all sized\n"
-            "                        distances (87.3M impostor, 242k genuine trials) and print\n"
-            "                        the metrics plus bench_* timing rows\n"
-            "  -h, --help          this text\n\n"
-            "Exit status: 0 ok, 2 usage error, 3 missing or malformed input (the message names\n"
-            "the file and line), 5 output or plotting failure.\n");
+    fprintf(f, "Prints the verification metrics of a score file as CSV (metric,value) on stdout:\n"
+               "trial counts, EER (bob.measure, FVC2000 and ROC-convex-hull variants), FNMR at\n"
+               "FMR 1e-1..1e-6 and 0 with thresholds and rule-of-3/30 flags, AUC, d', FTA counts,\n"
+               "minimum HTER and, with a fold column, the LFW 10-fold accuracy. Definitions:\n"
+               "docs/metrics.md and reports/metrics.h.\n\n"
+               "Formats: csv (default): a header with label (1/0) and score columns, optional\n"
+               "fold column (1..K; 0 or empty = in no fold), e.g. the scores/*.csv.gz of\n"
+               "veribench run (.gz read transparently); bob4: bob.measure's 4-column 'claimed\n"
+               "real sample score'; pyeer: --genuine and --impostor files, one score per line.\n\n");
 }
+
+static const vb_command_help help = {
+    "metrics",
+    "--scores FILE [--format csv|bob4] [options]\n"
+    "       veribench metrics --format pyeer --genuine FILE --impostor FILE [options]\n"
+    "       veribench metrics --synthetic-bench [--bench-impostors N] [--bench-genuine N]",
+    describe,
+    "0 ok; 2 usage error; 3 missing or malformed input (the message names the file and\n"
+    "line); 5 output or plotting failure."};
 
 typedef struct metrics_opts {
     const char *scores, *format, *genuine, *impostor, *plot;
@@ -52,70 +45,46 @@ typedef struct metrics_opts {
     size_t bench_imp, bench_gen;
 } metrics_opts;
 
-static int parse_count(const char *s, size_t *out)
+/* A trial count for the synthetic bench: a whole number 1..1e10, exponent form allowed. */
+static int parse_count(void *value, const char *text, vb_err *e)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 1) || v > 1e10 || v != floor(v))
-        return -1;
-    *out = (size_t)v;
+    double v;
+    if (vb_parse_real(text, 0, &v) || !(v >= 1) || v > 1e10 || v != floor(v))
+        return vb_fail(e, VB_EXIT_USAGE, "not a positive trial count up to 1e10");
+    *(size_t *)value = (size_t)v;
     return 0;
 }
 
+/* VB_OPTS_GO, or the exit code to return. */
 static int parse_args(int argc, char **argv, metrics_opts *o)
 {
-    enum { O_GEN = 256, O_IMP, O_THR, O_PLOT, O_BENCH, O_BIMP, O_BGEN };
-    static const struct option opts[] = {
-        {"scores", required_argument, 0, 's'},    {"format", required_argument, 0, 'f'},
-        {"distance", no_argument, 0, 'd'},        {"genuine", required_argument, 0, O_GEN},
-        {"impostor", required_argument, 0, O_IMP}, {"threshold", required_argument, 0, O_THR},
-        {"plot", required_argument, 0, O_PLOT},   {"synthetic-bench", no_argument, 0, O_BENCH},
-        {"bench-impostors", required_argument, 0, O_BIMP},
-        {"bench-genuine", required_argument, 0, O_BGEN},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     /* LFW all-vs-all: 13233 images of 5749 people give 242257 mated pairs (sum of
      * C(n_i, 2) over lfw-names.txt) and C(13233, 2) - 242257 = 87307271 non-mated ones */
     o->bench_imp = 87307271;
     o->bench_gen = 242257;
-    int c;
-    char *end;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': o->scores = optarg; break;
-        case 'f': o->format = optarg; break;
-        case 'd': o->is_distance = 1; break;
-        case O_GEN: o->genuine = optarg; break;
-        case O_IMP: o->impostor = optarg; break;
-        case O_PLOT: o->plot = optarg; break;
-        case O_BENCH: o->bench = 1; break;
-        case O_THR:
-            o->threshold = strtod(optarg, &end);
-            if (end == optarg || *end || !isfinite(o->threshold)) {
-                /* an infinite threshold would count failures to acquire (+inf distance) as
-                 * matches: no finite score separates them, so refuse it like NaN */
-                fprintf(stderr, "veribench metrics: --threshold '%s' is not a finite number\n", optarg);
-                return -1;
-            }
-            o->have_threshold = 1;
-            break;
-        case O_BIMP:
-        case O_BGEN:
-            if (parse_count(optarg, c == O_BIMP ? &o->bench_imp : &o->bench_gen)) {
-                fprintf(stderr, "veribench metrics: '%s' is not a positive trial count\n", optarg);
-                return -1;
-            }
-            break;
-        case 'h': return 1;
-        default: return -1;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "veribench metrics: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    return 0;
+    o->threshold = NAN;
+    /* A finite threshold only: an infinite one would count failures to acquire (+inf
+     * distance) as matches, since no finite score separates them. */
+    const vb_option opts[] = {
+        VB_OPT_STRING_ROW("scores", "FILE", "score file (.gz read transparently)", &o->scores),
+        VB_OPT_STRING_ROW("format", "F", "csv (default), bob4 or pyeer (see above)", &o->format),
+        VB_OPT_STRING_ROW("genuine", "FILE", "pyeer: the genuine scores", &o->genuine),
+        VB_OPT_STRING_ROW("impostor", "FILE", "pyeer: the impostor scores", &o->impostor),
+        VB_OPT_FLAG_ROW("distance", "scores are distances (lower = more alike; accepted when\nd <= threshold); thresholds are printed as distances", &o->is_distance),
+        VB_OPT_DOUBLE_ROW("threshold", "T", "also print FMR/FNMR and error counts at threshold T\n(rows threshold, threshold_fmr, threshold_fnmr, ...)", &o->threshold, -DBL_MAX, DBL_MAX),
+        VB_OPT_STRING_ROW("plot", "PREFIX", "write PREFIX-det.{png,svg} and PREFIX-hist.{png,svg} with\ngnuplot (skipped with a note when gnuplot is missing)", &o->plot),
+        VB_OPT_FLAG_ROW("synthetic-bench", "time the metrics step on synthetic LFW all-vs-all sized\ndistances and print the metrics plus bench_* timing rows", &o->bench),
+        VB_OPT_CALL_ROW("bench-impostors", "N", "impostor trials of the synthetic bench (default 87307271)", &o->bench_imp, parse_count),
+        VB_OPT_CALL_ROW("bench-genuine", "N", "genuine trials of the synthetic bench (default 242257)", &o->bench_gen, parse_count),
+        VB_OPT_END_ROW};
+    int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
+    if (rc != VB_OPTS_GO)
+        return rc;
+    if (first != argc)
+        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
+    o->have_threshold = !isnan(o->threshold);
+    return VB_OPTS_GO;
 }
 
 /* The input format after defaults; NULL (with a message) when the options conflict. */
@@ -295,10 +264,8 @@ int cmd_metrics(int argc, char **argv)
 {
     metrics_opts o;
     int p = parse_args(argc, argv, &o);
-    if (p) {
-        usage(p > 0 ? stdout : stderr);
-        return p > 0 ? VB_EXIT_OK : VB_EXIT_USAGE;
-    }
+    if (p != VB_OPTS_GO)
+        return p;
     if (o.bench)
         return synthetic_bench(&o);
     const char *fmt = resolve_format(&o);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int vb_parse_long(const char *text, long lo, long hi, long *out)
 {
@@ -45,18 +46,37 @@ int vb_parse_uint(const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
-int vb_parse_double(const char *text, double lo, double hi, double *out)
+int vb_parse_real(const char *text, int allow_inf, double *out)
 {
-    if (!text || !*text || strchr(" \t\n\r\f\v", text[0]))
-        return -1;
-    /* strtod also reads "nan", "inf" and hex floats: only plain decimal text is a number here. */
+    if (!text || !*text)
+        return VB_PARSE_SYNTAX;
+    const char *body = text + (text[0] == '+' || text[0] == '-');
+    if (!strcasecmp(body, "inf") || !strcasecmp(body, "infinity")) {
+        if (!allow_inf)
+            return VB_PARSE_SYNTAX;
+        *out = text[0] == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
+    /* strtod also reads "nan", hex floats and leading blanks: only plain decimal text
+     * (digits, sign, point, exponent) is a number here. */
     for (const char *s = text; *s; s++)
         if (!strchr("0123456789+-.eE", *s))
-            return -1;
+            return VB_PARSE_SYNTAX;
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (*end || (errno == ERANGE && fabs(v) > 1) || !isfinite(v) || v < lo || v > hi)
+    if (end == text || *end)
+        return VB_PARSE_SYNTAX;
+    if (errno == ERANGE && isinf(v))
+        return VB_PARSE_RANGE; /* underflow to 0 or a denormal is a fine value */
+    *out = v;
+    return 0;
+}
+
+int vb_parse_double(const char *text, double lo, double hi, double *out)
+{
+    double v;
+    if (vb_parse_real(text, 0, &v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;

@@ -1,5 +1,7 @@
 #include "datasets/preprocess.h"
 
+#include "core/parse.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,18 +9,12 @@
 int vb_crop_parse(const char *text, vb_crop *crop, vb_err *e)
 {
     memset(crop, 0, sizeof *crop);
-    long v[4];
-    const char *p = text;
-    for (int i = 0; i < 4; i++) {
-        char *end;
-        v[i] = strtol(p, &end, 10);
-        if (end == p || v[i] < 0 || v[i] > 1000000 || (i < 3 && *end != ',') || (i == 3 && *end))
-            return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': expected x0,y0,x1,y1 (non-negative integers)", text);
-        p = end + 1;
-    }
+    int v[4], n = 0;
+    if (vb_parse_int_list(text, 0, 1000000, v, 4, &n) || n != 4)
+        return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': expected x0,y0,x1,y1 (non-negative integers)", text);
     if (v[2] <= v[0] || v[3] <= v[1])
         return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': the box is empty (need x1 > x0 and y1 > y0)", text);
-    *crop = (vb_crop){1, (int)v[0], (int)v[1], (int)v[2], (int)v[3]};
+    *crop = (vb_crop){1, v[0], v[1], v[2], v[3]};
     return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "reports/plot.h"
 
+#include "core/parse.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -103,8 +105,10 @@ static void shell_quote(text *t, const char *s)
 static int timeout_seconds(void)
 {
     const char *env = getenv("VB_GNUPLOT_TIMEOUT");
-    long v = env ? strtol(env, NULL, 10) : 0;
-    return v > 0 && v < 100000 ? (int)v : 120;
+    int v = 120;
+    if (env && *env && vb_parse_int(env, 1, 99999, &v))
+        fprintf(stderr, "veribench: VB_GNUPLOT_TIMEOUT='%s' ignored: expected seconds in 1..99999\n", env);
+    return v;
 }
 
 /* First line-ish part of gnuplot's stderr, for the error message. */

@@ -1,10 +1,13 @@
 #include "reports/score_file.h"
 
+#include "core/parse.h"
+
 #include <csv.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 enum { LINE_CHUNK = 1 << 16, MAX_COLUMNS = 256 };
@@ -14,19 +17,28 @@ int vb_parse_score(const char *text, int is_distance, double *out, vb_err *e)
     const char *s = text;
     while (*s == ' ' || *s == '\t')
         s++;
-    if (!*s)
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        len--;
+    if (!len)
         return vb_fail(e, VB_EXIT_INPUT, "empty score");
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (*end == ' ' || *end == '\t' || *end == '\r')
-        end++;
-    if (end == s || *end)
-        return vb_fail(e, VB_EXIT_INPUT, "score '%.60s' is not a number", text);
-    if (errno == ERANGE && isinf(v))
-        return vb_fail(e, VB_EXIT_INPUT, "score '%.60s' is out of the range of a double", text);
-    if (isnan(v))
+    char small[128], *num = len < sizeof small ? small : malloc(len + 1);
+    if (!num)
+        return vb_fail(e, VB_EXIT_IO, "out of memory");
+    memcpy(num, s, len);
+    num[len] = 0;
+    const char *unsigned_num = num + (num[0] == '+' || num[0] == '-');
+    int is_nan = !strcasecmp(unsigned_num, "nan");
+    double v = 0;
+    int rc = is_nan ? 0 : vb_parse_real(num, 1, &v);
+    if (num != small)
+        free(num);
+    if (is_nan)
         return vb_fail(e, VB_EXIT_INPUT, "score is NaN");
+    if (rc == VB_PARSE_RANGE)
+        return vb_fail(e, VB_EXIT_INPUT, "score '%.60s' is out of the range of a double", text);
+    if (rc)
+        return vb_fail(e, VB_EXIT_INPUT, "score '%.60s' is not a number", text);
     if (isinf(v) && (v > 0) != (is_distance != 0))
         return vb_fail(e, VB_EXIT_INPUT,
                        "score %s would accept at every threshold (failures to acquire are %s)",
@@ -51,10 +63,8 @@ static int parse_fold(const char *text, uint16_t *out, vb_err *e)
         *out = 0;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end || errno || v < -1 || v > 32767)
+    long v;
+    if (vb_parse_long(text, -1, 32767, &v))
         return vb_fail(e, VB_EXIT_INPUT, "fold '%s' is not an integer in [-1, 32767]", text);
     *out = v < 0 ? 0 : (uint16_t)v;
     return 0;

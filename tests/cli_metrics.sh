@@ -20,7 +20,7 @@ expect_exit 2 "threshold not a number" -- "$VB" metrics --scores "$D/dev-4col.tx
 for t in inf -inf +inf nan; do
     expect_exit 2 "threshold $t refused" -- "$VB" metrics --scores "$D/dev-4col.txt" --format bob4 --threshold "$t"
     re=$(printf '%s' "$t" | sed 's/+/[+]/')
-    expect_grep "^veribench metrics: --threshold '$re' is not a finite number" "$T/err" "threshold $t: message"
+    expect_grep "^veribench metrics: --threshold '$re': expected a finite number" "$T/err" "threshold $t: message"
 done
 expect_exit 2 "stray argument" -- "$VB" metrics --scores "$D/dev-4col.txt" extra
 

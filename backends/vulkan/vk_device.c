@@ -1,4 +1,5 @@
 #include "backends/vulkan/vk_device.h"
+#include "core/parse.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -470,8 +471,10 @@ int vb_vk_fail(vb_vk_ctx *c, VkResult r, vb_err *e, const char *what)
 static double env_timeout(void)
 {
     const char *s = getenv("VERIBENCH_VULKAN_TIMEOUT");
-    double t = s ? atof(s) : 0;
-    return t > 0 ? t : 0;
+    double t = 0;
+    if (s && *s && vb_parse_double(s, 0, 86400, &t))
+        fprintf(stderr, "veribench: VERIBENCH_VULKAN_TIMEOUT='%s' ignored: expected seconds in 0..86400\n", s);
+    return t;
 }
 
 static int pick_device(vb_vk_ctx *c, int index, vb_err *e)

@@ -191,6 +191,9 @@ static void seed_text(void)
              "a,b,label,fold\n\"a,1\",a2,1,1\na2,b1,0,2\n");
     put_text("fuzz_dataset_csv", "crlf-bom.csv", "\xef\xbb\xbfsample,subject,path\r\nx,s,x.png\r\ny,t,y.png\r\n",
              "a,b,label\r\nx,y,0\r\n");
+    put_text("fuzz_scores", "csv-folds.csv", "\x0c" "a,b,label,score,fold\nx,y,1,0.25,1\nx,z,0,0.75,1\ny,z,0,inf,2\nz,w,1,0.5,2\n", NULL);
+    put_text("fuzz_scores", "bob4.txt", "\x01# claimed real sample score\nA A s1 0.9\nA B s2 0.1\nB B s3 0.8\nB A s4 -inf\n", NULL);
+    put_text("fuzz_scores", "pyeer.txt", "\x02" "0.1\n0.2\n0.15\n", "0.8\n0.9\n\n0.7\n");
     put_text("fuzz_lfw", "view2.txt", "2\n2\nAlice\t2\nBob\t1\n1\nCarol\t2\n",
              "2 1\nAlice\t1\t2\nAlice\t1\tBob\t1\nCarol\t1\t2\nCarol\t2\tBob\t1\n");
     put_text("fuzz_faceapi", "one-tensor.json",
