@@ -149,10 +149,39 @@ static void *prefetch_main(void *arg)
     return NULL;
 }
 
+/* Run n images in calls of at most en->batch. When the device cannot take a call that size
+ * (out of device memory, a binding or dispatch limit: e->too_large), halve the batch, say so
+ * once, and carry on with the smaller size for the rest of the work: the results per image
+ * do not depend on the batch. Timings of every successful call are added to tm. */
+static int run_batches(vb_engine *en, const float *input, size_t n, float *out, vb_timings *tm, vb_err *e)
+{
+    const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
+    const size_t dim = (size_t)en->graph.out_dim;
+    for (size_t done = 0; done < n;) {
+        size_t m = n - done < (size_t)en->batch ? n - done : (size_t)en->batch;
+        double node_ms[VB_GRAPH_MAX_NODES] = {0};
+        vb_timings t = {0, node_ms};
+        if (vb_backend_run(en->prepared, input + done * in_size, (int)m, out + done * dim, NULL, &t, e)) {
+            if (!e->too_large || m < 2)
+                return -1;
+            en->batch = (int)(m / 2);
+            fprintf(stderr, "veribench: warning: batch %zu does not fit on %s (%s); going on with batch %d\n", m,
+                    en->device.name, e->msg, en->batch);
+            continue;
+        }
+        tm->total_ms += t.total_ms;
+        for (int i = 0; i < en->graph.n_nodes; i++)
+            tm->node_ms[i] += node_ms[i];
+        en->calls++;
+        done += m;
+    }
+    return 0;
+}
+
 int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, const vb_crop *crop,
                           vb_embed_cb cb, void *ctx, vb_err *e)
 {
-    const size_t B = (size_t)en->batch;
+    const size_t B = (size_t)en->batch; /* buffers are sized once; run_batches may shrink en->batch */
     const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     const int dim = en->graph.out_dim;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -193,13 +222,12 @@ int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, con
         }
         double node_ms[VB_GRAPH_MAX_NODES] = {0};
         vb_timings tm = {0, node_ms};
-        int run_rc = cur->n_ok ? vb_backend_run(en->prepared, cur->input, (int)cur->n_ok, out, NULL, &tm, e) : 0;
+        int run_rc = cur->n_ok ? run_batches(en, cur->input, cur->n_ok, out, &tm, e) : 0;
         if (cur->n_ok && !run_rc) {
             en->run_ms += tm.total_ms;
             for (int i = 0; i < en->graph.n_nodes; i++)
                 en->node_ms[i] += node_ms[i];
             en->images += cur->n_ok;
-            en->calls++;
         }
         if (prefetching)
             pthread_join(tid, NULL);

@@ -4,6 +4,7 @@
 #include "datasets/registry.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,42 @@ static int cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* ------------------------------------------------------------ interrupts */
+
+/* SIGINT/SIGTERM. While templates are being computed (the long phase) the first signal
+ * stops the run at the next image: what is computed is synced and the run exits 128+signal
+ * with a message, and the same command resumes. Anywhere else the signal is re-raised with
+ * its default action at once: every file there is written atomically or resumably, so a
+ * kill loses nothing but the step in flight. */
+static volatile sig_atomic_t interrupt_signal, graceful_stop;
+
+static void on_interrupt(int sig)
+{
+    if (graceful_stop && !interrupt_signal) {
+        interrupt_signal = sig;
+        return;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int interrupted(const vb_run_combo *c, vb_err *e)
+{
+    return vb_fail(e, 128 + interrupt_signal,
+                   "interrupted by %s: %zu new templates of %s are saved; run the same command again to resume",
+                   interrupt_signal == SIGINT ? "SIGINT" : "SIGTERM", c->n_embedded_now, c->label);
+}
+
 /* ------------------------------------------------------------ embedding */
 
 typedef struct embed_state {
@@ -59,7 +96,7 @@ static int on_template(void *arg, size_t k, const float *desc, const vb_err *why
         s->failed = 1;
         return 1;
     }
-    return 0;
+    return interrupt_signal != 0; /* this template is kept; stop before the next */
 }
 
 /* Everything that determines a template, hashed: the store refuses templates made otherwise. */
@@ -96,7 +133,9 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
     snprintf(label, sizeof label, "embed %s", c->label);
     vb_progress_start(&st.progress, label, todo);
     double t0 = vb_now();
+    graceful_stop = 1;
     int rc = todo ? vb_engine_embed_files(en, paths, todo, &run->cfg.crop, on_template, &st, e) : 0;
+    graceful_stop = 0;
     vb_progress_end(&st.progress);
     c->embed_wall_s = vb_now() - t0;
     c->n_embedded_now = st.done;
@@ -104,8 +143,13 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
         *e = st.error;
         rc = -1;
     }
-    if (rc == 0)
-        rc = vb_templates_sync(store, e);
+    /* What was computed before a failure (device lost, interrupt) is kept for the re-run. */
+    vb_err sync_error = {0};
+    int sync_rc = vb_templates_sync(store, &sync_error);
+    if (interrupt_signal)
+        rc = interrupted(c, e);
+    else if (rc == 0 && sync_rc)
+        *e = sync_error, rc = -1;
     free(index);
     free(paths);
     return rc;
@@ -736,6 +780,7 @@ int vb_run_main(const vb_run_config *cfg)
     vb_err e = {0};
     memset(&run, 0, sizeof run);
     run.cfg = *cfg;
+    catch_interrupts();
     run.started = (double)time(NULL);
     if (cfg->crop.set)
         snprintf(run.crop_text, sizeof run.crop_text, "%d,%d,%d,%d", cfg->crop.x0, cfg->crop.y0, cfg->crop.x1, cfg->crop.y1);

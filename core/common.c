@@ -18,6 +18,7 @@ int vb_fail(vb_err *e, int code, const char *fmt, ...)
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
         e->code = code;
+        e->too_large = 0;
     }
     return -1;
 }

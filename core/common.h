@@ -22,7 +22,9 @@ enum {
  * with vb_err_prefix and decides the exit code. */
 typedef struct vb_err {
     char msg[1024];
-    int code; /* one of VB_EXIT_*, the exit status the failure deserves */
+    int code;      /* one of VB_EXIT_*, the exit status the failure deserves */
+    int too_large; /* the request exceeded a resource (device memory, a size limit): the same
+                      work in smaller pieces may succeed. vb_fail clears it; set it after. */
 } vb_err;
 
 int vb_fail(vb_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

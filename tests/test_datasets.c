@@ -23,7 +23,7 @@ static int exists(const char *path)
 
 static int open_ds(const char *spec, const char *trials, const char *dir, vb_dataset *d)
 {
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     double t0 = vb_now();
     int rc = vb_dataset_open(spec, trials, dir, d, &e);
     CHECKF(rc == 0, "open %s: %s", spec, e.msg);
@@ -194,7 +194,7 @@ static void test_lfw_folds(void)
     }
     char full[65];
     memcpy(full, d.fingerprint, sizeof full);
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     CHECK(vb_dataset_select_folds(&d, "11", &e) == -1 && e.code == VB_EXIT_USAGE &&
           strstr(e.msg, "1..10"));
     CHECK(vb_dataset_select_folds(&d, "1,3-", &e) == -1 && e.code == VB_EXIT_USAGE);

@@ -18,7 +18,7 @@ static void expect_error(const char *spec, const char *trials, const char *data_
                          const char *n1, const char *n2)
 {
     vb_dataset d;
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     int rc = vb_dataset_open(spec, trials, data_dir, &d, &e);
     CHECKF(rc == -1, "%s (trials %s, data %s) loaded, expected an error", spec, trials ? trials : "-",
            data_dir ? data_dir : "-");
@@ -34,7 +34,7 @@ static void expect_error(const char *spec, const char *trials, const char *data_
 
 static int open_ok(const char *spec, const char *trials, const char *data_dir, vb_dataset *d)
 {
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     int rc = vb_dataset_open(spec, trials, data_dir, d, &e);
     CHECKF(rc == 0, "%s (trials %s): %s", spec, trials ? trials : "-", e.msg);
     return rc;
@@ -140,7 +140,7 @@ static void test_lfw_mini_all(void)
         }
     CHECK(vb_trial_iter_next(&it, &t) == 0);
     CHECK(genuine == d.n_genuine);
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     CHECK(vb_dataset_select_folds(&d, "1", &e) == -1 && e.code == VB_EXIT_USAGE);
     vb_dataset_free(&d);
 }
@@ -193,7 +193,7 @@ static void test_fold_lists(void)
                                       "0", "3",   "1-3", "1,,2", "1 ", " 1", "+1", "1-2-3",
                                       "99999999999999999999999", "0-1", "1;2"};
     for (size_t i = 0; i < VB_ARRAY_LEN(bad); i++) {
-        vb_err e = {{0}, 0};
+        vb_err e = {0};
         int rc = vb_dataset_select_folds(&d, bad[i], &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_USAGE, "--folds '%s' accepted (rc %d, code %d)", bad[i],
                rc, e.code);
@@ -202,7 +202,7 @@ static void test_fold_lists(void)
     /* Failed selections leave the dataset as it was. */
     CHECK(d.n_trials == 4 && d.n_samples == 8 && strcmp(d.fingerprint, fp) == 0 && d.folds[0] == 0);
 
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     CHECK(vb_dataset_select_folds(&d, "2,1", &e) == 0);
     CHECK(d.n_trials == 4 && strcmp(d.folds, "1-2") == 0 && strcmp(d.fingerprint, fp) == 0);
     CHECK(vb_dataset_select_folds(&d, "2", &e) == 0);
@@ -264,7 +264,7 @@ static void test_csv_all_pairs(void)
             }
             CHECK(k == (end < d.n_trials ? end : d.n_trials));
         }
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     CHECK(vb_dataset_select_folds(&d, "1", &e) == -1 && strstr(e.msg, "all-pairs"));
     vb_dataset_free(&d);
 
@@ -290,7 +290,7 @@ static void test_csv_trials(void)
                                "s3\tRoe\tface\timg/c.png\n"
                                "s4\tRoe\tface\timg/missing.png\n"
                                "trials 4\n0\t1\t1\t1\n0\t2\t0\t1\n2\t3\t1\t2\n3\t1\t0\t2\n");
-    vb_err e = {{0}, 0};
+    vb_err e = {0};
     CHECK(vb_dataset_select_folds(&d, "2", &e) == 0);
     CHECK(strcmp(d.folds, "2") == 0);
     check_fingerprint_text(&d, "veribench-dataset-v1\nsamples 3\n"
@@ -486,7 +486,7 @@ static void test_mutated_inputs(void)
         }
         spit(inputs[which].target, buf, n);
         vb_dataset d;
-        vb_err e = {{0}, 0};
+        vb_err e = {0};
         char spec[320];
         snprintf(spec, sizeof spec, "csv:%s", manifest);
         int rc = which < 2 ? vb_dataset_open(which == 0 ? "lfw" : "lfw-all", NULL, dir, &d, &e)

@@ -26,13 +26,25 @@ typedef struct vb_coopmat_features {
 typedef VkPhysicalDeviceCooperativeMatrixFeaturesKHR vb_coopmat_features;
 #endif
 
-/* Test hook: VERIBENCH_VULKAN_FAULT=oom makes device-local allocations fail as out of
- * device memory; =lost makes the next fence wait report VK_ERROR_DEVICE_LOST (after the
- * work really finished, so the clean-up paths run on a quiet device). */
-static int fault_is(const char *what)
+/* Test hook, VERIBENCH_VULKAN_FAULT (see backends/vulkan/README.md):
+ *   oom      every device-local allocation fails as out of device memory
+ *   oom@N    only the Nth device-local allocation of the process fails
+ *   lost     every fence wait reports VK_ERROR_DEVICE_LOST
+ *   lost@N   only the Nth fence wait does (N-1 submissions succeed: a device lost mid-run)
+ * A lost fence is reported after the work really finished, so the clean-up paths run on a
+ * quiet device. Counts are per process. */
+int vb_vk_fault(const char *what)
 {
+    static unsigned counts[2];
     const char *f = getenv("VERIBENCH_VULKAN_FAULT");
-    return f && !strcmp(f, what);
+    size_t n = strlen(what);
+    if (!f || strncmp(f, what, n))
+        return 0;
+    if (!f[n])
+        return 1;
+    unsigned *count = &counts[strcmp(what, "oom") == 0];
+    int nth;
+    return f[n] == '@' && vb_parse_int(f + n + 1, 1, 1 << 30, &nth) == 0 && (int)++*count == nth;
 }
 
 /* ---- instance ---------------------------------------------------------------------- */
@@ -462,9 +474,12 @@ int vb_vk_fail(vb_vk_ctx *c, VkResult r, vb_err *e, const char *what)
         c->broken = 1;
         snprintf(c->broken_why, sizeof c->broken_why, "the device was lost (%s)", what);
     }
-    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-        return vb_fail(e, VB_EXIT_DEVICE, "%s: %s (%s memory exhausted)", what, vb_vk_result_name(r),
-                       r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host");
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+        vb_fail(e, VB_EXIT_DEVICE, "%s: %s (%s memory exhausted)", what, vb_vk_result_name(r),
+                r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host");
+        e->too_large = 1;
+        return -1;
+    }
     return vb_fail(e, VB_EXIT_DEVICE, "%s failed: %s", what, vb_vk_result_name(r));
 }
 
@@ -713,7 +728,7 @@ int vb_vk_buffer_create(vb_vk_ctx *c, VkDeviceSize size, int host_visible, const
         .allocationSize = req.size,
         .memoryTypeIndex = (uint32_t)type,
     };
-    r = !host_visible && fault_is("oom") ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+    r = !host_visible && vb_vk_fault("oom") ? VK_ERROR_OUT_OF_DEVICE_MEMORY
                                          : c->d.vkAllocateMemory(c->dev, &ai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
         vb_vk_buffer_destroy(c, b);
@@ -837,7 +852,7 @@ int vb_vk_submit_wait(vb_vk_ctx *c, VkCommandBuffer cb, double timeout_s, vb_err
         return vb_vk_fail(c, r, e, "vkQueueSubmit");
     uint64_t ns = (uint64_t)(timeout_s * 1e9);
     r = c->d.vkWaitForFences(c->dev, 1, &c->fence, VK_TRUE, ns);
-    if (r == VK_SUCCESS && fault_is("lost"))
+    if (r == VK_SUCCESS && vb_vk_fault("lost"))
         r = VK_ERROR_DEVICE_LOST;
     if (r == VK_TIMEOUT) {
         c->broken = 2;

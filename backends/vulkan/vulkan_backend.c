@@ -677,11 +677,14 @@ static int ensure_batch(vk_prepared *p, int batch, vb_err *e)
     VkDeviceSize total = 0;
     for (int s = 0; s < p->n_slots; s++) {
         VkDeviceSize bytes = slot_bytes(p, s, batch);
-        if (bytes > max_range || bytes / p->act_bytes > UINT32_MAX)
-            return vb_fail(e, VB_EXIT_DEVICE,
-                           "batch %d is too large for %s: one activation would take %.1f MiB, the device "
-                           "binds at most %.1f MiB (use a smaller --batch)",
-                           batch, c->info.name, (double)bytes / 1048576.0, (double)max_range / 1048576.0);
+        if (bytes > max_range || bytes / p->act_bytes > UINT32_MAX) {
+            vb_fail(e, VB_EXIT_DEVICE,
+                    "batch %d is too large for %s: one activation would take %.1f MiB, the device "
+                    "binds at most %.1f MiB (use a smaller --batch)",
+                    batch, c->info.name, (double)bytes / 1048576.0, (double)max_range / 1048576.0);
+            e->too_large = 1;
+            return -1;
+        }
         p->slot_off[s] = total;
         total = align_up(total + bytes, a);
     }
@@ -689,9 +692,12 @@ static int ensure_batch(vk_prepared *p, int batch, vb_err *e)
         uint32_t groups[2];
         dispatch_size(p, &p->steps[s], batch, groups);
         if (p->steps[s].kind == STEP_CONV && (groups[0] > c->caps.limits.maxComputeWorkGroupCount[0] ||
-                                              groups[1] > c->caps.limits.maxComputeWorkGroupCount[1]))
-            return vb_fail(e, VB_EXIT_DEVICE, "batch %d needs more workgroups than %s dispatches; use a smaller --batch",
-                           batch, c->info.name);
+                                              groups[1] > c->caps.limits.maxComputeWorkGroupCount[1])) {
+            vb_fail(e, VB_EXIT_DEVICE, "batch %d needs more workgroups than %s dispatches; use a smaller --batch",
+                    batch, c->info.name);
+            e->too_large = 1;
+            return -1;
+        }
     }
     vb_vk_buffer_destroy(c, &p->acts);
     vb_vk_buffer_destroy(c, &p->staging_in);
