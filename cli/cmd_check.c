@@ -271,7 +271,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
     memset(o, 0, sizeof *o);
     o->eo.backend = "vulkan";
     o->min_cosine = -1;
-    int reference = 0;
+    int reference = 0, max_pixels = 0;
     const vb_option opts[] = {
         VB_OPT_MODEL(&o->eo.model_path),
         VB_OPT_BACKEND(&o->eo.backend),
@@ -283,6 +283,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
         VB_OPT_BATCH(&o->eo.batch),
         VB_OPT_NO_FP16(&o->eo.no_fp16),
         VB_OPT_VALIDATION(&o->eo.validation),
+        VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_DOUBLE_ROW("min-cosine", "X", "tolerance for the worst descriptor cosine, -1..1", &o->min_cosine, -1, 1),
         VB_OPT_INT_ROW("max-flips", "N", "decision flips tolerated (default 0)", &o->max_flips, 0, 2147483647),
         VB_OPT_CHOICE_ROW("format", "F", "table (default) or csv: rows metric,item,value on stdout", &o->csv, formats),
@@ -290,6 +291,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
     int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
     if (rc != VB_OPTS_GO)
         return rc;
+    vb_opt_apply_max_pixels(max_pixels);
     o->reference = references[reference];
     if (o->dataset && first < argc)
         return vb_usage_error(&help, "give either --dataset or image files, not both");

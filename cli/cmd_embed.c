@@ -90,6 +90,7 @@ int cmd_embed(int argc, char **argv)
     vb_err e = {0};
     int keep_going = 0;
     const char *save_dir = NULL;
+    int max_pixels = 0;
     const vb_option opts[] = {
         VB_OPT_MODEL(&eo.model_path),
         VB_OPT_BACKEND(&eo.backend),
@@ -98,12 +99,14 @@ int cmd_embed(int argc, char **argv)
         VB_OPT_THREADS(&eo.threads),
         VB_OPT_NO_FP16(&eo.no_fp16),
         VB_OPT_VALIDATION(&eo.validation),
+        VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_FLAG_ROW("keep-going", "report unreadable images on stderr and go on (exit 1 at the end)", &keep_going),
         VB_OPT_STRING_ROW("save-pixels", "DIR", "also write each decoded image as DIR/<n>.ppm (for oracle scripts)", &save_dir),
         VB_OPT_END_ROW};
     int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
     if (prc != VB_OPTS_GO)
         return prc;
+    vb_opt_apply_max_pixels(max_pixels);
     if (first >= argc)
         return vb_usage_error(&help, "no images given");
     const int n = argc - first;

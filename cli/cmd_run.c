@@ -31,6 +31,7 @@ int cmd_run(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     vb_backend_list backends = {0};
     vb_quant_list quants = {0};
+    int max_pixels = 0;
     const vb_option opts[] = {
         VB_OPT_STRING_ROW("dataset", "SPEC", "the dataset, see above", &cfg.dataset),
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV a,b,label[,fold] (csv:, lfw-all, fvc2002-all)", &cfg.trials),
@@ -43,6 +44,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_THREADS(&cfg.threads),
         VB_OPT_NO_FP16(&cfg.no_fp16),
         VB_OPT_VALIDATION(&cfg.validation),
+        VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_STRING_ROW("out", "DIR", "results folder (created with its parents if missing)", &cfg.out_dir),
         VB_OPT_FLAG_ROW("restart", "discard saved templates and scores of these combinations", &cfg.restart),
         VB_OPT_FLAG_ROW("no-plots", "skip gnuplot", &cfg.no_plots),
@@ -51,6 +53,7 @@ int cmd_run(int argc, char **argv)
     int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
     if (rc != VB_OPTS_GO)
         return rc;
+    vb_opt_apply_max_pixels(max_pixels);
     if (first != argc)
         return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     if (!cfg.dataset || !cfg.out_dir)

@@ -6,6 +6,7 @@
 
 #include "backends/backend.h"
 #include "core/parse.h"
+#include "datasets/image.h"
 
 #define MAX_OPTIONS 64
 /* getopt values of table rows: clear of ':', '?' and 'h'. */
@@ -87,6 +88,12 @@ int vb_opt_quant_list(void *value, const char *text, vb_err *e)
 int vb_opt_crop(void *value, const char *text, vb_err *e)
 {
     return vb_crop_parse(text, value, e);
+}
+
+void vb_opt_apply_max_pixels(int max_pixels)
+{
+    if (max_pixels > 0)
+        vb_image_set_max_pixels((uint64_t)max_pixels);
 }
 
 /* ---- help ---- */

@@ -82,6 +82,11 @@ int vb_opt_crop(void *value, const char *text, vb_err *e);         /* vb_crop * 
 #define VB_OPT_VALIDATION(p) \
     VB_OPT_FLAG_ROW("validation", "Vulkan: Khronos validation layer on; any message is a failure", p)
 #define VB_OPT_QUIET(p) VB_OPT_FLAG_ROW("quiet", "no progress or notes on stderr", p)
+/* The decoder's size limit (datasets/image.h): a file declaring more pixels is refused
+ * before any pixel memory is allocated. Call vb_opt_apply_max_pixels after parsing. */
+#define VB_OPT_MAX_PIXELS(p) \
+    VB_OPT_INT_ROW("max-pixels", "N", "refuse images declaring more than N pixels, 1..1073741824\n(default 67108864: 64 megapixels)", p, 1, 1073741824)
+void vb_opt_apply_max_pixels(int max_pixels); /* 0: leave the default */
 
 /* ---- parsing ---- */
 

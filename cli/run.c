@@ -1,6 +1,7 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
+#include "datasets/image.h"
 #include "datasets/registry.h"
 
 #include <errno.h>
@@ -291,6 +292,11 @@ static int fill_provenance(FILE *f, const vb_run *run)
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->ds.n_trials);
     prov(f, "run", "trials", buf);
     prov(f, "run", "score_units", "euclidean distance (lower = more alike); +inf = failure to acquire");
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)vb_image_max_pixels());
+    prov(f, "run", "max_pixels", buf);
+    /* Nothing in a run draws random numbers (trial orders, folds and kernels are fixed): the
+     * same inputs give bit-identical CPU scores (tests/cli_repro.sh). */
+    prov(f, "run", "random_seed", "none (deterministic)");
     iso_time((time_t)run->started, buf, sizeof buf);
     prov(f, "run", "started_utc", buf);
     iso_time(time(NULL), buf, sizeof buf);

@@ -19,10 +19,25 @@ void vb_image_free(vb_image *img)
     }
 }
 
+static uint64_t max_pixels = VB_IMAGE_MAX_PIXELS;
+
+void vb_image_set_max_pixels(uint64_t n)
+{
+    max_pixels = n;
+}
+
+uint64_t vb_image_max_pixels(void)
+{
+    return max_pixels;
+}
+
 static int alloc_pixels(vb_image *img, int w, int h, int c, const char *path, vb_err *e)
 {
-    if (w < 1 || h < 1 || (uint64_t)w * h > VB_IMAGE_MAX_PIXELS)
-        return vb_fail(e, VB_EXIT_INPUT, "%s: image size %dx%d is empty or too large", path, w, h);
+    if (w < 1 || h < 1)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: image size %dx%d is empty", path, w, h);
+    if ((uint64_t)w * h > max_pixels)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: image size %dx%d is over the limit of %llu pixels (--max-pixels)",
+                       path, w, h, (unsigned long long)max_pixels);
     img->w = w;
     img->h = h;
     img->c = c;

@@ -17,8 +17,12 @@ typedef struct vb_image {
     uint8_t *px;  /* w * h * c bytes, owned */
 } vb_image;
 
-/* Largest image we agree to decode (pixels): refuses decompression bombs. */
+/* Largest image we agree to decode (pixels), refusing decompression bombs before any pixel
+ * memory is allocated: VB_IMAGE_MAX_PIXELS unless a command sets another limit
+ * (--max-pixels) before decoding starts. The setting is process-wide; set it before threads. */
 #define VB_IMAGE_MAX_PIXELS (64u * 1024u * 1024u)
+void vb_image_set_max_pixels(uint64_t max_pixels);
+uint64_t vb_image_max_pixels(void);
 
 int vb_image_load(const char *path, vb_image *img, vb_err *e);
 int vb_image_decode(const uint8_t *data, size_t size, const char *path_for_errors, vb_image *img,

@@ -65,4 +65,12 @@ expect_exit 0 "run into new nested folders" -- $VB run --model "$M" --dataset "c
 expect_exit 5 "run under a file" -- $VB run --model "$M" --dataset "csv:$T/three.csv" --quiet --no-plots --out "$T/afile/sub"
 expect_grep "afile" "$CLI_TMP/err" "names the path that is in the way"
 
+# Issue 10 item 14: the decoder's pixel limit is an option, checked before any pixel memory.
+expect_exit 3 "embed over --max-pixels" -- $VB embed --model "$M" --max-pixels 62499 "$D/Dean_Barker/Dean_Barker_0001.jpg"
+expect_grep "image size 250x250 is over the limit of 62499 pixels" "$CLI_TMP/err" "names the size and the limit"
+expect_exit 0 "embed at --max-pixels" -- $VB embed --model "$M" --max-pixels 62500 "$D/Dean_Barker/Dean_Barker_0001.jpg"
+expect_exit 2 "--max-pixels 0 refused" -- $VB embed --model "$M" --max-pixels 0 x.jpg
+expect_grep "^run,max_pixels,67108864$" "$T/new/results/lfw/provenance.csv" "provenance records the limit"
+expect_grep "^run,random_seed," "$T/new/results/lfw/provenance.csv" "provenance records the seed"
+
 cli_finish
