@@ -112,11 +112,9 @@ int cmd_bench(int argc, char **argv)
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_FLAG_ROW("no-header", "omit the CSV header", &no_header),
         VB_OPT_END_ROW};
-    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    int prc = vb_options_parse_all(&help, opts, argc, argv);
     if (prc != VB_OPTS_GO)
         return prc;
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     const int *list = batches.size, n = batches.n;
     const vb_quant_level *levels = quants.level;
     const int n_levels = quants.n;

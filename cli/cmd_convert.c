@@ -27,11 +27,9 @@ int cmd_convert(int argc, char **argv)
         VB_OPT_STRING_ROW("in", "DIR", "folder with the manifests and .bin files", &in),
         VB_OPT_STRING_ROW("out", "DIR", "output folder (created with its parents if missing)", &out),
         VB_OPT_END_ROW};
-    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    int prc = vb_options_parse_all(&help, opts, argc, argv);
     if (prc != VB_OPTS_GO)
         return prc;
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     if (from < 0 || !in || !out)
         return vb_usage_error(&help, "--from, --in and --out are required");
     vb_err e = {0};

@@ -105,11 +105,9 @@ int cmd_devices(int argc, char **argv)
     const vb_option opts[] = {
         VB_OPT_CHOICE_ROW("format", "F", "table: aligned, for people (default); csv: one row per device,\nwith a header row", &csv, formats),
         VB_OPT_END_ROW};
-    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    int prc = vb_options_parse_all(&help, opts, argc, argv);
     if (prc != VB_OPTS_GO)
         return prc;
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     vb_err e = {0};
     vb_device_info *cpu = NULL, *vk = NULL;
     int n_cpu = 0, n_vk = 0;

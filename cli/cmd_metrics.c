@@ -78,11 +78,9 @@ static int parse_args(int argc, char **argv, metrics_opts *o)
         VB_OPT_CALL_ROW("bench-impostors", "N", "impostor trials of the synthetic bench (default 87307271)", &o->bench_imp, parse_count),
         VB_OPT_CALL_ROW("bench-genuine", "N", "genuine trials of the synthetic bench (default 242257)", &o->bench_gen, parse_count),
         VB_OPT_END_ROW};
-    int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
+    int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
         return rc;
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     o->have_threshold = !isnan(o->threshold);
     return VB_OPTS_GO;
 }

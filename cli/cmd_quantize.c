@@ -31,11 +31,9 @@ int cmd_quantize(int argc, char **argv)
         VB_OPT_STRING_ROW("out", "FILE", "the new model; never the input, never a device or folder", &out),
         VB_OPT_CHOICE_ROW("level", "L", "fp32, fp16, int8 (Q8_0) or int4 (Q4_0)", &level, level_names),
         VB_OPT_END_ROW};
-    int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
+    int prc = vb_options_parse_all(&help, opts, argc, argv);
     if (prc != VB_OPTS_GO)
         return prc;
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     if (!in || !out || level < 0)
         return vb_usage_error(&help, "--in, --out and --level are required");
     vb_quant_level l;

@@ -50,12 +50,10 @@ int cmd_run(int argc, char **argv)
         VB_OPT_FLAG_ROW("no-plots", "skip gnuplot", &cfg.no_plots),
         VB_OPT_QUIET(&cfg.quiet),
         VB_OPT_END_ROW};
-    int first, rc = vb_options_parse(&help, opts, argc, argv, &first);
+    int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
         return rc;
     vb_opt_apply_max_pixels(max_pixels);
-    if (first != argc)
-        return vb_usage_error(&help, "unexpected argument '%s'", argv[first]);
     if (!cfg.dataset || !cfg.out_dir)
         return vb_usage_error(&help, "--dataset and --out are required");
     if (!backends.n)

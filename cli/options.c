@@ -218,3 +218,11 @@ int vb_options_parse(const vb_command_help *h, const vb_option *opts, int argc, 
     *first_arg = optind;
     return VB_OPTS_GO;
 }
+
+int vb_options_parse_all(const vb_command_help *h, const vb_option *opts, int argc, char **argv)
+{
+    int first, rc = vb_options_parse(h, opts, argc, argv, &first);
+    if (rc == VB_OPTS_GO && first != argc)
+        return vb_usage_error(h, "unexpected argument '%s'", argv[first]);
+    return rc;
+}

@@ -106,6 +106,9 @@ typedef struct vb_command_help {
  * after printing --help on stdout, VB_EXIT_USAGE after printing the error. */
 int vb_options_parse(const vb_command_help *h, const vb_option *opts, int argc, char **argv, int *first_arg);
 
+/* The same for a command that takes no operands: one left over is a usage error. */
+int vb_options_parse_all(const vb_command_help *h, const vb_option *opts, int argc, char **argv);
+
 /* Generated help: usage, description, option list, exit codes. */
 void vb_options_usage(FILE *f, const vb_command_help *h, const vb_option *opts);
 
