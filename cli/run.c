@@ -20,6 +20,8 @@
 #include "cli/scores.h"
 #include "cli/templates.h"
 #include "models/arch.h"
+#include "core/parse.h"
+#include "reports/intervals.h"
 #include "reports/plot.h"
 #include "reports/results.h"
 #include "core/files.h"
@@ -172,6 +174,88 @@ static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_score
     m->have |= VB_MG_MODEL_THRESHOLD;
 }
 
+/* The subject bootstrap (reports/intervals.h): each trial's two subjects, in the order
+ * vb_scores_compute scored them (the dataset's trial order). */
+static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    const char *why = NULL;
+    if (!cfg->bootstrap)
+        return 0;
+    if ((double)s->n * cfg->bootstrap > VB_BOOT_MAX_WORK) {
+        why = "trials x replicates is over 2e9 (reports/intervals.h)";
+    } else {
+        uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
+        if (!subjects)
+            return -1;
+        vb_trial_iter it;
+        vb_trial t;
+        size_t i = 0;
+        vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
+        for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
+            subjects[i] = run->ds.samples[t.a].subject_index;
+            subjects[s->n + i] = run->ds.samples[t.b].subject_index;
+        }
+        vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
+        vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count()};
+        int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
+        free(subjects);
+        if (rc < 0)
+            return -1;
+    }
+    if (why && !cfg->quiet)
+        fprintf(stderr, "veribench run: %s: subject bootstrap skipped: %s\n", c->label, why);
+    return 0;
+}
+
+/* "1,3-5" -> sel[1], sel[3..5] = 1 (sel has 65536 entries: every fold id). */
+static int parse_fold_set(const char *text, unsigned char *sel, vb_err *e)
+{
+    for (const char *p = text;;) {
+        char tok[32];
+        size_t len = strcspn(p, ",");
+        uint64_t lo = 0, hi = 0;
+        int ok = len > 0 && len < sizeof tok;
+        if (ok) {
+            memcpy(tok, p, len);
+            tok[len] = 0;
+            char *dash = strchr(tok, '-');
+            if (dash)
+                *dash = 0;
+            ok = !vb_parse_uint(tok, 65535, &lo) && !vb_parse_uint(dash ? dash + 1 : tok, 65535, &hi) && lo >= 1 &&
+                 lo <= hi;
+        }
+        if (!ok)
+            return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds '%s': expected fold numbers or ranges like 1-5",
+                           text);
+        for (uint64_t f = lo; f <= hi; f++)
+            sel[f] = 1;
+        p += len;
+        if (!*p++)
+            return 0;
+    }
+}
+
+/* run --target-fmr X --calibration-folds LIST: the threshold from those folds, FMR/FNMR on
+ * the other trials. */
+static int add_calibration(const vb_run *run, vb_metrics *m, const vb_scores *s, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    if (isnan(cfg->target_fmr))
+        return 0;
+    if (!s->fold)
+        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", cfg->dataset);
+    unsigned char *sel = vb_calloc(65536, 1, e);
+    uint8_t *cal = sel ? vb_malloc(s->n ? s->n : 1, e) : NULL;
+    int rc = !cal || parse_fold_set(cfg->calibration_folds, sel, e);
+    for (size_t i = 0; !rc && i < s->n; i++)
+        cal[i] = sel[s->fold[i]];
+    rc = rc || vb_calibrate(s, cal, cfg->target_fmr, cfg->confidence, m, e);
+    free(sel);
+    free(cal);
+    return rc ? -1 : 0;
+}
+
 static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
 {
     double t0 = vb_now();
@@ -181,6 +265,9 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_
     c->metrics_s = vb_now() - t0;
     vb_metrics *m = &c->metrics;
     set_operating_point(run, m, s);
+    vb_metrics_add_intervals(m, run->cfg.confidence);
+    if (add_bootstrap(run, c, m, s, e) || add_calibration(run, m, s, e))
+        return -1;
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
     m->model_bytes = (double)c->model_bytes;
@@ -294,9 +381,23 @@ static int fill_provenance(FILE *f, const vb_run *run)
     prov(f, "run", "score_units", "euclidean distance (lower = more alike); +inf = failure to acquire");
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)vb_image_max_pixels());
     prov(f, "run", "max_pixels", buf);
-    /* Nothing in a run draws random numbers (trial orders, folds and kernels are fixed): the
-     * same inputs give bit-identical CPU scores (tests/cli_repro.sh). */
-    prov(f, "run", "random_seed", "none (deterministic)");
+    /* Only the subject bootstrap draws random numbers, from this seed (trial orders, folds and
+     * kernels are fixed): the same inputs give bit-identical CPU scores (tests/cli_repro.sh)
+     * and bootstrap intervals. */
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->cfg.seed);
+    prov(f, "run", "random_seed", run->cfg.bootstrap ? buf : "none (deterministic)");
+    prov(f, "run", "bootstrap_seed", buf);
+    snprintf(buf, sizeof buf, "%u", run->cfg.bootstrap);
+    prov(f, "run", "bootstrap_replicates", buf);
+    snprintf(buf, sizeof buf, "%.17g", VB_BOOT_MAX_WORK);
+    prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
+    snprintf(buf, sizeof buf, "%.17g", run->cfg.confidence);
+    prov(f, "run", "confidence", buf);
+    if (!isnan(run->cfg.target_fmr)) {
+        snprintf(buf, sizeof buf, "%.17g", run->cfg.target_fmr);
+        prov(f, "run", "target_fmr", buf);
+        prov(f, "run", "calibration_folds", run->cfg.calibration_folds);
+    }
     iso_time((time_t)run->started, buf, sizeof buf);
     prov(f, "run", "started_utc", buf);
     iso_time(time(NULL), buf, sizeof buf);

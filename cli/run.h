@@ -35,6 +35,11 @@ typedef struct vb_run_config {
     int restart;    /* discard saved templates and scores of these combinations */
     int no_plots;
     int quiet;
+    double confidence;             /* level of every interval (--confidence, 0.95) */
+    unsigned bootstrap;            /* subject-bootstrap replicates (--bootstrap, 1000; 0: none) */
+    uint64_t seed;                 /* the bootstrap's seed (--seed, 1) */
+    double target_fmr;             /* --target-fmr; NaN: no calibrated operating point */
+    const char *calibration_folds; /* folds the threshold is calibrated on ("1-5"); the rest evaluate */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */
