@@ -183,7 +183,7 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
     if (!cfg->bootstrap)
         return 0;
     if ((double)s->n * cfg->bootstrap > VB_BOOT_MAX_WORK) {
-        why = "trials x replicates is over 2e9 (reports/intervals.h)";
+        why = "trials x replicates is over 5e8 (reports/intervals.h)";
     } else {
         uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
         if (!subjects)

@@ -365,7 +365,7 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
     if (!cfg->replicates)
         return 0;
     if ((double)s->n * cfg->replicates > VB_BOOT_MAX_WORK) {
-        *why = "trials x replicates is over the bootstrap's limit of 2e9 (see reports/intervals.h)";
+        *why = "trials x replicates is over the bootstrap's limit of 5e8 (see reports/intervals.h)";
         return 0;
     }
     boot_data d = {.n = s->n, .have_model = !isnan(in->model_threshold), .replicates = cfg->replicates,
