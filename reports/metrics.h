@@ -70,6 +70,16 @@
  * sample counts, throughput, change against fp32 and the synthetic-bench timings. The full
  * list with units and descriptions is VB_METRICS below, in metrics.csv order.
  *
+ * Confidence intervals (reports/intervals.h computes them) come last, as one block after
+ * every row above, so earlier rows keep their order: `confidence` (the level), then for each
+ * rate R that is k errors out of n trials, R_ci_low/_ci_high (Clopper-Pearson, what a gate
+ * compares), R_wilson_low/_wilson_high (Wilson) and, in a run, R_boot_low/_boot_high (subject
+ * bootstrap); the rates: fnmr@fmr=X and fnmr@fmr=X_fmr (every X), threshold_fmr/_fnmr,
+ * fmr@threshold/fnmr@threshold; then bootstrap_replicates/_seed/_subjects and the calibrated
+ * operating point of `run --target-fmr X --calibration-folds L` (calibrated_threshold,
+ * calibrated_fmr, calibrated_fnmr, counts, intervals). Groups VB_MG_CI*, VB_MG_BOOT*,
+ * VB_MG_CALIBRATION.
+ *
  * Speed: the engine sorts genuine and impostor scores with a radix sort
  * (reports/radix_sort.h) into its private index; every metric above then comes from ONE
  * merge walk over the two sorted arrays. LFW all-vs-all (87M impostor + 240k genuine) takes
