@@ -55,8 +55,9 @@ int cmd_run(int argc, char **argv)
         VB_OPT_CONFIDENCE(&cfg.confidence),
         VB_OPT_INT_ROW("bootstrap", "N", "subject-bootstrap replicates for the *_boot_low/_high rows,\n0..100000 (default 1000; 0: none)", &replicates, 0, 100000),
         VB_OPT_INT_ROW("seed", "N", "the bootstrap's random seed, 0..2147483647 (default 1)", &seed, 0, 2147483647),
-        VB_OPT_DOUBLE_ROW("target-fmr", "X", "calibrate: the threshold with FMR <= X on the calibration\nfolds, evaluated on the others (rows calibrated_*)", &cfg.target_fmr, 0, 1),
+        VB_OPT_DOUBLE_ROW("target-fmr", "X", "calibrate: the threshold with FMR <= X on the calibration\nsplit, evaluated on the other trials (rows calibrated_*)", &cfg.target_fmr, 0, 1),
         VB_OPT_STRING_ROW("calibration-folds", "LIST", "with --target-fmr: the calibration folds, e.g. 1-5 (LFW:\nfolds 6-10 then evaluate)", &cfg.calibration_folds),
+        VB_OPT_STRING_ROW("calibration-trials", "FILE", "with --target-fmr: calibration trials a,b,label over the\ndataset's samples (csv:, lfw-all, fvc2002-all); the dataset's\ntrials evaluate", &cfg.calibration_trials),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
@@ -64,8 +65,9 @@ int cmd_run(int argc, char **argv)
     vb_opt_apply_max_pixels(max_pixels);
     if (!cfg.dataset || !cfg.out_dir)
         return vb_usage_error(&help, "--dataset and --out are required");
-    if (isnan(cfg.target_fmr) != !cfg.calibration_folds)
-        return vb_usage_error(&help, "--target-fmr and --calibration-folds go together");
+    if (isnan(cfg.target_fmr) != (!cfg.calibration_folds && !cfg.calibration_trials) ||
+        (cfg.calibration_folds && cfg.calibration_trials))
+        return vb_usage_error(&help, "--target-fmr takes one of --calibration-folds and --calibration-trials");
     cfg.bootstrap = (unsigned)replicates;
     cfg.seed = (uint64_t)seed;
     if (!backends.n)

@@ -236,24 +236,93 @@ static int parse_fold_set(const char *text, unsigned char *sel, vb_err *e)
     }
 }
 
-/* run --target-fmr X --calibration-folds LIST: the threshold from those folds, FMR/FNMR on
- * the other trials. */
-static int add_calibration(const vb_run *run, vb_metrics *m, const vb_scores *s, vb_err *e)
+/* The trials of s with keep[i] == want, into out (no folds). */
+static int subset_scores(const vb_scores *s, const uint8_t *keep, int want, vb_scores *out, vb_err *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += keep[i] == want;
+    if (vb_scores_alloc(out, n ? n : 1, s->is_distance, 0, e))
+        return -1;
+    out->n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (keep[i] == want) {
+            out->score[out->n] = s->score[i];
+            out->label[out->n++] = s->label[i];
+        }
+    return 0;
+}
+
+/* --calibration-folds: the scores split by fold. */
+static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal, vb_scores *eval, vb_err *e)
+{
+    if (!s->fold)
+        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", run->cfg.dataset);
+    unsigned char *sel = vb_calloc(65536, 1, e);
+    uint8_t *in_cal = sel ? vb_malloc(s->n ? s->n : 1, e) : NULL;
+    int rc = !in_cal || parse_fold_set(run->cfg.calibration_folds, sel, e);
+    for (size_t i = 0; !rc && i < s->n; i++)
+        in_cal[i] = sel[s->fold[i]];
+    rc = rc || subset_scores(s, in_cal, 1, cal, e) || subset_scores(s, in_cal, 0, eval, e);
+    free(sel);
+    free(in_cal);
+    return rc ? -1 : 0;
+}
+
+/* --calibration-trials: the calibration trials scored with this combination's templates,
+ * mapped onto the calibration dataset's sample order. */
+static int score_calibration_trials(const vb_run *run, const vb_run_combo *c, vb_scores *cal, vb_err *e)
+{
+    size_t n = run->cal_ds.n_samples, dim = (size_t)c->dim;
+    float *desc = vb_malloc((n ? n : 1) * dim * sizeof *desc, e);
+    uint8_t *ok = desc ? vb_malloc(n ? n : 1, e) : NULL;
+    int rc = !ok;
+    for (size_t i = 0; !rc && i < n; i++) {
+        memcpy(desc + i * dim, c->templates + run->cal_sample[i] * dim, dim * sizeof *desc);
+        ok[i] = c->ok[run->cal_sample[i]];
+    }
+    rc = rc || vb_scores_compute(&run->cal_ds, desc, ok, c->dim, cpu_count(), cal, e);
+    free(desc);
+    free(ok);
+    return rc ? -1 : 0;
+}
+
+/* run --target-fmr X: the threshold from the calibration split (folds or trials file), FMR
+ * and FNMR at it on the other trials. */
+static int add_calibration(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
 {
     const vb_run_config *cfg = &run->cfg;
     if (isnan(cfg->target_fmr))
         return 0;
-    if (!s->fold)
-        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", cfg->dataset);
-    unsigned char *sel = vb_calloc(65536, 1, e);
-    uint8_t *cal = sel ? vb_malloc(s->n ? s->n : 1, e) : NULL;
-    int rc = !cal || parse_fold_set(cfg->calibration_folds, sel, e);
-    for (size_t i = 0; !rc && i < s->n; i++)
-        cal[i] = sel[s->fold[i]];
-    rc = rc || vb_calibrate(s, cal, cfg->target_fmr, cfg->confidence, m, e);
-    free(sel);
-    free(cal);
+    vb_scores cal = {0}, eval = {0};
+    int rc = cfg->calibration_folds ? split_by_folds(run, s, &cal, &eval, e)
+                                    : score_calibration_trials(run, c, &cal, e);
+    rc = rc || vb_calibrate(&cal, cfg->calibration_folds ? &eval : s, cfg->target_fmr, cfg->confidence, m, e);
+    vb_scores_free(&cal);
+    vb_scores_free(&eval);
     return rc ? -1 : 0;
+}
+
+/* --calibration-trials: that trials file over the dataset's samples; every sample it names
+ * must be one the run embeds. */
+static int open_calibration_trials(vb_run *run, vb_err *e)
+{
+    const char *file = run->cfg.calibration_trials;
+    if (!file)
+        return 0;
+    if (vb_dataset_open(run->cfg.dataset, file, NULL, &run->cal_ds, e))
+        return -1;
+    run->cal_sample = vb_malloc((run->cal_ds.n_samples ? run->cal_ds.n_samples : 1) * sizeof *run->cal_sample, e);
+    if (!run->cal_sample)
+        return -1;
+    for (uint32_t i = 0; i < run->cal_ds.n_samples; i++) {
+        int64_t k = vb_dataset_find(&run->ds, run->cal_ds.samples[i].id);
+        if (k < 0)
+            return vb_fail(e, VB_EXIT_INPUT, "%s: sample %s is not among the samples this run embeds", file,
+                           run->cal_ds.samples[i].id);
+        run->cal_sample[i] = (uint32_t)k;
+    }
+    return 0;
 }
 
 static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
@@ -266,7 +335,7 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_
     vb_metrics *m = &c->metrics;
     set_operating_point(run, m, s);
     vb_metrics_add_intervals(m, run->cfg.confidence);
-    if (add_bootstrap(run, c, m, s, e) || add_calibration(run, m, s, e))
+    if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
         return -1;
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
@@ -396,7 +465,10 @@ static int fill_provenance(FILE *f, const vb_run *run)
     if (!isnan(run->cfg.target_fmr)) {
         snprintf(buf, sizeof buf, "%.17g", run->cfg.target_fmr);
         prov(f, "run", "target_fmr", buf);
-        prov(f, "run", "calibration_folds", run->cfg.calibration_folds);
+        if (run->cfg.calibration_folds)
+            prov(f, "run", "calibration_folds", run->cfg.calibration_folds);
+        else
+            prov(f, "run", "calibration_trials", run->cfg.calibration_trials);
     }
     iso_time((time_t)run->started, buf, sizeof buf);
     prov(f, "run", "started_utc", buf);
@@ -847,6 +919,9 @@ static void free_run(vb_run *run)
         for (uint32_t i = 0; i < run->ds.n_samples; i++)
             free(run->fta_reason[i]);
     free(run->fta_reason);
+    free(run->cal_sample);
+    if (run->cfg.calibration_trials)
+        vb_dataset_free(&run->cal_ds);
     vb_dataset_free(&run->ds);
 }
 
@@ -894,7 +969,7 @@ int vb_run_main(const vb_run_config *cfg)
     else
         snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
-        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)))
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
         return fail(&run, &e);
     if (run.ds.modality != VB_MODALITY_FACE) {
         vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; the face model embeds faces only", cfg->dataset,

@@ -428,56 +428,48 @@ static double calibration_threshold(const sim_label *t, size_t n, size_t n_imp, 
     return best;
 }
 
-int vb_calibrate(const vb_scores *s, const uint8_t *cal, double target_fmr, double level, vb_metrics *m, vb_err *e)
+/* Genuine and impostor counts of s. */
+static void count_labels(const vb_scores *s, size_t *gen, size_t *imp)
 {
-    size_t n_cal = 0, cal_imp = 0, cal_gen = 0;
+    *gen = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (cal[i]) {
-            n_cal++;
-            cal_gen += s->label[i] == 1;
-        }
-    cal_imp = n_cal - cal_gen;
-    if (!cal_gen || !cal_imp)
-        return vb_fail(e, VB_EXIT_INPUT, "the calibration split holds %zu genuine and %zu impostor trials: need both",
-                       cal_gen, cal_imp);
-    sim_label *t = vb_malloc(n_cal * sizeof *t, e);
+        *gen += s->label[i] == 1;
+    *imp = s->n - *gen;
+}
+
+int vb_calibrate(const vb_scores *cal, const vb_scores *eval, double target_fmr, double level, vb_metrics *m,
+                 vb_err *e)
+{
+    size_t cal_gen, cal_imp, gen, imp;
+    count_labels(cal, &cal_gen, &cal_imp);
+    count_labels(eval, &gen, &imp);
+    if (!cal_gen || !cal_imp || !gen || !imp)
+        return vb_fail(e, VB_EXIT_INPUT,
+                       "calibration needs genuine and impostor trials on both sides: the calibration trials hold "
+                       "%zu genuine and %zu impostor, the evaluation trials %zu and %zu",
+                       cal_gen, cal_imp, gen, imp);
+    sim_label *t = vb_malloc(cal->n * sizeof *t, e);
     if (!t)
         return -1;
-    size_t k = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (cal[i])
-            t[k++] = (sim_label){(s->is_distance ? -s->score[i] : s->score[i]) + 0.0, s->label[i] == 1};
-    qsort(t, n_cal, sizeof *t, sim_desc);
-    double cal_fmr, sim = calibration_threshold(t, n_cal, cal_imp, target_fmr, &cal_fmr);
+    for (size_t i = 0; i < cal->n; i++)
+        t[i] = (sim_label){(cal->is_distance ? -cal->score[i] : cal->score[i]) + 0.0, cal->label[i] == 1};
+    qsort(t, cal->n, sizeof *t, sim_desc);
+    double cal_fmr, sim = calibration_threshold(t, cal->n, cal_imp, target_fmr, &cal_fmr);
     free(t);
-    double user = (s->is_distance ? -sim : sim) + 0.0;
-    size_t gen = 0, imp = 0, fm = 0, fnm = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (cal[i])
-            continue;
-        int accepted = s->is_distance ? s->score[i] <= user : s->score[i] >= user;
-        if (s->label[i] == 1) {
-            gen++;
-            fnm += !accepted;
-        } else {
-            imp++;
-            fm += accepted;
-        }
-    }
-    if (!gen || !imp)
-        return vb_fail(e, VB_EXIT_INPUT, "the evaluation split holds %zu genuine and %zu impostor trials: need both",
-                       gen, imp);
+    double user = (eval->is_distance ? -sim : sim) + 0.0;
+    vb_rates r;
+    vb_scores_rates(eval, user, &r);
     m->calibrated_target_fmr = target_fmr;
     m->calibrated_threshold = user;
     m->calibrated_calibration_fmr = cal_fmr;
-    m->calibrated_genuine = (double)gen;
-    m->calibrated_impostor = (double)imp;
-    m->calibrated_fmr = (double)fm / (double)imp;
-    m->calibrated_fnmr = (double)fnm / (double)gen;
-    m->calibrated_false_matches = (double)fm;
-    m->calibrated_false_nonmatches = (double)fnm;
-    set_ci(&m->calibrated_fmr_ci, (double)fm, (double)imp, level);
-    set_ci(&m->calibrated_fnmr_ci, (double)fnm, (double)gen, level);
+    m->calibrated_genuine = (double)r.genuine;
+    m->calibrated_impostor = (double)r.impostor;
+    m->calibrated_fmr = r.fmr;
+    m->calibrated_fnmr = r.fnmr;
+    m->calibrated_false_matches = (double)r.false_matches;
+    m->calibrated_false_nonmatches = (double)r.false_nonmatches;
+    set_ci(&m->calibrated_fmr_ci, (double)r.false_matches, (double)r.impostor, level);
+    set_ci(&m->calibrated_fnmr_ci, (double)r.false_nonmatches, (double)r.genuine, level);
     m->confidence = level;
     m->have |= VB_MG_CALIBRATION;
     return 0;

@@ -90,12 +90,13 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
 
 /* ---- calibration ---- */
 
-/* The operating threshold for FMR <= target on the calibration trials (cal[i] != 0), by the
- * fnmr@fmr rule of docs/metrics.md: the lowest FNMR, i.e. the most permissive operating point
- * whose FMR <= target ("accept nothing" when none qualifies: the double just beyond the most
- * similar score); then FMR/FNMR at that fixed threshold on the evaluation trials (cal[i] == 0),
+/* The operating threshold for FMR <= target on the calibration trials `cal`, by the fnmr@fmr
+ * rule of docs/metrics.md: the lowest FNMR, i.e. the most permissive operating point whose FMR
+ * <= target ("accept nothing" when none qualifies: the double just beyond the most similar
+ * score); then FMR/FNMR at that fixed threshold on the evaluation trials `eval` (same units),
  * with Wilson and Clopper-Pearson intervals at `level`. Fills the calibrated_* rows and sets
- * VB_MG_CALIBRATION. Fails (VB_EXIT_INPUT) when either split lacks genuine or impostor trials. */
-int vb_calibrate(const vb_scores *s, const uint8_t *cal, double target_fmr, double level, vb_metrics *m, vb_err *e);
+ * VB_MG_CALIBRATION. Fails (VB_EXIT_INPUT) when either set lacks genuine or impostor trials. */
+int vb_calibrate(const vb_scores *cal, const vb_scores *eval, double target_fmr, double level, vb_metrics *m,
+                 vb_err *e);
 
 #endif

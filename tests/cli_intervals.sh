@@ -104,5 +104,19 @@ i=$(grep ',calibrated_impostor,' "$OUT2/metrics.csv" | cut -d, -f6)
 [ $((g + i)) -eq "$ev" ] && ok || not_ok "evaluation split: $g + $i trials, fold 2 has $ev"
 expect_grep 'Calibrated operating point' "$OUT2/report.md" "report shows the calibrated point"
 expect_grep '^run,calibration_folds,1$' "$OUT2/provenance.csv" "provenance: calibration folds"
+# The same threshold from a trials file holding fold 1's trials: the same calibrated point,
+# evaluated on every trial of the dataset instead.
+awk -F, 'NR == 1 || $4 == 1' "$D/trials.csv" > "$D/cal.csv"
+expect_exit 2 "both calibration sources" -- $RUN --out "$OUT" --target-fmr 0.1 --calibration-folds 1 --calibration-trials "$D/cal.csv"
+expect_exit 0 "calibration trials file" -- $RUN --out "$OUT" --target-fmr 0.1 --calibration-trials "$D/cal.csv"
+t1=$(grep ',calibrated_threshold,' "$OUT2/metrics.csv" | cut -d, -f6)
+t2=$(grep ',calibrated_threshold,' "$OUT/metrics.csv" | cut -d, -f6)
+[ -n "$t1" ] && [ "$t1" = "$t2" ] && ok || not_ok "threshold from folds '$t1', from the trials file '$t2'"
+g=$(grep ',calibrated_genuine,' "$OUT/metrics.csv" | cut -d, -f6)
+i=$(grep ',calibrated_impostor,' "$OUT/metrics.csv" | cut -d, -f6)
+[ $((g + i)) -eq 45 ] && ok || not_ok "evaluated on $g + $i trials, the dataset has 45"
+expect_grep '^run,calibration_trials,' "$OUT/provenance.csv" "provenance: calibration trials"
+printf 'a,b,label\nAbel_Pacheco_1,Nobody_1,0\n' > "$D/badcal.csv"
+expect_exit 3 "calibration trials name an unknown sample" -- $RUN --out "$OUT" --target-fmr 0.1 --calibration-trials "$D/badcal.csv"
 
 cli_finish

@@ -238,23 +238,27 @@ static void test_bootstrap_degenerate_and_limit(void)
 
 static void test_calibration(void)
 {
-    /* similarities. Calibration (fold 1): impostors 1.0 0.9 0.8 0.7, genuines 0.95 0.85 0.6.
-     * Walking down: 1.0 fa=1 (FMR .25), 0.95, 0.9 fa=2 (.5), 0.85, 0.8 fa=3 (.75 > .5 stop):
-     * target 0.5 -> threshold 0.85 (the most permissive point with FMR <= 0.5), FMR 0.5 there.
-     * Evaluation (fold 2): impostors 0.86 0.84 0.1 -> one accepted (1/3); genuines 0.85 0.7 ->
-     * one rejected (1/2). */
-    double sim[] = {1.0, 0.9, 0.8, 0.7, 0.95, 0.85, 0.6, 0.86, 0.84, 0.1, 0.85, 0.7};
-    uint8_t label[] = {0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1};
-    uint8_t cal[] = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0};
-    double dist[12];
-    for (int i = 0; i < 12; i++)
-        dist[i] = -sim[i];
+    /* similarities. Calibration: impostors 1.0 0.9 0.8 0.7, genuines 0.95 0.85 0.6. Walking
+     * down: 1.0 fa=1 (FMR .25), 0.95, 0.9 fa=2 (.5), 0.85, 0.8 fa=3 (.75 > .5 stop): target
+     * 0.5 -> threshold 0.85 (the most permissive point with FMR <= 0.5), FMR 0.5 there.
+     * Evaluation: impostors 0.86 0.84 0.1 -> one accepted (1/3); genuines 0.85 0.7 -> one
+     * rejected (1/2). */
+    double cal_sim[] = {1.0, 0.9, 0.8, 0.7, 0.95, 0.85, 0.6}, eval_sim[] = {0.86, 0.84, 0.1, 0.85, 0.7};
+    uint8_t cal_label[] = {0, 0, 0, 0, 1, 1, 1}, eval_label[] = {0, 0, 0, 1, 1};
+    double cal_dist[7], eval_dist[5];
+    for (int i = 0; i < 7; i++)
+        cal_dist[i] = -cal_sim[i];
+    for (int i = 0; i < 5; i++)
+        eval_dist[i] = -eval_sim[i];
     for (int as_distance = 0; as_distance < 2; as_distance++) {
-        vb_scores s = {.score = as_distance ? dist : sim, .label = label, .n = 12, .cap = 12, .is_distance = as_distance};
+        vb_scores cal = {.score = as_distance ? cal_dist : cal_sim, .label = cal_label, .n = 7, .cap = 7,
+                         .is_distance = as_distance};
+        vb_scores eval = {.score = as_distance ? eval_dist : eval_sim, .label = eval_label, .n = 5, .cap = 5,
+                          .is_distance = as_distance};
         vb_metrics m;
         vb_metrics_init(&m);
         vb_err e = {0};
-        CHECK(vb_calibrate(&s, cal, 0.5, 0.95, &m, &e) == 0);
+        CHECK(vb_calibrate(&cal, &eval, 0.5, 0.95, &m, &e) == 0);
         CHECK(m.calibrated_threshold == (as_distance ? -0.85 : 0.85));
         CHECK(m.calibrated_calibration_fmr == 0.5);
         CHECK(m.calibrated_fmr == 1.0 / 3 && m.calibrated_fnmr == 0.5);
@@ -265,20 +269,19 @@ static void test_calibration(void)
         CHECK(m.calibrated_fnmr_ci.wilson_low == w.low && m.calibrated_fnmr_ci.wilson_high == w.high);
         CHECK(m.have & VB_MG_CALIBRATION);
         /* target 0.2: even the strictest point (1.0: FMR .25) is too high -> accept nothing */
-        CHECK(vb_calibrate(&s, cal, 0.2, 0.95, &m, &e) == 0);
+        CHECK(vb_calibrate(&cal, &eval, 0.2, 0.95, &m, &e) == 0);
         CHECK(m.calibrated_calibration_fmr == 0 && m.calibrated_fmr == 0 && m.calibrated_fnmr == 1);
         /* target 0.25: threshold 0.95 (0.9 would bring FMR to .5) */
-        CHECK(vb_calibrate(&s, cal, 0.25, 0.95, &m, &e) == 0);
+        CHECK(vb_calibrate(&cal, &eval, 0.25, 0.95, &m, &e) == 0);
         CHECK(m.calibrated_threshold == (as_distance ? -0.95 : 0.95) && m.calibrated_calibration_fmr == 0.25);
     }
-    uint8_t all_cal[12];
-    memset(all_cal, 1, sizeof all_cal);
-    vb_scores s = {.score = sim, .label = label, .n = 12, .cap = 12};
+    vb_scores cal = {.score = cal_sim, .label = cal_label, .n = 7, .cap = 7};
+    vb_scores no_genuine = {.score = eval_sim, .label = eval_label, .n = 3, .cap = 3}; /* impostors only */
     vb_metrics m;
     vb_metrics_init(&m);
     vb_err e = {0};
-    CHECK(vb_calibrate(&s, all_cal, 0.5, 0.95, &m, &e) == -1 && e.code == VB_EXIT_INPUT);
-    CHECK(strstr(e.msg, "evaluation") != NULL);
+    CHECK(vb_calibrate(&cal, &no_genuine, 0.5, 0.95, &m, &e) == -1 && e.code == VB_EXIT_INPUT);
+    CHECK(strstr(e.msg, "evaluation") != NULL && !(m.have & VB_MG_CALIBRATION));
 }
 
 /* ---- the rows ---- */
