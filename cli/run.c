@@ -196,6 +196,10 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
             subjects[i] = run->ds.samples[t.a].subject_index;
             subjects[s->n + i] = run->ds.samples[t.b].subject_index;
         }
+        if (i != s->n) {
+            free(subjects);
+            return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
+        }
         vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
         vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count()};
         int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
@@ -303,13 +307,26 @@ static int add_calibration(const vb_run *run, const vb_run_combo *c, vb_metrics 
     return rc ? -1 : 0;
 }
 
+/* --calibration-folds checked before any work: a dataset with folds, a well-formed list. */
+static int check_calibration_folds(const vb_run *run, vb_err *e)
+{
+    if (!run->cfg.calibration_folds)
+        return 0;
+    if (!run->ds.n_folds)
+        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", run->cfg.dataset);
+    unsigned char *sel = vb_calloc(65536, 1, e);
+    int rc = !sel || parse_fold_set(run->cfg.calibration_folds, sel, e);
+    free(sel);
+    return rc ? -1 : 0;
+}
+
 /* --calibration-trials: that trials file over the dataset's samples; every sample it names
  * must be one the run embeds. */
 static int open_calibration_trials(vb_run *run, vb_err *e)
 {
     const char *file = run->cfg.calibration_trials;
     if (!file)
-        return 0;
+        return check_calibration_folds(run, e);
     if (vb_dataset_open(run->cfg.dataset, file, NULL, &run->cal_ds, e))
         return -1;
     run->cal_sample = vb_malloc((run->cal_ds.n_samples ? run->cal_ds.n_samples : 1) * sizeof *run->cal_sample, e);

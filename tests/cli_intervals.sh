@@ -92,6 +92,9 @@ expect_grep 'no subjects' "$CLI_TMP/out" "metrics help says why there is no boot
 # Calibration: threshold on fold 1, rates on fold 2.
 expect_exit 2 "--target-fmr alone" -- $RUN --out "$CLI_TMP/out2" --target-fmr 0.1
 expect_exit 2 "no folds to calibrate on" -- $RUN --out "$OUT" --target-fmr 0.1 --calibration-folds 1
+expect_grep 'has no folds' "$CLI_TMP/err" "says the dataset has no folds"
+expect_exit 2 "bad fold list" -- $RUN --trials "$D/trials.csv" --out "$CLI_TMP/out2" --target-fmr 0.1 --calibration-folds 2-1
+[ ! -e "$CLI_TMP/out2" ] && ok || not_ok "bad fold list found only after the results folder was made"
 OUT2="$CLI_TMP/out2"
 expect_exit 0 "calibrated run" -- $RUN --trials "$D/trials.csv" --out "$OUT2" --target-fmr 0.1 --calibration-folds 1
 for row in calibrated_target_fmr,0.1 calibrated_threshold, calibrated_fmr, calibrated_fnmr, calibrated_fmr_ci_high, \
