@@ -84,14 +84,16 @@ static void summary_table(FILE *f, const vb_results *run)
 /* Confidence intervals and the calibrated operating point (reports/intervals.h). */
 static void intervals_section(FILE *f, const vb_results *run)
 {
-    int any_ci = 0, any_cal = 0;
+    int any_cal = 0;
+    const vb_metrics *m0 = NULL; /* the first combination with intervals: their level */
     for (int i = 0; i < run->n_combos; i++) {
-        any_ci |= run->combos[i].has_metrics && (run->combos[i].metrics.have & VB_MG_CI);
-        any_cal |= run->combos[i].has_metrics && (run->combos[i].metrics.have & VB_MG_CALIBRATION);
+        const vb_metrics *m = &run->combos[i].metrics;
+        if (run->combos[i].has_metrics && (m->have & VB_MG_CI) && !m0)
+            m0 = m;
+        any_cal |= run->combos[i].has_metrics && (m->have & VB_MG_CALIBRATION);
     }
-    if (!any_ci)
+    if (!m0)
         return;
-    const vb_metrics *m0 = &run->combos[0].metrics;
     fprintf(f, "Intervals in brackets: %g%% Clopper-Pearson, in percent (metrics.csv also has Wilson `*_wilson_*` and, "
                "where computed, the subject bootstrap `*_boot_*`).\n\n", 100 * m0->confidence);
     fprintf(f, "| combination | FNMR@FMR=1e-3 bootstrap | FMR at %.2f bootstrap | FNMR at %.2f bootstrap |\n"
