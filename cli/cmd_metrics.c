@@ -12,6 +12,7 @@
 #include "core/parse.h"
 #include "core/common.h"
 #include "core/csv_write.h"
+#include "reports/intervals.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/score_file.h"
@@ -22,7 +23,10 @@ static void describe(FILE *f)
                "trial counts, EER (bob.measure, FVC2000 and ROC-convex-hull variants), FNMR at\n"
                "FMR 1e-1..1e-6 and 0 with thresholds and rule-of-3/30 flags, AUC, d', FTA counts,\n"
                "minimum HTER and, with a fold column, the LFW 10-fold accuracy. Definitions:\n"
-               "docs/metrics.md and reports/metrics.h.\n\n"
+               "docs/metrics.md and reports/metrics.h. Every rate that is k errors out of n\n"
+               "trials also gets Clopper-Pearson (*_ci_low/_ci_high) and Wilson (*_wilson_*)\n"
+               "intervals at --confidence (reports/intervals.h). A score file holds no subjects,\n"
+               "so the subject bootstrap (*_boot_*) is only in veribench run.\n\n"
                "Formats: csv (default): a header with label (1/0) and score columns, optional\n"
                "fold column (1..K; 0 or empty = in no fold), e.g. the scores/*.csv.gz of\n"
                "veribench run (.gz read transparently); bob4: bob.measure's 4-column 'claimed\n"
@@ -41,7 +45,7 @@ static const vb_command_help help = {
 typedef struct metrics_opts {
     const char *scores, *format, *genuine, *impostor, *plot;
     int is_distance, have_threshold, bench;
-    double threshold;
+    double threshold, confidence;
     size_t bench_imp, bench_gen;
 } metrics_opts;
 
@@ -64,6 +68,7 @@ static int parse_args(int argc, char **argv, metrics_opts *o)
     o->bench_imp = 87307271;
     o->bench_gen = 242257;
     o->threshold = NAN;
+    o->confidence = 0.95;
     /* A finite threshold only: an infinite one would count failures to acquire (+inf
      * distance) as matches, since no finite score separates them. */
     const vb_option opts[] = {
@@ -73,6 +78,7 @@ static int parse_args(int argc, char **argv, metrics_opts *o)
         VB_OPT_STRING_ROW("impostor", "FILE", "pyeer: the impostor scores", &o->impostor),
         VB_OPT_FLAG_ROW("distance", "scores are distances (lower = more alike; accepted when\nd <= threshold); thresholds are printed as distances", &o->is_distance),
         VB_OPT_DOUBLE_ROW("threshold", "T", "also print FMR/FNMR and error counts at threshold T\n(rows threshold, threshold_fmr, threshold_fnmr, ...)", &o->threshold, -DBL_MAX, DBL_MAX),
+        VB_OPT_CONFIDENCE(&o->confidence),
         VB_OPT_STRING_ROW("plot", "PREFIX", "write PREFIX-det.{png,svg} and PREFIX-hist.{png,svg} with\ngnuplot (skipped with a note when gnuplot is missing)", &o->plot),
         VB_OPT_FLAG_ROW("synthetic-bench", "time the metrics step on synthetic LFW all-vs-all sized\ndistances and print the metrics plus bench_* timing rows", &o->bench),
         VB_OPT_CALL_ROW("bench-impostors", "N", "impostor trials of the synthetic bench (default 87307271)", &o->bench_imp, parse_count),
@@ -150,6 +156,7 @@ static int compute(const metrics_opts *o, const vb_scores *t, vb_metrics *m, vb_
         note_unfolded(t);
     if (o->have_threshold)
         set_threshold_rows(m, t, o->threshold);
+    vb_metrics_add_intervals(m, o->confidence);
     return 0;
 }
 

@@ -1,4 +1,5 @@
 /* veribench run: evaluate a model on a dataset (see cli/run.h for what it writes). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,9 @@ int cmd_run(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     vb_backend_list backends = {0};
     vb_quant_list quants = {0};
-    int max_pixels = 0;
+    int max_pixels = 0, replicates = 1000, seed = 1;
+    cfg.confidence = 0.95;
+    cfg.target_fmr = NAN;
     const vb_option opts[] = {
         VB_OPT_STRING_ROW("dataset", "SPEC", "the dataset, see above", &cfg.dataset),
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV a,b,label[,fold] (csv:, lfw-all, fvc2002-all)", &cfg.trials),
@@ -49,6 +52,12 @@ int cmd_run(int argc, char **argv)
         VB_OPT_FLAG_ROW("restart", "discard saved templates and scores of these combinations", &cfg.restart),
         VB_OPT_FLAG_ROW("no-plots", "skip gnuplot", &cfg.no_plots),
         VB_OPT_QUIET(&cfg.quiet),
+        VB_OPT_CONFIDENCE(&cfg.confidence),
+        VB_OPT_INT_ROW("bootstrap", "N", "subject-bootstrap replicates for the *_boot_low/_high rows,\n0..100000 (default 1000; 0: none)", &replicates, 0, 100000),
+        VB_OPT_INT_ROW("seed", "N", "the bootstrap's random seed, 0..2147483647 (default 1)", &seed, 0, 2147483647),
+        VB_OPT_DOUBLE_ROW("target-fmr", "X", "calibrate: the threshold with FMR <= X on the calibration\nsplit, evaluated on the other trials (rows calibrated_*)", &cfg.target_fmr, 0, 1),
+        VB_OPT_STRING_ROW("calibration-folds", "LIST", "with --target-fmr: the calibration folds, e.g. 1-5 (LFW:\nfolds 6-10 then evaluate)", &cfg.calibration_folds),
+        VB_OPT_STRING_ROW("calibration-trials", "FILE", "with --target-fmr: calibration trials a,b,label over the\ndataset's samples (csv:, lfw-all, fvc2002-all); the dataset's\ntrials evaluate", &cfg.calibration_trials),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
@@ -56,6 +65,11 @@ int cmd_run(int argc, char **argv)
     vb_opt_apply_max_pixels(max_pixels);
     if (!cfg.dataset || !cfg.out_dir)
         return vb_usage_error(&help, "--dataset and --out are required");
+    if (isnan(cfg.target_fmr) != (!cfg.calibration_folds && !cfg.calibration_trials) ||
+        (cfg.calibration_folds && cfg.calibration_trials))
+        return vb_usage_error(&help, "--target-fmr takes one of --calibration-folds and --calibration-trials");
+    cfg.bootstrap = (unsigned)replicates;
+    cfg.seed = (uint64_t)seed;
     if (!backends.n)
         snprintf(backends.spec[backends.n++], sizeof backends.spec[0], "cpu");
     if (!quants.n)

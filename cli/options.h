@@ -88,6 +88,10 @@ int vb_opt_crop(void *value, const char *text, vb_err *e);         /* vb_crop * 
     VB_OPT_INT_ROW("max-pixels", "N", "refuse images declaring more than N pixels, 1..1073741824\n(default 67108864: 64 megapixels)", p, 1, 1073741824)
 void vb_opt_apply_max_pixels(int max_pixels); /* 0: leave the default */
 
+/* The level of every confidence interval (reports/intervals.h), run and metrics. */
+#define VB_OPT_CONFIDENCE(p) \
+    VB_OPT_DOUBLE_ROW("confidence", "L", "level of the confidence intervals, 0.5..0.999999 (default 0.95)", p, 0.5, 0.999999)
+
 /* ---- parsing ---- */
 
 typedef struct vb_command_help {

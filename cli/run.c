@@ -20,6 +20,8 @@
 #include "cli/scores.h"
 #include "cli/templates.h"
 #include "models/arch.h"
+#include "core/parse.h"
+#include "reports/intervals.h"
 #include "reports/plot.h"
 #include "reports/results.h"
 #include "core/files.h"
@@ -172,6 +174,174 @@ static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_score
     m->have |= VB_MG_MODEL_THRESHOLD;
 }
 
+/* The subject bootstrap (reports/intervals.h): each trial's two subjects, in the order
+ * vb_scores_compute scored them (the dataset's trial order). */
+static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    const char *why = NULL;
+    if (!cfg->bootstrap)
+        return 0;
+    if ((double)s->n * cfg->bootstrap > VB_BOOT_MAX_WORK) {
+        why = "trials x replicates is over 5e8 (reports/intervals.h)";
+    } else {
+        uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
+        if (!subjects)
+            return -1;
+        vb_trial_iter it;
+        vb_trial t;
+        size_t i = 0;
+        vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
+        for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
+            subjects[i] = run->ds.samples[t.a].subject_index;
+            subjects[s->n + i] = run->ds.samples[t.b].subject_index;
+        }
+        if (i != s->n) {
+            free(subjects);
+            return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
+        }
+        vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
+        vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count()};
+        int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
+        free(subjects);
+        if (rc < 0)
+            return -1;
+    }
+    if (why && !cfg->quiet)
+        fprintf(stderr, "veribench run: %s: subject bootstrap skipped: %s\n", c->label, why);
+    return 0;
+}
+
+/* "1,3-5" -> sel[1], sel[3..5] = 1 (sel has 65536 entries: every fold id). */
+static int parse_fold_set(const char *text, unsigned char *sel, vb_err *e)
+{
+    for (const char *p = text;;) {
+        char tok[32];
+        size_t len = strcspn(p, ",");
+        uint64_t lo = 0, hi = 0;
+        int ok = len > 0 && len < sizeof tok;
+        if (ok) {
+            memcpy(tok, p, len);
+            tok[len] = 0;
+            char *dash = strchr(tok, '-');
+            if (dash)
+                *dash = 0;
+            ok = !vb_parse_uint(tok, 65535, &lo) && !vb_parse_uint(dash ? dash + 1 : tok, 65535, &hi) && lo >= 1 &&
+                 lo <= hi;
+        }
+        if (!ok)
+            return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds '%s': expected fold numbers or ranges like 1-5",
+                           text);
+        for (uint64_t f = lo; f <= hi; f++)
+            sel[f] = 1;
+        p += len;
+        if (!*p++)
+            return 0;
+    }
+}
+
+/* The trials of s with keep[i] == want, into out (no folds). */
+static int subset_scores(const vb_scores *s, const uint8_t *keep, int want, vb_scores *out, vb_err *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += keep[i] == want;
+    if (vb_scores_alloc(out, n ? n : 1, s->is_distance, 0, e))
+        return -1;
+    out->n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (keep[i] == want) {
+            out->score[out->n] = s->score[i];
+            out->label[out->n++] = s->label[i];
+        }
+    return 0;
+}
+
+/* --calibration-folds: the scores split by fold. */
+static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal, vb_scores *eval, vb_err *e)
+{
+    if (!s->fold)
+        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", run->cfg.dataset);
+    unsigned char *sel = vb_calloc(65536, 1, e);
+    uint8_t *in_cal = sel ? vb_malloc(s->n ? s->n : 1, e) : NULL;
+    int rc = !in_cal || parse_fold_set(run->cfg.calibration_folds, sel, e);
+    for (size_t i = 0; !rc && i < s->n; i++)
+        in_cal[i] = sel[s->fold[i]];
+    rc = rc || subset_scores(s, in_cal, 1, cal, e) || subset_scores(s, in_cal, 0, eval, e);
+    free(sel);
+    free(in_cal);
+    return rc ? -1 : 0;
+}
+
+/* --calibration-trials: the calibration trials scored with this combination's templates,
+ * mapped onto the calibration dataset's sample order. */
+static int score_calibration_trials(const vb_run *run, const vb_run_combo *c, vb_scores *cal, vb_err *e)
+{
+    size_t n = run->cal_ds.n_samples, dim = (size_t)c->dim;
+    float *desc = vb_malloc((n ? n : 1) * dim * sizeof *desc, e);
+    uint8_t *ok = desc ? vb_malloc(n ? n : 1, e) : NULL;
+    int rc = !ok;
+    for (size_t i = 0; !rc && i < n; i++) {
+        memcpy(desc + i * dim, c->templates + run->cal_sample[i] * dim, dim * sizeof *desc);
+        ok[i] = c->ok[run->cal_sample[i]];
+    }
+    rc = rc || vb_scores_compute(&run->cal_ds, desc, ok, c->dim, cpu_count(), cal, e);
+    free(desc);
+    free(ok);
+    return rc ? -1 : 0;
+}
+
+/* run --target-fmr X: the threshold from the calibration split (folds or trials file), FMR
+ * and FNMR at it on the other trials. */
+static int add_calibration(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    if (isnan(cfg->target_fmr))
+        return 0;
+    vb_scores cal = {0}, eval = {0};
+    int rc = cfg->calibration_folds ? split_by_folds(run, s, &cal, &eval, e)
+                                    : score_calibration_trials(run, c, &cal, e);
+    rc = rc || vb_calibrate(&cal, cfg->calibration_folds ? &eval : s, cfg->target_fmr, cfg->confidence, m, e);
+    vb_scores_free(&cal);
+    vb_scores_free(&eval);
+    return rc ? -1 : 0;
+}
+
+/* --calibration-folds checked before any work: a dataset with folds, a well-formed list. */
+static int check_calibration_folds(const vb_run *run, vb_err *e)
+{
+    if (!run->cfg.calibration_folds)
+        return 0;
+    if (!run->ds.n_folds)
+        return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", run->cfg.dataset);
+    unsigned char *sel = vb_calloc(65536, 1, e);
+    int rc = !sel || parse_fold_set(run->cfg.calibration_folds, sel, e);
+    free(sel);
+    return rc ? -1 : 0;
+}
+
+/* --calibration-trials: that trials file over the dataset's samples; every sample it names
+ * must be one the run embeds. */
+static int open_calibration_trials(vb_run *run, vb_err *e)
+{
+    const char *file = run->cfg.calibration_trials;
+    if (!file)
+        return check_calibration_folds(run, e);
+    if (vb_dataset_open(run->cfg.dataset, file, NULL, &run->cal_ds, e))
+        return -1;
+    run->cal_sample = vb_malloc((run->cal_ds.n_samples ? run->cal_ds.n_samples : 1) * sizeof *run->cal_sample, e);
+    if (!run->cal_sample)
+        return -1;
+    for (uint32_t i = 0; i < run->cal_ds.n_samples; i++) {
+        int64_t k = vb_dataset_find(&run->ds, run->cal_ds.samples[i].id);
+        if (k < 0)
+            return vb_fail(e, VB_EXIT_INPUT, "%s: sample %s is not among the samples this run embeds", file,
+                           run->cal_ds.samples[i].id);
+        run->cal_sample[i] = (uint32_t)k;
+    }
+    return 0;
+}
+
 static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
 {
     double t0 = vb_now();
@@ -181,6 +351,9 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_
     c->metrics_s = vb_now() - t0;
     vb_metrics *m = &c->metrics;
     set_operating_point(run, m, s);
+    vb_metrics_add_intervals(m, run->cfg.confidence);
+    if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
+        return -1;
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
     m->model_bytes = (double)c->model_bytes;
@@ -294,9 +467,26 @@ static int fill_provenance(FILE *f, const vb_run *run)
     prov(f, "run", "score_units", "euclidean distance (lower = more alike); +inf = failure to acquire");
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)vb_image_max_pixels());
     prov(f, "run", "max_pixels", buf);
-    /* Nothing in a run draws random numbers (trial orders, folds and kernels are fixed): the
-     * same inputs give bit-identical CPU scores (tests/cli_repro.sh). */
-    prov(f, "run", "random_seed", "none (deterministic)");
+    /* Only the subject bootstrap draws random numbers, from this seed (trial orders, folds and
+     * kernels are fixed): the same inputs give bit-identical CPU scores (tests/cli_repro.sh)
+     * and bootstrap intervals. */
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->cfg.seed);
+    prov(f, "run", "random_seed", run->cfg.bootstrap ? buf : "none (deterministic)");
+    prov(f, "run", "bootstrap_seed", buf);
+    snprintf(buf, sizeof buf, "%u", run->cfg.bootstrap);
+    prov(f, "run", "bootstrap_replicates", buf);
+    snprintf(buf, sizeof buf, "%.17g", VB_BOOT_MAX_WORK);
+    prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
+    snprintf(buf, sizeof buf, "%.17g", run->cfg.confidence);
+    prov(f, "run", "confidence", buf);
+    if (!isnan(run->cfg.target_fmr)) {
+        snprintf(buf, sizeof buf, "%.17g", run->cfg.target_fmr);
+        prov(f, "run", "target_fmr", buf);
+        if (run->cfg.calibration_folds)
+            prov(f, "run", "calibration_folds", run->cfg.calibration_folds);
+        else
+            prov(f, "run", "calibration_trials", run->cfg.calibration_trials);
+    }
     iso_time((time_t)run->started, buf, sizeof buf);
     prov(f, "run", "started_utc", buf);
     iso_time(time(NULL), buf, sizeof buf);
@@ -746,6 +936,9 @@ static void free_run(vb_run *run)
         for (uint32_t i = 0; i < run->ds.n_samples; i++)
             free(run->fta_reason[i]);
     free(run->fta_reason);
+    free(run->cal_sample);
+    if (run->cfg.calibration_trials)
+        vb_dataset_free(&run->cal_ds);
     vb_dataset_free(&run->ds);
 }
 
@@ -793,7 +986,7 @@ int vb_run_main(const vb_run_config *cfg)
     else
         snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
-        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)))
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
         return fail(&run, &e);
     if (run.ds.modality != VB_MODALITY_FACE) {
         vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; the face model embeds faces only", cfg->dataset,

@@ -35,6 +35,12 @@ typedef struct vb_run_config {
     int restart;    /* discard saved templates and scores of these combinations */
     int no_plots;
     int quiet;
+    double confidence;             /* level of every interval (--confidence, 0.95) */
+    unsigned bootstrap;            /* subject-bootstrap replicates (--bootstrap, 1000; 0: none) */
+    uint64_t seed;                 /* the bootstrap's seed (--seed, 1) */
+    double target_fmr;             /* --target-fmr; NaN: no calibrated operating point */
+    const char *calibration_folds; /* folds the threshold is calibrated on ("1-5"); the rest evaluate */
+    const char *calibration_trials; /* or: a trials file (a,b,label) over the dataset's samples */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */
@@ -80,6 +86,8 @@ typedef struct vb_run {
     char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */
     size_t n_fta;
     double started;
+    vb_dataset cal_ds;        /* --calibration-trials: its trials over the same samples */
+    uint32_t *cal_sample;     /* cal_ds sample -> run.ds sample; NULL without that option */
 } vb_run;
 
 /* Run everything; returns an exit code (core/common.h) after printing errors. */

@@ -70,6 +70,16 @@
  * sample counts, throughput, change against fp32 and the synthetic-bench timings. The full
  * list with units and descriptions is VB_METRICS below, in metrics.csv order.
  *
+ * Confidence intervals (reports/intervals.h computes them) come last, as one block after
+ * every row above, so earlier rows keep their order: `confidence` (the level), then for each
+ * rate R that is k errors out of n trials, R_ci_low/_ci_high (Clopper-Pearson, what a gate
+ * compares), R_wilson_low/_wilson_high (Wilson) and, in a run, R_boot_low/_boot_high (subject
+ * bootstrap); the rates: fnmr@fmr=X and fnmr@fmr=X_fmr (every X), threshold_fmr/_fnmr,
+ * fmr@threshold/fnmr@threshold; then bootstrap_replicates/_seed/_subjects and the calibrated
+ * operating point of `run --target-fmr X --calibration-folds L` (calibrated_threshold,
+ * calibrated_fmr, calibrated_fnmr, counts, intervals). Groups VB_MG_CI*, VB_MG_BOOT*,
+ * VB_MG_CALIBRATION.
+ *
  * Speed: the engine sorts genuine and impostor scores with a radix sort
  * (reports/radix_sort.h) into its private index; every metric above then comes from ONE
  * merge walk over the two sorted arrays. LFW all-vs-all (87M impostor + 240k genuine) takes
@@ -131,6 +141,14 @@ enum vb_fmr_target { VB_FMR_1E1, VB_FMR_1E2, VB_FMR_1E3, VB_FMR_1E4, VB_FMR_1E5,
 /* "1e-1", ..., "1e-6", "0": the X in the metric names fnmr@fmr=X... */
 extern const char *const vb_fmr_target_text[VB_FMR_TARGETS];
 
+/* Interval fields (rows VB_CI_ROWS / VB_BOOT_ROWS). */
+typedef struct vb_rate_ci {
+    double ci_low, ci_high, wilson_low, wilson_high;
+} vb_rate_ci;
+typedef struct vb_boot_ci {
+    double low, high;
+} vb_boot_ci;
+
 typedef struct vb_fnmr_at_fmr {
     double fnmr, threshold, fmr, false_matches, false_nonmatches, rule_of_3, rule_of_30;
 } vb_fnmr_at_fmr;
@@ -147,6 +165,13 @@ enum vb_metric_group {
     VB_MG_THROUGHPUT = 1 << 5,      /* veribench run: when the backend time was measured */
     VB_MG_VS_FP32 = 1 << 6,         /* veribench run: a level against fp32, same backend+device */
     VB_MG_BENCH = 1 << 7,           /* veribench metrics --synthetic-bench */
+    /* confidence intervals (reports/intervals.h), each written only when computed: */
+    VB_MG_CI = 1 << 8,                    /* Wilson + Clopper-Pearson of the CORE rates */
+    VB_MG_CI_AT_THRESHOLD = 1 << 9,       /* ... of the --threshold rates */
+    VB_MG_CI_MODEL_THRESHOLD = 1 << 10,   /* ... of the model-threshold rates (run) */
+    VB_MG_BOOT = 1 << 11,                 /* subject bootstrap of the CORE rates (run) */
+    VB_MG_BOOT_MODEL_THRESHOLD = 1 << 12, /* ... of the model-threshold rates (run) */
+    VB_MG_CALIBRATION = 1 << 13,          /* run --target-fmr: calibrated operating point */
 };
 
 /* X(field, "csv name", groups, "unit", "description"), in metrics.csv order. The CSV names
@@ -165,6 +190,24 @@ enum vb_metric_group {
       "1: FMR <= " x " is not measurable with this many impostor trials (rule of 3)")                                 \
     X(fnmr_at_fmr[j].rule_of_30, "fnmr@fmr=" x "_rule_of_30", VB_MG_CORE, "flag",                                    \
       "1: the FNMR or FMR there rests on fewer than 30 errors (rule of 30)")
+
+/* The interval rows of one rate `name` (a rate that is k errors out of n trials):
+ * _ci_low/_ci_high Clopper-Pearson (the conservative bound a gate compares against),
+ * _wilson_low/_wilson_high Wilson, _boot_low/_boot_high the subject bootstrap's percentile
+ * interval; all at the level of the `confidence` row (reports/intervals.h). */
+#define VB_CI_ROWS(X, f, name, group)                                                                                 \
+    X(f.ci_low, name "_ci_low", group, "rate", "Clopper-Pearson lower bound of " name)                               \
+    X(f.ci_high, name "_ci_high", group, "rate", "Clopper-Pearson upper bound of " name)                             \
+    X(f.wilson_low, name "_wilson_low", group, "rate", "Wilson lower bound of " name)                                \
+    X(f.wilson_high, name "_wilson_high", group, "rate", "Wilson upper bound of " name)
+#define VB_BOOT_ROWS(X, f, name, group)                                                                               \
+    X(f.low, name "_boot_low", group, "rate", "subject-bootstrap lower bound of " name)                              \
+    X(f.high, name "_boot_high", group, "rate", "subject-bootstrap upper bound of " name)
+#define VB_FMR_TARGET_CI_ROWS(X, j, x)                                                                                \
+    VB_CI_ROWS(X, fnmr_at_fmr_ci[j], "fnmr@fmr=" x, VB_MG_CI)                                                         \
+    VB_BOOT_ROWS(X, fnmr_at_fmr_boot[j], "fnmr@fmr=" x, VB_MG_BOOT)                                                   \
+    VB_CI_ROWS(X, fmr_at_fmr_ci[j], "fnmr@fmr=" x "_fmr", VB_MG_CI)                                                   \
+    VB_BOOT_ROWS(X, fmr_at_fmr_boot[j], "fnmr@fmr=" x "_fmr", VB_MG_BOOT)
 
 #define VB_METRICS(X)                                                                                                 \
     X(genuine, "genuine", VB_MG_CORE, "count", "genuine trials, FTA included")                                        \
@@ -223,7 +266,41 @@ enum vb_metric_group {
     X(bench_build_sort_s, "bench_build_sort_s", VB_MG_BENCH, "s", "validate, split, radix sort")                      \
     X(bench_walk_s, "bench_walk_s", VB_MG_BENCH, "s", "the merge walk and its observers")                             \
     X(bench_metrics_s, "bench_metrics_s", VB_MG_BENCH, "s", "the whole metrics step (wall)")                          \
-    X(bench_metrics_cpu_s, "bench_metrics_cpu_s", VB_MG_BENCH, "s", "the same in CPU time, both threads")
+    X(bench_metrics_cpu_s, "bench_metrics_cpu_s", VB_MG_BENCH, "s", "the same in CPU time, both threads")          \
+    X(confidence, "confidence",                                                                                       \
+      VB_MG_CI | VB_MG_CI_AT_THRESHOLD | VB_MG_CI_MODEL_THRESHOLD | VB_MG_BOOT | VB_MG_CALIBRATION, "rate",           \
+      "confidence level of every interval row below (--confidence)")                                                 \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E1, "1e-1")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E2, "1e-2")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E3, "1e-3")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E4, "1e-4")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E5, "1e-5")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_1E6, "1e-6")                                                                      \
+    VB_FMR_TARGET_CI_ROWS(X, VB_FMR_ZERO, "0")                                                                        \
+    VB_CI_ROWS(X, threshold_fmr_ci, "threshold_fmr", VB_MG_CI_AT_THRESHOLD)                                           \
+    VB_CI_ROWS(X, threshold_fnmr_ci, "threshold_fnmr", VB_MG_CI_AT_THRESHOLD)                                         \
+    VB_CI_ROWS(X, fmr_at_threshold_ci, "fmr@threshold", VB_MG_CI_MODEL_THRESHOLD)                                     \
+    VB_BOOT_ROWS(X, fmr_at_threshold_boot, "fmr@threshold", VB_MG_BOOT_MODEL_THRESHOLD)                               \
+    VB_CI_ROWS(X, fnmr_at_threshold_ci, "fnmr@threshold", VB_MG_CI_MODEL_THRESHOLD)                                   \
+    VB_BOOT_ROWS(X, fnmr_at_threshold_boot, "fnmr@threshold", VB_MG_BOOT_MODEL_THRESHOLD)                             \
+    X(bootstrap_replicates, "bootstrap_replicates", VB_MG_BOOT, "count", "bootstrap replicates (--bootstrap)")       \
+    X(bootstrap_seed, "bootstrap_seed", VB_MG_BOOT, "count", "the bootstrap's seed (--seed)")                         \
+    X(bootstrap_subjects, "bootstrap_subjects", VB_MG_BOOT, "count", "subjects resampled (those in the trials)")     \
+    X(calibrated_target_fmr, "calibrated_target_fmr", VB_MG_CALIBRATION, "rate", "--target-fmr")                     \
+    X(calibrated_threshold, "calibrated_threshold", VB_MG_CALIBRATION, "score",                                      \
+      "threshold chosen on the calibration split: lowest FNMR with FMR <= the target there")                          \
+    X(calibrated_calibration_fmr, "calibrated_calibration_fmr", VB_MG_CALIBRATION, "rate",                            \
+      "the FMR it achieves on the calibration split")                                                                 \
+    X(calibrated_genuine, "calibrated_genuine", VB_MG_CALIBRATION, "count", "genuine trials of the evaluation split") \
+    X(calibrated_impostor, "calibrated_impostor", VB_MG_CALIBRATION, "count",                                        \
+      "impostor trials of the evaluation split")                                                                      \
+    X(calibrated_fmr, "calibrated_fmr", VB_MG_CALIBRATION, "rate", "FMR at that threshold on the evaluation split")   \
+    X(calibrated_fnmr, "calibrated_fnmr", VB_MG_CALIBRATION, "rate", "FNMR at that threshold on the evaluation split")\
+    X(calibrated_false_matches, "calibrated_false_matches", VB_MG_CALIBRATION, "count", "false matches there")       \
+    X(calibrated_false_nonmatches, "calibrated_false_nonmatches", VB_MG_CALIBRATION, "count",                        \
+      "false non-matches there")                                                                                      \
+    VB_CI_ROWS(X, calibrated_fmr_ci, "calibrated_fmr", VB_MG_CALIBRATION)                                             \
+    VB_CI_ROWS(X, calibrated_fnmr_ci, "calibrated_fnmr", VB_MG_CALIBRATION)
 
 /* Every field the table names is a double in one contiguous block (first .. last row), so a
  * field left out of the table fails a static assertion in metrics.c. Fields not computed
@@ -242,6 +319,15 @@ typedef struct vb_metrics {
     double eer_delta_vs_fp32, fnmr_at_fmr_1e3_delta_vs_fp32, fnmr_at_threshold_delta_vs_fp32, cosine_vs_fp32_mean,
         cosine_vs_fp32_min, model_bytes_ratio_vs_fp32;
     double bench_trials, bench_generate_s, bench_build_sort_s, bench_walk_s, bench_metrics_s, bench_metrics_cpu_s;
+    double confidence;
+    vb_rate_ci fnmr_at_fmr_ci[VB_FMR_TARGETS], fmr_at_fmr_ci[VB_FMR_TARGETS];
+    vb_boot_ci fnmr_at_fmr_boot[VB_FMR_TARGETS], fmr_at_fmr_boot[VB_FMR_TARGETS];
+    vb_rate_ci threshold_fmr_ci, threshold_fnmr_ci, fmr_at_threshold_ci, fnmr_at_threshold_ci;
+    vb_boot_ci fmr_at_threshold_boot, fnmr_at_threshold_boot;
+    double bootstrap_replicates, bootstrap_seed, bootstrap_subjects;
+    double calibrated_target_fmr, calibrated_threshold, calibrated_calibration_fmr, calibrated_genuine,
+        calibrated_impostor, calibrated_fmr, calibrated_fnmr, calibrated_false_matches, calibrated_false_nonmatches;
+    vb_rate_ci calibrated_fmr_ci, calibrated_fnmr_ci;
     /* not rows: */
     double build_s, walk_s; /* wall time of the engine's sort and of its walk (for the bench) */
     vb_curve curve;

@@ -34,6 +34,19 @@ static const char *pp(double v, char *buf)
     return buf;
 }
 
+/* A rate with its Clopper-Pearson interval in percent, "30.6% [27.9, 33.4]", when the
+ * interval rows are present (shown), else the rate alone. buf must hold 96 bytes. */
+static const char *pct_ci(double v, const vb_rate_ci *ci, int have_ci, char *buf)
+{
+    char r[32];
+    pct(v, r);
+    if (!have_ci || isnan(v) || isnan(ci->ci_low))
+        snprintf(buf, 96, "%s", r);
+    else
+        snprintf(buf, 96, "%s [%.3g, %.3g]", r, 100 * ci->ci_low, 100 * ci->ci_high);
+    return buf;
+}
+
 static const char *num(double v, const char *fmt, char *buf)
 {
     if (isnan(v))
@@ -44,7 +57,7 @@ static const char *num(double v, const char *fmt, char *buf)
 
 static void summary_table(FILE *f, const vb_results *run)
 {
-    char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
+    char a[32], b[32], c[32], h[32];
     int folds = run->ds->n_folds >= 2;
     fprintf(f, "| combination | EER | FNMR@FMR=1e-3 | FMR / FNMR at %.2f | %sAUC | d' | FTA samples | faces/s |\n",
             run->threshold, folds ? "10-fold accuracy | " : "");
@@ -56,10 +69,67 @@ static void summary_table(FILE *f, const vb_results *run)
         char acc[80] = "";
         if (folds)
             snprintf(acc, sizeof acc, "%s ± %s | ", pct(m->accuracy_10fold_mean, a), pct(m->accuracy_10fold_std, b));
+        char d_ci[96], e_ci[96], g_ci[96];
+        int ci = (m->have & VB_MG_CI) != 0, ci_model = (m->have & VB_MG_CI_MODEL_THRESHOLD) != 0;
         fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, pct(m->eer, c),
-                pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, d), pct(m->fmr_at_threshold, e), pct(m->fnmr_at_threshold, g), acc,
+                pct_ci(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, &m->fnmr_at_fmr_ci[VB_FMR_1E3], ci, d_ci),
+                pct_ci(m->fmr_at_threshold, &m->fmr_at_threshold_ci, ci_model, e_ci),
+                pct_ci(m->fnmr_at_threshold, &m->fnmr_at_threshold_ci, ci_model, g_ci), acc,
                 num(m->auc, "%.5f", h), num(m->dprime, "%.3f", a), k->n_failed,
                 k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "n/a");
+    }
+    fprintf(f, "\n");
+}
+
+/* Confidence intervals and the calibrated operating point (reports/intervals.h). */
+static void intervals_section(FILE *f, const vb_results *run)
+{
+    int any_cal = 0;
+    const vb_metrics *m0 = NULL; /* the first combination with intervals: their level */
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_metrics *m = &run->combos[i].metrics;
+        if (run->combos[i].has_metrics && (m->have & VB_MG_CI) && !m0)
+            m0 = m;
+        any_cal |= run->combos[i].has_metrics && (m->have & VB_MG_CALIBRATION);
+    }
+    if (!m0)
+        return;
+    fprintf(f, "Intervals in brackets: %g%% Clopper-Pearson, in percent (metrics.csv also has Wilson `*_wilson_*` and, "
+               "where computed, the subject bootstrap `*_boot_*`).\n\n", 100 * m0->confidence);
+    fprintf(f, "| combination | FNMR@FMR=1e-3 bootstrap | FMR at %.2f bootstrap | FNMR at %.2f bootstrap |\n"
+               "|---|---|---|---|\n", run->threshold, run->threshold);
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_result_combo *k = &run->combos[i];
+        const vb_metrics *m = &k->metrics;
+        if (!k->has_metrics)
+            continue;
+        int boot = (m->have & VB_MG_BOOT) != 0, bm = (m->have & VB_MG_BOOT_MODEL_THRESHOLD) != 0;
+        const vb_boot_ci *b[3] = {&m->fnmr_at_fmr_boot[VB_FMR_1E3], &m->fmr_at_threshold_boot,
+                                  &m->fnmr_at_threshold_boot};
+        int have[3] = {boot, bm, bm};
+        fprintf(f, "| `%s` |", k->label);
+        for (int j = 0; j < 3; j++)
+            if (have[j] && !isnan(b[j]->low))
+                fprintf(f, " [%.3g, %.3g]%% |", 100 * b[j]->low, 100 * b[j]->high);
+            else
+                fprintf(f, " not computed |");
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+    if (!any_cal)
+        return;
+    fprintf(f, "### Calibrated operating point\n\nThreshold chosen on the calibration split (FMR <= target there), "
+               "FMR/FNMR measured on the evaluation split.\n\n"
+               "| combination | target FMR | threshold | FMR on calibration | FMR (evaluation) | FNMR (evaluation) |\n"
+               "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_metrics *m = &run->combos[i].metrics;
+        if (!run->combos[i].has_metrics || !(m->have & VB_MG_CALIBRATION))
+            continue;
+        char a[32], c[96], d[96];
+        fprintf(f, "| `%s` | %g | %.6g | %s | %s | %s |\n", run->combos[i].label, m->calibrated_target_fmr,
+                m->calibrated_threshold, pct(m->calibrated_calibration_fmr, a),
+                pct_ci(m->calibrated_fmr, &m->calibrated_fmr_ci, 1, c), pct_ci(m->calibrated_fnmr, &m->calibrated_fnmr_ci, 1, d));
     }
     fprintf(f, "\n");
 }
@@ -164,6 +234,7 @@ int vb_report_write_md(FILE *f, const vb_results *run)
             (unsigned long long)run->ds->n_impostor, run->ds->n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
     fprintf(f, "## Summary\n\n");
     summary_table(f, run);
+    intervals_section(f, run);
     if (has_sweep(run))
         sweep_table(f, run);
     if (run->det_plot[0])

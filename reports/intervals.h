@@ -1,0 +1,102 @@
+/* Confidence intervals of error rates (docs/metrics.md "Confidence"), and the metrics
+ * rows built from them (reports/metrics.h groups VB_MG_CI*, VB_MG_BOOT*, VB_MG_CALIBRATION).
+ *
+ * Binomial intervals, for a rate that is k errors out of n trials:
+ *   vb_wilson           Wilson score interval: center (p + z^2/2n) / (1 + z^2/n), half-width
+ *                       z / (1 + z^2/n) * sqrt(p(1-p)/n + z^2/4n^2), z = Phi^-1(1 - alpha/2),
+ *                       alpha = 1 - level. k = 0 gives low = 0 exactly, k = n high = 1.
+ *   vb_clopper_pearson  the exact ("conservative") interval: low = Beta^-1(alpha/2; k, n-k+1),
+ *                       high = Beta^-1(1-alpha/2; k+1, n-k), by bisection on the regularized
+ *                       incomplete beta function (continued fraction). Closed forms at the
+ *                       edges: k = 0 -> [0, 1 - (alpha/2)^(1/n)], k = n -> [(alpha/2)^(1/n), 1].
+ *                       This is the bound a gate compares against (<metric>_ci_high).
+ * Both return {NaN, NaN} when n = 0, k > n, or level is not in (0, 1). Both are conditional
+ * on the threshold: for fnmr@fmr=X the threshold was itself chosen on the same trials, which
+ * they do not account for (the bootstrap below does).
+ *
+ * Which rates get intervals (a rate that is k errors out of n trials):
+ *   fnmr@fmr=X (false non-matches / genuine) and its achieved FMR fnmr@fmr=X_fmr (false
+ *   matches / impostor) for every target X, fmr@threshold / fnmr@threshold (the model's
+ *   threshold, run), threshold_fmr / threshold_fnmr (metrics --threshold), calibrated_fmr /
+ *   calibrated_fnmr (run --target-fmr). Not eer, eer_fvc, min_hter, auc: they average two
+ *   rates or are not error counts at one fixed threshold.
+ *
+ * Subject-level bootstrap (vb_bootstrap_metrics): trials of one subject are correlated, so
+ * subjects, not trials, are resampled. The subjects that appear in the trials are drawn with
+ * replacement, as many draws as there are such subjects; subject s drawn c_s times. A trial
+ * of samples of subjects a and b is then counted with multiplicity
+ *   genuine trial (a = b):   c_a           (it goes with its subject)
+ *   impostor trial:          c_a * c_b     (kept when both subjects are drawn, once per pair
+ *                                           of drawn copies: the "two-level" scheme)
+ * and every rate is recomputed from the weighted counts, thresholds included (fnmr@fmr=X
+ * re-chooses its threshold per replicate, so its interval covers the threshold choice).
+ * A replicate with no genuine or no impostor weight leaves the rates undefined and is left
+ * out. The interval is the percentile interval over the defined replicates, nearest-rank:
+ * low = sorted[ceil(alpha/2 * R) - 1] (index 0 at least), high = sorted[ceil((1 - alpha/2) * R) - 1].
+ * Random numbers: replicate r draws from splitmix64 seeded with seed + r * golden ratio, so the
+ * result depends on (seed, replicates) only, never on the thread count. Work is
+ * trials * replicates; above VB_BOOT_MAX_WORK the bootstrap is skipped (vb_bootstrap_metrics
+ * returns 0 and says why): LFW View 2 (6,000 trials * 1,000) takes milliseconds, lfw-all
+ * (87M trials) is skipped. */
+#ifndef VB_INTERVALS_H
+#define VB_INTERVALS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/common.h"
+#include "reports/metrics.h"
+#include "reports/scores.h"
+
+typedef struct vb_interval {
+    double low, high;
+} vb_interval;
+
+vb_interval vb_wilson(uint64_t k, uint64_t n, double level);
+vb_interval vb_clopper_pearson(uint64_t k, uint64_t n, double level);
+
+/* I_x(a, b), the regularized incomplete beta function, a, b > 0, x in [0, 1]. */
+double vb_incomplete_beta(double a, double b, double x);
+
+/* The Wilson and Clopper-Pearson rows (ci_*, wilson_*) of every rate that m holds, from its
+ * error counts, at `level`; sets m->confidence and the VB_MG_CI* bits of the groups present. */
+void vb_metrics_add_intervals(vb_metrics *m, double level);
+
+/* ---- subject-level bootstrap ---- */
+
+#define VB_BOOT_MAX_WORK 5e8 /* trials * replicates: ~7 s on two shared cores */
+
+typedef struct vb_boot_input {
+    const vb_scores *scores;      /* the trials (their units: s->is_distance) */
+    const uint32_t *subject_a;    /* per trial: subject index of each sample */
+    const uint32_t *subject_b;
+    double model_threshold;       /* caller's units; NaN: no model-threshold rows */
+} vb_boot_input;
+
+typedef struct vb_boot_config {
+    unsigned replicates; /* 0: nothing to do */
+    uint64_t seed;
+    double level;
+    int threads;         /* >= 1 */
+} vb_boot_config;
+
+/* Fills the *_boot_low/_boot_high rows of fnmr@fmr=X (FNMR and achieved FMR, every target)
+ * and, with a model threshold, of fmr@threshold/fnmr@threshold, plus bootstrap_replicates,
+ * bootstrap_seed and bootstrap_subjects; sets VB_MG_BOOT (and VB_MG_BOOT_MODEL_THRESHOLD).
+ * Returns 1 when done, 0 when skipped (replicates 0, or over VB_BOOT_MAX_WORK: *why says
+ * so), -1 on bad input (NaN score, label) or allocation failure. */
+int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, const char **why,
+                         vb_err *e);
+
+/* ---- calibration ---- */
+
+/* The operating threshold for FMR <= target on the calibration trials `cal`, by the fnmr@fmr
+ * rule of docs/metrics.md: the lowest FNMR, i.e. the most permissive operating point whose FMR
+ * <= target ("accept nothing" when none qualifies: the double just beyond the most similar
+ * score); then FMR/FNMR at that fixed threshold on the evaluation trials `eval` (same units),
+ * with Wilson and Clopper-Pearson intervals at `level`. Fills the calibrated_* rows and sets
+ * VB_MG_CALIBRATION. Fails (VB_EXIT_INPUT) when either set lacks genuine or impostor trials. */
+int vb_calibrate(const vb_scores *cal, const vb_scores *eval, double target_fmr, double level, vb_metrics *m,
+                 vb_err *e);
+
+#endif

@@ -1,0 +1,332 @@
+/* Confidence intervals, subject bootstrap and calibration (reports/intervals.h): published
+ * values (Newcombe 1998, Table I), closed forms, an independent binomial-sum check of
+ * Clopper-Pearson, symmetry and nesting, bootstrap determinism and its dependence on the
+ * number of subjects, and calibration on a hand-built score set. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reports/intervals.h"
+#include "tests/testlib.h"
+
+/* Newcombe, "Two-sided confidence intervals for the single proportion", Stat. Med. 1998,
+ * Table I: methods 3 (Wilson score) and 5 (exact, Clopper-Pearson), 95%, 4 decimals. */
+static void test_newcombe_table(void)
+{
+    static const struct {
+        uint64_t k, n;
+        double wl, wh, cl, ch;
+    } rows[] = {
+        {81, 263, 0.2553, 0.3662, 0.2527, 0.3676},
+        {15, 148, 0.0624, 0.1605, NAN, 0.1617}, /* exact low: checked by binomial sums below instead */
+        {0, 20, 0.0000, 0.1611, 0.0000, 0.1684},
+        {1, 29, 0.0061, 0.1718, 0.0009, 0.1776},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        vb_interval w = vb_wilson(rows[i].k, rows[i].n, 0.95), c = vb_clopper_pearson(rows[i].k, rows[i].n, 0.95);
+        CHECK_NEAR(w.low, rows[i].wl, 5e-5);
+        CHECK_NEAR(w.high, rows[i].wh, 5e-5);
+        if (!isnan(rows[i].cl))
+            CHECK_NEAR(c.low, rows[i].cl, 5e-5);
+        CHECK_NEAR(c.high, rows[i].ch, 5e-5);
+    }
+}
+
+/* Wilson for 5/100 at 95%, written out from the textbook formula with z = Phi^-1(0.975). */
+static void test_wilson_formula(void)
+{
+    double z = 1.959963984540054, n = 100, p = 0.05;
+    double center = (p + z * z / (2 * n)) / (1 + z * z / n);
+    double half = z / (1 + z * z / n) * sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+    vb_interval w = vb_wilson(5, 100, 0.95);
+    CHECK_NEAR(w.low, center - half, 1e-12);
+    CHECK_NEAR(w.high, center + half, 1e-12);
+    CHECK_NEAR(w.low, 0.0215, 5e-5); /* [2.15%, 11.18%] to 4 decimals */
+    CHECK_NEAR(w.high, 0.1118, 5e-5);
+    vb_interval z0 = vb_wilson(0, 10, 0.95), zn = vb_wilson(10, 10, 0.95);
+    CHECK(z0.low == 0 && zn.high == 1);
+    CHECK_NEAR(z0.high, z * z / (10 + z * z), 1e-12); /* k = 0: upper = z^2 / (n + z^2) */
+}
+
+static void test_clopper_pearson_edges(void)
+{
+    vb_interval c = vb_clopper_pearson(0, 3, 0.95);
+    CHECK(c.low == 0);
+    CHECK_NEAR(c.high, 1 - pow(0.025, 1.0 / 3), 1e-15);
+    c = vb_clopper_pearson(3, 3, 0.95);
+    CHECK(c.high == 1);
+    CHECK_NEAR(c.low, pow(0.025, 1.0 / 3), 1e-15);
+    c = vb_clopper_pearson(0, 1000000, 0.95); /* rule of 3: upper ~ 3.689 / n */
+    CHECK_NEAR(c.high * 1e6, -log(0.025), 1e-4);
+    /* 30 errors in 87M trials: the Poisson exact interval for 30 events is [20.24, 42.83] */
+    c = vb_clopper_pearson(30, 87307271, 0.95);
+    CHECK_NEAR(c.low * 87307271, 20.2409, 1e-3);
+    CHECK_NEAR(c.high * 87307271, 42.8269, 1e-3);
+    vb_interval bad = vb_clopper_pearson(1, 0, 0.95), bad2 = vb_wilson(5, 4, 0.95), bad3 = vb_wilson(1, 4, 1.0);
+    CHECK(isnan(bad.low) && isnan(bad.high) && isnan(bad2.low) && isnan(bad3.high));
+}
+
+/* P(X <= k) for X ~ Binomial(n, p), summed term by term in long double: an independent
+ * route to the Clopper-Pearson bounds (upper: P(X <= k) = alpha/2 there; lower:
+ * P(X >= k) = alpha/2). */
+static long double binom_cdf(int k, int n, long double p)
+{
+    long double sum = 0;
+    for (int i = 0; i <= k; i++)
+        sum += expl(lgammal(n + 1) - lgammal(i + 1) - lgammal(n - i + 1) + i * logl(p) + (n - i) * log1pl(-p));
+    return sum;
+}
+
+static void test_clopper_pearson_by_binomial_sums(void)
+{
+    static const int cases[][2] = {{1, 10}, {7, 40}, {15, 148}, {30, 1000}, {250, 600}, {99, 100}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int k = cases[i][0], n = cases[i][1];
+        vb_interval c = vb_clopper_pearson((uint64_t)k, (uint64_t)n, 0.95);
+        CHECK_NEAR((double)binom_cdf(k, n, c.high), 0.025, 1e-10);
+        CHECK_NEAR((double)(1 - binom_cdf(k - 1, n, c.low)), 0.025, 1e-10);
+    }
+    CHECK_NEAR(vb_incomplete_beta(3, 1, 0.7), pow(0.7, 3), 1e-14);
+    CHECK_NEAR(vb_incomplete_beta(1, 4, 0.3), 1 - pow(0.7, 4), 1e-14);
+    CHECK_NEAR(vb_incomplete_beta(50, 50, 0.5), 0.5, 1e-13);
+}
+
+static void test_symmetry_and_nesting(void)
+{
+    static const double levels[] = {0.5, 0.8, 0.9, 0.95, 0.99, 0.999};
+    for (uint64_t k = 0; k <= 12; k++) {
+        vb_interval c = vb_clopper_pearson(k, 12, 0.95), cm = vb_clopper_pearson(12 - k, 12, 0.95);
+        vb_interval w = vb_wilson(k, 12, 0.95), wm = vb_wilson(12 - k, 12, 0.95);
+        CHECK_NEAR(c.low, 1 - cm.high, 1e-13);
+        CHECK_NEAR(w.low, 1 - wm.high, 1e-13);
+        double p = (double)k / 12;
+        CHECK(c.low <= p && p <= c.high && w.low <= p && p <= w.high);
+        CHECK(c.low <= w.low + 1e-15 || k == 12); /* Clopper-Pearson is the wider */
+        vb_interval prev_c = {p, p}, prev_w = {p, p};
+        for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+            vb_interval cl = vb_clopper_pearson(k, 12, levels[l]), wl = vb_wilson(k, 12, levels[l]);
+            CHECKF(cl.low <= prev_c.low && cl.high >= prev_c.high, "CP k=%llu level %g not nested",
+                   (unsigned long long)k, levels[l]);
+            CHECKF(wl.low <= prev_w.low && wl.high >= prev_w.high, "Wilson k=%llu level %g not nested",
+                   (unsigned long long)k, levels[l]);
+            prev_c = cl, prev_w = wl;
+        }
+    }
+}
+
+/* ---- bootstrap ---- */
+
+/* Trials among `subjects` subjects: each has `per` genuine trials, all failing (distance
+ * 0.9 > 0.6) for the first half of the subjects and all passing (0.3) for the rest, and one
+ * impostor trial with every other subject, a false match (0.5) when both are in the first
+ * half. Split finer (`split` pieces per subject, the same trials), the errors are the
+ * same but spread over more independent subjects. */
+typedef struct boot_set {
+    vb_scores s;
+    uint32_t *a, *b;
+} boot_set;
+
+static void make_boot_set(boot_set *bs, uint32_t subjects, uint32_t per, uint32_t split)
+{
+    size_t n = (size_t)subjects * per + (size_t)subjects * (subjects - 1) / 2, i = 0;
+    vb_err e = {0};
+    CHECK(vb_scores_alloc(&bs->s, n, 1, 0, &e) == 0);
+    bs->a = malloc(n * sizeof *bs->a);
+    bs->b = malloc(n * sizeof *bs->b);
+    for (uint32_t s = 0; s < subjects; s++)
+        for (uint32_t k = 0; k < per; k++, i++) {
+            bs->s.score[i] = s < subjects / 2 ? 0.9 : 0.3;
+            bs->s.label[i] = 1;
+            bs->a[i] = bs->b[i] = s * split + k % split;
+        }
+    for (uint32_t s = 0; s < subjects; s++)
+        for (uint32_t t = s + 1; t < subjects; t++, i++) {
+            bs->s.score[i] = s < subjects / 2 && t < subjects / 2 ? 0.5 : 1.2;
+            bs->s.label[i] = 0;
+            bs->a[i] = s * split;
+            bs->b[i] = t * split + 1 % split;
+        }
+    bs->s.fta = 0;
+}
+
+static void free_boot_set(boot_set *bs)
+{
+    vb_scores_free(&bs->s);
+    free(bs->a);
+    free(bs->b);
+}
+
+static int boot(const boot_set *bs, unsigned reps, uint64_t seed, int threads, vb_metrics *m)
+{
+    vb_metrics_init(m);
+    vb_boot_input in = {&bs->s, bs->a, bs->b, 0.6};
+    vb_boot_config cfg = {reps, seed, 0.95, threads};
+    const char *why = NULL;
+    vb_err e = {0};
+    return vb_bootstrap_metrics(&in, &cfg, m, &why, &e);
+}
+
+static void test_bootstrap_deterministic(void)
+{
+    boot_set bs;
+    make_boot_set(&bs, 20, 10, 1);
+    vb_metrics m1, m4, again, other;
+    CHECK(boot(&bs, 500, 1, 1, &m1) == 1);
+    CHECK(boot(&bs, 500, 1, 4, &m4) == 1);
+    CHECK(boot(&bs, 500, 1, 1, &again) == 1);
+    CHECK(boot(&bs, 500, 2, 3, &other) == 1);
+    size_t off = offsetof(vb_metrics, confidence), len = offsetof(vb_metrics, build_s) - off;
+    CHECK(memcmp((char *)&m1 + off, (char *)&m4 + off, len) == 0);    /* thread count: no effect */
+    CHECK(memcmp((char *)&m1 + off, (char *)&again + off, len) == 0); /* same seed: same result */
+    CHECK(m1.fnmr_at_threshold_boot.low != other.fnmr_at_threshold_boot.low ||
+          m1.fnmr_at_threshold_boot.high != other.fnmr_at_threshold_boot.high ||
+          m1.fmr_at_threshold_boot.high != other.fmr_at_threshold_boot.high);
+    CHECK((m1.have & (VB_MG_BOOT | VB_MG_BOOT_MODEL_THRESHOLD)) == (VB_MG_BOOT | VB_MG_BOOT_MODEL_THRESHOLD));
+    CHECK(m1.bootstrap_replicates == 500 && m1.bootstrap_seed == 1 && m1.bootstrap_subjects == 20);
+    /* FNMR at 0.6 is 1/2 on the data; the interval holds it and is a real interval */
+    CHECK(m1.fnmr_at_threshold_boot.low < 0.5 && m1.fnmr_at_threshold_boot.high > 0.5);
+    CHECK(m1.fnmr_at_threshold_boot.low >= 0 && m1.fnmr_at_threshold_boot.high <= 1);
+    free_boot_set(&bs);
+}
+
+static void test_bootstrap_widens_with_fewer_subjects(void)
+{
+    boot_set coarse, fine;
+    make_boot_set(&coarse, 10, 10, 1); /* 10 subjects of 10 trials */
+    make_boot_set(&fine, 10, 10, 10);  /* the same trials as 100 subjects */
+    vb_metrics mc, mf;
+    CHECK(boot(&coarse, 1000, 1, 2, &mc) == 1);
+    CHECK(boot(&fine, 1000, 1, 2, &mf) == 1);
+    CHECK(mc.bootstrap_subjects == 10 && mf.bootstrap_subjects == 100);
+    double wc = mc.fnmr_at_threshold_boot.high - mc.fnmr_at_threshold_boot.low;
+    double wf = mf.fnmr_at_threshold_boot.high - mf.fnmr_at_threshold_boot.low;
+    CHECKF(wc > 1.5 * wf, "10 subjects: width %g, 100 subjects: %g", wc, wf);
+    /* both wider than the binomial interval over 100 independent trials would be */
+    vb_interval cp = vb_clopper_pearson(50, 100, 0.95);
+    CHECKF(wc > cp.high - cp.low, "10-subject bootstrap %g vs Clopper-Pearson %g", wc, cp.high - cp.low);
+    free_boot_set(&coarse);
+    free_boot_set(&fine);
+}
+
+/* The weights, checked on a set where every replicate's answer is known: one genuine
+ * trial per subject, all errors, so FNMR is 1 in every replicate, and FMR@threshold 0. */
+static void test_bootstrap_degenerate_and_limit(void)
+{
+    double score[] = {0.9, 0.9, 0.9, 1.0, 1.0, 1.0};
+    uint8_t label[] = {1, 1, 1, 0, 0, 0};
+    uint32_t a[] = {0, 1, 2, 0, 0, 1}, b[] = {0, 1, 2, 1, 2, 2};
+    vb_scores s = {.score = score, .label = label, .n = 6, .cap = 6, .is_distance = 1};
+    vb_boot_input in = {&s, a, b, 0.6};
+    vb_boot_config cfg = {200, 7, 0.95, 2};
+    vb_metrics m;
+    vb_metrics_init(&m);
+    const char *why = "x";
+    vb_err e = {0};
+    CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 1 && why == NULL);
+    CHECK(m.fnmr_at_threshold_boot.low == 1 && m.fnmr_at_threshold_boot.high == 1);
+    CHECK(m.fmr_at_threshold_boot.low == 0 && m.fmr_at_threshold_boot.high == 0);
+    cfg.replicates = 1000000000u; /* 6e9 trial-replicates: over the limit, skipped with a reason */
+    vb_metrics_init(&m);
+    CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 0 && why && !(m.have & VB_MG_BOOT));
+    cfg.replicates = 0;
+    CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 0 && !(m.have & VB_MG_BOOT));
+}
+
+/* ---- calibration ---- */
+
+static void test_calibration(void)
+{
+    /* similarities. Calibration: impostors 1.0 0.9 0.8 0.7, genuines 0.95 0.85 0.6. Walking
+     * down: 1.0 fa=1 (FMR .25), 0.95, 0.9 fa=2 (.5), 0.85, 0.8 fa=3 (.75 > .5 stop): target
+     * 0.5 -> threshold 0.85 (the most permissive point with FMR <= 0.5), FMR 0.5 there.
+     * Evaluation: impostors 0.86 0.84 0.1 -> one accepted (1/3); genuines 0.85 0.7 -> one
+     * rejected (1/2). */
+    double cal_sim[] = {1.0, 0.9, 0.8, 0.7, 0.95, 0.85, 0.6}, eval_sim[] = {0.86, 0.84, 0.1, 0.85, 0.7};
+    uint8_t cal_label[] = {0, 0, 0, 0, 1, 1, 1}, eval_label[] = {0, 0, 0, 1, 1};
+    double cal_dist[7], eval_dist[5];
+    for (int i = 0; i < 7; i++)
+        cal_dist[i] = -cal_sim[i];
+    for (int i = 0; i < 5; i++)
+        eval_dist[i] = -eval_sim[i];
+    for (int as_distance = 0; as_distance < 2; as_distance++) {
+        vb_scores cal = {.score = as_distance ? cal_dist : cal_sim, .label = cal_label, .n = 7, .cap = 7,
+                         .is_distance = as_distance};
+        vb_scores eval = {.score = as_distance ? eval_dist : eval_sim, .label = eval_label, .n = 5, .cap = 5,
+                          .is_distance = as_distance};
+        vb_metrics m;
+        vb_metrics_init(&m);
+        vb_err e = {0};
+        CHECK(vb_calibrate(&cal, &eval, 0.5, 0.95, &m, &e) == 0);
+        CHECK(m.calibrated_threshold == (as_distance ? -0.85 : 0.85));
+        CHECK(m.calibrated_calibration_fmr == 0.5);
+        CHECK(m.calibrated_fmr == 1.0 / 3 && m.calibrated_fnmr == 0.5);
+        CHECK(m.calibrated_genuine == 2 && m.calibrated_impostor == 3);
+        CHECK(m.calibrated_false_matches == 1 && m.calibrated_false_nonmatches == 1);
+        vb_interval c = vb_clopper_pearson(1, 3, 0.95), w = vb_wilson(1, 2, 0.95);
+        CHECK(m.calibrated_fmr_ci.ci_low == c.low && m.calibrated_fmr_ci.ci_high == c.high);
+        CHECK(m.calibrated_fnmr_ci.wilson_low == w.low && m.calibrated_fnmr_ci.wilson_high == w.high);
+        CHECK(m.have & VB_MG_CALIBRATION);
+        /* target 0.2: even the strictest point (1.0: FMR .25) is too high -> accept nothing */
+        CHECK(vb_calibrate(&cal, &eval, 0.2, 0.95, &m, &e) == 0);
+        CHECK(m.calibrated_calibration_fmr == 0 && m.calibrated_fmr == 0 && m.calibrated_fnmr == 1);
+        /* target 0.25: threshold 0.95 (0.9 would bring FMR to .5) */
+        CHECK(vb_calibrate(&cal, &eval, 0.25, 0.95, &m, &e) == 0);
+        CHECK(m.calibrated_threshold == (as_distance ? -0.95 : 0.95) && m.calibrated_calibration_fmr == 0.25);
+    }
+    vb_scores cal = {.score = cal_sim, .label = cal_label, .n = 7, .cap = 7};
+    vb_scores no_genuine = {.score = eval_sim, .label = eval_label, .n = 3, .cap = 3}; /* impostors only */
+    vb_metrics m;
+    vb_metrics_init(&m);
+    vb_err e = {0};
+    CHECK(vb_calibrate(&cal, &no_genuine, 0.5, 0.95, &m, &e) == -1 && e.code == VB_EXIT_INPUT);
+    CHECK(strstr(e.msg, "evaluation") != NULL && !(m.have & VB_MG_CALIBRATION));
+}
+
+/* ---- the rows ---- */
+
+static void test_interval_rows(void)
+{
+    static const char *const gate_rows[] = {"fnmr@fmr=1e-3_ci_high", "fnmr@fmr=1e-3_fmr_ci_high", "fmr@threshold_ci_high",
+                                            "fnmr@threshold_ci_high", "threshold_fnmr_ci_high", "calibrated_fnmr_ci_high",
+                                            "calibrated_fmr_ci_high", "fnmr@fmr=1e-6_boot_high", "confidence"};
+    for (size_t i = 0; i < sizeof gate_rows / sizeof gate_rows[0]; i++)
+        CHECKF(vb_metric_find(gate_rows[i]) != NULL, "row %s missing", gate_rows[i]);
+    /* the new rows come after every earlier row: metrics.csv keeps its order */
+    CHECK(vb_metric_find("confidence") > vb_metric_find("bench_metrics_cpu_s"));
+    double score[] = {0.1, 0.2, 0.3, 0.8, 0.9, 0.7, 0.25};
+    uint8_t label[] = {1, 1, 1, 0, 0, 0, 0};
+    vb_scores s = {.score = score, .label = label, .n = 7, .cap = 7, .is_distance = 1};
+    vb_metrics m;
+    vb_err e = {0};
+    CHECK(vb_metrics_compute(&s, &m, &e) == 0);
+    vb_metrics_add_intervals(&m, 0.9);
+    CHECK((m.have & VB_MG_CI) && !(m.have & VB_MG_CI_AT_THRESHOLD) && !(m.have & VB_MG_CI_MODEL_THRESHOLD));
+    CHECK(m.confidence == 0.9);
+    for (int j = 0; j < VB_FMR_TARGETS; j++) {
+        vb_interval c = vb_clopper_pearson((uint64_t)m.fnmr_at_fmr[j].false_nonmatches, 3, 0.9);
+        CHECK(m.fnmr_at_fmr_ci[j].ci_low == c.low && m.fnmr_at_fmr_ci[j].ci_high == c.high);
+        vb_interval w = vb_wilson((uint64_t)m.fnmr_at_fmr[j].false_matches, 4, 0.9);
+        CHECK(m.fmr_at_fmr_ci[j].wilson_low == w.low && m.fmr_at_fmr_ci[j].wilson_high == w.high);
+    }
+    CHECK(vb_metric_present(&m, vb_metric_find("fnmr@fmr=1e-2_ci_high")));
+    CHECK(!vb_metric_present(&m, vb_metric_find("fnmr@fmr=1e-2_boot_high")));
+    CHECK(!vb_metric_present(&m, vb_metric_find("fmr@threshold_ci_high")));
+    vb_metrics_free(&m);
+}
+
+int main(void)
+{
+    RUN(test_newcombe_table);
+    RUN(test_wilson_formula);
+    RUN(test_clopper_pearson_edges);
+    RUN(test_clopper_pearson_by_binomial_sums);
+    RUN(test_symmetry_and_nesting);
+    RUN(test_bootstrap_deterministic);
+    RUN(test_bootstrap_widens_with_fewer_subjects);
+    RUN(test_bootstrap_degenerate_and_limit);
+    RUN(test_calibration);
+    RUN(test_interval_rows);
+    return vb_test_finish();
+}
