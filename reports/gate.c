@@ -165,11 +165,13 @@ static int spec_rule(spec_ctx *ctx, const vb_csv_row *row, vb_gate_rule *r, vb_e
 {
     char where[4200];
     snprintf(where, sizeof where, "%s:%ld", row->file, row->line);
-    if (row->n != ctx->n_columns)
+    /* bound, when it is the last column, may be left off a record ("eer,*,<=,0.06") */
+    int bound_last = ctx->col[S_BOUND] == (int)ctx->n_columns - 1;
+    if (row->n != ctx->n_columns && !(bound_last && row->n + 1 == ctx->n_columns))
         return vb_fail(e, VB_EXIT_USAGE, "%s: %zu fields, the header has %zu", where, row->n, ctx->n_columns);
     const char *f[S_COLUMNS];
     for (int k = 0; k < S_COLUMNS; k++)
-        f[k] = ctx->col[k] >= 0 ? row->f[ctx->col[k]] : "";
+        f[k] = ctx->col[k] >= 0 && (size_t)ctx->col[k] < row->n ? row->f[ctx->col[k]] : "";
     memset(r, 0, sizeof *r);
     r->line = row->line;
     return parse_bound(f[S_BOUND], r, where, e) || parse_metric(f[S_METRIC], r, where, e) ||

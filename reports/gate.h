@@ -1,8 +1,8 @@
 /* Release gates: rules on the metrics of a results folder (reports/results_read.h), checked
  * against every combination they select, with a PASS/FAIL verdict per check.
  *
- * Spec file: CSV, header `metric,scope,op,limit[,bound]` (bound may be left out or empty:
- * `value`). A record whose first field starts with '#' is a comment (it is still read as CSV,
+ * Spec file: CSV, header `metric,scope,op,limit[,bound]` (bound may be left out of the header,
+ * left empty, or, as the last column, left off a record: `value`). A record whose first field starts with '#' is a comment (it is still read as CSV,
  * so a double quote in it must be balanced); blank lines are skipped. One rule per record:
  *   metric  a CSV name of reports/metrics.h (vb_metric_find), or such a name followed by one
  *           of the interval suffixes _ci_low, _ci_high, _wilson_*, _boot_* (rows other steps

@@ -136,6 +136,12 @@ static void test_spec(void)
     /* bound column left out */
     CHECK(read_spec("metric,scope,op,limit\neer_boot_low,*,>=,0\n", &s, &e) == 0 && s.n == 1);
     vb_gate_spec_free(&s);
+    /* bound as the last column may be left off a record, nothing else may */
+    CHECK(read_spec("metric,scope,op,limit,bound\neer,*,<=,0.06\n", &s, &e) == 0 && s.n == 1 &&
+          s.rules[0].bound == VB_GATE_VALUE && s.rules[0].limit == 0.06);
+    vb_gate_spec_free(&s);
+    expect_bad_spec("metric,scope,op,limit,bound\neer,*,<=\n", "spec.csv:2: 3 fields");
+    expect_bad_spec("metric,bound,scope,op,limit\neer,*,<=,1\n", "spec.csv:2: 4 fields");
     expect_bad_spec("metric,scope,op,limit\neerr,*,<=,1\n", "spec.csv:2: unknown metric 'eerr'");
     expect_bad_spec("metric,scope,op,limit\nnope_ci_high,*,<=,1\n", "unknown metric");
     expect_bad_spec("metric,scope,op,limit\neer,*,=<,1\n", "spec.csv:2: unknown op");
