@@ -132,13 +132,16 @@ static const char *const prov_columns[P_COLUMNS] = {"scope", "key", "value"};
 typedef struct prov_ctx {
     vb_results_folder *rf;
     int col[P_COLUMNS];
+    int have_header; /* an empty file is no provenance */
 } prov_ctx;
 
 static int prov_row(void *ctx_, const vb_csv_row *row, vb_err *e)
 {
     prov_ctx *ctx = ctx_;
-    if (row->index == 0)
+    if (row->index == 0) {
+        ctx->have_header = 1;
         return vb_csv_header(row, prov_columns, P_COLUMNS, P_COLUMNS, ctx->col, e);
+    }
     if (row->n != P_COLUMNS)
         return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: %zu fields, expected %d", row->file, row->line, row->n, P_COLUMNS);
     const char *f[P_COLUMNS];
@@ -162,7 +165,7 @@ static int prov_row(void *ctx_, const vb_csv_row *row, vb_err *e)
 
 /* ------------------------------------------------------------------- the folder */
 
-/* A header-only or empty file is read without error by vb_csv_read; say which. */
+/* dir/name through vb_csv_read (which reads an empty file as no records). */
 static int read_one(const char *dir, const char *name, vb_csv_row_fn fn, void *ctx, vb_err *e)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -179,14 +182,14 @@ int vb_results_folder_read(const char *dir, vb_results_folder *rf, vb_err *e)
 {
     memset(rf, 0, sizeof *rf);
     metrics_ctx mc = {rf, {0}};
-    prov_ctx pc = {rf, {0}};
+    prov_ctx pc = {rf, {0}, 0};
     if (!(rf->dir = dup_text(dir, e)) || read_one(dir, "metrics.csv", metrics_row, &mc, e) ||
         read_one(dir, "provenance.csv", prov_row, &pc, e)) {
         vb_results_folder_free(rf);
         return -1;
     }
-    if (rf->n_combos == 0) {
-        vb_fail(e, VB_EXIT_INPUT, "%s/metrics.csv: no metric rows", dir);
+    if (rf->n_combos == 0 || !pc.have_header) {
+        vb_fail(e, VB_EXIT_INPUT, "%s/%s", dir, rf->n_combos ? "provenance.csv: empty" : "metrics.csv: no metric rows");
         vb_results_folder_free(rf);
         return -1;
     }

@@ -100,6 +100,15 @@ static void test_reader_errors(void)
     char dir[128];
     snprintf(dir, sizeof dir, "%s/noprov", tmp);
     CHECK(vb_results_folder_read(dir, &rf, &e) == -1 && e.code == VB_EXIT_INPUT && strstr(e.msg, "provenance.csv"));
+    put("noprov/provenance.csv", "");
+    CHECK(vb_results_folder_read(dir, &rf, &e) == -1 && e.code == VB_EXIT_INPUT && strstr(e.msg, "provenance.csv: empty"));
+    put("noprov/provenance.csv", "scope,key,value\nrun,,x\n");
+    CHECK(vb_results_folder_read(dir, &rf, &e) == -1 && strstr(e.msg, "provenance.csv:2: empty key"));
+    put("noprov/provenance.csv", "scope,key,value\nrun,a,x\nrun,a,y\n");
+    CHECK(vb_results_folder_read(dir, &rf, &e) == -1 && strstr(e.msg, "provenance.csv:3: run a given twice"));
+    put("noprov/provenance.csv", "scope,key,value\nrun,a,\n");
+    CHECK(vb_results_folder_read(dir, &rf, &e) == 0 && rf.n_prov == 1 && !strcmp(vb_rf_provenance(&rf, "run", "a"), ""));
+    vb_results_folder_free(&rf);
 }
 
 static int read_spec(const char *text, vb_gate_spec *s, vb_err *e)
