@@ -511,8 +511,8 @@ static void junit_case(FILE *f, const vb_gate_spec *spec, const vb_gate_check *c
     char name[1600], message[1800];
     snprintf(name, sizeof name, "line %s: %s %s %s on %s", t.line, t.metric, t.op, t.limit, t.combo);
     if (is_regression(c->rule->op))
-        snprintf(message, sizeof message, "%s = %s (baseline %s): %s %s", t.metric, t.value, t.baseline, t.note,
-                 c->pass ? "" : "exceeds the limit");
+        snprintf(message, sizeof message, "%s = %s (baseline %s), %s %s: %s", t.metric, t.value, t.baseline, t.op,
+                 t.limit, t.note);
     else
         snprintf(message, sizeof message, "%s = %s, required %s %s%s%s", t.metric, t.value, t.op, t.limit,
                  t.note[0] ? ": " : "", t.note);

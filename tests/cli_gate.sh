@@ -105,7 +105,10 @@ spec "eer,*,max_increase,0.0012" "accuracy_10fold_mean,*/*/fp32/*,max_decrease,0
 expect_exit 0 "regressions within limits" -- $GATE --baseline "$B"
 expect_grep 'cpu/amd/int8/lfw +0\.0541 +0\.053 +max_increase +0\.0012 +PASS' "$CLI_TMP/out" "baseline column"
 spec "eer,*,max_increase,2%"
-expect_exit 1 "relative limit" -- $GATE --baseline "$B"
+expect_exit 1 "relative limit" -- $GATE --baseline "$B" --junit "$CLI_TMP/reg.xml"
+junit "$CLI_TMP/reg.xml" > "$CLI_TMP/junit" 2>&1 && ok || not_ok "regression JUnit XML: $(cat "$CLI_TMP/junit")"
+expect_grep '^2 1 eer = 0\.0541 \(baseline 0\.053\), max_increase 2%: increase 0\.0011[0-9]*, allowed 0\.00106' \
+    "$CLI_TMP/junit" "the failure message gives value, baseline, change and allowance"
 expect_grep 'cpu/amd/fp32/lfw .* PASS' "$CLI_TMP/out" "+0.0003 on 0.053 is within 2%"
 expect_grep 'cpu/amd/int8/lfw .* FAIL' "$CLI_TMP/out" "+0.0011 on 0.053 is beyond 2%"
 spec "accuracy_10fold_mean,*/*/fp32/*,max_decrease,0.0005"
