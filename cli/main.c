@@ -22,6 +22,7 @@ static const struct {
     {"convert", cmd_convert, "convert face-api.js weights into GGUF model files"},
     {"quantize", cmd_quantize, "write a quantized copy of a GGUF model (fp16, int8, int4)"},
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
+    {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
 };
 
 static void usage(FILE *f)

@@ -194,6 +194,14 @@ static void seed_text(void)
     put_text("fuzz_scores", "csv-folds.csv", "\x0c" "a,b,label,score,fold\nx,y,1,0.25,1\nx,z,0,0.75,1\ny,z,0,inf,2\nz,w,1,0.5,2\n", NULL);
     put_text("fuzz_scores", "bob4.txt", "\x01# claimed real sample score\nA A s1 0.9\nA B s2 0.1\nB B s3 0.8\nB A s4 -inf\n", NULL);
     put_text("fuzz_scores", "pyeer.txt", "\x02" "0.1\n0.2\n0.15\n", "0.8\n0.9\n\n0.7\n");
+    put_text("fuzz_results", "two-combos.csv",
+             "backend,device,quant,dataset,metric,value\ncpu,amd,fp32,lfw,eer,0.0533\ncpu,amd,fp32,lfw,eer_ci_high,0.06\n"
+             "cpu,amd,fp32,lfw,auc,0.99\ncpu,amd,fp32,lfw,auc_ci_low,0.98\n"
+             "vulkan,llvmpipe,int8,\"csv:/d/m,1.csv\",eer,nan\nvulkan,llvmpipe,int8,\"csv:/d/m,1.csv\",dprime,inf\n",
+             "scope,key,value\nrun,dataset,lfw\ncpu-amd-fp32,device_name,\"AMD EPYC, 2 cores\"\n");
+    put_text("fuzz_results", "crlf-reordered.csv",
+             "\xef\xbb\xbfmetric,value,backend,device,quant,dataset\r\neer,-inf,cpu,a,fp16,lfw\r\neer,1e-3,cpu,a,fp32,lfw\r\n",
+             "key,scope,value\r\nhost,run,\r\n");
     put_text("fuzz_lfw", "view2.txt", "2\n2\nAlice\t2\nBob\t1\n1\nCarol\t2\n",
              "2 1\nAlice\t1\t2\nAlice\t1\tBob\t1\nCarol\t1\t2\nCarol\t2\tBob\t1\n");
     put_text("fuzz_faceapi", "one-tensor.json",
