@@ -115,7 +115,8 @@ spec "accuracy_10fold_mean,*/*/fp32/*,max_decrease,0.0005"
 expect_exit 1 "accuracy drop" -- $GATE --baseline "$B"
 
 # The shipped gates parse and name only known metrics; release-signoff passes on the
-# README's LFW View 2 numbers, fails on a worse model.
+# README's LFW View 2 numbers (with their Clopper-Pearson upper bounds over 3,000 genuine
+# and 3,000 impostor trials), fails on a worse model.
 cat > "$R/metrics.csv" <<'EOF'
 backend,device,quant,dataset,metric,value
 cpu,amd,fp32,lfw,eer,0.0533
@@ -125,6 +126,11 @@ cpu,amd,fp32,lfw,accuracy_10fold_mean,0.9452
 cpu,amd,fp32,lfw,auc,0.985
 cpu,amd,fp32,lfw,fta_samples,0
 cpu,amd,fp32,lfw,min_hter,0.05
+cpu,amd,fp32,lfw,fmr@threshold,0.0433
+cpu,amd,fp32,lfw,fnmr@threshold,0.063
+cpu,amd,fp32,lfw,fnmr@fmr=1e-3_ci_high,0.3229
+cpu,amd,fp32,lfw,fmr@threshold_ci_high,0.0511
+cpu,amd,fp32,lfw,fnmr@threshold_ci_high,0.0724
 EOF
 expect_exit 0 "release-signoff on the reference numbers" -- $VB gate --results "$R" --spec cli/gates/release-signoff.csv
 expect_exit 0 "nightly-regression against itself" -- $VB gate --results "$R" --baseline "$R" --spec cli/gates/nightly-regression.csv
