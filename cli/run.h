@@ -9,6 +9,8 @@
  *   provenance.csv               what produced the numbers (model, data, binary, device)
  *   failures.csv                 samples that failed to acquire, with the reason
  *   report.md, plots/ (PNG, SVG) the human-readable report
+ *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
+ *                                face chips (PNG) of the worst errors it shows
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
 #ifndef VB_RUN_H
 #define VB_RUN_H
@@ -16,7 +18,9 @@
 #include "cli/engine.h"
 #include "datasets/dataset.h"
 #include "models/quantize.h"
+#include "reports/gallery.h"
 #include "reports/metrics.h"
+#include "reports/results.h"
 
 #define VB_RUN_MAX_BACKENDS 8
 
@@ -63,6 +67,8 @@ typedef struct vb_run_combo {
     uint8_t *ok;
     int dim;
     char hist_plot[160];
+    vb_gallery_pair gallery[2 * VB_GALLERY_PAIRS]; /* worst errors, for report.html */
+    size_t n_gallery;
 } vb_run_combo;
 
 typedef struct vb_run {
@@ -74,7 +80,7 @@ typedef struct vb_run {
     char crop_text[64];
     float threshold;          /* the model's decision threshold (its own units) */
     const char *distance;
-    char det_plot[160], quant_plot[160];
+    char det_plot[160], quant_plot[160], roc_plot[160];
     int plots_skipped;
     char plot_error[512];
     char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */
