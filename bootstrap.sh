@@ -13,7 +13,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential pkg-config ca-certificates zlib1g-dev libjpeg62-turbo-dev libpng-dev
 libtiff-dev libcsv-dev libcjson-dev libssl-dev gnuplot-nox glslc libvulkan-dev
-mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev"
+mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev chromium"
 
 install_missing() {
     missing=""

@@ -217,7 +217,7 @@ static void metrics_table(FILE *f, const vb_result_combo *k)
         fputs("<p class=\"note\">no metrics (the combination did not finish)</p>\n", f);
         return;
     }
-    fputs("<details open><summary>all metrics</summary>\n<table><tr><th>metric</th><th>value</th>"
+    fputs("<details><summary>all metrics (click to open)</summary>\n<table><tr><th>metric</th><th>value</th>"
           "<th>95% interval</th><th>unit</th><th>description</th></tr>\n", f);
     for (size_t i = 0; i < vb_metric_row_count; i++) {
         const vb_metric_row *r = &vb_metric_rows[i];
