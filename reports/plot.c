@@ -284,6 +284,8 @@ static det_range det_axis(double smallest, double largest)
     return r;
 }
 
+/* An axis ends at the largest rate below 1 among the points the other axis shows (a
+ * non-zero other rate): beyond it the curve runs along the edge, no data to show. */
 static void det_ranges(const vb_det_series *s, size_t n, det_range *x, det_range *y)
 {
     double minx = 1, miny = 1, maxx = 0, maxy = 0;
@@ -294,9 +296,9 @@ static void det_ranges(const vb_det_series *s, size_t n, det_range *x, det_range
                 minx = p->fmr;
             if (p->fnmr > 0 && p->fnmr < miny)
                 miny = p->fnmr;
-            if (p->fmr < 1 && p->fmr > maxx)
+            if (p->fnmr > 0 && p->fmr < 1 && p->fmr > maxx)
                 maxx = p->fmr;
-            if (p->fnmr < 1 && p->fnmr > maxy)
+            if (p->fmr > 0 && p->fnmr < 1 && p->fnmr > maxy)
                 maxy = p->fnmr;
         }
     *x = det_axis(minx, maxx);
@@ -412,10 +414,11 @@ static void plot_series(text *b, const vb_det_series *s, const vb_det_marks *mk,
         tprintf(b, "$S%zu using 1:2 with lines lw 2 lc %zu title ", i, i + 1);
         tquote(b, s[i].label ? s[i].label : "");
         tprintf(b, ", \\\n     ");
+        /* labels of alternate series above and below their points: EER points lie close */
         if (mk && mk[i].n)
             tprintf(b, "$M%zu using 1:2 with points pt 7 ps 1.3 lc %zu notitle, \\\n     "
-                       "$M%zu using 1:2:3 with labels left offset 0.8,0.6 font ',9' tc lt %zu notitle, \\\n     ",
-                    i, i + 1, i, i + 1);
+                       "$M%zu using 1:2:3 with labels left offset 0.8,%s font ',9' tc lt %zu notitle, \\\n     ",
+                    i, i + 1, i, i % 2 ? "-0.8" : "0.7", i + 1);
     }
 }
 
@@ -483,8 +486,7 @@ char *vb_plot_roc_script(const char *title, const vb_det_series *series, const v
     axis_tics(&b, "xtics", x, log_axis, 1);
     tprintf(&b, "set ytics 0.1\nset grid\nset clip one\nset clip two\nset key bottom right\n");
     plot_series(&b, series, marks, n);
-    /* the chance line TMR = FMR closes the plot command */
-    tprintf(&b, "x with lines dt 2 lc 'gray' title 'chance'\n");
+    tprintf(&b, "1/0 notitle\n"); /* closes the list (no chance line: it hugs the right edge on a log axis) */
     if (b.oom) {
         free(b.s);
         return vb_fail(e, VB_EXIT_IO, "plot: out of memory"), NULL;

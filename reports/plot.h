@@ -40,7 +40,8 @@ typedef struct vb_det_marks {
  * per series. Axis ranges follow the data: each starts at the decade at or below the
  * smallest non-zero rate of any series (about 1/N_impostor for FMR; not below 1e-9) and
  * ends at the first of 20%, 40%, 60%, 80%, 90%, 95%, 99% at or above the largest rate below
- * 1 on the curves. Tick labels: percent from 0.1% up, scientific (1e-6) below; a tick that
+ * 1 among the curve points whose other rate is non-zero (beyond it a curve only runs along
+ * the axis edge): on lfw-all, FNMR up to 99% where FMR is 1e-7. Tick labels: percent from 0.1% up, scientific (1e-6) below; a tick that
  * would sit closer than 1/20 of the axis to a more important one (decades first) is
  * dropped, so labels never collide. Points with a rate of 0 run along the axis edge.
  * Returns VB_PLOT_WRITTEN, VB_PLOT_SKIPPED, or -1 (e filled: no series, gnuplot failed or
