@@ -34,6 +34,8 @@ expect_grep 'equal error rate, bob.measure' "$H" "metrics table has descriptions
 expect_grep 'model_sha256' "$H" "provenance has the model hash"
 expect_grep 'binary_sha256' "$H" "provenance has the binary hash"
 expect_grep 'dataset_fingerprint' "$H" "provenance has the dataset fingerprint"
+expect_grep 'command_line</code></td><td><code>[^<]*run --model' "$H" "provenance has the command line"
+expect_grep '^run,command_line,.*--crop 70,70,180,180' "$OUT/provenance.csv" "provenance.csv has the command line"
 
 # Escaping: the hostile path and id appear only escaped.
 grep -q '<script' "$H" && not_ok "raw <script in report.html" || ok
