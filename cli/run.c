@@ -385,6 +385,29 @@ static int fill_provenance(FILE *f, const vb_run *run)
     return ferror(f);
 }
 
+/* gallery.csv: the pairs report.html shows, so a results-folder reader can show them too. */
+static int fill_gallery(FILE *f, const vb_run *run)
+{
+    fprintf(f, "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *c = &run->combos[i];
+        for (size_t g = 0, rank[2] = {0, 0}; g < c->n_gallery; g++) {
+            const vb_gallery_pair *p = &c->gallery[g];
+            char score[32];
+            vb_format_double(p->score, score);
+            vb_csv_field(f, c->label);
+            fprintf(f, ",%s,%zu,%s", p->genuine ? "genuine" : "impostor", ++rank[p->genuine], score);
+            const char *text[] = {p->id_a, p->id_b, p->path_a, p->path_b, p->chip_a, p->chip_b};
+            for (size_t k = 0; k < VB_ARRAY_LEN(text); k++) {
+                fputc(',', f);
+                vb_csv_field(f, text[k]);
+            }
+            fputc('\n', f);
+        }
+    }
+    return ferror(f);
+}
+
 static int fill_failures(FILE *f, const vb_run *run)
 {
     fprintf(f, "sample,path,reason\n");
@@ -811,7 +834,8 @@ static int write_outputs(vb_run *run, int final, vb_err *e)
         int (*fill)(FILE *, const vb_run *);
     } files[] = {
         {"metrics.csv", fill_metrics},       {"latency.csv", fill_latency}, {"failures.csv", fill_failures},
-        {"provenance.csv", fill_provenance}, {"report.md", fill_report},   {"report.html", fill_report_html},
+        {"provenance.csv", fill_provenance}, {"report.md", fill_report},   {"gallery.csv", fill_gallery},
+        {"report.html", fill_report_html},
     };
     for (size_t i = 0; i < (final ? VB_ARRAY_LEN(files) : 2); i++) {
         char path[1200];

@@ -11,6 +11,8 @@
  *   report.md, plots/ (PNG, SVG) the human-readable report
  *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
  *                                face chips (PNG) of the worst errors it shows
+ *   gallery.csv                  those pairs: combo,kind,rank,score,a,b,path_a,path_b,
+ *                                chip_a,chip_b (kind genuine|impostor, rank 1 = worst)
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
 #ifndef VB_RUN_H
 #define VB_RUN_H

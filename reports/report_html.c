@@ -243,6 +243,34 @@ static void metrics_table(FILE *f, const vb_result_combo *k)
     fputs("</table></details>\n", f);
 }
 
+static void point_row(FILE *f, const char *combo, const char *point, double fmr, double fnmr)
+{
+    char a[32], b[32];
+    fputs("<tr><td><code>", f);
+    esc(f, combo);
+    fputs("</code></td><td>", f);
+    esc(f, point);
+    fprintf(f, "</td><td class=n>%s</td><td class=n>%s</td></tr>\n", pct(fmr, a), pct(fnmr, b));
+}
+
+/* The points marked on the plots, as numbers. */
+static void operating_points(FILE *f, const vb_results *r)
+{
+    char thr[48];
+    snprintf(thr, sizeof thr, "model threshold %.2f", r->threshold);
+    fputs("<table><tr><th>combination</th><th>operating point</th><th>FMR</th><th>FNMR</th></tr>\n", f);
+    for (int i = 0; i < r->n_combos; i++) {
+        const vb_result_combo *k = &r->combos[i];
+        if (!k->has_metrics)
+            continue;
+        point_row(f, k->label, thr, k->metrics.fmr_at_threshold, k->metrics.fnmr_at_threshold);
+        point_row(f, k->label, "EER", k->metrics.eer, k->metrics.eer);
+        for (size_t m = 0; m < k->n_extra_marks; m++)
+            point_row(f, k->label, k->extra_marks[m].label, k->extra_marks[m].fmr, k->extra_marks[m].fnmr);
+    }
+    fputs("</table>\n", f);
+}
+
 static void plots(FILE *f, const vb_results *r)
 {
     fputs("<h2 id=\"plots\">DET and ROC</h2>\n", f);
@@ -256,8 +284,8 @@ static void plots(FILE *f, const vb_results *r)
         }
         fputs(".</p>\n", f);
     }
-    fprintf(f, "<p>Marked points: the model&#39;s threshold (%.2f) and the EER point of each combination.</p>\n",
-            r->threshold);
+    fputs("<p>Marked on the plots: these operating points of each combination.</p>\n", f);
+    operating_points(f, r);
     plot(f, r, r->det_plot, "DET curves (probit axes)");
     plot(f, r, r->roc_plot, "ROC curves (log FMR axis)");
     plot(f, r, r->quant_plot, "Quantization: EER against throughput");

@@ -47,6 +47,9 @@ expect_grep 'Evil&lt;i&gt;&amp;_2' "$H" "hostile id escaped"
 chips=$(grep -o 'class="chip" alt="[^"]*" src="data:image/png;base64,' "$H" | wc -l)
 [ "$chips" -ge 10 ] && ok || not_ok "expected >= 10 inlined face chips, found $chips"
 ls "$OUT"/gallery/*.png >/dev/null 2>&1 && ok || not_ok "no chip files in gallery/"
+expect_grep '^combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b$' "$OUT/gallery.csv" "gallery.csv header"
+expect_grep '^cpu-[^,]*,impostor,1,[0-9.]+,' "$OUT/gallery.csv" "gallery.csv has the worst impostor pair"
+expect_grep ',genuine,1,[0-9.]+,' "$OUT/gallery.csv" "gallery.csv has the worst genuine pair"
 grep -Eq '(src|href)="(https?:|//|file:)' "$H" && not_ok "report.html refers to an external resource" || ok
 if command -v gnuplot >/dev/null 2>&1; then
     expect_grep 'class="plot" alt="DET curves' "$H" "DET plot inlined"

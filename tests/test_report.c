@@ -269,6 +269,8 @@ static void test_html_report(void)
     snprintf(pair.chip_a, sizeof pair.chip_a, "chip.png");
     snprintf(pair.chip_b, sizeof pair.chip_b, "missing.png");
     c.gallery = &pair, c.n_gallery = 1;
+    vb_det_mark calibrated = {"calibrated <FMR=1e-4>", 1e-4, 0.031};
+    c.extra_marks = &calibrated, c.n_extra_marks = 1;
     vb_provenance_kv kv[] = {{"run", "command_line", "veribench run --out <dir> & more"}};
     vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .ds = &ds, .model_path = "m.gguf", .model_sha = "ab",
                     .crop_text = "none", .commit = "c0ffee", .threshold = 0.6f, .out_dir = dir, .det_plot = "",
@@ -296,6 +298,9 @@ static void test_html_report(void)
         CHECK(strstr(html, "<code>eer</code></td><td class=n>0.125</td>") != NULL);
         CHECK(strstr(html, "equal error rate, bob.measure") != NULL);
         CHECK(strstr(html, "Plots were skipped") != NULL);
+        /* operating points: the EER and an extra (calibrated) point, its label escaped */
+        CHECK(strstr(html, "<td>EER</td><td class=n>12.500%</td>") != NULL);
+        CHECK(strstr(html, "<td>calibrated &lt;FMR=1e-4&gt;</td><td class=n>0.0100%</td><td class=n>3.100%</td>") != NULL);
         CHECK(strstr(html, "http://") == NULL && strstr(html, "https://") == NULL);
         free(html);
     }
