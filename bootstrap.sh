@@ -14,7 +14,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # python3: tests/cli_gate.sh checks the JUnit XML of `veribench gate` with its XML parser.
 PACKAGES="build-essential pkg-config ca-certificates zlib1g-dev libjpeg62-turbo-dev libpng-dev
 libtiff-dev libcsv-dev libcjson-dev libssl-dev gnuplot-nox glslc libvulkan-dev
-mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev python3"
+mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev python3 chromium"
 
 install_missing() {
     missing=""

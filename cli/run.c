@@ -1,6 +1,7 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
+#include "datasets/chip.h"
 #include "datasets/image.h"
 #include "datasets/registry.h"
 
@@ -424,14 +425,54 @@ static int fill_latency(FILE *f, const vb_run *run)
     return ferror(f);
 }
 
-static void prov(FILE *f, const char *scope, const char *key, const char *value)
+/* Where provenance rows go: CSV lines on csv, or copies appended to kv (for report.html). */
+typedef struct prov_sink {
+    FILE *csv;
+    vb_provenance_kv *kv;
+    size_t n, cap;
+    int oom;
+} prov_sink;
+
+static void prov_collect(prov_sink *f, const char *scope, const char *key, const char *value)
 {
-    vb_csv_field(f, scope);
-    fputc(',', f);
-    vb_csv_field(f, key);
-    fputc(',', f);
-    vb_csv_field(f, value);
-    fputc('\n', f);
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 64;
+        vb_provenance_kv *nk = realloc(f->kv, cap * sizeof *nk);
+        if (!nk) {
+            f->oom = 1;
+            return;
+        }
+        f->kv = nk, f->cap = cap;
+    }
+    vb_provenance_kv *p = &f->kv[f->n];
+    p->scope = strdup(scope), p->key = strdup(key), p->value = strdup(value);
+    f->n++;
+    f->oom |= !p->scope || !p->key || !p->value;
+}
+
+static void prov(prov_sink *f, const char *scope, const char *key, const char *value)
+{
+    if (!f->csv) {
+        prov_collect(f, scope, key, value);
+        return;
+    }
+    vb_csv_field(f->csv, scope);
+    fputc(',', f->csv);
+    vb_csv_field(f->csv, key);
+    fputc(',', f->csv);
+    vb_csv_field(f->csv, value);
+    fputc('\n', f->csv);
+}
+
+static void prov_free(prov_sink *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free((char *)f->kv[i].scope);
+        free((char *)f->kv[i].key);
+        free((char *)f->kv[i].value);
+    }
+    free(f->kv);
+    memset(f, 0, sizeof *f);
 }
 
 static void iso_time(time_t t, char *buf, size_t n)
@@ -441,13 +482,35 @@ static void iso_time(time_t t, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int fill_provenance(FILE *f, const vb_run *run)
+/* This process's command line from /proc/self/cmdline, arguments separated by spaces
+ * (an argument holding a space or quote is single-quoted); "unknown" when unreadable. */
+static void command_line(char *buf, size_t n)
+{
+    char raw[4096];
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    size_t len = f ? fread(raw, 1, sizeof raw - 1, f) : 0;
+    if (f)
+        fclose(f);
+    raw[len] = 0;
+    snprintf(buf, n, "%s", len ? "" : "unknown");
+    size_t out = 0;
+    for (size_t i = 0; i < len && out + 4 < n; i += strlen(raw + i) + 1) {
+        int quote = strpbrk(raw + i, " '\"\t") != NULL;
+        out += (size_t)snprintf(buf + out, n - out, "%s%s%s%s", out ? " " : "", quote ? "'" : "", raw + i,
+                                quote ? "'" : "");
+    }
+}
+
+/* provenance.csv's rows, to a CSV file or into a list (prov_sink). */
+static void collect_provenance(prov_sink *f, const vb_run *run)
 {
     char buf[256], sha[65];
     vb_err e = {0};
-    fprintf(f, "scope,key,value\n");
     prov(f, "run", "veribench_version", VB_VERSION);
     prov(f, "run", "git_commit", VB_GIT_COMMIT);
+    char cmdline[2048];
+    command_line(cmdline, sizeof cmdline);
+    prov(f, "run", "command_line", cmdline);
     prov(f, "run", "binary_sha256", vb_sha256_file("/proc/self/exe", sha, &e) == 0 ? sha : "unknown");
     prov(f, "run", "model_path", run->cfg.model_path ? run->cfg.model_path : vb_default_model_path());
     prov(f, "run", "model_sha256", run->model_sha);
@@ -501,6 +564,36 @@ static int fill_provenance(FILE *f, const vb_run *run)
         prov(f, c->label, "api_version", c->info.api_version);
         prov(f, c->label, "fp16_in_use", c->info.uses_fp16 ? "yes" : "no");
         prov(f, c->label, "weights", c->weights_note);
+    }
+}
+
+static int fill_provenance(FILE *f, const vb_run *run)
+{
+    prov_sink sink = {.csv = f};
+    fprintf(f, "scope,key,value\n");
+    collect_provenance(&sink, run);
+    return ferror(f);
+}
+
+/* gallery.csv: the pairs report.html shows, so a results-folder reader can show them too. */
+static int fill_gallery(FILE *f, const vb_run *run)
+{
+    fprintf(f, "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n");
+    for (int i = 0; i < run->n_combos; i++) {
+        const vb_run_combo *c = &run->combos[i];
+        for (size_t g = 0, rank[2] = {0, 0}; g < c->n_gallery; g++) {
+            const vb_gallery_pair *p = &c->gallery[g];
+            char score[32];
+            vb_format_double(p->score, score);
+            vb_csv_field(f, c->label);
+            fprintf(f, ",%s,%zu,%s", p->genuine ? "genuine" : "impostor", ++rank[p->genuine], score);
+            const char *text[] = {p->id_a, p->id_b, p->path_a, p->path_b, p->chip_a, p->chip_b};
+            for (size_t k = 0; k < VB_ARRAY_LEN(text); k++) {
+                fputc(',', f);
+                vb_csv_field(f, text[k]);
+            }
+            fputc('\n', f);
+        }
     }
     return ferror(f);
 }
@@ -664,6 +757,67 @@ static int record_failures(vb_run *run, const vb_template_store *store, vb_err *
     return 0;
 }
 
+/* ------------------------------------------------------------- gallery */
+
+/* Side of the face chips in report.html, in pixels. */
+#define GALLERY_CHIP_SIZE 96
+
+/* gallery/<sample index>.png: the sample's crop as the model saw it, downscaled. A sample
+ * that cannot be decoded gets no chip (the page says so); a chip that cannot be written is
+ * an error, as every other results file. */
+static int write_chip(vb_run *run, uint32_t sample, char *rel, size_t n, vb_err *e)
+{
+    const char *path = run->ds.samples[sample].path;
+    vb_image img = {0}, chip = {0};
+    vb_err why = {0};
+    uint8_t *png = NULL;
+    size_t len = 0;
+    rel[0] = 0;
+    if (vb_image_load(path, &img, &why) || vb_chip_make(&img, &run->cfg.crop, GALLERY_CHIP_SIZE, path, &chip, &why) ||
+        vb_png_encode(&chip, &png, &len, &why)) {
+        vb_image_free(&img);
+        vb_image_free(&chip);
+        return 0;
+    }
+    vb_image_free(&img);
+    vb_image_free(&chip);
+    char full[1300];
+    snprintf(rel, n, "gallery/%u.png", sample);
+    snprintf(full, sizeof full, "%s/%s", run->cfg.out_dir, rel);
+    int rc = vb_write_file_atomic(full, png, len, e);
+    free(png);
+    return rc;
+}
+
+/* The worst errors of this combination (reports/gallery.h) with their face chips. */
+static int make_gallery(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
+{
+    char dir[1200];
+    out_path(run, dir, sizeof dir, "%s", "gallery");
+    if (vb_mkdirs(dir, e))
+        return -1;
+    c->n_gallery = 0;
+    for (int genuine = 0; genuine <= 1; genuine++) {
+        size_t idx[VB_GALLERY_PAIRS];
+        size_t k = vb_gallery_select(s, genuine, VB_GALLERY_PAIRS, idx);
+        for (size_t j = 0; j < k; j++) {
+            vb_trial t;
+            if (vb_dataset_trial(&run->ds, idx[j], &t))
+                continue;
+            vb_gallery_pair *p = &c->gallery[c->n_gallery++];
+            memset(p, 0, sizeof *p);
+            p->genuine = genuine;
+            p->score = s->score[idx[j]];
+            p->id_a = run->ds.samples[t.a].id, p->id_b = run->ds.samples[t.b].id;
+            p->path_a = run->ds.samples[t.a].rel, p->path_b = run->ds.samples[t.b].rel;
+            if (write_chip(run, t.a, p->chip_a, sizeof p->chip_a, e) ||
+                write_chip(run, t.b, p->chip_b, sizeof p->chip_b, e))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_quant_level q, vb_run_combo *c,
                      vb_err *e)
 {
@@ -743,6 +897,8 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     }
     if (!run->cfg.quiet)
         fprintf(stderr, "veribench run: %s: metrics over %zu trials in %.2fs\n", c->label, scores.n, c->metrics_s);
+    if (make_gallery(run, c, &scores, e))
+        goto done;
     rc = 0;
 done:
     vb_scores_free(&scores);
@@ -791,8 +947,23 @@ static void compare_with_fp32(vb_run *run)
     }
 }
 
+/* With --target-fmr, each combination's calibrated operating point, for the DET plot and the
+ * report's operating-points table (also when plots are skipped). */
+static void calibrated_marks(vb_run *run)
+{
+    for (int i = 0; i < run->n_combos; i++) {
+        vb_run_combo *c = &run->combos[i];
+        c->has_calibrated_mark = c->has_metrics && (c->metrics.have & VB_MG_CALIBRATION);
+        if (!c->has_calibrated_mark)
+            continue;
+        snprintf(c->calibrated_label, sizeof c->calibrated_label, "cal FMR %g", c->metrics.calibrated_target_fmr);
+        c->calibrated_mark = (vb_det_mark){c->calibrated_label, c->metrics.calibrated_fmr, c->metrics.calibrated_fnmr};
+    }
+}
+
 static int make_plots(vb_run *run, vb_err *e)
 {
+    calibrated_marks(run);
     if (run->cfg.no_plots || !vb_gnuplot_available()) {
         run->plots_skipped = 1;
         if (!run->cfg.quiet)
@@ -800,12 +971,25 @@ static int make_plots(vb_run *run, vb_err *e)
         return 0;
     }
     vb_det_series series[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    vb_det_mark marks[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT][3];
+    vb_det_marks marked[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    char thr_label[32];
+    snprintf(thr_label, sizeof thr_label, "thr %.2f", run->threshold);
     size_t n = 0;
     for (int i = 0; i < run->n_combos; i++) {
         vb_run_combo *c = &run->combos[i];
         if (!c->has_metrics)
             continue;
-        series[n++] = (vb_det_series){c->label, &c->metrics.curve};
+        /* the operating points a reader looks for: the model's threshold, the EER and, with
+         * --target-fmr, the calibrated threshold where the evaluation split put it */
+        marks[n][0] = (vb_det_mark){thr_label, c->metrics.fmr_at_threshold, c->metrics.fnmr_at_threshold};
+        marks[n][1] = (vb_det_mark){"EER", c->metrics.eer, c->metrics.eer};
+        size_t n_marks = 2;
+        if (c->has_calibrated_mark)
+            marks[n][n_marks++] = c->calibrated_mark;
+        series[n] = (vb_det_series){c->label, &c->metrics.curve};
+        marked[n] = (vb_det_marks){marks[n], n_marks};
+        n++;
         char prefix[1300], title[300];
         snprintf(c->hist_plot, sizeof c->hist_plot, "plots/hist-%s", c->label);
         snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, c->hist_plot);
@@ -820,7 +1004,12 @@ static int make_plots(vb_run *run, vb_err *e)
     snprintf(run->det_plot, sizeof run->det_plot, "plots/det");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->det_plot);
     snprintf(title, sizeof title, "DET: %s", run->cfg.dataset);
-    if (vb_plot_det(prefix, title, series, n, e) < 0)
+    if (vb_plot_det_marked(prefix, title, series, marked, n, e) < 0)
+        return -1;
+    snprintf(run->roc_plot, sizeof run->roc_plot, "plots/roc");
+    snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->roc_plot);
+    snprintf(title, sizeof title, "ROC: %s", run->cfg.dataset);
+    if (vb_plot_roc(prefix, title, series, marked, n, e) < 0)
         return -1;
     if (run->cfg.n_quants < 2)
         return 0;
@@ -843,6 +1032,7 @@ static int make_plots(vb_run *run, vb_err *e)
 }
 
 static int fill_report(FILE *f, const vb_run *run);
+static int fill_report_html(FILE *f, const vb_run *run);
 
 /* The results files: the first two are rewritten after every combination (so a later
  * failure loses nothing computed), the rest once at the end. */
@@ -853,7 +1043,8 @@ static int write_outputs(vb_run *run, int final, vb_err *e)
         int (*fill)(FILE *, const vb_run *);
     } files[] = {
         {"metrics.csv", fill_metrics},       {"latency.csv", fill_latency}, {"failures.csv", fill_failures},
-        {"provenance.csv", fill_provenance}, {"report.md", fill_report},
+        {"provenance.csv", fill_provenance}, {"report.md", fill_report},   {"gallery.csv", fill_gallery},
+        {"report.html", fill_report_html},
     };
     for (size_t i = 0; i < (final ? VB_ARRAY_LEN(files) : 2); i++) {
         char path[1200];
@@ -885,6 +1076,38 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     r->faces_per_s = c->faces_per_s;
     r->has_drift = c->has_drift, r->drift_mean = c->drift_mean, r->drift_worst = c->drift_worst;
     snprintf(r->hist_plot, sizeof r->hist_plot, "%s", c->hist_plot);
+    r->extra_marks = c->has_calibrated_mark ? &c->calibrated_mark : NULL;
+    r->n_extra_marks = c->has_calibrated_mark ? 1 : 0;
+    r->ms_per_face = c->timed_images ? c->infer_ms_per_face : NAN;
+    r->timed_images = c->timed_images, r->timed_wall_ms = c->timed_wall_ms;
+    r->n_layers = c->n_layers, r->layer_names = c->layer_names, r->layer_ms = c->layer_ms;
+    r->gallery = c->gallery, r->n_gallery = c->n_gallery;
+}
+
+/* The results model of the run (reports/results.h); combos has run->n_combos entries. */
+static void build_results(const vb_run *run, vb_result_combo *combos, vb_results *r)
+{
+    for (int i = 0; i < run->n_combos; i++)
+        result_combo(&run->combos[i], &combos[i]);
+    *r = (vb_results){
+        .dataset_spec = run->cfg.dataset,
+        .ds = &run->ds,
+        .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
+        .model_sha = run->model_sha,
+        .crop_text = run->crop_text,
+        .commit = VB_GIT_COMMIT,
+        .threshold = run->threshold,
+        .out_dir = run->cfg.out_dir,
+        .det_plot = run->det_plot,
+        .quant_plot = run->quant_plot,
+        .roc_plot = run->roc_plot,
+        .plots_skipped = run->plots_skipped,
+        .plot_error = run->plot_error,
+        .combos = combos,
+        .n_combos = run->n_combos,
+        .fta_reason = run->fta_reason,
+        .n_fta = run->n_fta,
+    };
 }
 
 /* The report is written from the results model alone, not from the run's working state. */
@@ -893,26 +1116,29 @@ static int fill_report(FILE *f, const vb_run *run)
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
     if (!combos)
         return -1;
-    for (int i = 0; i < run->n_combos; i++)
-        result_combo(&run->combos[i], &combos[i]);
-    vb_results r = {
-        .dataset_spec = run->cfg.dataset,
-        .ds = &run->ds,
-        .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
-        .model_sha = run->model_sha,
-        .crop_text = run->crop_text,
-        .commit = VB_GIT_COMMIT,
-        .threshold = run->threshold,
-        .det_plot = run->det_plot,
-        .quant_plot = run->quant_plot,
-        .plots_skipped = run->plots_skipped,
-        .plot_error = run->plot_error,
-        .combos = combos,
-        .n_combos = run->n_combos,
-        .fta_reason = run->fta_reason,
-        .n_fta = run->n_fta,
-    };
+    vb_results r;
+    build_results(run, combos, &r);
     int rc = vb_report_write_md(f, &r);
+    free(combos);
+    return rc;
+}
+
+/* report.html: the same model plus provenance.csv's rows. */
+static int fill_report_html(FILE *f, const vb_run *run)
+{
+    vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
+    if (!combos)
+        return -1;
+    vb_results r;
+    build_results(run, combos, &r);
+    prov_sink prov = {0};
+    collect_provenance(&prov, run);
+    int rc = -1;
+    if (!prov.oom) {
+        r.provenance = prov.kv, r.n_provenance = prov.n;
+        rc = vb_report_write_html(f, &r);
+    }
+    prov_free(&prov);
     free(combos);
     return rc;
 }

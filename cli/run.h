@@ -9,6 +9,10 @@
  *   provenance.csv               what produced the numbers (model, data, binary, device)
  *   failures.csv                 samples that failed to acquire, with the reason
  *   report.md, plots/ (PNG, SVG) the human-readable report
+ *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
+ *                                face chips (PNG) of the worst errors it shows
+ *   gallery.csv                  those pairs: combo,kind,rank,score,a,b,path_a,path_b,
+ *                                chip_a,chip_b (kind genuine|impostor, rank 1 = worst)
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
 #ifndef VB_RUN_H
 #define VB_RUN_H
@@ -16,7 +20,10 @@
 #include "cli/engine.h"
 #include "datasets/dataset.h"
 #include "models/quantize.h"
+#include "reports/gallery.h"
 #include "reports/metrics.h"
+#include "reports/plot.h"
+#include "reports/results.h"
 
 #define VB_RUN_MAX_BACKENDS 8
 
@@ -69,6 +76,11 @@ typedef struct vb_run_combo {
     uint8_t *ok;
     int dim;
     char hist_plot[160];
+    vb_det_mark calibrated_mark; /* run --target-fmr: the calibrated threshold on the DET */
+    char calibrated_label[48];
+    int has_calibrated_mark;
+    vb_gallery_pair gallery[2 * VB_GALLERY_PAIRS]; /* worst errors, for report.html */
+    size_t n_gallery;
 } vb_run_combo;
 
 typedef struct vb_run {
@@ -80,7 +92,7 @@ typedef struct vb_run {
     char crop_text[64];
     float threshold;          /* the model's decision threshold (its own units) */
     const char *distance;
-    char det_plot[160], quant_plot[160];
+    char det_plot[160], quant_plot[160], roc_plot[160];
     int plots_skipped;
     char plot_error[512];
     char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */

@@ -227,52 +227,126 @@ static int render(const char *prefix, const char *size, text *body, vb_err *e)
     return rc;
 }
 
-/* ---- DET ---- */
+/* ---- DET and ROC ---- */
 
 void vb_det_tick_label(double p, char buf[32])
 {
     double pct = p * 100;
+    if (p < 1e-3 * (1 - 1e-9)) {
+        /* "0.00001%" is unreadable and collides with its neighbours: 1e-7 instead */
+        int ex = (int)floor(log10(p) + 1e-9);
+        double mant = p / pow(10, ex);
+        snprintf(buf, 32, "%.0fe%d", mant, ex);
+        return;
+    }
     if (pct >= 1) {
         snprintf(buf, 32, "%g%%", pct);
         return;
     }
     int decimals = (int)ceil(-log10(pct) - 1e-9);
-    /* 0.5%, 0.02%: one significant digit after the leading zeros */
+    /* 0.5%, 0.2%: one significant digit after the leading zeros */
     snprintf(buf, 32, "%.*f%%", decimals, pct);
 }
 
-static const double det_ticks[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.4, 0.6};
-static const double det_axis_max = 0.6;
+/* Tick candidates by importance: a tick is kept only when it is far enough from every more
+ * important one already kept (det_pick_ticks). */
+typedef struct det_tick {
+    double p;
+    int rank;
+} det_tick;
+static const det_tick det_ticks[] = {
+    {1e-9, 0}, {1e-8, 0}, {1e-7, 0}, {1e-6, 0}, {1e-5, 0}, {1e-4, 0}, {1e-3, 0}, {1e-2, 0}, {1e-1, 0}, {0.5, 0},
+    {0.2, 1},  {0.8, 1},  {0.99, 1}, {0.02, 2}, {0.05, 2}, {0.4, 2},  {0.6, 2},  {0.9, 2},  {0.95, 2},
+    {2e-3, 3}, {5e-3, 3}, {2e-4, 3}, {5e-4, 3},
+};
+static const double det_axis_ends[] = {0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99};
+#define DET_AXIS_FLOOR 1e-9
+/* Labels of the kept ticks are at least this fraction of the axis apart. */
+#define DET_TICK_GAP (1.0 / 20)
 
-/* The decade at or below the smallest non-zero rate of all series, within [1e-8, 1e-2]. */
-static void det_axis_min(const vb_det_series *s, size_t n, double *xmin, double *ymin)
+/* Range of one DET axis from its rates: the decade at or below the smallest non-zero rate
+ * (within [1e-9, 1e-2]) to the first det_axis_ends value at or above the largest rate
+ * below 1. */
+typedef struct det_range {
+    double lo, hi;
+} det_range;
+
+static det_range det_axis(double smallest, double largest)
 {
-    double mx = 1, my = 1;
+    det_range r;
+    r.lo = fmin(1e-2, fmax(DET_AXIS_FLOOR, pow(10, floor(log10(smallest) + 1e-9))));
+    r.hi = det_axis_ends[VB_ARRAY_LEN(det_axis_ends) - 1];
+    for (size_t i = 0; i < VB_ARRAY_LEN(det_axis_ends); i++)
+        if (det_axis_ends[i] >= largest * (1 - 1e-9)) {
+            r.hi = det_axis_ends[i];
+            break;
+        }
+    return r;
+}
+
+/* An axis ends at the largest rate below 1 among the points the other axis shows (a
+ * non-zero other rate): beyond it the curve runs along the edge, no data to show. */
+static void det_ranges(const vb_det_series *s, size_t n, det_range *x, det_range *y)
+{
+    double minx = 1, miny = 1, maxx = 0, maxy = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < s[i].curve->n; k++) {
             const vb_curve_point *p = &s[i].curve->pts[k];
-            if (p->fmr > 0 && p->fmr < mx)
-                mx = p->fmr;
-            if (p->fnmr > 0 && p->fnmr < my)
-                my = p->fnmr;
+            if (p->fmr > 0 && p->fmr < minx)
+                minx = p->fmr;
+            if (p->fnmr > 0 && p->fnmr < miny)
+                miny = p->fnmr;
+            if (p->fnmr > 0 && p->fmr < 1 && p->fmr > maxx)
+                maxx = p->fmr;
+            if (p->fmr > 0 && p->fnmr < 1 && p->fnmr > maxy)
+                maxy = p->fnmr;
         }
-    *xmin = fmin(1e-2, fmax(1e-8, pow(10, floor(log10(mx) + 1e-9))));
-    *ymin = fmin(1e-2, fmax(1e-8, pow(10, floor(log10(my) + 1e-9))));
+    *x = det_axis(minx, maxx);
+    *y = det_axis(miny, maxy);
 }
 
-static void det_tics(text *t, const char *axis, double lo)
+/* The ticks of one axis, most important first; returns how many (<= the candidates).
+ * `coord` maps a rate onto the axis (probit for DET, log10 for the ROC's FMR). */
+static size_t det_pick_ticks(det_range r, double (*coord)(double), double *out)
+{
+    double lo = coord(r.lo), gap = DET_TICK_GAP * (coord(r.hi) - lo);
+    size_t n = 0;
+    for (int rank = 0; rank <= 3; rank++)
+        for (size_t i = 0; i < VB_ARRAY_LEN(det_ticks); i++) {
+            double p = det_ticks[i].p;
+            if (det_ticks[i].rank != rank || p < r.lo * (1 - 1e-9) || p > r.hi * (1 + 1e-9))
+                continue;
+            int far = 1;
+            for (size_t k = 0; k < n && far; k++)
+                far = fabs(coord(out[k]) - coord(p)) >= gap * (1 - 1e-9);
+            if (far)
+                out[n++] = p;
+        }
+    return n;
+}
+
+/* gnuplot reads tic labels as formats: every % must be written %% */
+static void tic_label(text *t, double p)
 {
     char label[32];
-    int first = 1;
+    vb_det_tick_label(p, label);
+    tprintf(t, "\"");
+    for (const char *c = label; *c; c++)
+        tprintf(t, "%s", *c == '%' ? "%%" : (char[2]){*c, 0});
+    tprintf(t, "\"");
+}
+
+/* `coord` spaces the ticks; they are placed at coord(p) on a probit axis and at p itself on a
+ * gnuplot log axis (at_value), which takes data coordinates. */
+static void axis_tics(text *t, const char *axis, det_range r, double (*coord)(double), int at_value)
+{
+    double ticks[VB_ARRAY_LEN(det_ticks)];
+    size_t n = det_pick_ticks(r, coord, ticks);
     tprintf(t, "set %s (", axis);
-    for (size_t i = 0; i < VB_ARRAY_LEN(det_ticks); i++) {
-        if (det_ticks[i] < lo * (1 - 1e-9) || det_ticks[i] > det_axis_max)
-            continue;
-        vb_det_tick_label(det_ticks[i], label);
-        /* gnuplot reads tic labels as formats: the % sign must be written %% */
-        tprintf(t, "%s\"%.*s%%%%\" %.6f", first ? "" : ", ", (int)strlen(label) - 1, label,
-                vb_probit(det_ticks[i]));
-        first = 0;
+    for (size_t i = 0; i < n; i++) {
+        tprintf(t, "%s", i ? ", " : "");
+        tic_label(t, ticks[i]);
+        tprintf(t, " %.6g", at_value ? ticks[i] : coord(ticks[i]));
     }
     tprintf(t, ")\n");
 }
@@ -284,38 +358,167 @@ static double det_coord(double p, double lo)
     return vb_probit(fmin(fmax(p, lo / 10), 1 - 1e-9));
 }
 
-int vb_plot_det(const char *prefix, const char *title, const vb_det_series *series, size_t n, vb_err *e)
+/* A datablock string: double-quoted, so a double quote inside becomes a single one. */
+static void data_string(text *t, const char *s)
+{
+    tprintf(t, "\"");
+    for (; s && *s; s++)
+        tprintf(t, "%c", *s == '"' || *s == '\n' ? '\'' : *s);
+    tprintf(t, "\"");
+}
+
+/* Marks outside the axes are left out: gnuplot does not clip labels. (The ROC's y axis
+ * covers every rate on the curves, so only its FMR range limits a mark there.) */
+static int mark_shown(const vb_det_mark *m, det_range x, det_range y, int roc)
+{
+    if (!(m->fmr >= x.lo && m->fmr <= x.hi))
+        return 0;
+    return roc ? m->fnmr >= 0 && m->fnmr <= 1 : m->fnmr >= y.lo && m->fnmr <= y.hi;
+}
+
+/* Data blocks $S<i> (the curve) and $M<i> (its marks: x y "label"). */
+static void series_blocks(text *b, const vb_det_series *s, const vb_det_marks *mk, size_t n, det_range x,
+                          det_range y, int roc)
+{
+    for (size_t i = 0; i < n; i++) {
+        tprintf(b, "$S%zu << EOD\n", i);
+        for (size_t k = 0; k < s[i].curve->n; k++) {
+            const vb_curve_point *p = &s[i].curve->pts[k];
+            if (roc)
+                tprintf(b, "%.6g %.6f\n", fmax(p->fmr, x.lo / 10), 1 - p->fnmr);
+            else
+                tprintf(b, "%.6f %.6f\n", det_coord(p->fmr, x.lo), det_coord(p->fnmr, y.lo));
+        }
+        tprintf(b, "EOD\n$M%zu << EOD\n", i);
+        for (size_t k = 0; mk && k < mk[i].n; k++) {
+            const vb_det_mark *m = &mk[i].marks[k];
+            if (!mark_shown(m, x, y, roc))
+                continue;
+            if (roc)
+                tprintf(b, "%.6g %.6f ", m->fmr, 1 - m->fnmr);
+            else
+                tprintf(b, "%.6f %.6f ", vb_probit(m->fmr), vb_probit(m->fnmr));
+            data_string(b, m->label);
+            tprintf(b, "\n");
+        }
+        tprintf(b, "EOD\n");
+    }
+}
+
+/* One line per series in linetype i+1, its marks as filled points of the same colour with
+ * their labels beside them. */
+static void plot_series(text *b, const vb_det_series *s, const vb_det_marks *mk, size_t n)
+{
+    tprintf(b, "plot ");
+    for (size_t i = 0; i < n; i++) {
+        tprintf(b, "$S%zu using 1:2 with lines lw 2 lc %zu title ", i, i + 1);
+        tquote(b, s[i].label ? s[i].label : "");
+        tprintf(b, ", \\\n     ");
+        /* labels of alternate series above and below their points: EER points lie close */
+        if (mk && mk[i].n)
+            tprintf(b, "$M%zu using 1:2 with points pt 7 ps 1.3 lc %zu notitle, \\\n     "
+                       "$M%zu using 1:2:3 with labels left offset 0.8,%s font ',9' tc lt %zu notitle, \\\n     ",
+                    i, i + 1, i, i % 2 ? "-0.8" : "0.7", i + 1);
+    }
+}
+
+static double probit_axis(double p)
+{
+    return vb_probit(p);
+}
+
+char *vb_plot_det_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
+                         vb_err *e)
 {
     if (!n)
-        return vb_fail(e, VB_EXIT_IO, "plot: a DET plot needs at least one curve");
-    double xmin, ymin;
-    det_axis_min(series, n, &xmin, &ymin);
+        return vb_fail(e, VB_EXIT_IO, "plot: a DET plot needs at least one curve"), NULL;
+    det_range x, y;
+    det_ranges(series, n, &x, &y);
     text b = {0};
-    for (size_t i = 0; i < n; i++) {
-        tprintf(&b, "$S%zu << EOD\n", i);
-        for (size_t k = 0; k < series[i].curve->n; k++) {
-            const vb_curve_point *p = &series[i].curve->pts[k];
-            tprintf(&b, "%.6f %.6f\n", det_coord(p->fmr, xmin), det_coord(p->fnmr, ymin));
-        }
-        tprintf(&b, "EOD\n");
-    }
+    series_blocks(&b, series, marks, n, x, y, 0);
     tprintf(&b, "set title ");
     tquote(&b, title ? title : "DET");
     tprintf(&b, "\nset xlabel 'False match rate (FMR)'\nset ylabel 'False non-match rate (FNMR)'\n");
-    tprintf(&b, "set xrange [%.6f:%.6f]\nset yrange [%.6f:%.6f]\n", vb_probit(xmin), vb_probit(det_axis_max),
-            vb_probit(ymin), vb_probit(det_axis_max));
-    det_tics(&b, "xtics", xmin);
-    det_tics(&b, "ytics", ymin);
-    tprintf(&b, "set grid\nset size square\nset clip one\nset clip two\nset key top right\nplot ");
-    for (size_t i = 0; i < n; i++) {
-        tprintf(&b, "$S%zu using 1:2 with lines lw 2 title ", i);
-        tquote(&b, series[i].label ? series[i].label : "");
-        tprintf(&b, ", \\\n     ");
-    }
+    tprintf(&b, "set xrange [%.6f:%.6f]\nset yrange [%.6f:%.6f]\n", vb_probit(x.lo), vb_probit(x.hi),
+            vb_probit(y.lo), vb_probit(y.hi));
+    axis_tics(&b, "xtics", x, probit_axis, 0);
+    axis_tics(&b, "ytics", y, probit_axis, 0);
+    tprintf(&b, "set grid\nset size square\nset clip one\nset clip two\nset key top right\n");
+    plot_series(&b, series, marks, n);
     tprintf(&b, "x with lines dt 2 lc 'gray' title 'FMR = FNMR'\n");
-    int rc = render(prefix, "800,800", &b, e);
-    free(b.s);
+    if (b.oom) {
+        free(b.s);
+        return vb_fail(e, VB_EXIT_IO, "plot: out of memory"), NULL;
+    }
+    return b.s;
+}
+
+static double log_axis(double p)
+{
+    return log10(p);
+}
+
+/* The ROC's lowest true match rate over the shown FMR range, rounded down to 0.1. */
+static double roc_ymin(const vb_det_series *s, size_t n, double xlo)
+{
+    double lowest = 1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].curve->n; k++)
+            if (s[i].curve->pts[k].fmr >= xlo)
+                lowest = fmin(lowest, 1 - s[i].curve->pts[k].fnmr);
+    return fmin(0.9, floor(lowest * 10 + 1e-9) / 10);
+}
+
+char *vb_plot_roc_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
+                         vb_err *e)
+{
+    if (!n)
+        return vb_fail(e, VB_EXIT_IO, "plot: a ROC plot needs at least one curve"), NULL;
+    det_range x, y;
+    det_ranges(series, n, &x, &y);
+    x.hi = 1;
+    text b = {0};
+    series_blocks(&b, series, marks, n, x, y, 1);
+    tprintf(&b, "set title ");
+    tquote(&b, title ? title : "ROC");
+    tprintf(&b, "\nset xlabel 'False match rate (FMR, log scale)'\nset ylabel 'True match rate (1 - FNMR)'\n");
+    tprintf(&b, "set logscale x\nset xrange [%.3g:1]\nset yrange [%.2f:1]\n", x.lo, roc_ymin(series, n, x.lo));
+    axis_tics(&b, "xtics", x, log_axis, 1);
+    tprintf(&b, "set ytics 0.1\nset grid\nset clip one\nset clip two\nset key bottom right\n");
+    plot_series(&b, series, marks, n);
+    tprintf(&b, "1/0 notitle\n"); /* closes the list (no chance line: it hugs the right edge on a log axis) */
+    if (b.oom) {
+        free(b.s);
+        return vb_fail(e, VB_EXIT_IO, "plot: out of memory"), NULL;
+    }
+    return b.s;
+}
+
+static int render_script(const char *prefix, const char *size, char *script, vb_err *e)
+{
+    if (!script)
+        return -1;
+    text b = {.s = script, .len = strlen(script), .cap = strlen(script) + 1};
+    int rc = render(prefix, size, &b, e);
+    free(script);
     return rc;
+}
+
+int vb_plot_det(const char *prefix, const char *title, const vb_det_series *series, size_t n, vb_err *e)
+{
+    return vb_plot_det_marked(prefix, title, series, NULL, n, e);
+}
+
+int vb_plot_det_marked(const char *prefix, const char *title, const vb_det_series *series,
+                       const vb_det_marks *marks, size_t n, vb_err *e)
+{
+    return render_script(prefix, "800,800", vb_plot_det_script(title, series, marks, n, e), e);
+}
+
+int vb_plot_roc(const char *prefix, const char *title, const vb_det_series *series, const vb_det_marks *marks,
+                size_t n, vb_err *e)
+{
+    return render_script(prefix, "800,640", vb_plot_roc_script(title, series, marks, n, e), e);
 }
 
 /* ---- histograms ---- */

@@ -17,18 +17,56 @@
 
 enum { VB_PLOT_WRITTEN = 0, VB_PLOT_SKIPPED = 1 };
 
-/* One curve on a DET plot, e.g. one backend/quantization combination. */
+/* A marked operating point on a DET or ROC plot: the model's threshold, the EER point, a
+ * calibrated threshold. Rates as fractions; a point with a NaN rate is not drawn. */
+typedef struct vb_det_mark {
+    const char *label; /* printed next to the point, e.g. "thr 0.60", "EER" */
+    double fmr, fnmr;
+} vb_det_mark;
+
+/* One curve on a DET or ROC plot, e.g. one backend/quantization combination. */
 typedef struct vb_det_series {
     const char *label;
     const vb_curve *curve;
 } vb_det_series;
 
-/* DET plot: x = Phi^-1(FMR), y = Phi^-1(FNMR), ticks labelled in percent (0.1%, 1%, 5%,
- * 20%, 40%, ...), the FMR = FNMR diagonal dashed, one line per series. Axis ranges start a
- * decade below the smallest non-zero rate of any series (not below 1e-8) and end at 60%;
- * points with a rate of 0 run along the axis edge. Returns VB_PLOT_WRITTEN,
- * VB_PLOT_SKIPPED, or -1 (e filled: no series, gnuplot failed or timed out, no output). */
+/* The marked operating points of one series (marks may be NULL when n is 0). */
+typedef struct vb_det_marks {
+    const vb_det_mark *marks;
+    size_t n;
+} vb_det_marks;
+
+/* DET plot: x = Phi^-1(FMR), y = Phi^-1(FNMR), the FMR = FNMR diagonal dashed, one line
+ * per series. Axis ranges follow the data: each starts at the decade at or below the
+ * smallest non-zero rate of any series (about 1/N_impostor for FMR; not below 1e-9) and
+ * ends at the first of 20%, 40%, 60%, 80%, 90%, 95%, 99% at or above the largest rate below
+ * 1 among the curve points whose other rate is non-zero (beyond it a curve only runs along
+ * the axis edge): on lfw-all, FNMR up to 99% where FMR is 1e-7. Tick labels: percent from 0.1% up, scientific (1e-6) below; a tick that
+ * would sit closer than 1/20 of the axis to a more important one (decades first) is
+ * dropped, so labels never collide. Points with a rate of 0 run along the axis edge.
+ * Returns VB_PLOT_WRITTEN, VB_PLOT_SKIPPED, or -1 (e filled: no series, gnuplot failed or
+ * timed out, no output). */
 int vb_plot_det(const char *prefix, const char *title, const vb_det_series *series, size_t n, vb_err *e);
+
+/* The same with each series' marks (marks[i] for series[i]; marks may be NULL) drawn as
+ * filled points in the series' colour, labelled. Marks outside the axes are left out. */
+int vb_plot_det_marked(const char *prefix, const char *title, const vb_det_series *series,
+                       const vb_det_marks *marks, size_t n, vb_err *e);
+
+/* ROC plot of the same series: x = FMR on a log axis (from the same data-driven decade as
+ * the DET plot to 1), y = 1 - FNMR (true match rate) from the lowest value on the shown
+ * curves rounded down to 0.1, to 1; marks as on the DET plot. Returns as vb_plot_det. */
+int vb_plot_roc(const char *prefix, const char *title, const vb_det_series *series, const vb_det_marks *marks,
+                size_t n, vb_err *e);
+
+/* The gnuplot script body vb_plot_det_marked / vb_plot_roc would send (data blocks,
+ * ranges, tics, plot command; no terminal lines), malloc'd, NUL-terminated; NULL with e
+ * filled when there is no series or on allocation failure. For tests and for debugging a
+ * plot without gnuplot. */
+char *vb_plot_det_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
+                         vb_err *e);
+char *vb_plot_roc_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
+                         vb_err *e);
 
 /* Genuine and impostor histograms (each normalised to a density, so sets of very
  * different sizes compare) over the bins of h, x axis in the score's units. */
@@ -49,8 +87,9 @@ int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *p
 /* 1 when gnuplot can be run (see above), else 0. */
 int vb_gnuplot_available(void);
 
-/* Tick label for a probability on a DET axis: 0.001 -> "0.1%", 0.2 -> "20%",
- * 1e-6 -> "0.0001%". buf must hold 32 bytes. */
+/* Tick label for a probability on a DET/ROC axis: percent from 0.1% up (0.001 -> "0.1%",
+ * 0.2 -> "20%", 0.99 -> "99%"), scientific below (1e-4 -> "1e-4", 2e-5 -> "2e-5"), so
+ * small rates stay short. buf must hold 32 bytes. */
 void vb_det_tick_label(double p, char buf[32]);
 
 #endif

@@ -11,6 +11,21 @@
 
 #include "datasets/dataset.h"
 #include "reports/metrics.h"
+#include "reports/plot.h"
+
+/* One trial of the gallery of worst errors (reports/gallery.h chooses them). */
+typedef struct vb_gallery_pair {
+    int genuine;                /* 1: a genuine pair scored unlike; 0: an impostor pair scored alike */
+    double score;               /* in the run's units */
+    const char *id_a, *id_b;    /* sample ids */
+    const char *path_a, *path_b;/* the files as the dataset names them */
+    char chip_a[192], chip_b[192]; /* face chip PNGs relative to the results folder, "" if none */
+} vb_gallery_pair;
+
+/* One line of provenance.csv. */
+typedef struct vb_provenance_kv {
+    const char *scope, *key, *value;
+} vb_provenance_kv;
 
 /* One (backend, device, quantization level) combination. */
 typedef struct vb_result_combo {
@@ -27,6 +42,20 @@ typedef struct vb_result_combo {
     int has_drift;              /* cosine of each template against the fp32 one */
     double drift_mean, drift_worst;
     char hist_plot[160];        /* plot stem relative to the results folder, "" if none */
+    /* latency (latency.csv): backend time per face and per layer, over timed_images */
+    double ms_per_face;         /* NaN when not measured */
+    size_t timed_images;
+    double timed_wall_ms;       /* decode + inference wall time over those images */
+    int n_layers;
+    const char (*layer_names)[96];
+    const double *layer_ms;     /* total per layer over timed_images */
+    /* the worst errors, genuine and impostor, worst first within each kind */
+    const vb_gallery_pair *gallery;
+    size_t n_gallery;
+    /* extra operating points to show (calibrated thresholds); the model's threshold and the
+     * EER point come from metrics */
+    const vb_det_mark *extra_marks;
+    size_t n_extra_marks;
 } vb_result_combo;
 
 typedef struct vb_results {
@@ -34,16 +63,27 @@ typedef struct vb_results {
     const vb_dataset *ds;       /* counts, folds, sample ids */
     const char *model_path, *model_sha, *crop_text, *commit;
     float threshold;            /* the model's decision threshold (its own units) */
-    const char *det_plot, *quant_plot; /* plot stems, "" if none */
+    const char *out_dir;        /* the results folder: plot stems and chips are relative to it */
+    const char *det_plot, *quant_plot, *roc_plot; /* plot stems, "" (or NULL) if none */
     int plots_skipped;
     const char *plot_error;
     const vb_result_combo *combos;
     int n_combos;
     char *const *fta_reason;    /* per sample: why it failed to acquire, NULL if it did not */
     size_t n_fta;
+    const vb_provenance_kv *provenance; /* provenance.csv's rows, in order */
+    size_t n_provenance;
 } vb_results;
 
 /* report.md from the results (reports/report.c); non-zero on a write error. */
 int vb_report_write_md(FILE *f, const vb_results *r);
+
+/* report.html from the results (reports/report_html.c): one self-contained page (inline
+ * CSS, plots and face chips inlined as base64 PNG data: URIs read from r->out_dir, no
+ * script, no external resource), every string HTML-escaped. Sections, in order: summary
+ * (with a marked place for the gate verdict), metrics, plots, latency, gallery of worst
+ * errors, failures to acquire, provenance. A plot or chip file that cannot be read is
+ * named in the page, not an error. Non-zero on a write error. */
+int vb_report_write_html(FILE *f, const vb_results *r);
 
 #endif

@@ -76,7 +76,11 @@ static void test_tick_labels(void)
     vb_det_tick_label(0.4, b);
     CHECK(!strcmp(b, "40%"));
     vb_det_tick_label(1e-6, b);
-    CHECK(!strcmp(b, "0.0001%"));
+    CHECK(!strcmp(b, "1e-6"));
+    vb_det_tick_label(2e-4, b);
+    CHECK(!strcmp(b, "2e-4"));
+    vb_det_tick_label(0.99, b);
+    CHECK(!strcmp(b, "99%"));
 }
 
 static void test_skipped_without_gnuplot(void)

@@ -1,0 +1,319 @@
+/* report.html and what feeds it: the gallery's pair selection (reports/gallery.h), the PNG
+ * encoder of face chips (datasets/chip.h), the DET/ROC scripts on a large synthetic score
+ * set (axis ranges and tick labels follow the data, labels never collide), and the HTML
+ * writer (sections, escaping of hostile names, inlined images). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "datasets/chip.h"
+#include "reports/gallery.h"
+#include "reports/metrics.h"
+#include "reports/plot.h"
+#include "reports/results.h"
+#include "tests/testlib.h"
+
+/* ---- gallery selection ---- */
+
+static void test_gallery_distances(void)
+{
+    /* distances: impostors scored low look alike; genuines scored high look unlike */
+    double score[] = {0.9, 0.2, 0.5, INFINITY, 0.2, 1.4, 0.3, 0.8, INFINITY, 0.1};
+    uint8_t label[] = {0, 0, 1, 0, 0, 0, 1, 1, 1, 0};
+    vb_scores s = {.score = score, .label = label, .n = 10, .is_distance = 1};
+    size_t out[8];
+    size_t n = vb_gallery_select(&s, 0, 3, out);
+    CHECK(n == 3);
+    /* 0.1 (trial 9), then the tie at 0.2: lower index first (1, then 4) */
+    CHECK(out[0] == 9 && out[1] == 1 && out[2] == 4);
+    n = vb_gallery_select(&s, 1, 8, out);
+    CHECKF(n == 3, "the FTA genuine trial (inf) is skipped: got %zu", n);
+    CHECK(out[0] == 7 && out[1] == 2 && out[2] == 6);
+    CHECK(vb_gallery_select(&s, 1, 0, out) == 0);
+}
+
+static void test_gallery_similarities(void)
+{
+    double score[] = {0.1, 0.7, 0.9, -INFINITY, 0.3, 0.95};
+    uint8_t label[] = {0, 0, 1, 1, 1, 0};
+    vb_scores s = {.score = score, .label = label, .n = 6};
+    size_t out[2];
+    CHECK(vb_gallery_select(&s, 0, 2, out) == 2);
+    CHECK(out[0] == 5 && out[1] == 1); /* most similar impostors */
+    CHECK(vb_gallery_select(&s, 1, 2, out) == 2);
+    CHECK(out[0] == 4 && out[1] == 2); /* least similar genuines, -inf (FTA) skipped */
+}
+
+/* ---- PNG encoder ---- */
+
+static void test_png_roundtrip(void)
+{
+    uint8_t px[5 * 3 * 3];
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(i * 37 + 11);
+    vb_image img = {5, 3, 3, px}, back = {0};
+    uint8_t *png = NULL;
+    size_t n = 0;
+    vb_err e = {0};
+    CHECKF(vb_png_encode(&img, &png, &n, &e) == 0, "%s", e.msg);
+    CHECK(n > 8 && png && !memcmp(png, "\x89PNG\r\n\x1a\n", 8));
+    CHECKF(vb_image_decode(png, n, "mem.png", &back, &e) == 0, "%s", e.msg);
+    CHECK(back.w == 5 && back.h == 3 && back.c == 3 && back.px && !memcmp(back.px, px, sizeof px));
+    vb_image_free(&back);
+    free(png);
+
+    /* a chip of a crop: the right size, and a crop outside the image is refused */
+    vb_image chip;
+    vb_crop crop = {1, 1, 0, 4, 3};
+    CHECK(vb_chip_make(&img, &crop, 8, "x", &chip, &e) == 0);
+    CHECK(chip.w == 8 && chip.h == 8 && chip.c == 3);
+    vb_image_free(&chip);
+    vb_crop outside = {1, 0, 0, 9, 3};
+    CHECK(vb_chip_make(&img, &outside, 8, "x.jpg", &chip, &e) != 0 && e.code == VB_EXIT_INPUT);
+    CHECK(strstr(e.msg, "x.jpg") != NULL);
+}
+
+/* ---- DET and ROC scripts on a large synthetic set ---- */
+
+static double gauss(uint64_t *r)
+{
+    double u[2];
+    for (int k = 0; k < 2; k++) {
+        *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+        u[k] = ((double)(*r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    }
+    return sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]);
+}
+
+/* 2M impostor and 20k genuine distances, overlapping so much that at the smallest non-zero
+ * FMR (5e-7) nearly every genuine trial is rejected: FNMR there is about 98%, the shape of
+ * lfw-all's curve, whose FNMR axis used to stop at 60%. */
+static int synthetic_metrics(vb_metrics *m)
+{
+    enum { NI = 2000000, NG = 20000 };
+    vb_scores s = {0};
+    vb_err e = {0};
+    if (vb_scores_alloc(&s, NI + NG, 1, 0, &e))
+        return -1;
+    uint64_t r = 42;
+    for (size_t i = 0; i < s.n; i++) {
+        s.label[i] = i < NG;
+        s.score[i] = s.label[i] ? 0.70 + 0.09 * gauss(&r) : 0.95 + 0.09 * gauss(&r);
+    }
+    int rc = vb_metrics_compute(&s, m, &e);
+    vb_scores_free(&s);
+    return rc;
+}
+
+/* The numbers after `set <name> [` as lo:hi. */
+static int script_range(const char *script, const char *name, double *lo, double *hi)
+{
+    char key[32];
+    snprintf(key, sizeof key, "set %s [", name);
+    const char *p = strstr(script, key);
+    return p && sscanf(p + strlen(key), "%lf:%lf", lo, hi) == 2 ? 0 : -1;
+}
+
+/* The ("label" position, ...) pairs of `set <axis> (`. Returns how many. */
+static int script_tics(const char *script, const char *axis, char labels[][16], double *pos, int max)
+{
+    char key[32];
+    snprintf(key, sizeof key, "set %s (", axis);
+    const char *p = strstr(script, key);
+    if (!p)
+        return 0;
+    p += strlen(key);
+    int n = 0;
+    while (n < max && *p == '"') {
+        const char *end = strchr(p + 1, '"');
+        if (!end)
+            break;
+        snprintf(labels[n], 16, "%.*s", (int)(end - p - 1), p + 1);
+        char *next;
+        pos[n++] = strtod(end + 1, &next);
+        p = next;
+        if (*p == ',')
+            p += 2;
+    }
+    return n;
+}
+
+/* Every pair of ticks at least 1/20 of the axis apart (35 px on an 800 px plot: more than a label), and no two labels alike. */
+static void check_tics_apart(const char *what, char labels[][16], const double *pos, int n, double span)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            CHECKF(fabs(pos[i] - pos[j]) >= span / 20 * 0.999, "%s: ticks %s and %s only %.3f apart (axis %.3f)", what,
+                   labels[i], labels[j], fabs(pos[i] - pos[j]), span);
+            CHECKF(strcmp(labels[i], labels[j]) != 0, "%s: label %s twice", what, labels[i]);
+        }
+}
+
+static int has_label(char labels[][16], int n, const char *want)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(labels[i], want))
+            return 1;
+    return 0;
+}
+
+static void test_det_script_large(void)
+{
+    vb_metrics m;
+    vb_err e = {0};
+    CHECK(synthetic_metrics(&m) == 0);
+    vb_det_series s = {"cpu-fp32 <big>", &m.curve};
+    vb_det_mark marks[] = {{"thr 0.60", 1e-4, 0.03}, {"EER", m.eer, m.eer}, {"never", 0, 0}, {"nan", NAN, 0.1}};
+    vb_det_marks mk = {marks, 4};
+    char *det = vb_plot_det_script("DET", &s, &mk, 1, &e);
+    CHECKF(det != NULL, "%s", e.msg);
+    if (!det)
+        return;
+    double lo, hi;
+    /* smallest non-zero FMR is 1/2e6 = 5e-7: the axis starts at the decade below, 1e-7 */
+    CHECK(script_range(det, "xrange", &lo, &hi) == 0);
+    CHECK_NEAR(lo, vb_probit(1e-7), 1e-5);
+    /* the FNMR where FMR is smallest is above 95%: the axis runs to 99%, not 60% */
+    CHECK(script_range(det, "yrange", &lo, &hi) == 0);
+    CHECK_NEAR(hi, vb_probit(0.99), 1e-5);
+    char labels[32][16];
+    double pos[32];
+    int n = script_tics(det, "xtics", labels, pos, 32);
+    CHECKF(n >= 6, "only %d FMR ticks", n);
+    if (getenv("VB_TEST_VERBOSE"))
+        fprintf(stderr, "%s", det);
+    CHECK(has_label(labels, n, "1e-7") && has_label(labels, n, "1e-6") && has_label(labels, n, "1e-4"));
+    CHECK(has_label(labels, n, "1%%") && has_label(labels, n, "99%%"));
+    CHECK(strstr(det, "0.0001%") == NULL && strstr(det, "0.00001%") == NULL);
+    check_tics_apart("DET FMR", labels, pos, n, vb_probit(0.99) - vb_probit(1e-7));
+    n = script_tics(det, "ytics", labels, pos, 32);
+    CHECK(n >= 5);
+    check_tics_apart("DET FNMR", labels, pos, n, hi - lo);
+    /* the marks inside the axes are drawn and labelled, the others left out */
+    CHECK(strstr(det, "\"thr 0.60\"") != NULL && strstr(det, "\"EER\"") != NULL);
+    CHECK(strstr(det, "\"never\"") == NULL && strstr(det, "\"nan\"") == NULL);
+    CHECK(strstr(det, "with labels") != NULL);
+    free(det);
+
+    char *roc = vb_plot_roc_script("ROC", &s, &mk, 1, &e);
+    CHECKF(roc != NULL, "%s", e.msg);
+    if (roc) {
+        CHECK(strstr(roc, "set logscale x") != NULL);
+        CHECK(script_range(roc, "xrange", &lo, &hi) == 0);
+        CHECK_NEAR(lo, 1e-7, 1e-12);
+        CHECK_NEAR(hi, 1, 1e-12);
+        n = script_tics(roc, "xtics", labels, pos, 32);
+        CHECK(n >= 5 && has_label(labels, n, "1e-7"));
+        for (int i = 0; i < n; i++)
+            CHECKF(pos[i] >= 1e-7 * 0.999 && pos[i] <= 1, "ROC tick %s at %g: a log axis takes values", labels[i],
+                   pos[i]);
+        free(roc);
+    }
+    CHECK(vb_plot_det_script("x", &s, NULL, 0, &e) == NULL);
+    vb_metrics_free(&m);
+}
+
+/* ---- the HTML writer ---- */
+
+static char *write_html(const vb_results *r)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    int rc = vb_report_write_html(f, r);
+    fclose(f);
+    CHECK(rc == 0);
+    return buf;
+}
+
+static void test_html_report(void)
+{
+    char dir[] = "/tmp/vb-report-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/chip.png", dir);
+    uint8_t px[4 * 4];
+    memset(px, 200, sizeof px);
+    vb_image img = {4, 4, 1, px};
+    uint8_t *png;
+    size_t n;
+    vb_err e = {0};
+    CHECK(vb_png_encode(&img, &png, &n, &e) == 0);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(png, 1, n, f) == n);
+    if (f)
+        fclose(f);
+    free(png);
+
+    vb_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.kind = "csv";
+    ds.n_samples = 2, ds.n_trials = 1, ds.n_impostor = 1;
+    vb_result_combo c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.label, sizeof c.label, "cpu-x-fp32");
+    vb_metrics_init(&c.metrics);
+    c.metrics.eer = 0.125;
+    c.metrics.have = VB_MG_CORE;
+    c.has_metrics = 1;
+    c.ms_per_face = 2.5;
+    c.timed_images = 4;
+    c.timed_wall_ms = 20;
+    vb_gallery_pair pair = {.genuine = 0, .score = 0.25, .id_a = "a<b>", .id_b = "c&d",
+                            .path_a = "/tmp/<script>alert(1)</script>&x.jpg", .path_b = "q\"u'o.jpg"};
+    snprintf(pair.chip_a, sizeof pair.chip_a, "chip.png");
+    snprintf(pair.chip_b, sizeof pair.chip_b, "missing.png");
+    c.gallery = &pair, c.n_gallery = 1;
+    vb_det_mark calibrated = {"calibrated <FMR=1e-4>", 1e-4, 0.031};
+    c.extra_marks = &calibrated, c.n_extra_marks = 1;
+    vb_provenance_kv kv[] = {{"run", "command_line", "veribench run --out <dir> & more"}};
+    vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .ds = &ds, .model_path = "m.gguf", .model_sha = "ab",
+                    .crop_text = "none", .commit = "c0ffee", .threshold = 0.6f, .out_dir = dir, .det_plot = "",
+                    .quant_plot = "", .roc_plot = "", .plots_skipped = 1, .plot_error = "", .combos = &c,
+                    .n_combos = 1, .provenance = kv, .n_provenance = 1};
+    char *html = write_html(&r);
+    CHECK(html != NULL);
+    if (html) {
+        static const char *const sections[] = {"id=\"summary\"", "VB_GATE_VERDICT", "id=\"metrics\"",
+                                               "id=\"plots\"",   "id=\"histograms\"", "id=\"latency\"",
+                                               "id=\"gallery\"", "id=\"provenance\""};
+        for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+            CHECKF(strstr(html, sections[i]) != NULL, "section %s missing", sections[i]);
+        /* escaping: no raw markup from names survives, the escaped text is there */
+        CHECK(strstr(html, "<script") == NULL);
+        CHECK(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;&amp;x.jpg") != NULL);
+        CHECK(strstr(html, "q&quot;u&#39;o.jpg") != NULL);
+        CHECK(strstr(html, "csv:/data/&lt;evil&gt;.csv") != NULL);
+        CHECK(strstr(html, "--out &lt;dir&gt; &amp; more") != NULL);
+        CHECK(strstr(html, "alt=\"a&lt;b&gt;\"") != NULL);
+        /* the chip is inlined, the missing one named */
+        CHECK(strstr(html, "src=\"data:image/png;base64,iVBORw0KGgo") != NULL);
+        CHECK(strstr(html, "image not available: missing.png") != NULL);
+        /* the metrics table: name, value, unit and description of a present row */
+        CHECK(strstr(html, "<code>eer</code></td><td class=n>0.125</td>") != NULL);
+        CHECK(strstr(html, "equal error rate, bob.measure") != NULL);
+        CHECK(strstr(html, "Plots were skipped") != NULL);
+        /* operating points: the EER and an extra (calibrated) point, its label escaped */
+        CHECK(strstr(html, "<td>EER</td><td class=n>12.500%</td>") != NULL);
+        CHECK(strstr(html, "<td>calibrated &lt;FMR=1e-4&gt;</td><td class=n>0.0100%</td><td class=n>3.100%</td>") != NULL);
+        CHECK(strstr(html, "http://") == NULL && strstr(html, "https://") == NULL);
+        free(html);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    RUN(test_gallery_distances);
+    RUN(test_gallery_similarities);
+    RUN(test_png_roundtrip);
+    RUN(test_det_script_large);
+    RUN(test_html_report);
+    return vb_test_finish();
+}
