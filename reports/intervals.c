@@ -177,10 +177,15 @@ static uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Draw counts of one replicate: n draws of n subjects with replacement. */
+/* Draw counts of one replicate: n draws of n subjects with replacement. Each replicate's
+ * stream starts at a hash of (seed, r): starting at seed + (r+1) * the splitmix increment
+ * would make replicate r+1 the stream of replicate r shifted by one draw, nearly the same
+ * resample, and an interval far too narrow. */
 static void draw_subjects(uint64_t seed, unsigned r, uint32_t n, uint32_t *count)
 {
-    uint64_t s = seed + (uint64_t)(r + 1) * 0x9e3779b97f4a7c15ull;
+    uint64_t x = seed ^ ((uint64_t)(r + 1) * 0xd1b54a32d192ed03ull);
+    uint64_t s = splitmix64(&x);
+    s ^= (uint64_t)r << 32 | r; /* distinct starts even if two hashes collided */
     memset(count, 0, n * sizeof *count);
     for (uint32_t i = 0; i < n; i++)
         count[(uint64_t)(((u128)splitmix64(&s) * n) >> 64)]++;

@@ -210,6 +210,37 @@ static void test_bootstrap_widens_with_fewer_subjects(void)
     free_boot_set(&fine);
 }
 
+/* Subjects that each own one genuine trial are independent, so the subject bootstrap of
+ * FNMR is the plain binomial bootstrap: its interval must hold the estimate and be about as
+ * wide as Clopper-Pearson's. (The replicates once drew from shifted copies of one random
+ * stream: nearly identical resamples, an interval a fifth of this width that missed the
+ * estimate.) */
+static void test_bootstrap_independent_subjects_match_binomial(void)
+{
+    enum { N = 2000, ERRORS = 300 };
+    boot_set bs;
+    vb_err e = {0};
+    CHECK(vb_scores_alloc(&bs.s, N + 1, 1, 0, &e) == 0);
+    bs.a = malloc((N + 1) * sizeof *bs.a);
+    bs.b = malloc((N + 1) * sizeof *bs.b);
+    for (uint32_t i = 0; i < N; i++) {
+        bs.s.score[i] = i < ERRORS ? 0.9 : 0.3; /* distances: above 0.6 is a false non-match */
+        bs.s.label[i] = 1;
+        bs.a[i] = bs.b[i] = i;
+    }
+    bs.s.score[N] = 1.5, bs.s.label[N] = 0, bs.a[N] = 0, bs.b[N] = 1; /* one impostor */
+    bs.s.fta = 0;
+    vb_metrics m;
+    CHECK(boot(&bs, 2000, 7, 2, &m) == 1);
+    double p = (double)ERRORS / N;
+    vb_interval cp = vb_clopper_pearson(ERRORS, N, 0.95);
+    double wb = m.fnmr_at_threshold_boot.high - m.fnmr_at_threshold_boot.low, wc = cp.high - cp.low;
+    CHECKF(m.fnmr_at_threshold_boot.low < p && m.fnmr_at_threshold_boot.high > p, "interval [%g, %g] holds %g",
+           m.fnmr_at_threshold_boot.low, m.fnmr_at_threshold_boot.high, p);
+    CHECKF(wb > 0.8 * wc && wb < 1.25 * wc, "bootstrap width %g, Clopper-Pearson %g", wb, wc);
+    free_boot_set(&bs);
+}
+
 /* The weights, checked on a set where every replicate's answer is known: one genuine
  * trial per subject, all errors, so FNMR is 1 in every replicate, and FMR@threshold 0. */
 static void test_bootstrap_degenerate_and_limit(void)
@@ -325,6 +356,7 @@ int main(void)
     RUN(test_symmetry_and_nesting);
     RUN(test_bootstrap_deterministic);
     RUN(test_bootstrap_widens_with_fewer_subjects);
+    RUN(test_bootstrap_independent_subjects_match_binomial);
     RUN(test_bootstrap_degenerate_and_limit);
     RUN(test_calibration);
     RUN(test_interval_rows);
