@@ -1073,6 +1073,7 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     snprintf(r->weights_note, sizeof r->weights_note, "%s", c->weights_note);
     r->n_samples = c->n_samples, r->n_ok = c->n_ok, r->n_failed = c->n_failed;
     r->n_resumed = c->n_resumed, r->n_embedded_now = c->n_embedded_now;
+    r->embed_counts_known = 1;
     r->faces_per_s = c->faces_per_s;
     r->has_drift = c->has_drift, r->drift_mean = c->drift_mean, r->drift_worst = c->drift_worst;
     snprintf(r->hist_plot, sizeof r->hist_plot, "%s", c->hist_plot);
@@ -1084,14 +1085,31 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     r->gallery = c->gallery, r->n_gallery = c->n_gallery;
 }
 
-/* The results model of the run (reports/results.h); combos has run->n_combos entries. */
-static void build_results(const vb_run *run, vb_result_combo *combos, vb_results *r)
+/* The run's failures to acquire in sample order; fta has run->n_fta entries. */
+static void fta_entries(const vb_run *run, vb_fta_entry *fta)
 {
+    size_t n = 0;
+    for (uint32_t i = 0; run->fta_reason && i < run->ds.n_samples && n < run->n_fta; i++)
+        if (run->fta_reason[i])
+            fta[n++] = (vb_fta_entry){run->ds.samples[i].id, run->fta_reason[i]};
+}
+
+/* The results model of the run (reports/results.h); combos has run->n_combos entries, fta
+ * run->n_fta. */
+static void build_results(const vb_run *run, vb_result_combo *combos, vb_fta_entry *fta, vb_results *r)
+{
+    fta_entries(run, fta);
     for (int i = 0; i < run->n_combos; i++)
         result_combo(&run->combos[i], &combos[i]);
     *r = (vb_results){
         .dataset_spec = run->cfg.dataset,
-        .ds = &run->ds,
+        .kind = run->ds.kind,
+        .folds = run->ds.folds,
+        .n_folds = run->ds.n_folds,
+        .n_samples = run->ds.n_samples,
+        .n_trials = run->ds.n_trials,
+        .n_genuine = run->ds.n_genuine,
+        .n_impostor = run->ds.n_impostor,
         .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
         .model_sha = run->model_sha,
         .crop_text = run->crop_text,
@@ -1105,7 +1123,7 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_results
         .plot_error = run->plot_error,
         .combos = combos,
         .n_combos = run->n_combos,
-        .fta_reason = run->fta_reason,
+        .fta = fta,
         .n_fta = run->n_fta,
     };
 }
@@ -1114,11 +1132,14 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_results
 static int fill_report(FILE *f, const vb_run *run)
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    if (!combos)
-        return -1;
-    vb_results r;
-    build_results(run, combos, &r);
-    int rc = vb_report_write_md(f, &r);
+    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
+    int rc = -1;
+    if (combos && fta) {
+        vb_results r;
+        build_results(run, combos, fta, &r);
+        rc = vb_report_write_md(f, &r);
+    }
+    free(fta);
     free(combos);
     return rc;
 }
@@ -1127,10 +1148,14 @@ static int fill_report(FILE *f, const vb_run *run)
 static int fill_report_html(FILE *f, const vb_run *run)
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    if (!combos)
+    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
+    if (!combos || !fta) {
+        free(combos);
+        free(fta);
         return -1;
+    }
     vb_results r;
-    build_results(run, combos, &r);
+    build_results(run, combos, fta, &r);
     prov_sink prov = {0};
     collect_provenance(&prov, run);
     int rc = -1;
@@ -1139,6 +1164,7 @@ static int fill_report_html(FILE *f, const vb_run *run)
         rc = vb_report_write_html(f, &r);
     }
     prov_free(&prov);
+    free(fta);
     free(combos);
     return rc;
 }

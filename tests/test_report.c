@@ -250,10 +250,6 @@ static void test_html_report(void)
         fclose(f);
     free(png);
 
-    vb_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    ds.kind = "csv";
-    ds.n_samples = 2, ds.n_trials = 1, ds.n_impostor = 1;
     vb_result_combo c;
     memset(&c, 0, sizeof c);
     snprintf(c.label, sizeof c.label, "cpu-x-fp32");
@@ -272,7 +268,8 @@ static void test_html_report(void)
     vb_det_mark calibrated = {"calibrated <FMR=1e-4>", 1e-4, 0.031};
     c.extra_marks = &calibrated, c.n_extra_marks = 1;
     vb_provenance_kv kv[] = {{"run", "command_line", "veribench run --out <dir> & more"}};
-    vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .ds = &ds, .model_path = "m.gguf", .model_sha = "ab",
+    vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .kind = "csv", .folds = "",
+                    .n_samples = 2, .n_trials = 1, .n_impostor = 1, .model_path = "m.gguf", .model_sha = "ab",
                     .crop_text = "none", .commit = "c0ffee", .threshold = 0.6f, .out_dir = dir, .det_plot = "",
                     .quant_plot = "", .roc_plot = "", .plots_skipped = 1, .plot_error = "", .combos = &c,
                     .n_combos = 1, .provenance = kv, .n_provenance = 1};
