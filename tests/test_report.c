@@ -1,7 +1,8 @@
 /* report.html and what feeds it: the gallery's pair selection (reports/gallery.h), the PNG
  * encoder of face chips (datasets/chip.h), the DET/ROC scripts on a large synthetic score
  * set (axis ranges and tick labels follow the data, labels never collide), and the HTML
- * writer (sections, escaping of hostile names, inlined images). */
+ * writer (sections, escaping of hostile names, inlined images); the results model rebuilt
+ * from a results folder (reports/results_load.h: typed rows, groups claimed only whole). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/results.h"
+#include "reports/results_load.h"
+#include "reports/results_read.h"
 #include "tests/testlib.h"
 
 /* ---- gallery selection ---- */
@@ -305,6 +308,83 @@ static void test_html_report(void)
     rmdir(dir);
 }
 
+
+/* ---- the results model from a folder ---- */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Every row of the exclusive KFOLD group, and only one row of MODEL_THRESHOLD: KFOLD is
+ * claimed with its values, MODEL_THRESHOLD is not (its one row stays unreported). */
+static void test_results_from_folder(void)
+{
+    char dir[] = "/tmp/vb-load-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_text(dir, "metrics.csv",
+               "backend,device,quant,dataset,metric,value\n"
+               "cpu,d0,fp32,lfw,eer,0.0533\n"
+               "cpu,d0,fp32,lfw,genuine,3000\n"
+               "cpu,d0,fp32,lfw,impostor,3000\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_mean,0.9452\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_std,0.01\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_se,0.003\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_folds,10\n"
+               "cpu,d0,fp32,lfw,fmr@threshold,0.001\n"
+               "cpu,d0,fp32,lfw,samples,7\n"
+               "cpu,d0,fp32,lfw,future_metric,1\n");
+    write_text(dir, "provenance.csv", "scope,key,value\nrun,dataset_kind,lfw\nrun,trials,6000\n"
+                                      "cpu-d0-fp32,device_name,Test CPU\n");
+    write_text(dir, "failures.csv", "sample,path,reason\nx_1,/x.jpg,no face\n");
+    write_text(dir, "gallery.csv", "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                   "cpu-d0-fp32,genuine,1,1.25,a,b,/a.jpg,/b.jpg,gallery/a.png,\n");
+    vb_err e = {0};
+    vb_results_folder rf;
+    vb_results_store st;
+    vb_results r;
+    CHECK(vb_results_folder_read(dir, &rf, &e) == 0);
+    CHECKF(vb_results_from_folder(&rf, dir, &st, &r, &e) == 0, "%s", e.msg);
+    CHECK(r.n_combos == 1);
+    if (r.n_combos == 1) {
+        const vb_result_combo *k = &r.combos[0];
+        CHECK(!strcmp(k->label, "cpu-d0-fp32") && !strcmp(k->device_name, "Test CPU"));
+        CHECK(k->metrics.have & VB_MG_KFOLD);
+        CHECK(k->metrics.accuracy_10fold_mean == 0.9452);
+        CHECK(!(k->metrics.have & VB_MG_MODEL_THRESHOLD)); /* only fmr@threshold of its rows */
+        CHECK(!vb_metric_present(&k->metrics, vb_metric_find("fmr@threshold")));
+        CHECK(!(k->metrics.have & VB_MG_CORE)); /* eer alone is not the engine's group */
+        CHECK(!(k->metrics.have & VB_MG_RUN));  /* samples without fta_samples, model_bytes */
+        CHECK(k->metrics.eer == 0.0533 && k->n_samples == 7 && !k->embed_counts_known);
+        CHECK(k->n_gallery == 1 && k->gallery[0].genuine == 1 && k->gallery[0].score == 1.25);
+        CHECK(!strcmp(k->gallery[0].chip_a, "gallery/a.png") && k->gallery[0].chip_b[0] == 0);
+    }
+    CHECK(r.n_folds == 10 && !strcmp(r.kind, "lfw") && r.n_trials == 6000 && r.n_genuine == 3000);
+    CHECK(r.n_fta == 1 && !strcmp(r.fta[0].sample, "x_1") && !strcmp(r.fta[0].reason, "no face"));
+    CHECK(r.plots_skipped && r.det_plot[0] == 0); /* no plots/ on disk */
+    vb_results_store_free(&st);
+    /* a gallery row naming a combination metrics.csv lacks is an error naming the line */
+    write_text(dir, "gallery.csv", "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                   "cpu-zz-fp32,genuine,1,1,a,b,,,,\n");
+    CHECK(vb_results_from_folder(&rf, dir, &st, &r, &e) == -1 && e.code == VB_EXIT_INPUT &&
+          strstr(e.msg, "gallery.csv:2") != NULL);
+    vb_results_folder_free(&rf);
+    const char *names[] = {"metrics.csv", "provenance.csv", "failures.csv", "gallery.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_gallery_distances);
@@ -312,5 +392,6 @@ int main(void)
     RUN(test_png_roundtrip);
     RUN(test_det_script_large);
     RUN(test_html_report);
+    RUN(test_results_from_folder);
     return vb_test_finish();
 }
