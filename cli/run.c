@@ -973,6 +973,7 @@ static int make_plots(vb_run *run, vb_err *e)
     vb_det_series series[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
     vb_det_mark marks[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT][3];
     vb_det_marks marked[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    vb_det_band bands[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
     char thr_label[32];
     snprintf(thr_label, sizeof thr_label, "thr %.2f", run->threshold);
     size_t n = 0;
@@ -988,6 +989,8 @@ static int make_plots(vb_run *run, vb_err *e)
         if (c->has_calibrated_mark)
             marks[n][n_marks++] = c->calibrated_mark;
         series[n] = (vb_det_series){c->label, &c->metrics.curve};
+        /* the DET's band: the pointwise interval of FNMR at the run's --confidence */
+        bands[n] = (vb_det_band){(uint64_t)c->metrics.genuine, run->cfg.confidence};
         marked[n] = (vb_det_marks){marks[n], n_marks};
         n++;
         char prefix[1300], title[300];
@@ -1004,7 +1007,7 @@ static int make_plots(vb_run *run, vb_err *e)
     snprintf(run->det_plot, sizeof run->det_plot, "plots/det");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->det_plot);
     snprintf(title, sizeof title, "DET: %s", run->cfg.dataset);
-    if (vb_plot_det_marked(prefix, title, series, marked, n, e) < 0)
+    if (vb_plot_det_banded(prefix, title, series, marked, bands, n, e) < 0)
         return -1;
     snprintf(run->roc_plot, sizeof run->roc_plot, "plots/roc");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->roc_plot);

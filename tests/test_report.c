@@ -1,6 +1,7 @@
 /* report.html and what feeds it: the gallery's pair selection (reports/gallery.h), the PNG
  * encoder of face chips (datasets/chip.h), the DET/ROC scripts on a large synthetic score
- * set (axis ranges and tick labels follow the data, labels never collide), and the HTML
+ * set (axis ranges and tick labels follow the data, labels never collide), the DET's
+ * confidence band, and the HTML
  * writer (sections, escaping of hostile names, inlined images); the results model rebuilt
  * from a results folder (reports/results_load.h: typed rows, groups claimed only whole). */
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "datasets/chip.h"
+#include "reports/intervals.h"
 #include "reports/gallery.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
@@ -309,6 +311,46 @@ static void test_html_report(void)
 }
 
 
+/* The DET's confidence band: for each curve point, the Clopper-Pearson interval of FNMR
+ * (k = FNMR x N_genuine errors of N_genuine) at the given level, in the same probit
+ * coordinates as the curve, drawn before (under) the line; no band without one. */
+static void test_det_band(void)
+{
+    vb_curve_point pts[] = {{1, 0, 0}, {0.1, 0.05, 0.5}, {0.01, 0.2, 0.4}, {0, 1, 0.3}};
+    vb_curve curve = {pts, 4, 4};
+    vb_det_series s = {"cpu-fp32", &curve};
+    vb_det_band band = {100, 0.95};
+    vb_err e = {0};
+    char *det = vb_plot_det_script_banded("DET", &s, NULL, &band, 1, &e);
+    CHECKF(det != NULL, "%s", e.msg);
+    if (!det)
+        return;
+    const uint64_t k[] = {5, 20};
+    for (int i = 0; i < 2; i++) {
+        vb_interval ci = vb_clopper_pearson(k[i], 100, 0.95);
+        CHECK(ci.low < pts[i + 1].fnmr && pts[i + 1].fnmr < ci.high); /* the band holds the curve */
+        char row[128];
+        snprintf(row, sizeof row, "\n%.6f %.6f %.6f\n", vb_probit(pts[i + 1].fmr), vb_probit(ci.low),
+                 vb_probit(ci.high));
+        const char *block = strstr(det, "$B0 << EOD");
+        CHECKF(block && strstr(block, row), "band row%s missing", row);
+    }
+    const char *fill = strstr(det, "$B0 using 1:2:3 with filledcurves"), *line = strstr(det, "$S0 using 1:2 with lines");
+    CHECK(fill && line && fill < line);
+    CHECK(strstr(det, "95% Clopper-Pearson band of FNMR") != NULL);
+    free(det);
+    /* a 90% band is narrower; without a band, no band block */
+    band.level = 0.90;
+    det = vb_plot_det_script_banded("DET", &s, NULL, &band, 1, &e);
+    vb_interval ci90 = vb_clopper_pearson(5, 100, 0.90), ci95 = vb_clopper_pearson(5, 100, 0.95);
+    CHECK(ci90.low > ci95.low && ci90.high < ci95.high);
+    CHECK(det && strstr(det, "90% Clopper-Pearson band") != NULL);
+    free(det);
+    det = vb_plot_det_script("DET", &s, NULL, 1, &e);
+    CHECK(det && strstr(det, "$B0") == NULL && strstr(det, "filledcurves") == NULL);
+    free(det);
+}
+
 /* ---- the results model from a folder ---- */
 
 static void write_text(const char *dir, const char *name, const char *text)
@@ -391,6 +433,7 @@ int main(void)
     RUN(test_gallery_similarities);
     RUN(test_png_roundtrip);
     RUN(test_det_script_large);
+    RUN(test_det_band);
     RUN(test_html_report);
     RUN(test_results_from_folder);
     return vb_test_finish();
