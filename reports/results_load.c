@@ -174,6 +174,18 @@ static int failure_row(void *arg, const vb_csv_row *row, vb_err *e)
 static const char *const gallery_columns[] = {"combo", "kind", "rank", "score", "a", "b",
                                               "path_a", "path_b", "chip_a", "chip_b"};
 
+/* report.html inlines chips: a gallery.csv naming an absolute path, a ".." component or a
+ * name too long to keep could make it inline a file from outside the folder. */
+static int chip_path_ok(const char *chip)
+{
+    if (chip[0] == '/' || strlen(chip) >= sizeof(((vb_gallery_pair *)0)->chip_a))
+        return 0;
+    for (const char *p = chip; (p = strstr(p, "..")); p += 2)
+        if ((p == chip || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+            return 0;
+    return 1;
+}
+
 static int gallery_pair_of(load_ctx *ctx, const vb_csv_row *row, vb_gallery_pair *p, vb_err *e)
 {
     const char *kind = row->f[ctx->col[1]];
@@ -189,6 +201,10 @@ static int gallery_pair_of(load_ctx *ctx, const vb_csv_row *row, vb_gallery_pair
     if (!(p->id_a = keep(ctx->st, row->f[ctx->col[4]], e)) || !(p->id_b = keep(ctx->st, row->f[ctx->col[5]], e)) ||
         !(p->path_a = keep(ctx->st, row->f[ctx->col[6]], e)) || !(p->path_b = keep(ctx->st, row->f[ctx->col[7]], e)))
         return -1;
+    for (int k = 8; k <= 9; k++)
+        if (!chip_path_ok(row->f[ctx->col[k]]))
+            return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: %s '%s' is not a file inside the results folder", row->file,
+                           row->line, gallery_columns[k], row->f[ctx->col[k]]);
     snprintf(p->chip_a, sizeof p->chip_a, "%s", row->f[ctx->col[8]]);
     snprintf(p->chip_b, sizeof p->chip_b, "%s", row->f[ctx->col[9]]);
     return 0;

@@ -23,7 +23,9 @@
  *                   and layer:<name> (ms_per_image x images per layer, in file order; the
  *                   file keeps 6 significant digits, so a per-layer time can differ from
  *                   the run's report in its last shown digit).
- *   gallery.csv     (optional) the worst-error pairs, by combination label.
+ *   gallery.csv     (optional) the worst-error pairs, by combination label; a chip path
+ *                   that is absolute or has a ".." component is refused (report.html
+ *                   inlines chips: they must come from inside the folder).
  *   plots/          plot stems (plots/det, plots/roc, plots/quant-sweep, plots/hist-<label>)
  *                   set only when the .png exists under dir; none -> plots_skipped.
  * Not in a folder: resumed/embedded-now counts (embed_counts_known = 0).

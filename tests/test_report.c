@@ -417,6 +417,17 @@ static void test_results_from_folder(void)
                                    "cpu-zz-fp32,genuine,1,1,a,b,,,,\n");
     CHECK(vb_results_from_folder(&rf, dir, &st, &r, &e) == -1 && e.code == VB_EXIT_INPUT &&
           strstr(e.msg, "gallery.csv:2") != NULL);
+    /* a chip outside the folder is refused: report.html would inline it */
+    const char *outside[] = {"/etc/passwd", "../x.png", "gallery/../../x.png"};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                    "cpu-d0-fp32,impostor,1,1,a,b,,,gallery/ok..png,%s\n", outside[i]);
+        write_text(dir, "gallery.csv", text);
+        int rc = vb_results_from_folder(&rf, dir, &st, &r, &e);
+        CHECKF(rc == -1 && strstr(e.msg, "chip_b") && strstr(e.msg, outside[i]),
+               "chip %s accepted", outside[i]);
+    }
     vb_results_folder_free(&rf);
     const char *names[] = {"metrics.csv", "provenance.csv", "failures.csv", "gallery.csv"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
