@@ -91,13 +91,15 @@ typedef struct vb_results {
     size_t n_provenance;
 } vb_results;
 
-/* report.md from the results (reports/report.c); non-zero on a write error. */
+/* report.md from the results (reports/report.c); with r->gate, a "## Verdict: PASS|FAIL"
+ * section with the table of checks comes before the summary. Non-zero on a write error. */
 int vb_report_write_md(FILE *f, const vb_results *r);
 
 /* report.html from the results (reports/report_html.c): one self-contained page (inline
  * CSS, plots and face chips inlined as base64 PNG data: URIs read from r->out_dir, no
  * script, no external resource), every string HTML-escaped. Sections, in order: summary
- * (with a marked place for the gate verdict), metrics, plots, latency, gallery of worst
+ * (the `<!-- VB_GATE_VERDICT -->` marker, then the verdict box: PASS/FAIL and one row per
+ * check with r->gate, "not evaluated" without), metrics, plots, latency, gallery of worst
  * errors, failures to acquire, provenance. A plot or chip file that cannot be read is
  * named in the page, not an error. Non-zero on a write error. */
 int vb_report_write_html(FILE *f, const vb_results *r);
