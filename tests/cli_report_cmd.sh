@@ -1,12 +1,12 @@
 #!/bin/sh
 # veribench report --results DIR: report.md and report.html re-rendered from the folder
-# alone. On a tiny run (one sample failing to acquire): report.md is identical to the one
-# `run` wrote except for the lines a folder cannot reproduce (the "Generated" time, and the
-# "embedded now N, resumed N" counts of each combination's Device line, which the folder
-# does not keep); report.html likewise except "Generated" and the per-layer milliseconds
-# (latency.csv keeps 6 significant digits, the run rounded its exact sums). --gate puts PASS/FAIL first and
-# exits 0/1; a folder without metrics.csv exits 3; a bad spec 2; a moved folder still finds
-# its chips and plots.
+# alone. On a tiny run (fp32 and int8, one sample failing to acquire): report.md is
+# identical to the one `run` wrote except for the lines a folder cannot reproduce (the
+# "Generated" time, and the "embedded now N, resumed N" counts of each combination's Device
+# line, which the folder does not keep); report.html likewise except "Generated" and the
+# per-layer milliseconds (latency.csv keeps 6 significant digits, the run rounded its exact
+# sums). --gate puts PASS/FAIL first and exits 0/1; a bad spec exits 2; a folder without
+# metrics.csv exits 3; a moved folder still finds its chips and plots.
 . tests/cli_lib.sh
 LFW="$(cd "$VERIBENCH_DATA" && pwd)/lfw/images_deepfunneled"
 M="$VB_MODELS/face_recognition.gguf"
@@ -21,7 +21,7 @@ mkdir -p "$D"
     printf 'Missing_1,Dean_Barker,%s/does-not-exist.jpg\n' "$D"
 } > "$D/manifest.csv"
 OUT="$CLI_TMP/results"
-expect_exit 0 "tiny run" -- $VB run --model "$M" --dataset "csv:$D/manifest.csv" --crop 70,70,180,180 --quiet --out "$OUT"
+expect_exit 0 "tiny run" -- $VB run --model "$M" --dataset "csv:$D/manifest.csv" --crop 70,70,180,180 --quant fp32,int8 --quiet --out "$OUT"
 cp "$OUT/report.md" "$CLI_TMP/run.md"
 cp "$OUT/report.html" "$CLI_TMP/run.html"
 
@@ -41,6 +41,8 @@ if diff "$CLI_TMP/a.html" "$CLI_TMP/b.html" >"$CLI_TMP/diff"; then ok; else not_
 # the diff must not be vacuous: the headline numbers and sections are there
 expect_grep '^## Summary' "$OUT/report.md" "summary section"
 expect_grep '^## Failures to acquire' "$OUT/report.md" "failures section"
+expect_grep '^## Quantization' "$OUT/report.md" "quantization section (int8 against fp32)"
+expect_grep '^\| `cpu-[^`]*-int8` \| [0-9]+ \| [0-9.]+ \| [0-9.]+% \| [-+][0-9.]+ pp' "$OUT/report.md" "int8 row with its change against fp32"
 expect_grep '`Missing_1`' "$OUT/report.md" "the failed sample listed"
 expect_grep '^\| `cpu-[^`]*-fp32` \| [0-9.]+%' "$OUT/report.md" "summary row with the EER"
 expect_grep '`eer` \| [0-9.e-]+ \|' "$OUT/report.md" "all-metrics table lists eer"
