@@ -64,6 +64,12 @@ expect_grep '<b>Verdict: FAIL</b>' "$OUT/report.html" "FAIL verdict in report.ht
 vpos=$(grep -n -m1 'id="verdict"' "$OUT/report.html" | cut -d: -f1)
 spos=$(grep -n -m1 '<table><tr><th>combination</th><th>EER' "$OUT/report.html" | cut -d: -f1)
 [ -n "$vpos" ] && [ -n "$spos" ] && [ "$vpos" -lt "$spos" ] && ok || not_ok "verdict ($vpos) not before the summary table ($spos)"
+# a regression rule against a baseline folder (the run itself: no increase)
+printf 'metric,scope,op,limit\neer,*,max_increase,0\n' > "$CLI_TMP/regress.csv"
+cp -r "$OUT" "$CLI_TMP/baseline"
+expect_exit 0 "regression gate against a baseline" -- $VB report --results "$OUT" --gate "$CLI_TMP/regress.csv" --baseline "$CLI_TMP/baseline"
+expect_grep '<td>max_increase</td>' "$OUT/report.html" "the regression check in the verdict table"
+expect_exit 2 "regression rule without --baseline" -- $VB report --results "$OUT" --gate "$CLI_TMP/regress.csv"
 printf 'metric,scope,op,limit\nno_such_metric,*,<=,1\n' > "$CLI_TMP/bad.csv"
 expect_exit 2 "unknown metric in the spec" -- $VB report --results "$OUT" --gate "$CLI_TMP/bad.csv"
 expect_exit 2 "missing --results" -- $VB report
