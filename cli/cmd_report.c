@@ -15,9 +15,9 @@
 static void describe(FILE *f)
 {
     fprintf(f, "Writes DIR/report.md and DIR/report.html again from the results folder alone\n"
-               "(metrics.csv, provenance.csv, failures.csv, gallery.csv, plots/, gallery/), so a\n"
-               "folder copied or moved anywhere renders the same report. Not kept in a folder,\n"
-               "so not shown: resumed/embedded-now sample counts and per-layer latency.\n"
+               "(metrics.csv, provenance.csv, failures.csv, gallery.csv, latency.csv, plots/,\n"
+               "gallery/), so a folder copied or moved anywhere renders the same report. Not\n"
+               "kept in a folder, so not shown: the resumed/embedded-now sample counts.\n"
                "With --gate SPEC (the spec of veribench gate; --baseline DIR for its regression\n"
                "rules) the verdict, PASS or FAIL with every check, comes first in both reports.\n\n");
 }
