@@ -23,6 +23,7 @@ static const struct {
     {"quantize", cmd_quantize, "write a quantized copy of a GGUF model (fp16, int8, int4)"},
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
     {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
+    {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
 };
 
 static void usage(FILE *f)

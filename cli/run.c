@@ -973,6 +973,7 @@ static int make_plots(vb_run *run, vb_err *e)
     vb_det_series series[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
     vb_det_mark marks[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT][3];
     vb_det_marks marked[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
+    vb_det_band bands[VB_RUN_MAX_BACKENDS * VB_QUANT_COUNT];
     char thr_label[32];
     snprintf(thr_label, sizeof thr_label, "thr %.2f", run->threshold);
     size_t n = 0;
@@ -988,6 +989,8 @@ static int make_plots(vb_run *run, vb_err *e)
         if (c->has_calibrated_mark)
             marks[n][n_marks++] = c->calibrated_mark;
         series[n] = (vb_det_series){c->label, &c->metrics.curve};
+        /* the DET's band: the pointwise interval of FNMR at the run's --confidence */
+        bands[n] = (vb_det_band){(uint64_t)c->metrics.genuine, run->cfg.confidence};
         marked[n] = (vb_det_marks){marks[n], n_marks};
         n++;
         char prefix[1300], title[300];
@@ -1004,7 +1007,7 @@ static int make_plots(vb_run *run, vb_err *e)
     snprintf(run->det_plot, sizeof run->det_plot, "plots/det");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->det_plot);
     snprintf(title, sizeof title, "DET: %s", run->cfg.dataset);
-    if (vb_plot_det_marked(prefix, title, series, marked, n, e) < 0)
+    if (vb_plot_det_banded(prefix, title, series, marked, bands, n, e) < 0)
         return -1;
     snprintf(run->roc_plot, sizeof run->roc_plot, "plots/roc");
     snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, run->roc_plot);
@@ -1073,6 +1076,7 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     snprintf(r->weights_note, sizeof r->weights_note, "%s", c->weights_note);
     r->n_samples = c->n_samples, r->n_ok = c->n_ok, r->n_failed = c->n_failed;
     r->n_resumed = c->n_resumed, r->n_embedded_now = c->n_embedded_now;
+    r->embed_counts_known = 1;
     r->faces_per_s = c->faces_per_s;
     r->has_drift = c->has_drift, r->drift_mean = c->drift_mean, r->drift_worst = c->drift_worst;
     snprintf(r->hist_plot, sizeof r->hist_plot, "%s", c->hist_plot);
@@ -1084,14 +1088,31 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     r->gallery = c->gallery, r->n_gallery = c->n_gallery;
 }
 
-/* The results model of the run (reports/results.h); combos has run->n_combos entries. */
-static void build_results(const vb_run *run, vb_result_combo *combos, vb_results *r)
+/* The run's failures to acquire in sample order; fta has run->n_fta entries. */
+static void fta_entries(const vb_run *run, vb_fta_entry *fta)
 {
+    size_t n = 0;
+    for (uint32_t i = 0; run->fta_reason && i < run->ds.n_samples && n < run->n_fta; i++)
+        if (run->fta_reason[i])
+            fta[n++] = (vb_fta_entry){run->ds.samples[i].id, run->fta_reason[i]};
+}
+
+/* The results model of the run (reports/results.h); combos has run->n_combos entries, fta
+ * run->n_fta. */
+static void build_results(const vb_run *run, vb_result_combo *combos, vb_fta_entry *fta, vb_results *r)
+{
+    fta_entries(run, fta);
     for (int i = 0; i < run->n_combos; i++)
         result_combo(&run->combos[i], &combos[i]);
     *r = (vb_results){
         .dataset_spec = run->cfg.dataset,
-        .ds = &run->ds,
+        .kind = run->ds.kind,
+        .folds = run->ds.folds,
+        .n_folds = run->ds.n_folds,
+        .n_samples = run->ds.n_samples,
+        .n_trials = run->ds.n_trials,
+        .n_genuine = run->ds.n_genuine,
+        .n_impostor = run->ds.n_impostor,
         .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
         .model_sha = run->model_sha,
         .crop_text = run->crop_text,
@@ -1105,7 +1126,7 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_results
         .plot_error = run->plot_error,
         .combos = combos,
         .n_combos = run->n_combos,
-        .fta_reason = run->fta_reason,
+        .fta = fta,
         .n_fta = run->n_fta,
     };
 }
@@ -1114,11 +1135,14 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_results
 static int fill_report(FILE *f, const vb_run *run)
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    if (!combos)
-        return -1;
-    vb_results r;
-    build_results(run, combos, &r);
-    int rc = vb_report_write_md(f, &r);
+    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
+    int rc = -1;
+    if (combos && fta) {
+        vb_results r;
+        build_results(run, combos, fta, &r);
+        rc = vb_report_write_md(f, &r);
+    }
+    free(fta);
     free(combos);
     return rc;
 }
@@ -1127,10 +1151,14 @@ static int fill_report(FILE *f, const vb_run *run)
 static int fill_report_html(FILE *f, const vb_run *run)
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    if (!combos)
+    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
+    if (!combos || !fta) {
+        free(combos);
+        free(fta);
         return -1;
+    }
     vb_results r;
-    build_results(run, combos, &r);
+    build_results(run, combos, fta, &r);
     prov_sink prov = {0};
     collect_provenance(&prov, run);
     int rc = -1;
@@ -1139,6 +1167,7 @@ static int fill_report_html(FILE *f, const vb_run *run)
         rc = vb_report_write_html(f, &r);
     }
     prov_free(&prov);
+    free(fta);
     free(combos);
     return rc;
 }

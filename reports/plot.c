@@ -1,6 +1,7 @@
 #include "reports/plot.h"
 
 #include "core/parse.h"
+#include "reports/intervals.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -405,11 +406,53 @@ static void series_blocks(text *b, const vb_det_series *s, const vb_det_marks *m
     }
 }
 
+static int has_band(const vb_det_band *bands, size_t i)
+{
+    return bands && bands[i].n_genuine > 0 && bands[i].level > 0 && bands[i].level < 1;
+}
+
+/* Data blocks $B<i>: x, FNMR interval low, high (DET coordinates) at each curve point. */
+static void band_blocks(text *b, const vb_det_series *s, const vb_det_band *bands, size_t n, det_range x,
+                        det_range y)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!has_band(bands, i))
+            continue;
+        uint64_t ng = bands[i].n_genuine;
+        tprintf(b, "$B%zu << EOD\n", i);
+        for (size_t k = 0; k < s[i].curve->n; k++) {
+            const vb_curve_point *p = &s[i].curve->pts[k];
+            double errors = nearbyint(p->fnmr * (double)ng);
+            uint64_t ke = errors <= 0 ? 0 : errors >= (double)ng ? ng : (uint64_t)errors;
+            vb_interval ci = vb_clopper_pearson(ke, ng, bands[i].level);
+            tprintf(b, "%.6f %.6f %.6f\n", det_coord(p->fmr, x.lo), det_coord(ci.low, y.lo), det_coord(ci.high, y.lo));
+        }
+        tprintf(b, "EOD\n");
+    }
+}
+
+/* The bands first, under the lines; one key entry for all of them. */
+static void plot_bands(text *b, const vb_det_band *bands, size_t n)
+{
+    int titled = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!has_band(bands, i))
+            continue;
+        tprintf(b, "$B%zu using 1:2:3 with filledcurves fs transparent solid 0.18 noborder lc %zu ", i, i + 1);
+        if (titled)
+            tprintf(b, "notitle, \\\n     ");
+        else
+            tprintf(b, "title '%g%% Clopper-Pearson band of FNMR', \\\n     ", 100 * bands[i].level);
+        titled = 1;
+    }
+}
+
 /* One line per series in linetype i+1, its marks as filled points of the same colour with
  * their labels beside them. */
-static void plot_series(text *b, const vb_det_series *s, const vb_det_marks *mk, size_t n)
+static void plot_series(text *b, const vb_det_series *s, const vb_det_marks *mk, const vb_det_band *bands, size_t n)
 {
     tprintf(b, "plot ");
+    plot_bands(b, bands, n);
     for (size_t i = 0; i < n; i++) {
         tprintf(b, "$S%zu using 1:2 with lines lw 2 lc %zu title ", i, i + 1);
         tquote(b, s[i].label ? s[i].label : "");
@@ -430,12 +473,19 @@ static double probit_axis(double p)
 char *vb_plot_det_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
                          vb_err *e)
 {
+    return vb_plot_det_script_banded(title, series, marks, NULL, n, e);
+}
+
+char *vb_plot_det_script_banded(const char *title, const vb_det_series *series, const vb_det_marks *marks,
+                                const vb_det_band *bands, size_t n, vb_err *e)
+{
     if (!n)
         return vb_fail(e, VB_EXIT_IO, "plot: a DET plot needs at least one curve"), NULL;
     det_range x, y;
     det_ranges(series, n, &x, &y);
     text b = {0};
     series_blocks(&b, series, marks, n, x, y, 0);
+    band_blocks(&b, series, bands, n, x, y);
     tprintf(&b, "set title ");
     tquote(&b, title ? title : "DET");
     tprintf(&b, "\nset xlabel 'False match rate (FMR)'\nset ylabel 'False non-match rate (FNMR)'\n");
@@ -444,7 +494,7 @@ char *vb_plot_det_script(const char *title, const vb_det_series *series, const v
     axis_tics(&b, "xtics", x, probit_axis, 0);
     axis_tics(&b, "ytics", y, probit_axis, 0);
     tprintf(&b, "set grid\nset size square\nset clip one\nset clip two\nset key top right\n");
-    plot_series(&b, series, marks, n);
+    plot_series(&b, series, marks, bands, n);
     tprintf(&b, "x with lines dt 2 lc 'gray' title 'FMR = FNMR'\n");
     if (b.oom) {
         free(b.s);
@@ -485,7 +535,7 @@ char *vb_plot_roc_script(const char *title, const vb_det_series *series, const v
     tprintf(&b, "set logscale x\nset xrange [%.3g:1]\nset yrange [%.2f:1]\n", x.lo, roc_ymin(series, n, x.lo));
     axis_tics(&b, "xtics", x, log_axis, 1);
     tprintf(&b, "set ytics 0.1\nset grid\nset clip one\nset clip two\nset key bottom right\n");
-    plot_series(&b, series, marks, n);
+    plot_series(&b, series, marks, NULL, n);
     tprintf(&b, "1/0 notitle\n"); /* closes the list (no chance line: it hugs the right edge on a log axis) */
     if (b.oom) {
         free(b.s);
@@ -513,6 +563,12 @@ int vb_plot_det_marked(const char *prefix, const char *title, const vb_det_serie
                        const vb_det_marks *marks, size_t n, vb_err *e)
 {
     return render_script(prefix, "800,800", vb_plot_det_script(title, series, marks, n, e), e);
+}
+
+int vb_plot_det_banded(const char *prefix, const char *title, const vb_det_series *series,
+                       const vb_det_marks *marks, const vb_det_band *bands, size_t n, vb_err *e)
+{
+    return render_script(prefix, "800,800", vb_plot_det_script_banded(title, series, marks, bands, n, e), e);
 }
 
 int vb_plot_roc(const char *prefix, const char *title, const vb_det_series *series, const vb_det_marks *marks,

@@ -11,6 +11,7 @@
 #define VB_PLOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/common.h"
 #include "reports/metrics.h"
@@ -53,6 +54,20 @@ int vb_plot_det(const char *prefix, const char *title, const vb_det_series *seri
 int vb_plot_det_marked(const char *prefix, const char *title, const vb_det_series *series,
                        const vb_det_marks *marks, size_t n, vb_err *e);
 
+/* A confidence band around a DET curve: the pointwise Clopper-Pearson interval of FNMR at
+ * `level` (FNMR at a curve point is k of n_genuine genuine trials, k = round(FNMR *
+ * n_genuine)), drawn as a transparent band in the series' colour under its line: how far
+ * each FNMR could move by chance at that FMR (the FMR of a point is taken as measured, so
+ * the band is vertical only). No band when n_genuine is 0 or level is not in (0, 1). */
+typedef struct vb_det_band {
+    uint64_t n_genuine;
+    double level; /* e.g. 0.95, the run's --confidence */
+} vb_det_band;
+
+/* vb_plot_det_marked with bands[i] around series[i] (bands may be NULL: none). */
+int vb_plot_det_banded(const char *prefix, const char *title, const vb_det_series *series,
+                       const vb_det_marks *marks, const vb_det_band *bands, size_t n, vb_err *e);
+
 /* ROC plot of the same series: x = FMR on a log axis (from the same data-driven decade as
  * the DET plot to 1), y = 1 - FNMR (true match rate) from the lowest value on the shown
  * curves rounded down to 0.1, to 1; marks as on the DET plot. Returns as vb_plot_det. */
@@ -65,6 +80,8 @@ int vb_plot_roc(const char *prefix, const char *title, const vb_det_series *seri
  * plot without gnuplot. */
 char *vb_plot_det_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
                          vb_err *e);
+char *vb_plot_det_script_banded(const char *title, const vb_det_series *series, const vb_det_marks *marks,
+                                const vb_det_band *bands, size_t n, vb_err *e);
 char *vb_plot_roc_script(const char *title, const vb_det_series *series, const vb_det_marks *marks, size_t n,
                          vb_err *e);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reports/gate.h"
 #include "reports/results.h"
 
 /* The combination's metrics; a combination without any reads as all-NaN ("n/a"). */
@@ -58,7 +59,7 @@ static const char *num(double v, const char *fmt, char *buf)
 static void summary_table(FILE *f, const vb_results *run)
 {
     char a[32], b[32], c[32], h[32];
-    int folds = run->ds->n_folds >= 2;
+    int folds = run->n_folds >= 2;
     fprintf(f, "| combination | EER | FNMR@FMR=1e-3 | FMR / FNMR at %.2f | %sAUC | d' | FTA samples | faces/s |\n",
             run->threshold, folds ? "10-fold accuracy | " : "");
     fprintf(f, "|---|---|---|---|%s---|---|---|---|\n", folds ? "---|" : "");
@@ -170,9 +171,11 @@ static void sweep_table(FILE *f, const vb_results *run)
 static void details(FILE *f, const vb_result_combo *k)
 {
     fprintf(f, "### `%s`\n\n", k->label);
-    fprintf(f, "Device: %s (%s; %s)%s. Samples: %zu, embedded now %zu, resumed %zu, failed to acquire %zu.\n\n",
-            k->device_name, k->device_type, k->driver, k->uses_fp16 ? ", fp16 variants" : "", k->n_samples,
-            k->n_embedded_now, k->n_resumed, k->n_failed);
+    fprintf(f, "Device: %s (%s; %s)%s. Samples: %zu, ", k->device_name, k->device_type, k->driver,
+            k->uses_fp16 ? ", fp16 variants" : "", k->n_samples);
+    if (k->embed_counts_known) /* a results folder does not keep them */
+        fprintf(f, "embedded now %zu, resumed %zu, ", k->n_embedded_now, k->n_resumed);
+    fprintf(f, "failed to acquire %zu.\n\n", k->n_failed);
     if (k->hist_plot[0])
         fprintf(f, "![score histograms](%s.png)\n\n", k->hist_plot);
     fprintf(f, "<details><summary>all metrics</summary>\n\n| metric | value |\n|---|---|\n");
@@ -210,10 +213,19 @@ static void caveats(FILE *f, const vb_results *run)
                "`eer_rocch` the ROC convex hull; see metrics.csv for all three.\n");
     fprintf(f, "- Trials involving a sample that failed to acquire are scored as non-matches (+inf distance), "
                "as NIST FRTE does; FMR/FNMR include them.\n");
-    if (!strncmp(run->ds->kind, "lfw", 3))
+    if (!strncmp(run->kind, "lfw", 3))
         fprintf(f, "- LFW (Huang et al. 2007): its authors ask that results on it not be taken as evidence that an "
                    "algorithm is fit for commercial use.\n");
     fprintf(f, "\n");
+}
+
+/* `veribench report --gate`: the verdict and every check, first thing after the header. */
+static void verdict(FILE *f, const vb_results *run)
+{
+    fprintf(f, "## Verdict: %s\n\n%zu checks of gate spec `%s`, %zu failed.\n\n```\n", run->gate->failed ? "FAIL" : "PASS",
+            run->gate->n, run->gate_spec->path, run->gate->failed);
+    vb_gate_write_table(f, run->gate_spec, run->gate, 0);
+    fprintf(f, "```\n\n");
 }
 
 int vb_report_write_md(FILE *f, const vb_results *run)
@@ -229,9 +241,10 @@ int vb_report_write_md(FILE *f, const vb_results *run)
             run->crop_text);
     fprintf(f, "Protocol `%s`%s%s: %u samples, %llu trials (%llu genuine, %llu impostor)%s. "
                "Failures to acquire: %zu samples.\n\n",
-            run->ds->kind, run->ds->folds[0] ? ", folds " : "", run->ds->folds, run->ds->n_samples,
-            (unsigned long long)run->ds->n_trials, (unsigned long long)run->ds->n_genuine,
-            (unsigned long long)run->ds->n_impostor, run->ds->n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
+            run->kind, run->folds[0] ? ", folds " : "", run->folds, run->n_samples, run->n_trials, run->n_genuine,
+            run->n_impostor, run->n_folds >= 2 ? ", 10-fold protocol" : "", run->n_fta);
+    if (run->gate)
+        verdict(f, run);
     fprintf(f, "## Summary\n\n");
     summary_table(f, run);
     intervals_section(f, run);
@@ -249,11 +262,8 @@ int vb_report_write_md(FILE *f, const vb_results *run)
     if (run->n_fta) {
         fprintf(f, "## Failures to acquire\n\n");
         size_t shown = 0;
-        for (uint32_t i = 0; i < run->ds->n_samples && shown < 50; i++)
-            if (run->fta_reason[i]) {
-                fprintf(f, "- `%s`: %s\n", run->ds->samples[i].id, run->fta_reason[i]);
-                shown++;
-            }
+        for (; run->fta && shown < run->n_fta && shown < 50; shown++)
+            fprintf(f, "- `%s`: %s\n", run->fta[shown].sample, run->fta[shown].reason);
         if (run->n_fta > shown)
             fprintf(f, "- … %zu more in failures.csv\n", run->n_fta - shown);
         fprintf(f, "\n");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reports/gate.h"
 #include "reports/results.h"
 
 /* ---- escaping and inlining ---- */
@@ -155,19 +156,55 @@ static void header(FILE *f, const vb_results *r)
     fputs("</code>). Crop: ", f);
     esc(f, r->crop_text);
     fprintf(f, ". Protocol <code>");
-    esc(f, r->ds->kind);
+    esc(f, r->kind);
     fprintf(f, "</code>: %u samples, %llu trials (%llu genuine, %llu impostor); %zu samples failed to acquire.</p>\n",
-            r->ds->n_samples, (unsigned long long)r->ds->n_trials, (unsigned long long)r->ds->n_genuine,
-            (unsigned long long)r->ds->n_impostor, r->n_fta);
+            r->n_samples, r->n_trials, r->n_genuine, r->n_impostor, r->n_fta);
+}
+
+/* PASS/FAIL and one row per check, as `veribench gate` prints them. */
+static void gate_verdict(FILE *f, const vb_results *r)
+{
+    const vb_gate_result *g = r->gate;
+    fprintf(f, "<div class=\"verdict\" id=\"verdict\"><b>Verdict: %s</b> (%zu checks, %zu failed; spec <code>",
+            g->failed ? "FAIL" : "PASS", g->n, g->failed);
+    esc(f, r->gate_spec->path);
+    fputs("</code>)\n<table><tr><th>combination</th><th>metric</th><th>row</th><th>value</th><th>baseline</th>"
+          "<th>op</th><th>limit</th><th>result</th></tr>\n", f);
+    for (size_t i = 0; i < g->n; i++) {
+        const vb_gate_check *c = &g->checks[i];
+        char label[1024], v[32], b[32];
+        vb_rf_combo_label(c->combo, label, sizeof label);
+        vb_format_double(c->value, v);
+        vb_format_double(c->baseline, b);
+        const char *cells[] = {label, c->rule->metric, c->rule->row, v, isnan(c->baseline) ? "" : b,
+                               vb_gate_op_text[c->rule->op], c->rule->limit_text};
+        fputs("<tr>", f);
+        for (size_t k = 0; k < sizeof cells / sizeof *cells; k++) {
+            fputs("<td>", f);
+            esc(f, cells[k]);
+            fputs("</td>", f);
+        }
+        fprintf(f, "<td><b>%s</b>", c->pass ? "PASS" : "FAIL");
+        if (c->note[0]) {
+            fputs(" ", f);
+            esc(f, c->note);
+        }
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table></div>\n", f);
 }
 
 static void summary(FILE *f, const vb_results *r)
 {
     fputs("<h2 id=\"summary\">Summary</h2>\n", f);
-    /* The `veribench gate` verdict goes here once the gate is wired in: keep this marker. */
-    fputs("<!-- VB_GATE_VERDICT -->\n<div class=\"verdict\" id=\"verdict\"><b>Verdict:</b> not evaluated "
-          "(run <code>veribench gate</code> on this results folder).</div>\n",
-          f);
+    /* The gate verdict (veribench report --gate) goes here: keep this marker. */
+    fputs("<!-- VB_GATE_VERDICT -->\n", f);
+    if (r->gate)
+        gate_verdict(f, r);
+    else
+        fputs("<div class=\"verdict\" id=\"verdict\"><b>Verdict:</b> not evaluated "
+              "(run <code>veribench report --results DIR --gate SPEC</code>).</div>\n",
+              f);
     fprintf(f, "<table><tr><th>combination</th><th>EER</th><th>FNMR@FMR=1e-3</th><th>FMR at %.2f</th>"
                "<th>FNMR at %.2f</th><th>AUC</th><th>d&#39;</th><th>FTA samples</th><th>faces/s</th></tr>\n",
             r->threshold, r->threshold);
@@ -377,19 +414,17 @@ static void gallery(FILE *f, const vb_results *r)
 
 static void failures(FILE *f, const vb_results *r)
 {
-    if (!r->n_fta || !r->fta_reason)
+    if (!r->n_fta || !r->fta)
         return;
     fputs("<h2 id=\"failures\">Failures to acquire</h2>\n<table><tr><th>sample</th><th>reason</th></tr>\n", f);
     size_t shown = 0;
-    for (uint32_t i = 0; i < r->ds->n_samples && shown < 50; i++)
-        if (r->fta_reason[i]) {
-            fputs("<tr><td><code>", f);
-            esc(f, r->ds->samples[i].id);
-            fputs("</code></td><td>", f);
-            esc(f, r->fta_reason[i]);
-            fputs("</td></tr>\n", f);
-            shown++;
-        }
+    for (; shown < r->n_fta && shown < 50; shown++) {
+        fputs("<tr><td><code>", f);
+        esc(f, r->fta[shown].sample);
+        fputs("</code></td><td>", f);
+        esc(f, r->fta[shown].reason);
+        fputs("</td></tr>\n", f);
+    }
     fputs("</table>\n", f);
     if (r->n_fta > shown)
         fprintf(f, "<p>… %zu more in failures.csv</p>\n", r->n_fta - shown);

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "datasets/dataset.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 
@@ -23,6 +22,15 @@ typedef struct vb_gallery_pair {
 } vb_gallery_pair;
 
 /* One line of provenance.csv. */
+/* One sample that failed to acquire (failures.csv). */
+typedef struct vb_fta_entry {
+    const char *sample, *reason;
+} vb_fta_entry;
+
+/* A gate verdict to put first in the reports (reports/gate.h); NULL when none was run. */
+struct vb_gate_spec;
+struct vb_gate_result;
+
 typedef struct vb_provenance_kv {
     const char *scope, *key, *value;
 } vb_provenance_kv;
@@ -38,6 +46,7 @@ typedef struct vb_result_combo {
     size_t model_bytes;         /* tensor bytes of the model at this level */
     char weights_note[256];     /* which weights got which type */
     size_t n_samples, n_ok, n_failed, n_resumed, n_embedded_now;
+    int embed_counts_known;     /* n_resumed/n_embedded_now are known (a run; not in a folder) */
     double faces_per_s;         /* backend throughput; NaN when not measured */
     int has_drift;              /* cosine of each template against the fp32 one */
     double drift_mean, drift_worst;
@@ -60,7 +69,12 @@ typedef struct vb_result_combo {
 
 typedef struct vb_results {
     const char *dataset_spec;   /* as given on the command line */
-    const vb_dataset *ds;       /* counts, folds, sample ids */
+    /* the protocol, as plain values so a results folder can fill them without the dataset */
+    const char *kind;           /* dataset kind ("lfw", "csv", ...) */
+    const char *folds;          /* folds kept, canonical text; "" when none */
+    unsigned n_folds;           /* the protocol's folds; >= 2 shows the 10-fold accuracy */
+    unsigned n_samples;
+    unsigned long long n_trials, n_genuine, n_impostor;
     const char *model_path, *model_sha, *crop_text, *commit;
     float threshold;            /* the model's decision threshold (its own units) */
     const char *out_dir;        /* the results folder: plot stems and chips are relative to it */
@@ -69,19 +83,23 @@ typedef struct vb_results {
     const char *plot_error;
     const vb_result_combo *combos;
     int n_combos;
-    char *const *fta_reason;    /* per sample: why it failed to acquire, NULL if it did not */
+    const vb_fta_entry *fta;    /* the samples that failed to acquire, in sample order */
     size_t n_fta;
+    const struct vb_gate_spec *gate_spec; /* with gate: the verdict comes first */
+    const struct vb_gate_result *gate;
     const vb_provenance_kv *provenance; /* provenance.csv's rows, in order */
     size_t n_provenance;
 } vb_results;
 
-/* report.md from the results (reports/report.c); non-zero on a write error. */
+/* report.md from the results (reports/report.c); with r->gate, a "## Verdict: PASS|FAIL"
+ * section with the table of checks comes before the summary. Non-zero on a write error. */
 int vb_report_write_md(FILE *f, const vb_results *r);
 
 /* report.html from the results (reports/report_html.c): one self-contained page (inline
  * CSS, plots and face chips inlined as base64 PNG data: URIs read from r->out_dir, no
  * script, no external resource), every string HTML-escaped. Sections, in order: summary
- * (with a marked place for the gate verdict), metrics, plots, latency, gallery of worst
+ * (the `<!-- VB_GATE_VERDICT -->` marker, then the verdict box: PASS/FAIL and one row per
+ * check with r->gate, "not evaluated" without), metrics, plots, latency, gallery of worst
  * errors, failures to acquire, provenance. A plot or chip file that cannot be read is
  * named in the page, not an error. Non-zero on a write error. */
 int vb_report_write_html(FILE *f, const vb_results *r);

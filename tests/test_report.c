@@ -1,7 +1,9 @@
 /* report.html and what feeds it: the gallery's pair selection (reports/gallery.h), the PNG
  * encoder of face chips (datasets/chip.h), the DET/ROC scripts on a large synthetic score
- * set (axis ranges and tick labels follow the data, labels never collide), and the HTML
- * writer (sections, escaping of hostile names, inlined images). */
+ * set (axis ranges and tick labels follow the data, labels never collide), the DET's
+ * confidence band, and the HTML
+ * writer (sections, escaping of hostile names, inlined images); the results model rebuilt
+ * from a results folder (reports/results_load.h: typed rows, groups claimed only whole). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,10 +12,13 @@
 #include <unistd.h>
 
 #include "datasets/chip.h"
+#include "reports/intervals.h"
 #include "reports/gallery.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
 #include "reports/results.h"
+#include "reports/results_load.h"
+#include "reports/results_read.h"
 #include "tests/testlib.h"
 
 /* ---- gallery selection ---- */
@@ -250,10 +255,6 @@ static void test_html_report(void)
         fclose(f);
     free(png);
 
-    vb_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    ds.kind = "csv";
-    ds.n_samples = 2, ds.n_trials = 1, ds.n_impostor = 1;
     vb_result_combo c;
     memset(&c, 0, sizeof c);
     snprintf(c.label, sizeof c.label, "cpu-x-fp32");
@@ -272,7 +273,8 @@ static void test_html_report(void)
     vb_det_mark calibrated = {"calibrated <FMR=1e-4>", 1e-4, 0.031};
     c.extra_marks = &calibrated, c.n_extra_marks = 1;
     vb_provenance_kv kv[] = {{"run", "command_line", "veribench run --out <dir> & more"}};
-    vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .ds = &ds, .model_path = "m.gguf", .model_sha = "ab",
+    vb_results r = {.dataset_spec = "csv:/data/<evil>.csv", .kind = "csv", .folds = "",
+                    .n_samples = 2, .n_trials = 1, .n_impostor = 1, .model_path = "m.gguf", .model_sha = "ab",
                     .crop_text = "none", .commit = "c0ffee", .threshold = 0.6f, .out_dir = dir, .det_plot = "",
                     .quant_plot = "", .roc_plot = "", .plots_skipped = 1, .plot_error = "", .combos = &c,
                     .n_combos = 1, .provenance = kv, .n_provenance = 1};
@@ -308,12 +310,142 @@ static void test_html_report(void)
     rmdir(dir);
 }
 
+
+/* The DET's confidence band: for each curve point, the Clopper-Pearson interval of FNMR
+ * (k = FNMR x N_genuine errors of N_genuine) at the given level, in the same probit
+ * coordinates as the curve, drawn before (under) the line; no band without one. */
+static void test_det_band(void)
+{
+    vb_curve_point pts[] = {{1, 0, 0}, {0.1, 0.05, 0.5}, {0.01, 0.2, 0.4}, {0, 1, 0.3}};
+    vb_curve curve = {pts, 4, 4};
+    vb_det_series s = {"cpu-fp32", &curve};
+    vb_det_band band = {100, 0.95};
+    vb_err e = {0};
+    char *det = vb_plot_det_script_banded("DET", &s, NULL, &band, 1, &e);
+    CHECKF(det != NULL, "%s", e.msg);
+    if (!det)
+        return;
+    const uint64_t k[] = {5, 20};
+    for (int i = 0; i < 2; i++) {
+        vb_interval ci = vb_clopper_pearson(k[i], 100, 0.95);
+        CHECK(ci.low < pts[i + 1].fnmr && pts[i + 1].fnmr < ci.high); /* the band holds the curve */
+        char row[128];
+        snprintf(row, sizeof row, "\n%.6f %.6f %.6f\n", vb_probit(pts[i + 1].fmr), vb_probit(ci.low),
+                 vb_probit(ci.high));
+        const char *block = strstr(det, "$B0 << EOD");
+        CHECKF(block && strstr(block, row), "band row%s missing", row);
+    }
+    const char *fill = strstr(det, "$B0 using 1:2:3 with filledcurves"), *line = strstr(det, "$S0 using 1:2 with lines");
+    CHECK(fill && line && fill < line);
+    CHECK(strstr(det, "95% Clopper-Pearson band of FNMR") != NULL);
+    free(det);
+    /* a 90% band is narrower; without a band, no band block */
+    band.level = 0.90;
+    det = vb_plot_det_script_banded("DET", &s, NULL, &band, 1, &e);
+    vb_interval ci90 = vb_clopper_pearson(5, 100, 0.90), ci95 = vb_clopper_pearson(5, 100, 0.95);
+    CHECK(ci90.low > ci95.low && ci90.high < ci95.high);
+    CHECK(det && strstr(det, "90% Clopper-Pearson band") != NULL);
+    free(det);
+    det = vb_plot_det_script("DET", &s, NULL, 1, &e);
+    CHECK(det && strstr(det, "$B0") == NULL && strstr(det, "filledcurves") == NULL);
+    free(det);
+}
+
+/* ---- the results model from a folder ---- */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Every row of the exclusive KFOLD group, and only one row of MODEL_THRESHOLD: KFOLD is
+ * claimed with its values, MODEL_THRESHOLD is not (its one row stays unreported). */
+static void test_results_from_folder(void)
+{
+    char dir[] = "/tmp/vb-load-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_text(dir, "metrics.csv",
+               "backend,device,quant,dataset,metric,value\n"
+               "cpu,d0,fp32,lfw,eer,0.0533\n"
+               "cpu,d0,fp32,lfw,genuine,3000\n"
+               "cpu,d0,fp32,lfw,impostor,3000\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_mean,0.9452\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_std,0.01\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_se,0.003\n"
+               "cpu,d0,fp32,lfw,accuracy_10fold_folds,10\n"
+               "cpu,d0,fp32,lfw,fmr@threshold,0.001\n"
+               "cpu,d0,fp32,lfw,samples,7\n"
+               "cpu,d0,fp32,lfw,future_metric,1\n");
+    write_text(dir, "provenance.csv", "scope,key,value\nrun,dataset_kind,lfw\nrun,trials,6000\n"
+                                      "cpu-d0-fp32,device_name,Test CPU\n");
+    write_text(dir, "failures.csv", "sample,path,reason\nx_1,/x.jpg,no face\n");
+    write_text(dir, "gallery.csv", "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                   "cpu-d0-fp32,genuine,1,1.25,a,b,/a.jpg,/b.jpg,gallery/a.png,\n");
+    vb_err e = {0};
+    vb_results_folder rf;
+    vb_results_store st;
+    vb_results r;
+    CHECK(vb_results_folder_read(dir, &rf, &e) == 0);
+    CHECKF(vb_results_from_folder(&rf, dir, &st, &r, &e) == 0, "%s", e.msg);
+    CHECK(r.n_combos == 1);
+    if (r.n_combos == 1) {
+        const vb_result_combo *k = &r.combos[0];
+        CHECK(!strcmp(k->label, "cpu-d0-fp32") && !strcmp(k->device_name, "Test CPU"));
+        CHECK(k->metrics.have & VB_MG_KFOLD);
+        CHECK(k->metrics.accuracy_10fold_mean == 0.9452);
+        CHECK(!(k->metrics.have & VB_MG_MODEL_THRESHOLD)); /* only fmr@threshold of its rows */
+        CHECK(!vb_metric_present(&k->metrics, vb_metric_find("fmr@threshold")));
+        CHECK(!(k->metrics.have & VB_MG_CORE)); /* eer alone is not the engine's group */
+        CHECK(!(k->metrics.have & VB_MG_RUN));  /* samples without fta_samples, model_bytes */
+        CHECK(k->metrics.eer == 0.0533 && k->n_samples == 7 && !k->embed_counts_known);
+        CHECK(k->n_gallery == 1 && k->gallery[0].genuine == 1 && k->gallery[0].score == 1.25);
+        CHECK(!strcmp(k->gallery[0].chip_a, "gallery/a.png") && k->gallery[0].chip_b[0] == 0);
+    }
+    CHECK(r.n_folds == 10 && !strcmp(r.kind, "lfw") && r.n_trials == 6000 && r.n_genuine == 3000);
+    CHECK(r.n_fta == 1 && !strcmp(r.fta[0].sample, "x_1") && !strcmp(r.fta[0].reason, "no face"));
+    CHECK(r.plots_skipped && r.det_plot[0] == 0); /* no plots/ on disk */
+    vb_results_store_free(&st);
+    /* a gallery row naming a combination metrics.csv lacks is an error naming the line */
+    write_text(dir, "gallery.csv", "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                   "cpu-zz-fp32,genuine,1,1,a,b,,,,\n");
+    CHECK(vb_results_from_folder(&rf, dir, &st, &r, &e) == -1 && e.code == VB_EXIT_INPUT &&
+          strstr(e.msg, "gallery.csv:2") != NULL);
+    /* a chip outside the folder is refused: report.html would inline it */
+    const char *outside[] = {"/etc/passwd", "../x.png", "gallery/../../x.png"};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+                                    "cpu-d0-fp32,impostor,1,1,a,b,,,gallery/ok..png,%s\n", outside[i]);
+        write_text(dir, "gallery.csv", text);
+        int rc = vb_results_from_folder(&rf, dir, &st, &r, &e);
+        CHECKF(rc == -1 && strstr(e.msg, "chip_b") && strstr(e.msg, outside[i]),
+               "chip %s accepted", outside[i]);
+    }
+    vb_results_folder_free(&rf);
+    const char *names[] = {"metrics.csv", "provenance.csv", "failures.csv", "gallery.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_gallery_distances);
     RUN(test_gallery_similarities);
     RUN(test_png_roundtrip);
     RUN(test_det_script_large);
+    RUN(test_det_band);
     RUN(test_html_report);
+    RUN(test_results_from_folder);
     return vb_test_finish();
 }

@@ -202,6 +202,17 @@ static void seed_text(void)
     put_text("fuzz_results", "crlf-reordered.csv",
              "\xef\xbb\xbfmetric,value,backend,device,quant,dataset\r\neer,-inf,cpu,a,fp16,lfw\r\neer,1e-3,cpu,a,fp32,lfw\r\n",
              "key,scope,value\r\nhost,run,\r\n");
+    /* three files, NUL-separated: gallery.csv, latency.csv, failures.csv */
+    static const char load_seed[] =
+        "combo,kind,rank,score,a,b,path_a,path_b,chip_a,chip_b\n"
+        "cpu-amd-fp32,genuine,1,1.25,\"a,1\",b,/d/a.jpg,/d/b.jpg,gallery/a.png,\n"
+        "cpu-amd-int8,impostor,1,nan,a,c,,,gallery/c.png,gallery/d.png\n"
+        "\0"
+        "backend,device,quant,stage,images,total_ms,ms_per_image\r\n"
+        "cpu,amd,fp32,embed_wall,5,170.5,34.1\r\ncpu,amd,fp32,layer:conv1,5,4.5,0.9\r\n"
+        "\0"
+        "sample,path,reason\nx_1,/x.jpg,no face\n";
+    put("fuzz_results_load", "gallery-latency-failures.csv", load_seed, sizeof load_seed - 1);
     put_text("fuzz_lfw", "view2.txt", "2\n2\nAlice\t2\nBob\t1\n1\nCarol\t2\n",
              "2 1\nAlice\t1\t2\nAlice\t1\tBob\t1\nCarol\t1\t2\nCarol\t2\tBob\t1\n");
     put_text("fuzz_faceapi", "one-tensor.json",
