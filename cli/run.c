@@ -540,10 +540,10 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "bootstrap_replicates", buf);
     snprintf(buf, sizeof buf, "%.17g", VB_BOOT_MAX_WORK);
     prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
-    snprintf(buf, sizeof buf, "%.17g", run->cfg.confidence);
+    vb_format_double(run->cfg.confidence, buf); /* shortest text that reads back: 0.95 */
     prov(f, "run", "confidence", buf);
     if (!isnan(run->cfg.target_fmr)) {
-        snprintf(buf, sizeof buf, "%.17g", run->cfg.target_fmr);
+        vb_format_double(run->cfg.target_fmr, buf);
         prov(f, "run", "target_fmr", buf);
         if (run->cfg.calibration_folds)
             prov(f, "run", "calibration_folds", run->cfg.calibration_folds);
