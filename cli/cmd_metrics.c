@@ -169,13 +169,15 @@ static int print_metrics(const vb_metrics *m, vb_err *e)
 }
 
 /* Returns VB_EXIT_OK or the exit code of a plotting failure (message printed). */
-static int write_plots(const char *prefix, const char *title, const vb_metrics *m)
+static int write_plots(const char *prefix, const char *title, const vb_metrics *m, double confidence)
 {
     char path[4096];
     vb_err e = {0};
     vb_det_series s = {title, &m->curve};
+    /* the same pointwise Clopper-Pearson band of FNMR as run's DET plot */
+    vb_det_band band = {(uint64_t)m->genuine, confidence};
     snprintf(path, sizeof path, "%s-det", prefix);
-    int rc = vb_plot_det(path, title, &s, 1, &e);
+    int rc = vb_plot_det_banded(path, title, &s, NULL, &band, 1, &e);
     if (rc == VB_PLOT_WRITTEN) {
         snprintf(path, sizeof path, "%s-hist", prefix);
         rc = vb_plot_hist(path, title, &m->hist, &e);
@@ -291,7 +293,7 @@ int cmd_metrics(int argc, char **argv)
     if (rc)
         fprintf(stderr, "veribench metrics: %s\n", e.msg);
     else if (o.plot)
-        rc = write_plots(o.plot, o.scores ? o.scores : o.genuine, &m);
+        rc = write_plots(o.plot, o.scores ? o.scores : o.genuine, &m, o.confidence);
     vb_metrics_free(&m);
     return rc;
 }
