@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "reports/gate.h"
+#include "reports/format.h"
 #include "reports/results.h"
 
 /* The combination's metrics; a combination without any reads as all-NaN ("n/a"). */
@@ -17,42 +18,16 @@ static const vb_metrics *metrics_of(const vb_result_combo *c, vb_metrics *blank)
     return blank;
 }
 
-/* A rate as a percentage with enough digits for small values; "n/a" when absent. */
-static const char *pct(double v, char *buf)
-{
-    if (isnan(v))
-        return "n/a";
-    snprintf(buf, 32, fabs(v) < 0.001 && v != 0 ? "%.4f%%" : "%.3f%%", 100 * v);
-    return buf;
-}
-
-/* A difference of two rates in percentage points, signed. */
-static const char *pp(double v, char *buf)
-{
-    if (isnan(v))
-        return "n/a";
-    snprintf(buf, 32, "%+.3f pp", 100 * v);
-    return buf;
-}
-
 /* A rate with its Clopper-Pearson interval in percent, "30.6% [27.9, 33.4]", when the
  * interval rows are present (shown), else the rate alone. buf must hold 96 bytes. */
 static const char *pct_ci(double v, const vb_rate_ci *ci, int have_ci, char *buf)
 {
     char r[32];
-    pct(v, r);
+    vb_fmt_pct(v, r);
     if (!have_ci || isnan(v) || isnan(ci->ci_low))
         snprintf(buf, 96, "%s", r);
     else
         snprintf(buf, 96, "%s [%.3g, %.3g]", r, 100 * ci->ci_low, 100 * ci->ci_high);
-    return buf;
-}
-
-static const char *num(double v, const char *fmt, char *buf)
-{
-    if (isnan(v))
-        return "n/a";
-    snprintf(buf, 32, fmt, v);
     return buf;
 }
 
@@ -69,15 +44,15 @@ static void summary_table(FILE *f, const vb_results *run)
         const vb_metrics *m = metrics_of(k, &blank);
         char acc[80] = "";
         if (folds)
-            snprintf(acc, sizeof acc, "%s ± %s | ", pct(m->accuracy_10fold_mean, a), pct(m->accuracy_10fold_std, b));
+            snprintf(acc, sizeof acc, "%s ± %s | ", vb_fmt_pct(m->accuracy_10fold_mean, a), vb_fmt_pct(m->accuracy_10fold_std, b));
         char d_ci[96], e_ci[96], g_ci[96];
         int ci = (m->have & VB_MG_CI) != 0, ci_model = (m->have & VB_MG_CI_MODEL_THRESHOLD) != 0;
-        fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, pct(m->eer, c),
+        fprintf(f, "| `%s` | %s | %s | %s / %s | %s%s | %s | %zu | %s |\n", k->label, vb_fmt_pct(m->eer, c),
                 pct_ci(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, &m->fnmr_at_fmr_ci[VB_FMR_1E3], ci, d_ci),
                 pct_ci(m->fmr_at_threshold, &m->fmr_at_threshold_ci, ci_model, e_ci),
                 pct_ci(m->fnmr_at_threshold, &m->fnmr_at_threshold_ci, ci_model, g_ci), acc,
-                num(m->auc, "%.5f", h), num(m->dprime, "%.3f", a), k->n_failed,
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", b) : "n/a");
+                vb_fmt_num(m->auc, "%.5f", h), vb_fmt_num(m->dprime, "%.3f", a), k->n_failed,
+                k->faces_per_s > 0 ? vb_fmt_num(k->faces_per_s, "%.1f", b) : "n/a");
     }
     fprintf(f, "\n");
 }
@@ -129,7 +104,7 @@ static void intervals_section(FILE *f, const vb_results *run)
             continue;
         char a[32], c[96], d[96];
         fprintf(f, "| `%s` | %g | %.6g | %s | %s | %s |\n", run->combos[i].label, m->calibrated_target_fmr,
-                m->calibrated_threshold, pct(m->calibrated_calibration_fmr, a),
+                m->calibrated_threshold, vb_fmt_pct(m->calibrated_calibration_fmr, a),
                 pct_ci(m->calibrated_fmr, &m->calibrated_fmr_ci, 1, c), pct_ci(m->calibrated_fnmr, &m->calibrated_fnmr_ci, 1, d));
     }
     fprintf(f, "\n");
@@ -157,11 +132,11 @@ static void sweep_table(FILE *f, const vb_results *run)
         vb_metrics blank;
         const vb_metrics *m = metrics_of(k, &blank);
         fprintf(f, "| `%s` | %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k->label, k->model_bytes,
-                strcmp(k->quant, "fp32") ? num(m->model_bytes_ratio_vs_fp32, "%.3f", r) : "1", pct(m->eer, b),
-                k->has_drift ? pp(m->eer_delta_vs_fp32, c) : "—", pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, d),
-                k->has_drift ? pp(m->fnmr_at_fmr_1e3_delta_vs_fp32, e) : "—",
-                k->has_drift ? num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? num(k->drift_worst, "%.7f", h) : "—",
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
+                strcmp(k->quant, "fp32") ? vb_fmt_num(m->model_bytes_ratio_vs_fp32, "%.3f", r) : "1", vb_fmt_pct(m->eer, b),
+                k->has_drift ? vb_fmt_pp(m->eer_delta_vs_fp32, c) : "—", vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, d),
+                k->has_drift ? vb_fmt_pp(m->fnmr_at_fmr_1e3_delta_vs_fp32, e) : "—",
+                k->has_drift ? vb_fmt_num(k->drift_mean, "%.7f", g) : "—", k->has_drift ? vb_fmt_num(k->drift_worst, "%.7f", h) : "—",
+                k->faces_per_s > 0 ? vb_fmt_num(k->faces_per_s, "%.1f", a) : "n/a", k->weights_note);
     }
     fprintf(f, "\n");
     if (run->quant_plot[0])

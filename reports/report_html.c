@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "reports/gate.h"
+#include "reports/format.h"
 #include "reports/results.h"
 
 /* ---- escaping and inlining ---- */
@@ -98,22 +99,6 @@ static void plot(FILE *f, const vb_results *r, const char *stem, const char *alt
 }
 
 /* ---- numbers ---- */
-
-static const char *pct(double v, char *buf)
-{
-    if (isnan(v))
-        return "n/a";
-    snprintf(buf, 32, fabs(v) < 0.001 && v != 0 ? "%.4f%%" : "%.3f%%", 100 * v);
-    return buf;
-}
-
-static const char *num(double v, const char *fmt, char *buf)
-{
-    if (isnan(v))
-        return "n/a";
-    snprintf(buf, 32, fmt, v);
-    return buf;
-}
 
 static const vb_metrics *metrics_of(const vb_result_combo *c, vb_metrics *blank)
 {
@@ -217,9 +202,9 @@ static void summary(FILE *f, const vb_results *r)
         esc(f, k->label);
         fprintf(f, "</code></td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td>"
                    "<td class=n>%s</td><td class=n>%s</td><td class=n>%zu</td><td class=n>%s</td></tr>\n",
-                pct(m->eer, a), pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b), pct(m->fmr_at_threshold, c),
-                pct(m->fnmr_at_threshold, d), num(m->auc, "%.5f", e), num(m->dprime, "%.3f", g), k->n_failed,
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", h) : "n/a");
+                vb_fmt_pct(m->eer, a), vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b), vb_fmt_pct(m->fmr_at_threshold, c),
+                vb_fmt_pct(m->fnmr_at_threshold, d), vb_fmt_num(m->auc, "%.5f", e), vb_fmt_num(m->dprime, "%.3f", g), k->n_failed,
+                k->faces_per_s > 0 ? vb_fmt_num(k->faces_per_s, "%.1f", h) : "n/a");
     }
     fputs("</table>\n", f);
 }
@@ -287,7 +272,7 @@ static void point_row(FILE *f, const char *combo, const char *point, double fmr,
     esc(f, combo);
     fputs("</code></td><td>", f);
     esc(f, point);
-    fprintf(f, "</td><td class=n>%s</td><td class=n>%s</td></tr>\n", pct(fmr, a), pct(fnmr, b));
+    fprintf(f, "</td><td class=n>%s</td><td class=n>%s</td></tr>\n", vb_fmt_pct(fmr, a), vb_fmt_pct(fnmr, b));
 }
 
 /* The points marked on the plots, as numbers. */
@@ -344,8 +329,8 @@ static void latency(FILE *f, const vb_results *r)
         fputs("<tr><td><code>", f);
         esc(f, k->label);
         fprintf(f, "</code></td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td><td class=n>%zu</td></tr>\n",
-                k->faces_per_s > 0 ? num(k->faces_per_s, "%.1f", a) : "n/a", num(k->ms_per_face, "%.3f", b),
-                k->timed_images ? num(k->timed_wall_ms / k->timed_images, "%.3f", c) : "n/a", k->timed_images);
+                k->faces_per_s > 0 ? vb_fmt_num(k->faces_per_s, "%.1f", a) : "n/a", vb_fmt_num(k->ms_per_face, "%.3f", b),
+                k->timed_images ? vb_fmt_num(k->timed_wall_ms / k->timed_images, "%.3f", c) : "n/a", k->timed_images);
     }
     fputs("</table>\n", f);
     for (int i = 0; i < r->n_combos; i++) {
