@@ -58,7 +58,7 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 .PHONY: all models test check check-layers bench fuzz fuzz-build fuzz-seeds clean distclean FORCE
-all: $(BUILD)/veribench $(TEST_BINS)
+all: $(BUILD)/veribench $(TEST_BINS) $(VB_MODELS)/fingerprint_mcc.gguf
 
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
@@ -85,9 +85,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testlib.o $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Fetch @vladmandic/face-api, check its pinned SHA-256 sums, convert to GGUF.
-models: $(BUILD)/veribench
+# Fetch @vladmandic/face-api, check its pinned SHA-256 sums, convert to GGUF; write the
+# fingerprint matcher's parameter file.
+models: $(BUILD)/veribench $(VB_MODELS)/fingerprint_mcc.gguf
 	BUILD=$(BUILD) sh models/fetch-faceapi.sh
+
+# The fingerprint matcher's parameters (models/fingerprint.h), written by the binary itself.
+$(VB_MODELS)/fingerprint_mcc.gguf: $(BUILD)/veribench
+	$(BUILD)/veribench convert --from fingerprint --out $(VB_MODELS) >/dev/null
 
 # The include rules of ARCHITECTURE.md: layers point down, no include cycles.
 check-layers:

@@ -1,4 +1,6 @@
 #include "cli/engine.h"
+#include "datasets/dataset.h"
+#include "models/arch.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,10 +11,26 @@
  * also found from build/san/veribench), else build/models under the current folder. */
 const char *vb_default_model_path(void)
 {
+    return vb_default_model_file("face_recognition.gguf");
+}
+
+const char *vb_default_model_for(int modality)
+{
+    return modality == VB_MODALITY_FINGERPRINT ? vb_default_model_file(VB_FP_ARCH ".gguf") : vb_default_model_path();
+}
+
+int vb_model_is_fingerprint(const vb_model *m)
+{
+    const vb_kv *kv = vb_model_kv(m, VB_KEY_ARCH);
+    return kv && kv->type == VB_GGUF_STRING && strcmp(kv->str, VB_FP_ARCH) == 0;
+}
+
+const char *vb_default_model_file(const char *file)
+{
     static char path[1100];
     const char *dir = getenv("VB_MODELS");
     if (dir && *dir) {
-        snprintf(path, sizeof path, "%s/face_recognition.gguf", dir);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
         return path;
     }
     char exe[1024];
@@ -24,13 +42,13 @@ const char *vb_default_model_path(void)
             *slash = 0;
             static const char *const rel[] = {"models", "../models"};
             for (size_t i = 0; i < VB_ARRAY_LEN(rel); i++) {
-                snprintf(path, sizeof path, "%s/%s/face_recognition.gguf", exe, rel[i]);
+                snprintf(path, sizeof path, "%s/%s/%s", exe, rel[i], file);
                 if (access(path, R_OK) == 0)
                     return path;
             }
         }
     }
-    snprintf(path, sizeof path, "build/models/face_recognition.gguf");
+    snprintf(path, sizeof path, "build/models/%s", file);
     return path;
 }
 
@@ -43,6 +61,29 @@ int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
     return vb_engine_open_model(en, &m, o, e);
 }
 
+/* The fingerprint pipeline runs on the CPU; its pseudo-graph names the stages. */
+static int open_fingerprint(vb_engine *en, const vb_engine_opts *o, vb_err *e)
+{
+    if (strncmp(en->spec.text, "cpu", 3) != 0)
+        return vb_fail(e, VB_EXIT_USAGE, "%s: the fingerprint matcher runs on the cpu backend only (asked: %s)",
+                       en->model.path, en->spec.text);
+    if (vb_fp_params_load(&en->model, &en->fp, e) || vb_backend_init(&en->spec, &en->backend, e))
+        return -1;
+    en->fingerprint = 1;
+    en->device = *vb_backend_describe(en->backend);
+    vb_graph *g = &en->graph;
+    snprintf(g->arch, sizeof g->arch, "%s", VB_FP_ARCH);
+    g->model = &en->model;
+    g->out_dim = VB_FP_TEMPLATE_FLOATS;
+    g->threshold = en->fp.threshold;
+    g->distance = "mcc";
+    g->n_nodes = VB_FP_STAGES;
+    for (int i = 0; i < VB_FP_STAGES; i++)
+        snprintf(g->nodes[i].name, sizeof g->nodes[i].name, "%s", vb_fp_stage_names[i]);
+    en->batch = o->batch > 0 ? o->batch : 16;
+    return 0;
+}
+
 int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb_err *e)
 {
     memset(en, 0, sizeof *en);
@@ -53,6 +94,8 @@ int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb
     en->spec.opts.threads = o->threads;
     en->spec.opts.no_fp16 = o->no_fp16;
     en->spec.opts.validation = o->validation;
+    if (vb_model_is_fingerprint(&en->model))
+        return open_fingerprint(en, o, e) ? (vb_engine_close(en), -1) : 0;
     if (vb_graph_build(&en->model, &en->graph, e))
         goto fail;
     if (vb_backend_init(&en->spec, &en->backend, e))
@@ -178,9 +221,126 @@ static int run_batches(vb_engine *en, const float *input, size_t n, float *out, 
     return 0;
 }
 
+/* ------------------------------------------------------------- fingerprints */
+
+typedef struct fp_job {
+    const vb_engine *en;
+    const char *const *paths;
+    size_t begin, end;          /* images of this job */
+    size_t first;               /* index of the chunk's first image */
+    float *out;                 /* chunk * VB_FP_TEMPLATE_FLOATS */
+    int *ok;
+    vb_err *why;
+    double stage_ms[VB_FP_STAGES], total_ms;
+    size_t n_ok;
+} fp_job;
+
+/* Gray level of a decoded print (RGB averaged as ITU-R 601 luma). */
+static uint8_t *to_gray(const vb_image *img)
+{
+    size_t n = (size_t)img->w * img->h;
+    uint8_t *g = malloc(n ? n : 1);
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = img->px + i * img->c;
+        g[i] = img->c == 1 ? p[0] : (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+    }
+    return g;
+}
+
+static void *fp_extract_range(void *arg)
+{
+    fp_job *j = arg;
+    for (size_t k = j->begin; k < j->end; k++) {
+        const char *path = j->paths[j->first + k];
+        vb_image img = {0};
+        vb_err *why = &j->why[k];
+        vb_fp_template t;
+        double ms[VB_FP_STAGES];
+        j->ok[k] = 0;
+        if (vb_image_load(path, &img, why))
+            continue;
+        uint8_t *gray = to_gray(&img);
+        int w = img.w, h = img.h;
+        vb_image_free(&img);
+        if (!gray) {
+            vb_fail(why, VB_EXIT_IO, "%s: out of memory", path);
+            continue;
+        }
+        int rc = vb_fp_extract(gray, w, h, &j->en->fp, &t, ms, NULL, why);
+        free(gray);
+        if (rc) {
+            vb_err_prefix(why, "%s", path);
+            continue;
+        }
+        for (int s = 0; s < VB_FP_STAGES; s++)
+            j->stage_ms[s] += ms[s], j->total_ms += ms[s];
+        j->n_ok++;
+        if (t.count < (int)j->en->fp.min_minutiae) {
+            vb_fail(why, VB_EXIT_INPUT, "%s: %d minutiae found, %d needed (failure to enrol)", path, t.count,
+                    (int)j->en->fp.min_minutiae);
+            continue;
+        }
+        vb_fp_template_pack(&t, j->out + k * VB_FP_TEMPLATE_FLOATS);
+        j->ok[k] = 1;
+    }
+    return NULL;
+}
+
+/* Prints in chunks of one image per core; callbacks in input order after each chunk. The
+ * timings are the extraction's own (per print, summed over threads), images the prints
+ * whose extraction ran (failures to enrol included: the work was done). */
+static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_embed_cb cb, void *ctx,
+                          vb_err *e)
+{
+    enum { MAX_WORKERS = 16 };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = cores > 1 ? (int)(cores < MAX_WORKERS ? cores : MAX_WORKERS) : 1;
+    size_t chunk = (size_t)workers * 2;
+    float *out = vb_malloc(chunk * VB_FP_TEMPLATE_FLOATS * sizeof *out, e);
+    int *ok = vb_calloc(chunk, sizeof *ok, e);
+    vb_err *why = vb_calloc(chunk, sizeof *why, e);
+    int rc = -1;
+    if (!out || !ok || !why)
+        goto done;
+    for (size_t first = 0; first < n; first += chunk) {
+        size_t count = n - first < chunk ? n - first : chunk;
+        fp_job jobs[MAX_WORKERS];
+        size_t per = (count + workers - 1) / workers;
+        for (int t = 0; t < workers; t++) {
+            size_t lo = t * per < count ? t * per : count, hi = lo + per < count ? lo + per : count;
+            jobs[t] = (fp_job){.en = en, .paths = paths, .begin = lo, .end = hi, .first = first, .out = out,
+                               .ok = ok, .why = why};
+        }
+        memset(why, 0, chunk * sizeof *why);
+        vb_parallel_run(jobs, sizeof jobs[0], workers, fp_extract_range);
+        for (int t = 0; t < workers; t++) {
+            for (int s = 0; s < VB_FP_STAGES; s++)
+                en->node_ms[s] += jobs[t].stage_ms[s];
+            en->run_ms += jobs[t].total_ms;
+            en->images += jobs[t].n_ok;
+        }
+        en->calls++;
+        for (size_t i = 0; i < count; i++)
+            if (cb(ctx, first + i, ok[i] ? out + i * VB_FP_TEMPLATE_FLOATS : NULL, ok[i] ? NULL : &why[i])) {
+                vb_fail(e, VB_EXIT_FAIL, "stopped");
+                goto done;
+            }
+    }
+    rc = 0;
+done:
+    free(out);
+    free(ok);
+    free(why);
+    return rc;
+}
+
 int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, const vb_crop *crop,
                           vb_embed_cb cb, void *ctx, vb_err *e)
 {
+    if (en->fingerprint)
+        return fp_embed_files(en, paths, n, cb, ctx, e);
     const size_t B = (size_t)en->batch; /* buffers are sized once; run_batches may shrink en->batch */
     const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     const int dim = en->graph.out_dim;

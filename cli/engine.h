@@ -6,6 +6,7 @@
 
 #include "backends/backend.h"
 #include "datasets/preprocess.h"
+#include "models/fingerprint.h"
 #include "models/gguf.h"
 #include "models/graph.h"
 
@@ -30,6 +31,13 @@ typedef struct vb_engine {
      * graph.n_nodes entries), over `images` embedded images in `calls` backend calls. */
     double run_ms, node_ms[VB_GRAPH_MAX_NODES];
     size_t images, calls;
+    /* A fingerprint_mcc model (models/fingerprint.h) is an algorithmic pipeline, not a
+     * graph: graph holds only its output spec (out_dim = VB_FP_TEMPLATE_FLOATS, threshold,
+     * distance "mcc") and one pseudo-node per extraction stage, whose times node_ms
+     * accumulates; prepared is NULL and the work runs on the CPU. A print with fewer than
+     * fp.min_minutiae minutiae is a failure to acquire (to enrol), like an unreadable file. */
+    int fingerprint;
+    vb_fp_params fp;
 } vb_engine;
 
 int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e);
@@ -50,5 +58,11 @@ int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, con
 
 /* Default model path: $VB_MODELS/face_recognition.gguf or build/models/face_recognition.gguf. */
 const char *vb_default_model_path(void);
+/* The same rule for another model file (fingerprint_mcc.gguf); a static buffer per call. */
+const char *vb_default_model_file(const char *file);
+/* The model a dataset of this modality is evaluated with by default. */
+const char *vb_default_model_for(int modality);
+/* 1 if the loaded model is the fingerprint matcher. */
+int vb_model_is_fingerprint(const vb_model *m);
 
 #endif

@@ -276,6 +276,21 @@ static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal,
 
 /* --calibration-trials: the calibration trials scored with this combination's templates,
  * mapped onto the calibration dataset's sample order. */
+/* Every trial of ds from the templates: the euclidean distance of descriptors, or for the
+ * fingerprint matcher 1 - MCC similarity (cylinders made once per sample). */
+static int score_trials(const vb_run *run, const vb_dataset *ds, const float *desc, const uint8_t *ok, int dim,
+                        vb_scores *out, vb_err *e)
+{
+    if (!run->fingerprint)
+        return vb_scores_compute(ds, desc, ok, dim, cpu_count(), out, e);
+    vb_fp_gallery g;
+    if (vb_fp_gallery_build(&g, desc, ok, ds->n_samples, &run->fp, cpu_count(), e))
+        return -1;
+    int rc = vb_scores_compute_with(ds, ok, vb_fp_gallery_distance, &g, cpu_count(), out, e);
+    vb_fp_gallery_free(&g);
+    return rc;
+}
+
 static int score_calibration_trials(const vb_run *run, const vb_run_combo *c, vb_scores *cal, vb_err *e)
 {
     size_t n = run->cal_ds.n_samples, dim = (size_t)c->dim;
@@ -286,7 +301,7 @@ static int score_calibration_trials(const vb_run *run, const vb_run_combo *c, vb
         memcpy(desc + i * dim, c->templates + run->cal_sample[i] * dim, dim * sizeof *desc);
         ok[i] = c->ok[run->cal_sample[i]];
     }
-    rc = rc || vb_scores_compute(&run->cal_ds, desc, ok, c->dim, cpu_count(), cal, e);
+    rc = rc || score_trials(run, &run->cal_ds, desc, ok, c->dim, cal, e);
     free(desc);
     free(ok);
     return rc ? -1 : 0;
@@ -527,7 +542,9 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "samples", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->ds.n_trials);
     prov(f, "run", "trials", buf);
-    prov(f, "run", "score_units", "euclidean distance (lower = more alike); +inf = failure to acquire");
+    prov(f, "run", "score_units", run->fingerprint
+                                      ? "1 - MCC similarity (lower = more alike); +inf = failure to acquire/enrol"
+                                      : "euclidean distance (lower = more alike); +inf = failure to acquire");
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)vb_image_max_pixels());
     prov(f, "run", "max_pixels", buf);
     /* Only the subject bootstrap draws random numbers, from this seed (trial orders, folds and
@@ -883,8 +900,12 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     memcpy(c->templates, store.desc, store.n_samples * (size_t)c->dim * sizeof(float));
     for (size_t i = 0; i < store.n_samples; i++)
         c->ok[i] = store.state[i] == VB_TPL_OK;
-    if (vb_scores_compute(&run->ds, c->templates, c->ok, c->dim, cpu_count(), &scores, e))
+    double t_match = vb_now();
+    if (score_trials(run, &run->ds, c->templates, c->ok, c->dim, &scores, e))
         goto done;
+    if (!run->cfg.quiet && run->fingerprint)
+        fprintf(stderr, "veribench run: %s: %zu prints matched (MCC) in %.2fs, %.3f ms per comparison\n", c->label,
+                scores.n, vb_now() - t_match, scores.n ? (vb_now() - t_match) * 1e3 / scores.n : 0.0);
     size_t written = 0;
     double t0 = vb_now();
     if (vb_scores_write(score_path, &run->ds, &scores, fp, cpu_count(), &written, e))
@@ -1228,6 +1249,17 @@ static int lock_results_folder(const char *out_dir, vb_err *e)
     return fd;
 }
 
+/* Prints have no weights to quantize and no face crop; the matcher runs on the CPU. */
+static int check_fingerprint_options(const vb_run_config *cfg, const vb_model *m, vb_fp_params *p, vb_err *e)
+{
+    if (cfg->crop.set)
+        return vb_fail(e, VB_EXIT_USAGE, "--crop is for faces; fingerprints are used whole");
+    for (int q = 0; q < cfg->n_quants; q++)
+        if (cfg->quants[q] != VB_QUANT_FP32)
+            return vb_fail(e, VB_EXIT_USAGE, "the fingerprint matcher has no weights to quantize: --quant fp32 only");
+    return vb_fp_params_load(m, p, e);
+}
+
 int vb_run_main(const vb_run_config *cfg)
 {
     vb_run run;
@@ -1243,22 +1275,35 @@ int vb_run_main(const vb_run_config *cfg)
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
         (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
         return fail(&run, &e);
-    if (run.ds.modality != VB_MODALITY_FACE) {
-        vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; the face model embeds faces only", cfg->dataset,
-                run.ds.modality == VB_MODALITY_MIXED ? "mixed" : vb_modality_name(run.ds.modality));
+    if (run.ds.modality == VB_MODALITY_MIXED) {
+        vb_fail(&e, VB_EXIT_USAGE, "dataset %s mixes faces and fingerprints; one model evaluates one modality",
+                cfg->dataset);
         return fail(&run, &e);
     }
     vb_model base;
-    if (vb_model_load(cfg->model_path ? cfg->model_path : vb_default_model_path(), &base, &e))
+    if (vb_model_load(cfg->model_path ? cfg->model_path : vb_default_model_for(run.ds.modality), &base, &e))
         return fail(&run, &e);
     vb_sha256_hex(base.file_data, base.file_size, run.model_sha);
-    vb_graph g;
-    if (vb_graph_build(&base, &g, &e)) {
+    run.fingerprint = vb_model_is_fingerprint(&base);
+    if (run.fingerprint != (run.ds.modality == VB_MODALITY_FINGERPRINT) ||
+        (run.fingerprint && check_fingerprint_options(cfg, &base, &run.fp, &e))) {
+        if (!e.msg[0])
+            vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; model %s is a %s model", cfg->dataset,
+                    vb_modality_name(run.ds.modality), base.path, run.fingerprint ? "fingerprint" : "face");
         vb_model_free(&base);
         return fail(&run, &e);
     }
-    run.threshold = g.threshold;
-    run.distance = g.distance;
+    vb_graph g;
+    if (run.fingerprint) {
+        run.threshold = run.fp.threshold;
+        run.distance = "mcc";
+    } else if (vb_graph_build(&base, &g, &e)) {
+        vb_model_free(&base);
+        return fail(&run, &e);
+    } else {
+        run.threshold = g.threshold;
+        run.distance = g.distance;
+    }
     char dir[1200];
     int rc = (results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0;
     out_path(&run, dir, sizeof dir, "%s", "templates");

@@ -98,6 +98,8 @@ typedef struct vb_run {
     char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */
     size_t n_fta;
     double started;
+    int fingerprint;          /* the model is the fingerprint matcher (models/fingerprint.h) */
+    vb_fp_params fp;          /* its parameters: scores are 1 - MCC similarity */
     vb_dataset cal_ds;        /* --calibration-trials: its trials over the same samples */
     uint32_t *cal_sample;     /* cal_ds sample -> run.ds sample; NULL without that option */
 } vb_run;

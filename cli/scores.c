@@ -21,6 +21,8 @@ typedef struct score_job {
     const float *desc;
     const uint8_t *ok;
     int dim;
+    vb_pair_distance_fn fn; /* NULL: euclidean distance of desc rows */
+    const void *ctx;
     vb_scores *out;
     size_t begin, end, fta;
 } score_job;
@@ -41,7 +43,8 @@ static void *score_range(void *arg)
             j->fta++;
             continue;
         }
-        double d = vb_descriptor_distance(j->desc + (size_t)a * j->dim, j->desc + (size_t)b * j->dim, j->dim);
+        double d = j->fn ? j->fn(j->ctx, a, b)
+                         : vb_descriptor_distance(j->desc + (size_t)a * j->dim, j->desc + (size_t)b * j->dim, j->dim);
         j->out->score[k] = round(d * 1e9) / 1e9;
     }
     return NULL;
@@ -52,8 +55,8 @@ static int clamp_threads(int threads)
     return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }
 
-int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
-                      int threads, vb_scores *out, vb_err *e)
+static int compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim, vb_pair_distance_fn fn,
+                   const void *ctx, int threads, vb_scores *out, vb_err *e)
 {
     /* no fold array for a protocol without folds: 2 bytes a trial saved on lfw-all */
     if (vb_scores_alloc(out, (size_t)d->n_trials, 1, d->n_folds > 0, e))
@@ -63,12 +66,24 @@ int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok,
     size_t per = (out->n + threads - 1) / threads;
     for (int t = 0; t < threads; t++) {
         size_t lo = t * per < out->n ? t * per : out->n, hi = lo + per < out->n ? lo + per : out->n;
-        jobs[t] = (score_job){d, desc, ok, dim, out, lo, hi, 0};
+        jobs[t] = (score_job){d, desc, ok, dim, fn, ctx, out, lo, hi, 0};
     }
     vb_parallel_run(jobs, sizeof jobs[0], threads, score_range);
     for (int t = 0; t < threads; t++)
         out->fta += jobs[t].fta;
     return 0;
+}
+
+int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
+                      int threads, vb_scores *out, vb_err *e)
+{
+    return compute(d, desc, ok, dim, NULL, NULL, threads, out, e);
+}
+
+int vb_scores_compute_with(const vb_dataset *d, const uint8_t *ok, vb_pair_distance_fn fn, const void *ctx,
+                           int threads, vb_scores *out, vb_err *e)
+{
+    return compute(d, NULL, ok, 0, fn, ctx, threads, out, e);
 }
 
 /* ------------------------------------------------------------- writing */

@@ -49,6 +49,13 @@ static inline double vb_descriptor_cosine(const float *a, const float *b, int di
 int vb_scores_compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
                       int threads, vb_scores *out, vb_err *e);
 
+/* The same for a scorer other than the euclidean distance (the fingerprint matcher): fn
+ * gives the distance of samples a and b, both acquired, and must be safe to call from
+ * several threads at once. Rounding, FTA and folds as above. */
+typedef double (*vb_pair_distance_fn)(const void *ctx, uint32_t a, uint32_t b);
+int vb_scores_compute_with(const vb_dataset *d, const uint8_t *ok, vb_pair_distance_fn fn, const void *ctx,
+                           int threads, vb_scores *out, vb_err *e);
+
 /* Write (or finish writing) the score file. `fingerprint` identifies the templates the
  * scores come from: a partial file made from other templates is started over. Returns the
  * number of trials written now via *written_now (0 when the file was already complete). */
