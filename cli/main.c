@@ -24,6 +24,7 @@ static const struct {
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
     {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
     {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
+    {"synth-fingerprints", cmd_synth_fingerprints, "write a synthetic fingerprint set (SFinGe-style) with its manifest"},
 };
 
 static void usage(FILE *f)

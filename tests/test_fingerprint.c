@@ -1,0 +1,159 @@
+/* The fingerprint matcher (models/fingerprint.h) and the synthetic prints it is tested on
+ * (datasets/synth_fp.h): minutiae found where they were planted, template records and
+ * files round-trip and refuse damage, the parameter GGUF round-trips and refuses bad
+ * values, and on a generated set the matcher is symmetric and scores every genuine pair
+ * above every impostor pair. (The FVC2002 protocol counts are checked in test_datasets:
+ * B set 325 trials = 280 genuine + 45 impostor; all pairs 3,160 = 280 + 2,880.) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "datasets/synth_fp.h"
+#include "models/fingerprint.h"
+#include "tests/testlib.h"
+
+static vb_fp_params defaults(void)
+{
+    vb_fp_params p;
+    vb_fp_params_default(&p);
+    return p;
+}
+
+/* Five phase dislocations, far from each other and from the edge: five minutiae. */
+static void test_known_minutiae(void)
+{
+    enum { W = 320, H = 320, N = 5 };
+    const float pts[N][2] = {{100, 100}, {220, 95}, {160, 165}, {95, 230}, {225, 225}};
+    uint8_t *gray = malloc(W * H);
+    vb_synth_fp_dislocations(W, H, 9.0f, 0.5f, pts, N, gray);
+    vb_fp_params p = defaults();
+    vb_fp_template t;
+    vb_err e = {0};
+    CHECK(vb_fp_extract(gray, W, H, &p, &t, NULL, NULL, &e) == 0);
+    int found = 0;
+    double err = 0;
+    for (int k = 0; k < N; k++) {
+        double best = 1e9;
+        for (int i = 0; i < t.count; i++)
+            best = fmin(best, hypot(t.m[i].x - pts[k][0], t.m[i].y - pts[k][1]));
+        if (best <= 8)
+            found++, err += best;
+    }
+    CHECKF(found >= N - 1, "recall: %d of %d planted minutiae found within 8 px", found, N);
+    CHECKF(found && err / found <= 4.0, "mean position error %.2f px", found ? err / found : 0.0);
+    CHECKF(t.count <= N + 3, "%d minutiae reported for %d planted (spurious ones)", t.count, N);
+    free(gray);
+}
+
+static void test_template_records(void)
+{
+    vb_fp_template t = {.width = 300, .height = 400, .count = 2};
+    t.m[0] = (vb_fp_minutia){10.5f, 20, 1.25f, 1, 0.9f};
+    t.m[1] = (vb_fp_minutia){200, 390, 6.0f, 2, 0.5f};
+    float rec[VB_FP_TEMPLATE_FLOATS];
+    vb_fp_template_pack(&t, rec);
+    vb_fp_template u;
+    vb_err e = {0};
+    CHECK(vb_fp_template_unpack(rec, &u, &e) == 0 && u.count == 2 && u.m[1].kind == 2 && u.m[0].x == 10.5f);
+    rec[3 + 4 + 2] = 7.0f; /* an angle out of range */
+    CHECK(vb_fp_template_unpack(rec, &u, &e) != 0 && strstr(e.msg, "minutia 1"));
+    rec[0] = 1000;
+    CHECK(vb_fp_template_unpack(rec, &u, &e) != 0);
+
+    char path[] = "/tmp/vb_fp_tplXXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK(vb_fp_template_save(path, &t, &e) == 0);
+    CHECK(vb_fp_template_load(path, &u, &e) == 0 && u.count == 2 && u.m[1].theta == 6.0f && u.width == 300);
+    FILE *f = fopen(path, "w");
+    fputs("VBFPT001 300 400 2\n1 2 3 1 0.5\n", f); /* one minutia short */
+    fclose(f);
+    CHECK(vb_fp_template_load(path, &u, &e) != 0 && strstr(e.msg, "minutia 2"));
+    unlink(path);
+}
+
+static void test_model_file(void)
+{
+    char dir[] = "/tmp/vb_fp_modelXXXXXX", path[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/" VB_FP_ARCH ".gguf", dir);
+    vb_err e = {0};
+    CHECK(vb_fp_model_write(path, &e) == 0);
+    vb_model m;
+    vb_fp_params p, d = defaults();
+    CHECK(vb_model_load(path, &m, &e) == 0);
+    CHECK(vb_fp_params_load(&m, &p, &e) == 0 && memcmp(&p, &d, sizeof p) == 0);
+    vb_model_free(&m);
+    /* a parameter out of its range is refused by name */
+    vb_gguf_writer *w = vb_gguf_writer_new();
+    vb_gguf_set_str(w, "general.architecture", VB_FP_ARCH);
+#define PUT(name, def, doc) vb_gguf_set_f32(w, "fingerprint." #name, strcmp(#name, "mcc_ns") ? d.name : 1000.0f);
+    VB_FP_PARAMS(PUT)
+#undef PUT
+    CHECK(vb_gguf_write(w, path, &e) == 0);
+    vb_gguf_writer_free(w);
+    CHECK(vb_model_load(path, &m, &e) == 0);
+    CHECK(vb_fp_params_load(&m, &p, &e) != 0 && strstr(e.msg, "fingerprint.mcc_ns"));
+    vb_model_free(&m);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* 3 fingers x 2 impressions: every genuine score above every impostor score; s(a,b) = s(b,a). */
+static void test_matcher_on_generated_prints(void)
+{
+    enum { W = 288, H = 384, FINGERS = 3, IMPR = 2, N = FINGERS * IMPR };
+    float *master = malloc(W * H * sizeof *master);
+    uint8_t *gray = malloc(W * H);
+    vb_fp_params p = defaults();
+    vb_fp_cylinders *c[N];
+    vb_err e = {0};
+    for (int f = 0; f < FINGERS; f++) {
+        CHECK(vb_synth_fp_master(100 + f, W, H, master, &e) == 0);
+        for (int i = 0; i < IMPR; i++) {
+            vb_fp_template t;
+            vb_synth_fp_impression(master, W, H, 1000 * f + i, gray);
+            CHECK(vb_fp_extract(gray, W, H, &p, &t, NULL, NULL, &e) == 0);
+            CHECKF(t.count >= p.min_minutiae, "finger %d impression %d: %d minutiae", f, i, t.count);
+            c[f * IMPR + i] = vb_fp_cylinders_make(&t, &p, &e);
+        }
+    }
+    double min_gen = 2, max_imp = -1, asym = 0;
+    for (int a = 0; a < N; a++)
+        for (int b = a + 1; b < N; b++) {
+            double s = vb_fp_match(c[a], c[b], &p), s2 = vb_fp_match(c[b], c[a], &p);
+            asym = fmax(asym, fabs(s - s2));
+            if (a / IMPR == b / IMPR)
+                min_gen = fmin(min_gen, s);
+            else
+                max_imp = fmax(max_imp, s);
+        }
+    CHECKF(min_gen > max_imp, "lowest genuine %.4f above highest impostor %.4f", min_gen, max_imp);
+    CHECKF(asym <= 1e-9, "largest |s(a,b) - s(b,a)| = %g", asym);
+    CHECK(vb_fp_match(c[0], c[0], &p) >= min_gen);
+    for (int k = 0; k < N; k++)
+        vb_fp_cylinders_free(c[k]);
+    free(master);
+    free(gray);
+}
+
+static void test_generator_is_deterministic(void)
+{
+    enum { W = 64, H = 64 };
+    float a[W * H], b[W * H];
+    vb_err e = {0};
+    CHECK(vb_synth_fp_master(7, W, H, a, &e) == 0 && vb_synth_fp_master(7, W, H, b, &e) == 0);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK(vb_synth_fp_master(8, W, H, b, &e) == 0 && memcmp(a, b, sizeof a) != 0);
+}
+
+int main(void)
+{
+    RUN(test_known_minutiae);
+    RUN(test_template_records);
+    RUN(test_model_file);
+    RUN(test_generator_is_deterministic);
+    RUN(test_matcher_on_generated_prints);
+    return vb_test_finish();
+}
