@@ -124,6 +124,12 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "veribench bench: %s\n", e.msg);
         return e.code;
     }
+    if (vb_model_is_fingerprint(&base)) {
+        fprintf(stderr, "veribench bench: %s is the fingerprint matcher; its per-print times come from "
+                "`veribench run` (latency.csv) and bench/fingerprint.sh\n", base.path);
+        vb_model_free(&base);
+        return VB_EXIT_USAGE;
+    }
     const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
     int header = !no_header; /* printed once a backend is open, so a failure prints no CSV */
     eo.batch = list[0];

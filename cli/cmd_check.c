@@ -342,6 +342,15 @@ int cmd_check(int argc, char **argv)
             vb_dataset_free(dsp);
         return fail("", &e, VB_EXIT_INPUT);
     }
+    if (en.fingerprint) {
+        /* the matcher has one (CPU) implementation so far: nothing to compare it with */
+        vb_engine_close(&en);
+        free(ds_paths);
+        if (dsp)
+            vb_dataset_free(dsp);
+        vb_fail(&e, VB_EXIT_USAGE, "the fingerprint matcher runs on the CPU only; there is no second backend to check");
+        return fail("", &e, VB_EXIT_USAGE);
+    }
     vb_backend_spec ref_spec;
     vb_backend *ref_be = NULL;
     vb_device_info ref_dev;
