@@ -35,10 +35,13 @@ int cmd_run(int argc, char **argv)
     int max_pixels = 0, replicates = 1000, seed = 1;
     cfg.confidence = 0.95;
     cfg.target_fmr = NAN;
+    cfg.modality = -1;
+    static const char *const modalities[] = {"face", "fingerprint", NULL};
     const vb_option opts[] = {
         VB_OPT_STRING_ROW("dataset", "SPEC", "the dataset, see above", &cfg.dataset),
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV a,b,label[,fold] (csv:, lfw-all, fvc2002-all)", &cfg.trials),
         VB_OPT_STRING_ROW("folds", "LIST", "keep these folds, e.g. 1,3-5", &cfg.folds),
+        VB_OPT_CHOICE_ROW("modality", "M", "face or fingerprint: the samples of a csv: manifest without\na modality column (default face); picks the default model", &cfg.modality, modalities),
         VB_OPT_CROP(&cfg.crop),
         VB_OPT_BACKENDS(&backends),
         VB_OPT_QUANTS(&quants),

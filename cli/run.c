@@ -1273,6 +1273,7 @@ int vb_run_main(const vb_run_config *cfg)
     else
         snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
+        (cfg->modality >= 0 && vb_dataset_set_modality(&run.ds, (vb_modality)cfg->modality, &e)) ||
         (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
         return fail(&run, &e);
     if (run.ds.modality == VB_MODALITY_MIXED) {

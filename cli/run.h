@@ -31,6 +31,7 @@ typedef struct vb_run_config {
     const char *dataset;
     const char *trials;
     const char *folds;
+    int modality;       /* --modality for a csv: manifest without the column; -1: as loaded */
     const char *out_dir;
     const char *model_path;
     vb_crop crop;

@@ -61,7 +61,9 @@ static int manifest_row(void *p, const vb_csv_row *row, vb_err *e)
     manifest_ctx *m = p;
     if (row->index == 0) {
         m->n_cols = row->n;
-        return vb_csv_header(row, manifest_cols, MANIFEST_COLS, 3, m->col, e);
+        int rc = vb_csv_header(row, manifest_cols, MANIFEST_COLS, 3, m->col, e);
+        m->d->modality_column = rc == 0 && m->col[COL_MODALITY] >= 0;
+        return rc;
     }
     if (check_field_count(row, m->n_cols, e))
         return -1;

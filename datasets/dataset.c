@@ -229,6 +229,20 @@ static void hash_printf(hasher *h, const char *fmt, ...)
     }
 }
 
+int vb_dataset_set_modality(vb_dataset *d, vb_modality m, vb_err *e)
+{
+    if (strcmp(d->kind, "csv") != 0)
+        return vb_fail(e, VB_EXIT_USAGE, "--modality applies to csv: manifests; %s holds %s samples", d->spec,
+                       vb_modality_name(d->modality));
+    if (d->modality_column)
+        return vb_fail(e, VB_EXIT_USAGE, "%s has a modality column, which decides; drop --modality", d->spec);
+    for (uint32_t i = 0; i < d->n_samples; i++)
+        d->samples[i].modality = m;
+    d->modality = (int)m;
+    vb_dataset_fingerprint(d, d->fingerprint);
+    return 0;
+}
+
 void vb_dataset_fingerprint(const vb_dataset *d, char hex[65])
 {
     static const char digits[] = "0123456789abcdef";

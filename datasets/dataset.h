@@ -116,6 +116,7 @@ typedef struct vb_dataset {
     uint64_t n_genuine, n_impostor;
     unsigned n_folds;         /* folds are 1..n_folds; 0 when the protocol has none */
     int modality;             /* vb_modality of every sample, or VB_MODALITY_MIXED */
+    int modality_column;      /* csv: the manifest has a modality column (it decides) */
     char folds[256];          /* folds kept by vb_dataset_select_folds, canonical ("1,3-5"),
                                  "" when no selection was applied; for provenance */
     char fingerprint[65];     /* SHA-256 of the protocol (see vb_dataset_fingerprint) */
@@ -134,6 +135,11 @@ const char *vb_data_dir(void);
  * Errors (VB_EXIT_USAGE): bad syntax, fold out of range, a dataset without folds (all-pairs
  * or fold-less), a selection with no trials. On error d is unchanged. */
 int vb_dataset_select_folds(vb_dataset *d, const char *folds, vb_err *e);
+
+/* `--modality`: the modality of every sample of a csv: manifest without a modality column
+ * (default face). Fingerprint recomputed. Errors (VB_EXIT_USAGE): another kind of dataset
+ * (its modality is fixed), a manifest whose modality column already decides. */
+int vb_dataset_set_modality(vb_dataset *d, vb_modality m, vb_err *e);
 
 void vb_dataset_free(vb_dataset *d);
 

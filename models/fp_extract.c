@@ -50,24 +50,44 @@ static int gauss_blur(const float *src, float *dst, int w, int h, float sigma)
         sum += k[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
     for (int i = 0; i <= 2 * r; i++)
         k[i] /= sum;
-    for (int y = 0; y < h; y++)
+    /* rows: clamped taps only near the left and right edges */
+    for (int y = 0; y < h; y++) {
+        const float *row = src + (size_t)y * w;
+        float *out = tmp + (size_t)y * w;
         for (int x = 0; x < w; x++) {
             float acc = 0;
-            for (int i = -r; i <= r; i++) {
-                int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
-                acc += k[i + r] * src[(size_t)y * w + xx];
+            if (x >= r && x + r < w) {
+                const float *p = row + x - r;
+                for (int i = 0; i <= 2 * r; i++)
+                    acc += k[i] * p[i];
+            } else {
+                for (int i = -r; i <= r; i++) {
+                    int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
+                    acc += k[i + r] * row[xx];
+                }
             }
-            tmp[(size_t)y * w + x] = acc;
+            out[x] = acc;
         }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            float acc = 0;
-            for (int i = -r; i <= r; i++) {
-                int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
-                acc += k[i + r] * tmp[(size_t)yy * w + x];
-            }
-            dst[(size_t)y * w + x] = acc;
+    }
+    /* columns: accumulate whole rows at a time (contiguous, vectorizable) */
+    float *line = malloc((size_t)w * sizeof *line);
+    if (!line) {
+        free(k);
+        free(tmp);
+        return -1;
+    }
+    for (int y = 0; y < h; y++) {
+        memset(line, 0, (size_t)w * sizeof *line);
+        for (int i = -r; i <= r; i++) {
+            int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
+            const float *p = tmp + (size_t)yy * w;
+            const float kv = k[i + r];
+            for (int x = 0; x < w; x++)
+                line[x] += kv * p[x];
         }
+        memcpy(dst + (size_t)y * w, line, (size_t)w * sizeof *line);
+    }
+    free(line);
     free(k);
     free(tmp);
     return 0;

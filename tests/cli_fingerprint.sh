@@ -34,6 +34,13 @@ expect_exit 2 "vulkan refused for prints" -- "$VB" run --dataset "csv:$S/manifes
 if [ -f "$VB_MODELS/face_recognition.gguf" ]; then
     expect_exit 2 "face model on prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$VB_MODELS/face_recognition.gguf" --out "$CLI_TMP/r5"
 fi
+# --modality: a manifest without the column
+cut -d, -f1-3 "$S/manifest.csv" | grep -v '^blank' > "$S/plain.csv"
+expect_exit 0 "--modality fingerprint" -- "$VB" run --dataset "csv:$S/plain.csv" --modality fingerprint --model "$FP" --out "$CLI_TMP/r6" --no-plots --bootstrap 0
+expect_grep ',fta_samples,0$' "$CLI_TMP/r6/metrics.csv" "every generated print enrolled"
+expect_exit 2 "--modality with a modality column" -- "$VB" run --dataset "csv:$S/manifest.csv" --modality fingerprint --model "$FP" --out "$CLI_TMP/r7"
+expect_exit 2 "--modality on fvc2002" -- "$VB" run --dataset fvc2002:DB1_B --modality face --out "$CLI_TMP/r8"
+expect_exit 2 "--modality bad value" -- "$VB" run --dataset "csv:$S/plain.csv" --modality iris --out "$CLI_TMP/r9"
 expect_exit 0 "convert --from fingerprint" -- "$VB" convert --from fingerprint --out "$CLI_TMP/models"
 cmp -s "$CLI_TMP/models/fingerprint_mcc.gguf" "$FP" && ok || not_ok "the parameter file is reproducible"
 expect_exit 2 "convert --from fingerprint --in" -- "$VB" convert --from fingerprint --in x --out "$CLI_TMP/models"
