@@ -15,6 +15,7 @@
 #include "reports/intervals.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
+#include "reports/score_bin.h"
 #include "reports/score_file.h"
 
 static void describe(FILE *f)
@@ -29,7 +30,9 @@ static void describe(FILE *f)
                "so the subject bootstrap (*_boot_*) is only in veribench run.\n\n"
                "Formats: csv (default): a header with label (1/0) and score columns, optional\n"
                "fold column (1..K; 0 or empty = in no fold), e.g. the scores/*.csv.gz of\n"
-               "veribench run (.gz read transparently); bob4: bob.measure's 4-column 'claimed\n"
+               "veribench run (.gz read transparently); a binary score file (scores/*.vbs of\n"
+               "veribench run, reports/score_bin.h) is recognised by its magic and says itself\n"
+               "whether it holds distances; bob4: bob.measure's 4-column 'claimed\n"
                "real sample score'; pyeer: --genuine and --impostor files, one score per line.\n\n");
 }
 
@@ -113,6 +116,8 @@ static const char *resolve_format(const metrics_opts *o)
 
 static int read_scores(const metrics_opts *o, const char *fmt, vb_scores *t, vb_err *e)
 {
+    if (!strcmp(fmt, "csv") && vb_score_bin_is(o->scores))
+        return vb_scores_read_bin(o->scores, t, e); /* the file says whether it holds distances */
     if (!strcmp(fmt, "csv"))
         return vb_scores_read_csv(o->scores, o->is_distance, t, e);
     if (!strcmp(fmt, "bob4"))

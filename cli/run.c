@@ -1,6 +1,7 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
+#include "reports/score_bin.h"
 #include "datasets/chip.h"
 #include "datasets/image.h"
 #include "datasets/registry.h"
@@ -835,6 +836,26 @@ static int make_gallery(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err
     return 0;
 }
 
+/* scores/<combo>.vbs, written whole every time (atomically; about a second for 87M trials,
+ * so a resumed run need not trust an old one), and with --scores-csv the gzip'd CSV export
+ * beside it (resumable, cli/scores.h). */
+static int write_scores(vb_run *run, vb_run_combo *c, const vb_scores *s, const char *bin_path,
+                        const char *csv_path, const char *fp, vb_err *e)
+{
+    double t0 = vb_now();
+    if (vb_score_bin_write(bin_path, s, run->cfg.score_compression, fp, cpu_count(), e))
+        return -1;
+    if (run->cfg.scores_csv) {
+        size_t csv_written = 0;
+        if (vb_scores_write(csv_path, &run->ds, s, fp, cpu_count(), &csv_written, e))
+            return -1;
+    }
+    c->writing_s = vb_now() - t0;
+    if (!run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %zu scores written in %.2fs\n", c->label, s->n, c->writing_s);
+    return 0;
+}
+
 static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_quant_level q, vb_run_combo *c,
                      vb_err *e)
 {
@@ -858,14 +879,16 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     snprintf(c->quant, sizeof c->quant, "%s", vb_quant_name(q));
     snprintf(c->label, sizeof c->label, "%s-%s-%s", c->backend, c->device, c->quant);
     c->dim = en.graph.out_dim;
-    char tpl_path[1200], score_path[1200], fp[65];
+    char tpl_path[1200], score_path[1200], csv_path[1200], fp[65];
     out_path(run, tpl_path, sizeof tpl_path, "templates/%s.bin", c->label);
-    out_path(run, score_path, sizeof score_path, "scores/%s.csv.gz", c->label);
+    out_path(run, score_path, sizeof score_path, "scores/%s" VB_SCORE_BIN_EXT, c->label);
+    out_path(run, csv_path, sizeof csv_path, "scores/%s.csv.gz", c->label);
     if (run->cfg.restart) {
         char progress[1300];
-        snprintf(progress, sizeof progress, "%s.progress", score_path);
+        snprintf(progress, sizeof progress, "%s.progress", csv_path);
         unlink(tpl_path);
         unlink(score_path);
+        unlink(csv_path);
         unlink(progress);
     }
     template_fingerprint(run, &en, c->quant, fp);
@@ -900,18 +923,14 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     memcpy(c->templates, store.desc, store.n_samples * (size_t)c->dim * sizeof(float));
     for (size_t i = 0; i < store.n_samples; i++)
         c->ok[i] = store.state[i] == VB_TPL_OK;
-    double t_match = vb_now();
+    double t0 = vb_now();
     if (score_trials(run, &run->ds, c->templates, c->ok, c->dim, &scores, e))
         goto done;
-    if (!run->cfg.quiet && run->fingerprint)
-        fprintf(stderr, "veribench run: %s: %zu prints matched (MCC) in %.2fs, %.3f ms per comparison\n", c->label,
-                scores.n, vb_now() - t_match, scores.n ? (vb_now() - t_match) * 1e3 / scores.n : 0.0);
-    size_t written = 0;
-    double t0 = vb_now();
-    if (vb_scores_write(score_path, &run->ds, &scores, fp, cpu_count(), &written, e))
+    c->scoring_s = vb_now() - t0;
+    if (!run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %zu trials scored in %.2fs\n", c->label, scores.n, c->scoring_s);
+    if (write_scores(run, c, &scores, score_path, csv_path, fp, e))
         goto done;
-    if (!run->cfg.quiet && written)
-        fprintf(stderr, "veribench run: %s: %zu scores written in %.1fs\n", c->label, written, vb_now() - t0);
     if (compute_metrics(run, c, &scores, e)) {
         vb_err_prefix(e, "%s", score_path);
         goto done;

@@ -3,7 +3,8 @@
  *
  * Results folder (one per run; every file is rewritten atomically or appended resumably):
  *   templates/<combo>.bin        embeddings, appended as computed (cli/templates.h)
- *   scores/<combo>.csv.gz        a,b,label,score,fold per trial (cli/scores.h)
+ *   scores/<combo>.vbs           every trial's score, label, fold: binary (reports/score_bin.h)
+ *   scores/<combo>.csv.gz        with --scores-csv: a,b,label,score,fold per trial (cli/scores.h)
  *   metrics.csv                  backend,device,quant,dataset,metric,value (long format)
  *   latency.csv                  per-stage and per-layer times
  *   provenance.csv               what produced the numbers (model, data, binary, device)
@@ -49,6 +50,8 @@ typedef struct vb_run_config {
     double target_fmr;             /* --target-fmr; NaN: no calibrated operating point */
     const char *calibration_folds; /* folds the threshold is calibrated on ("1-5"); the rest evaluate */
     const char *calibration_trials; /* or: a trials file (a,b,label) over the dataset's samples */
+    int scores_csv;                /* --scores-csv: also export scores/<combo>.csv.gz */
+    int score_compression;         /* --score-compression: 0 none (default), 1..9 zlib level */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */
@@ -69,6 +72,8 @@ typedef struct vb_run_combo {
     double layer_ms[VB_GRAPH_MAX_NODES];
     int n_layers;
     char layer_names[VB_GRAPH_MAX_NODES][96];
+    double scoring_s;         /* wall time of scoring every trial */
+    double writing_s;         /* wall time of writing the score file(s) */
     double metrics_s;         /* wall time of the metrics step */
     int has_drift;            /* cosine of each template against the fp32 one, same backend */
     double drift_mean, drift_worst;

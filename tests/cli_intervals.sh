@@ -54,7 +54,7 @@ last_old=$(grep -n -v -e '_ci_' -e '_wilson_' -e '_boot_' -e ',bootstrap_' -e ',
 
 # Every row `veribench metrics` prints from the score file (the engine's and the intervals)
 # is in metrics.csv with the same value.
-S=$(ls "$OUT"/scores/cpu-*-fp32.csv.gz)
+S=$(ls "$OUT"/scores/cpu-*-fp32.vbs)
 expect_exit 0 "metrics from the score file" -- $VB metrics --scores "$S" --distance
 tail -n +2 "$CLI_TMP/out" > "$CLI_TMP/metrics_rows"
 n=0 bad=0

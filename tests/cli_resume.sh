@@ -15,7 +15,7 @@ mkdir -p "$D"
     done
 } > "$D/manifest.csv"
 OUT="$CLI_TMP/results"
-RUN="$VB run --model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --no-plots --out $OUT"
+RUN="$VB run --model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --no-plots --scores-csv --out $OUT"
 
 expect_exit 0 "first run" -- $RUN
 S=$(ls "$OUT"/scores/*.csv.gz 2>/dev/null)

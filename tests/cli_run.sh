@@ -19,7 +19,7 @@ mkdir -p "$D"
     echo "Ghost_1,Ghost,$D/missing.jpg"
 } > "$D/manifest.csv"
 OUT="$CLI_TMP/out1"
-RUN="$VB run --model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --quiet"
+RUN="$VB run --model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --quiet --scores-csv"
 
 expect_exit 0 "help" -- $VB run --help
 expect_grep "--dataset" "$CLI_TMP/out" "help lists --dataset"
@@ -52,6 +52,20 @@ for m in eer eer_threshold fnmr@fmr=1e-1 auc dprime; do
     b=$(grep "^$m," "$CLI_TMP/out" | cut -d, -f2)
     [ -n "$a" ] && [ "$a" = "$b" ] && ok || not_ok "$m: run says '$a', metrics says '$b'"
 done
+# The binary score file (the default; the CSV above is the --scores-csv export) reads back
+# to the same metrics, every row, without being told it holds distances.
+cp "$CLI_TMP/out" "$CLI_TMP/metrics_from_csv"
+B=$(ls "$OUT"/scores/cpu-*-fp32.vbs)
+expect_exit 0 "metrics from the binary score file" -- $VB metrics --scores "$B"
+cmp -s "$CLI_TMP/out" "$CLI_TMP/metrics_from_csv" && ok || not_ok "metrics from .vbs and .csv.gz differ"
+# A damaged binary file is refused, naming the file and the block.
+cp "$B" "$CLI_TMP/bad.vbs"
+printf 'X' | dd of="$CLI_TMP/bad.vbs" bs=1 seek=200 conv=notrunc status=none
+expect_exit 3 "damaged .vbs" -- $VB metrics --scores "$CLI_TMP/bad.vbs"
+expect_grep 'bad.vbs: block 1: CRC mismatch' "$CLI_TMP/err" "names the file and the block"
+head -c 150 "$B" > "$CLI_TMP/cut.vbs"
+expect_exit 3 "truncated .vbs" -- $VB metrics --scores "$CLI_TMP/cut.vbs"
+expect_grep 'cut.vbs: block 1: truncated' "$CLI_TMP/err" "names the truncation"
 
 # Resume: a second run embeds nothing and reproduces metrics.csv; a torn template file
 # (killed mid-record) loses only the torn record.
