@@ -651,57 +651,22 @@ static void describe_weights(const vb_model *m, char *out, size_t n)
         snprintf(out + len, n - len, " weight tensors");
 }
 
-/* Inference timing is saved beside the templates (templates/<combo>.timing) and added up
- * over resumed runs, so a run that resumes everything still reports the throughput measured
- * when the templates were made, and metrics.csv does not change on resume. */
-typedef struct saved_timing {
-    size_t images, calls;
-    double run_ms, wall_ms, layer_ms[VB_GRAPH_MAX_NODES];
-} saved_timing;
-
-/* The saved timing for fingerprint fp; -1 when the file is missing, torn, for another
- * configuration, or lists other layers. */
-static int read_timing(const char *path, const char *fp, int n_layers, saved_timing *t)
-{
-    char magic[32], saved_fp[80], name[128];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int ok = fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &t->images, &t->calls, &t->run_ms,
-                    &t->wall_ms) == 6 && !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp);
-    for (int i = 0; ok && i < n_layers; i++)
-        ok = fscanf(f, "%lf %127s", &t->layer_ms[i], name) == 2;
-    fclose(f);
-    return ok ? 0 : -1;
-}
-
-/* Write the timing atomically; a failed write (full disk) leaves no .tmp behind. */
-static int write_timing(const char *path, const char *fp, const vb_run_combo *c, const saved_timing *t, vb_err *e)
-{
-    vb_atomic a;
-    if (vb_atomic_begin(&a, path, "w", e))
-        return -1;
-    fprintf(a.f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, t->images, t->calls, t->run_ms, t->wall_ms);
-    for (int i = 0; i < c->n_layers; i++)
-        fprintf(a.f, "%.17g %s\n", t->layer_ms[i], c->layer_names[i]);
-    return vb_atomic_commit(&a, e);
-}
-
 static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, const char *fp, vb_err *e)
 {
     char path[1200], tmp[1300];
     out_path(run, path, sizeof path, "templates/%s.timing", c->label);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     unlink(tmp); /* left by a run killed while writing it */
-    saved_timing t = {.images = en->images, .calls = en->calls, .run_ms = en->run_ms,
-                      .wall_ms = c->embed_wall_s * 1e3};
+    vb_saved_timing t = {.images = en->images, .calls = en->calls, .run_ms = en->run_ms,
+                         .wall_ms = c->embed_wall_s * 1e3, .n_layers = en->graph.n_nodes};
     c->n_layers = en->graph.n_nodes;
     for (int i = 0; i < en->graph.n_nodes; i++) {
         t.layer_ms[i] = en->node_ms[i];
         snprintf(c->layer_names[i], sizeof c->layer_names[i], "%s", en->graph.nodes[i].name);
+        memcpy(t.layer_names[i], c->layer_names[i], sizeof t.layer_names[i]);
     }
-    saved_timing old;
-    if (read_timing(path, fp, c->n_layers, &old) == 0) {
+    vb_saved_timing old;
+    if (vb_timing_read(path, fp, c->n_layers, &old) == 0) {
         t.images += old.images, t.calls += old.calls, t.run_ms += old.run_ms, t.wall_ms += old.wall_ms;
         for (int i = 0; i < c->n_layers; i++)
             t.layer_ms[i] += old.layer_ms[i];
@@ -713,7 +678,7 @@ static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, 
     c->faces_per_s = t.run_ms > 0 ? 1e3 * t.images / t.run_ms : 0;
     if (!en->images)
         return 0; /* nothing new measured */
-    return write_timing(path, fp, c, &t, e);
+    return vb_timing_write(path, fp, &t, e);
 }
 
 /* Samples re-embedded to measure timing when the saved timing is lost: enough for a
@@ -734,9 +699,9 @@ static int retime_if_lost(vb_run *run, vb_engine *en, vb_run_combo *c, const vb_
                           const char *fp, vb_err *e)
 {
     char path[1200];
-    saved_timing old;
+    vb_saved_timing old;
     out_path(run, path, sizeof path, "templates/%s.timing", c->label);
-    if (en->images || read_timing(path, fp, en->graph.n_nodes, &old) == 0)
+    if (en->images || vb_timing_read(path, fp, en->graph.n_nodes, &old) == 0)
         return 0;
     const char *paths[RETIME_SAMPLES];
     size_t n = 0;

@@ -1,4 +1,5 @@
 #include "cli/templates.h"
+#include "core/files.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -155,4 +156,83 @@ void vb_templates_close(vb_template_store *s)
     free(s->desc);
     free(s->state);
     memset(s, 0, sizeof *s);
+}
+
+int vb_timing_read(const char *path, const char *fp, int n_layers, vb_saved_timing *t)
+{
+    char magic[32], saved_fp[80];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = n_layers >= 0 && n_layers <= VB_GRAPH_MAX_NODES &&
+             fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &t->images, &t->calls, &t->run_ms,
+                    &t->wall_ms) == 6 && !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp);
+    for (int i = 0; ok && i < n_layers; i++)
+        ok = fscanf(f, "%lf %95s", &t->layer_ms[i], t->layer_names[i]) == 2;
+    fclose(f);
+    t->n_layers = n_layers;
+    return ok ? 0 : -1;
+}
+
+int vb_timing_write(const char *path, const char *fp, const vb_saved_timing *t, vb_err *e)
+{
+    vb_atomic a;
+    if (vb_atomic_begin(&a, path, "w", e))
+        return -1;
+    fprintf(a.f, "veribench-timing-v1 %s %zu %zu %.17g %.17g\n", fp, t->images, t->calls, t->run_ms, t->wall_ms);
+    for (int i = 0; i < t->n_layers; i++)
+        fprintf(a.f, "%.17g %s\n", t->layer_ms[i], t->layer_names[i]);
+    return vb_atomic_commit(&a, e);
+}
+
+int vb_templates_peek(const char *path, char fingerprint[65], size_t *n_samples, int *dim, vb_err *e)
+{
+    uint8_t h[HEADER_BYTES];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(h, 1, HEADER_BYTES, f);
+    fclose(f);
+    if (got != HEADER_BYTES || memcmp(h, MAGIC, 8))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: not a veribench template file", path);
+    *dim = (int)get_u32(h + 8);
+    *n_samples = (size_t)get_u32(h + 16) | (size_t)get_u32(h + 20) << 32;
+    memcpy(fingerprint, h + 24, 64);
+    fingerprint[64] = 0;
+    if (*dim <= 0 || *dim > 1 << 20 || get_u32(h + 12) != 8 + payload_bytes(*dim) + 4)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: inconsistent template header (dimension %d)", path, *dim);
+    return 0;
+}
+
+int vb_templates_load(vb_template_store *s, const char *path, vb_err *e)
+{
+    char fp[65];
+    size_t n;
+    int dim;
+    memset(s, 0, sizeof *s);
+    if (vb_templates_peek(path, fp, &n, &dim, e))
+        return -1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->dim = dim;
+    s->n_samples = n;
+    s->record_bytes = 8 + payload_bytes(dim) + 4;
+    s->desc = vb_calloc(n ? n : 1, (size_t)dim * sizeof(float), e);
+    s->state = vb_calloc(n ? n : 1, 1, e);
+    s->why = vb_calloc(n ? n : 1, sizeof(char *), e);
+    uint8_t *rec = s->why ? vb_malloc(s->record_bytes, e) : NULL;
+    FILE *f = rec ? fopen(path, "rb") : NULL;
+    if (!f) {
+        if (rec)
+            vb_fail(e, VB_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
+        free(rec);
+        vb_templates_close(s);
+        return -1;
+    }
+    fseek(f, HEADER_BYTES, SEEK_SET);
+    while (fread(rec, 1, s->record_bytes, f) == s->record_bytes && load_record(s, rec) == 0)
+        ;
+    fclose(f);
+    free(rec);
+    s->n_resumed = s->n_ok + s->n_failed;
+    return 0;
 }
