@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/run.h"
+#include "cli/shard.h"
 #include "datasets/registry.h"
 
 static void describe(FILE *f)
@@ -21,6 +22,35 @@ static void describe(FILE *f)
             "Prints the report's path on stdout.\n\n"
             "Datasets (under $VERIBENCH_DATA):\n%s\n",
             vb_dataset_spec_help);
+}
+
+/* --shard i/N into cfg (the text is checked by vb_shard_parse). */
+static int parse_shard(void *value, const char *text, vb_err *e)
+{
+    vb_run_config *cfg = value;
+    return vb_shard_parse(text, &cfg->shard_index, &cfg->shard_count, e);
+}
+
+/* The options to save in shard.csv: all but --out, --shard and --restart (with their values),
+ * so that veribench merge runs the same configuration into its own folder. */
+static void keep_shard_args(const vb_option *opts, int argc, char **argv, vb_run_config *cfg)
+{
+    cfg->shard_args = argv + 1; /* kept in place: argv outlives the run */
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const vb_option *o = opts;
+        while (o->name && !(argv[i][0] == '-' && argv[i][1] == '-' && !strcmp(argv[i] + 2, o->name)))
+            o++;
+        int takes_value = o->name && o->arg && i + 1 < argc;
+        int drop = o->name && (!strcmp(o->name, "out") || !strcmp(o->name, "shard") || !strcmp(o->name, "restart"));
+        if (!drop) {
+            cfg->shard_args[n++] = argv[i];
+            if (takes_value)
+                cfg->shard_args[n++] = argv[i + 1];
+        }
+        i += takes_value;
+    }
+    cfg->n_shard_args = n;
 }
 
 static const vb_command_help help = {
@@ -64,10 +94,13 @@ int cmd_run(int argc, char **argv)
         VB_OPT_STRING_ROW("calibration-trials", "FILE", "with --target-fmr: calibration trials a,b,label over the\ndataset's samples (csv:, lfw-all, fvc2002-all); the dataset's\ntrials evaluate", &cfg.calibration_trials),
         VB_OPT_FLAG_ROW("scores-csv", "also export scores/<combo>.csv.gz (a,b,label,score,fold;\nslow for large runs: ~50 s for 87M trials on 2 cores)", &cfg.scores_csv),
         VB_OPT_INT_ROW("score-compression", "N", "zlib level of the binary score file, 0..9 (default 0:\nnone, the fastest to write; 1 saves ~10-20%)", &cfg.score_compression, 0, 9),
+        VB_OPT_CALL_ROW("shard", "i/N", "embed only shard i of N (0-based) of the samples and save\ntheir templates; no scores or metrics: veribench merge\ncombines the N shard folders (cli/shard.h)", &cfg, parse_shard),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
         return rc;
+    if (cfg.shard_count)
+        keep_shard_args(opts, argc, argv, &cfg);
     vb_opt_apply_max_pixels(max_pixels);
     if (!cfg.dataset || !cfg.out_dir)
         return vb_usage_error(&help, "--dataset and --out are required");

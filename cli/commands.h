@@ -14,5 +14,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_synth_fingerprints(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

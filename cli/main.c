@@ -23,6 +23,7 @@ static const struct {
     {"quantize", cmd_quantize, "write a quantized copy of a GGUF model (fp16, int8, int4)"},
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
     {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
+    {"merge", cmd_merge, "combine the shard folders of run --shard i/N into one results folder"},
     {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
     {"synth-fingerprints", cmd_synth_fingerprints, "write a synthetic fingerprint set (SFinGe-style) with its manifest"},
 };

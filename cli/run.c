@@ -1,6 +1,7 @@
 /* `veribench run` orchestration: dataset -> templates (per combination, resumable) ->
  * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
+#include "cli/shard.h"
 #include "reports/score_bin.h"
 #include "datasets/chip.h"
 #include "datasets/image.h"
@@ -128,7 +129,9 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
         free(paths);
         return -1;
     }
-    for (uint32_t i = 0; i < ds->n_samples; i++)
+    uint32_t lo, hi;
+    vb_shard_samples(run->cfg.shard_index, run->cfg.shard_count, ds->n_samples, &lo, &hi);
+    for (uint32_t i = lo; i < hi; i++)
         if (store->state[i] == VB_TPL_MISSING) {
             index[todo] = i;
             paths[todo++] = ds->samples[i].path;
@@ -568,6 +571,14 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         else
             prov(f, "run", "calibration_trials", run->cfg.calibration_trials);
     }
+    if (run->cfg.shard_count) {
+        uint32_t lo, hi;
+        vb_shard_samples(run->cfg.shard_index, run->cfg.shard_count, run->ds.n_samples, &lo, &hi);
+        snprintf(buf, sizeof buf, "%u/%u", run->cfg.shard_index, run->cfg.shard_count);
+        prov(f, "run", "shard", buf);
+        snprintf(buf, sizeof buf, "%u-%u", lo, hi);
+        prov(f, "run", "shard_samples", buf);
+    }
     iso_time((time_t)run->started, buf, sizeof buf);
     prov(f, "run", "started_utc", buf);
     iso_time(time(NULL), buf, sizeof buf);
@@ -872,6 +883,18 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     c->n_failed = store.n_failed;
     if (record_failures(run, &store, e))
         goto done;
+    if (run->cfg.shard_count) { /* a shard stops at its templates: veribench merge scores */
+        uint32_t lo, hi;
+        vb_shard_samples(run->cfg.shard_index, run->cfg.shard_count, run->ds.n_samples, &lo, &hi);
+        if (hi > lo && !c->n_ok) {
+            const char *first = store.why[lo] ? store.why[lo] : "unknown";
+            vb_fail(e, VB_EXIT_INPUT, "none of this shard's %u samples could be read (first: %s); check "
+                    "VERIBENCH_DATA (%s)", hi - lo, first, vb_data_dir());
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
     if (!c->n_ok && c->n_samples) {
         const char *first = store.why[0] ? store.why[0] : "unknown";
         vb_fail(e, VB_EXIT_INPUT, "none of the %zu samples could be read (first: %s); check VERIBENCH_DATA (%s)",
@@ -1244,6 +1267,27 @@ static int check_fingerprint_options(const vb_run_config *cfg, const vb_model *m
     return vb_fp_params_load(m, p, e);
 }
 
+/* run --shard i/N: the templates are saved; latency, failures, provenance and shard.csv
+ * (what veribench merge reads) complete the shard's folder. */
+static int finish_shard(vb_run *run)
+{
+    vb_err e = {0};
+    char path[1200];
+    out_path(run, path, sizeof path, "%s", "provenance.csv");
+    int rc = write_atomically(path, fill_provenance, run, &e);
+    out_path(run, path, sizeof path, "%s", "latency.csv");
+    rc = rc || write_atomically(path, fill_latency, run, &e);
+    out_path(run, path, sizeof path, "%s", "failures.csv");
+    rc = rc || write_atomically(path, fill_failures, run, &e);
+    rc = rc || vb_shard_write(run->cfg.out_dir, run->cfg.shard_index, run->cfg.shard_count, run->ds.n_samples,
+                              run->cfg.n_shard_args, (const char *const *)run->cfg.shard_args, &e);
+    if (rc)
+        return fail(run, &e);
+    printf("%s/shard.csv\n", run->cfg.out_dir);
+    free_run(run);
+    return VB_EXIT_OK;
+}
+
 int vb_run_main(const vb_run_config *cfg)
 {
     vb_run run;
@@ -1305,11 +1349,14 @@ int vb_run_main(const vb_run_config *cfg)
     for (int b = 0; b < cfg->n_backends && !rc; b++)
         for (int q = 0; q < cfg->n_quants && !rc; q++) {
             vb_run_combo *c = &run.combos[run.n_combos++];
-            rc = run_combo(&run, &base, cfg->backends[b], cfg->quants[q], c, &e) || write_outputs(&run, 0, &e);
+            rc = run_combo(&run, &base, cfg->backends[b], cfg->quants[q], c, &e) ||
+                 (!cfg->shard_count && write_outputs(&run, 0, &e));
         }
     vb_model_free(&base);
     if (rc)
         return fail(&run, &e);
+    if (cfg->shard_count)
+        return finish_shard(&run);
     compare_with_fp32(&run);
     if (make_plots(&run, &e)) {
         /* A plot failure is reported, not fatal: the numbers are already saved. */

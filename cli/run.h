@@ -12,6 +12,8 @@
  *   report.md, plots/ (PNG, SVG) the human-readable report
  *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
  *                                face chips (PNG) of the worst errors it shows
+ *   shard.csv                    only with --shard i/N: which shard, and the options (cli/shard.h);
+ *                                such a folder holds templates, latency, failures, provenance
  *   gallery.csv                  those pairs: combo,kind,rank,score,a,b,path_a,path_b,
  *                                chip_a,chip_b (kind genuine|impostor, rank 1 = worst)
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
@@ -52,6 +54,11 @@ typedef struct vb_run_config {
     const char *calibration_trials; /* or: a trials file (a,b,label) over the dataset's samples */
     int scores_csv;                /* --scores-csv: also export scores/<combo>.csv.gz */
     int score_compression;         /* --score-compression: 0 none (default), 1..9 zlib level */
+    unsigned shard_index, shard_count; /* --shard i/N (count 0: not sharded): embed the i-th of N
+                                          sample ranges only, no scores or metrics;
+                                          veribench merge combines the shards (cli/shard.h) */
+    int n_shard_args;              /* the run's options without --out/--shard/--restart, */
+    char **shard_args;             /* written to shard.csv for merge to run them again */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */

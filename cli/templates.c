@@ -164,13 +164,17 @@ int vb_timing_read(const char *path, const char *fp, int n_layers, vb_saved_timi
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    int ok = n_layers >= 0 && n_layers <= VB_GRAPH_MAX_NODES &&
-             fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &t->images, &t->calls, &t->run_ms,
+    int ok = fscanf(f, "%31s %79s %zu %zu %lf %lf", magic, saved_fp, &t->images, &t->calls, &t->run_ms,
                     &t->wall_ms) == 6 && !strcmp(magic, "veribench-timing-v1") && !strcmp(saved_fp, fp);
-    for (int i = 0; ok && i < n_layers; i++)
-        ok = fscanf(f, "%lf %95s", &t->layer_ms[i], t->layer_names[i]) == 2;
+    int want = n_layers, i = 0;
+    ok = ok && n_layers <= VB_GRAPH_MAX_NODES;
+    for (; ok && i < (want < 0 ? VB_GRAPH_MAX_NODES : want); i++)
+        if (fscanf(f, "%lf %95s", &t->layer_ms[i], t->layer_names[i]) != 2) {
+            ok = want < 0 && feof(f); /* as many layers as there are */
+            break;
+        }
     fclose(f);
-    t->n_layers = n_layers;
+    t->n_layers = i;
     return ok ? 0 : -1;
 }
 

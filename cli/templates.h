@@ -60,8 +60,8 @@ typedef struct vb_saved_timing {
     char layer_names[VB_GRAPH_MAX_NODES][96];
 } vb_saved_timing;
 
-/* The saved timing for fingerprint fp with n_layers layers; -1 when the file is missing,
- * torn, for another configuration, or lists other layers. */
+/* The saved timing for fingerprint fp with n_layers layers (-1: as many as it lists); -1
+ * when the file is missing, torn, for another configuration, or lists other layers. */
 int vb_timing_read(const char *path, const char *fp, int n_layers, vb_saved_timing *t);
 /* Write t (its n_layers layers) atomically; a failed write (full disk) leaves no .tmp. */
 int vb_timing_write(const char *path, const char *fp, const vb_saved_timing *t, vb_err *e);

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Issue 14 item 3: run --shard i/N as separate processes at once, then veribench merge, gives
+# the unsharded run's results: metrics.csv byte-identical once the measured timing rows
+# (faces_per_s, ms_per_face: they differ between any two runs) are left out, the same
+# failures.csv and the same score payload. Incomplete, repeated or foreign shards are refused.
+. tests/cli_lib.sh
+LFW="$(cd "$VERIBENCH_DATA" && pwd)/lfw/images_deepfunneled"
+M="$VB_MODELS/face_recognition.gguf"
+D="$CLI_TMP/data"
+mkdir -p "$D"
+{
+    echo "sample,subject,path"
+    for p in Abel_Pacheco:1 Abel_Pacheco:4 Akhmed_Zakayev:1 Akhmed_Zakayev:2 Akhmed_Zakayev:3 \
+             Amber_Tamblyn:1 Amber_Tamblyn:2 Dean_Barker:1 Mikhail_Gorbachev:1; do
+        name=${p%:*} n=${p#*:}
+        printf '%s_%d,%s,%s\n' "$name" "$n" "$name" "$(printf '%s/%s/%s_%04d.jpg' "$LFW" "$name" "$name" "$n")"
+    done
+    echo "Ghost_1,Ghost,$D/missing.jpg"
+} > "$D/manifest.csv"
+OPTS="--model $M --dataset csv:$D/manifest.csv --crop 70,70,180,180 --quant fp32,int8 --quiet --no-plots --bootstrap 50"
+numbers() { grep -v -E ',(faces_per_s|ms_per_face),' "$1/metrics.csv"; }
+
+expect_exit 0 "unsharded run" -- $VB run $OPTS --out "$CLI_TMP/single"
+expect_exit 2 "--shard 3/3 is out of range" -- $VB run $OPTS --shard 3/3 --out "$CLI_TMP/x"
+expect_exit 2 "--shard 1 without /N" -- $VB run $OPTS --shard 1 --out "$CLI_TMP/x"
+
+# Three shards as separate processes at the same time.
+for i in 0 1 2; do
+    $VB run $OPTS --shard $i/3 --out "$CLI_TMP/shard$i" >"$CLI_TMP/o$i" 2>"$CLI_TMP/e$i" &
+done
+wait
+for i in 0 1 2; do
+    expect_grep "shard,$i" "$CLI_TMP/shard$i/shard.csv" "shard $i wrote shard.csv"
+    [ ! -e "$CLI_TMP/shard$i/metrics.csv" ] && ok || not_ok "shard $i wrote metrics.csv"
+done
+# shard 1 of 3 of 10 samples embeds samples 4..6 only (3 OK templates, 3 records)
+expect_grep '^run,shard_samples,4-7$' "$CLI_TMP/shard1/provenance.csv" "shard 1 owns samples 4..6"
+
+expect_exit 0 "merge" -- $VB merge "$CLI_TMP/merged" "$CLI_TMP/shard2" "$CLI_TMP/shard0" "$CLI_TMP/shard1"
+expect_grep 'report.md' "$CLI_TMP/out" "merge prints the report path"
+[ "$(numbers "$CLI_TMP/merged" | sha256sum)" = "$(numbers "$CLI_TMP/single" | sha256sum)" ] && ok ||
+    { not_ok "merged metrics.csv differs from the unsharded run's"; diff "$CLI_TMP/single/metrics.csv" "$CLI_TMP/merged/metrics.csv" | head -n 10 >&2; }
+[ "$(numbers "$CLI_TMP/merged" | wc -l)" -gt 100 ] && ok || not_ok "too few metric rows compared"
+expect_grep ',faces_per_s,' "$CLI_TMP/merged/metrics.csv" "merged run reports the shards' throughput"
+cmp -s "$CLI_TMP/merged/failures.csv" "$CLI_TMP/single/failures.csv" && ok || not_ok "failures.csv differs"
+for q in fp32 int8; do
+    a=$(tail -c +129 "$CLI_TMP"/single/scores/*-$q.vbs | sha256sum) b=$(tail -c +129 "$CLI_TMP"/merged/scores/*-$q.vbs | sha256sum)
+    [ "$a" = "$b" ] && ok || not_ok "$q scores differ"
+done
+[ -s "$CLI_TMP/merged/shards/1-provenance.csv" ] && ok || not_ok "shard provenance not kept"
+
+# Refusals: a missing shard, a shard given twice, a shard of another run, an unfinished shard.
+expect_exit 3 "missing shard" -- $VB merge "$CLI_TMP/m2" "$CLI_TMP/shard0" "$CLI_TMP/shard2"
+expect_grep 'shard 1/3 is missing' "$CLI_TMP/err" "names the missing shard"
+expect_exit 3 "shard twice" -- $VB merge "$CLI_TMP/m2" "$CLI_TMP/shard0" "$CLI_TMP/shard0" "$CLI_TMP/shard1"
+expect_grep 'given twice' "$CLI_TMP/err" "names the repeated shard"
+expect_exit 0 "a shard of a 2-way split" -- $VB run $OPTS --shard 0/2 --out "$CLI_TMP/other0"
+expect_exit 3 "shards of different runs" -- $VB merge "$CLI_TMP/m2" "$CLI_TMP/shard0" "$CLI_TMP/other0"
+expect_grep 'shards of different runs' "$CLI_TMP/err" "says the shards do not belong together"
+expect_exit 3 "not a shard" -- $VB merge "$CLI_TMP/m2" "$CLI_TMP/single"
+expect_grep 'no readable shard.csv' "$CLI_TMP/err" "names the folder that is no shard"
+T=$(ls "$CLI_TMP"/shard1/templates/*-fp32.bin)
+head -c $(( $(wc -c < "$T") - 600 )) "$T" > "$T.cut" && mv "$T.cut" "$T"
+expect_exit 3 "unfinished shard" -- $VB merge "$CLI_TMP/m3" "$CLI_TMP/shard0" "$CLI_TMP/shard1" "$CLI_TMP/shard2"
+expect_grep 'shard 1/3 has not embedded sample [4-6] ' "$CLI_TMP/err" "names the shard and sample to redo"
+cli_finish
