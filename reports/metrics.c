@@ -1,5 +1,6 @@
 /* Metrics engine: see metrics.h for the definitions this file implements. */
 #include "reports/metrics.h"
+#include "reports/metrics_engine.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -523,6 +524,9 @@ typedef struct walk_state {
     rocch hull;
     u128 auc_num; /* sum of trapezoids times 2*ni*ng */
     det_decimator det;
+    uint64_t gen_seen, imp_seen; /* scores of the groups walked so far */
+    double prev;                 /* the previous group's similarity */
+    int first;                   /* no group walked yet */
 } walk_state;
 
 static void observe(walk_state *w, const oppoint *p)
@@ -539,12 +543,31 @@ static void observe(walk_state *w, const oppoint *p)
     det_see(&w->det, p);
 }
 
+/* One tie group of the walk: the next distinct similarity v (ascending) with g genuine and
+ * i impostor scores equal to it. gen_seen/imp_seen count the scores of earlier groups. */
+static void walk_group(walk_state *w, double v, uint64_t g, uint64_t i)
+{
+    uint64_t ni = w->ss->n_imp;
+    oppoint p = {v, w->first ? v : safe_mid(w->prev, v), ni - w->imp_seen, w->gen_seen, g, i, 0};
+    observe(w, &p);
+    w->gen_seen += g;
+    w->imp_seen += i;
+    w->prev = v;
+    w->first = 0;
+}
+
+/* The "accept nothing" point after the last group. */
+static void walk_last(walk_state *w)
+{
+    double end = nextafter(w->prev, INFINITY);
+    oppoint p = {end, end, 0, w->ss->n_gen, 0, 0, 1};
+    observe(w, &p);
+}
+
 static void walk(walk_state *w)
 {
     const double *gen = w->ss->gen, *imp = w->ss->imp;
     size_t ng = w->ss->n_gen, ni = w->ss->n_imp, ig = 0, ii = 0;
-    double prev = 0;
-    int first = 1;
     while (ig < ng || ii < ni) {
         double v = (ii >= ni || (ig < ng && gen[ig] <= imp[ii])) ? gen[ig] : imp[ii];
         size_t g0 = ig, i0 = ii;
@@ -552,14 +575,9 @@ static void walk(walk_state *w)
             ig++;
         while (ii < ni && imp[ii] == v)
             ii++;
-        oppoint p = {v, first ? v : safe_mid(prev, v), ni - i0, g0, ig - g0, ii - i0, 0};
-        observe(w, &p);
-        prev = v;
-        first = 0;
+        walk_group(w, v, ig - g0, ii - i0);
     }
-    double end = nextafter(prev, INFINITY);
-    oppoint p = {end, end, 0, ng, 0, 0, 1};
-    observe(w, &p);
+    walk_last(w);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -841,6 +859,7 @@ static int metrics_from_sorted(const vb_sorted_scores *ss, vb_metrics *out, vb_e
     if (!w)
         return -1;
     w->ss = ss;
+    w->first = 1;
     w->det.curve = &out->curve;
     w->det.ss = ss;
     w->det.keep_all = ss->n_gen + ss->n_imp < DET_KEEP_ALL_BELOW;
@@ -1043,4 +1062,65 @@ int vb_kfold_accuracy(const vb_scores *s, vb_kfold *out, vb_err *e)
     free(dense);
     fold_trials_free(&t);
     return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The walk for engines that stream the sorted scores (reports/metrics_engine.h)         */
+
+struct vb_walk {
+    vb_sorted_scores ss; /* counts only: no arrays */
+    walk_state w;
+};
+
+vb_walk *vb_walk_begin(uint64_t n_gen, uint64_t n_imp, uint64_t fta_gen, uint64_t fta_imp, int is_distance,
+                       vb_metrics *out, vb_err *e)
+{
+    vb_walk *k = vb_calloc(1, sizeof *k, e);
+    if (!k)
+        return NULL;
+    k->ss = (vb_sorted_scores){NULL, NULL, n_gen, n_imp, fta_gen, fta_imp, is_distance};
+    k->w.ss = &k->ss;
+    k->w.first = 1;
+    k->w.det.curve = &out->curve;
+    k->w.det.ss = &k->ss;
+    k->w.det.keep_all = n_gen + n_imp < DET_KEEP_ALL_BELOW;
+    return k;
+}
+
+void vb_walk_group(vb_walk *k, double v, uint64_t g, uint64_t i)
+{
+    walk_group(&k->w, v, g, i);
+}
+
+int vb_walk_end(vb_walk *k, double dprime_value, vb_metrics *out, vb_err *e)
+{
+    walk_last(&k->w);
+    int rc = 0;
+    if (k->w.hull.oom || k->w.det.oom)
+        rc = vb_fail(e, VB_EXIT_IO, "out of memory computing the ROC hull and curve");
+    else
+        set_walk_metrics(out, &k->ss, &k->w, dprime_value);
+    free(k->w.hull.b);
+    free(k);
+    return rc;
+}
+
+size_t vb_walk_hull_blocks(const vb_walk *k)
+{
+    return k->w.hull.n;
+}
+
+int vb_metrics_similarity(double x, int is_distance, size_t trial, double *s, vb_err *e)
+{
+    return to_similarity(x, is_distance, trial, s, e);
+}
+
+int vb_metrics_check_label(uint8_t label, size_t trial, vb_err *e)
+{
+    return check_label(label, trial, e);
+}
+
+double vb_metrics_midpoint(double a, double b)
+{
+    return safe_mid(a, b);
 }
