@@ -15,6 +15,7 @@
 #include "reports/intervals.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
+#include "reports/metrics_bounded.h"
 #include "reports/score_bin.h"
 #include "reports/score_file.h"
 
@@ -47,9 +48,11 @@ static const vb_command_help help = {
 
 typedef struct metrics_opts {
     const char *scores, *format, *genuine, *impostor, *plot;
-    int is_distance, have_threshold, bench;
+    int is_distance, have_threshold, bench, bounded;
     double threshold, confidence;
     size_t bench_imp, bench_gen;
+    size_t chunk_trials;
+    const char *tmp_dir;
 } metrics_opts;
 
 /* A trial count for the synthetic bench: a whole number 1..1e10, exponent form allowed. */
@@ -86,6 +89,9 @@ static int parse_args(int argc, char **argv, metrics_opts *o)
         VB_OPT_FLAG_ROW("synthetic-bench", "time the metrics step on synthetic LFW all-vs-all sized\ndistances and print the metrics plus bench_* timing rows", &o->bench),
         VB_OPT_CALL_ROW("bench-impostors", "N", "impostor trials of the synthetic bench (default 87307271)", &o->bench_imp, parse_count),
         VB_OPT_CALL_ROW("bench-genuine", "N", "genuine trials of the synthetic bench (default 242257)", &o->bench_gen, parse_count),
+        VB_OPT_FLAG_ROW("bounded", "memory bounded whatever the trial count: an external merge\nsort (reports/metrics_bounded.h), identical results; a .vbs\nscore file and the synthetic bench are streamed, other\nformats are read whole first", &o->bounded),
+        VB_OPT_CALL_ROW("chunk-trials", "N", "--bounded: trials sorted in memory at once, 16 bytes each\n(default 8388608: 128 MiB)", &o->chunk_trials, parse_count),
+        VB_OPT_STRING_ROW("tmp-dir", "DIR", "--bounded: where the sorted runs spill (default $TMPDIR\nor /tmp; ~1-3 bytes a trial, removed when done)", &o->tmp_dir),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)
@@ -153,10 +159,23 @@ static void note_unfolded(const vb_scores *t)
 }
 
 /* Every metric of the scores, plus the --threshold rows. */
+static void print_bounded_stats(const vb_bounded_stats *st)
+{
+    fprintf(stderr,
+            "veribench metrics: bounded: %llu trials, %zu genuine + %zu impostor sorted runs, %.1f MB spilled, "
+            "%zu ROC hull blocks; sort %.2fs, merge passes %.2fs\n",
+            (unsigned long long)st->trials, st->runs[0], st->runs[1], (double)st->spilled_bytes / 1e6,
+            st->hull_blocks, st->sort_s, st->merge_s);
+}
+
 static int compute(const metrics_opts *o, const vb_scores *t, vb_metrics *m, vb_err *e)
 {
-    if (vb_metrics_compute(t, m, e))
+    vb_bounded_opts bo = {o->chunk_trials, o->tmp_dir};
+    vb_bounded_stats st;
+    if (o->bounded ? vb_metrics_compute_bounded(t, &bo, m, &st, e) : vb_metrics_compute(t, m, e))
         return -1;
+    if (o->bounded)
+        print_bounded_stats(&st);
     if (t->fold)
         note_unfolded(t);
     if (o->have_threshold)
@@ -225,8 +244,69 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The bench's trials [begin, begin + n): every stride-th trial genuine (bench_gen of them). */
+static void bench_fill(uint64_t *rng, size_t begin, size_t n, size_t stride, size_t n_gen, double *scores,
+                       uint8_t *labels)
+{
+    for (size_t k = 0; k < n; k++) {
+        size_t i = begin + k;
+        labels[k] = i % stride == 0 && i / stride < n_gen;
+        scores[k] = labels[k] ? rng_normal_float(rng, 0.42, 0.08) : rng_normal_float(rng, 0.95, 0.07);
+    }
+}
+
+/* --synthetic-bench --bounded: the same trials generated a block at a time into the bounded
+ * engine, never all in memory (1e9 trials run in the memory of a few million). */
+static int synthetic_bench_bounded(const metrics_opts *o)
+{
+    size_t n = o->bench_imp + o->bench_gen, stride = n / o->bench_gen, block_n = (size_t)1 << 20;
+    vb_err e = {0};
+    vb_scores block = {0};
+    vb_bounded_opts bo = {o->chunk_trials, o->tmp_dir};
+    vb_bounded *b = vb_scores_alloc(&block, block_n, 1, 0, &e) ? NULL : vb_bounded_begin(1, 0, &bo, &e);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    double gen_s = 0, t0 = vb_now(), cpu0 = cpu_seconds();
+    int rc = b ? 0 : -1;
+    for (size_t at = 0; !rc && at < n; at += block_n) {
+        double g0 = vb_now();
+        block.n = n - at < block_n ? n - at : block_n;
+        bench_fill(&rng, at, block.n, stride, o->bench_gen, block.score, block.label);
+        gen_s += vb_now() - g0;
+        rc = vb_bounded_add(b, &block, &e);
+    }
+    vb_scores_free(&block);
+    vb_metrics m;
+    vb_bounded_stats st;
+    if (rc)
+        vb_bounded_abort(b);
+    else
+        rc = vb_bounded_finish(b, &m, &st, &e);
+    double t1 = vb_now(), cpu1 = cpu_seconds();
+    if (rc) {
+        fprintf(stderr, "veribench metrics: %s\n", e.msg);
+        return e.code ? e.code : VB_EXIT_IO;
+    }
+    print_bounded_stats(&st);
+    m.bench_trials = (double)n;
+    m.bench_generate_s = gen_s;
+    m.bench_build_sort_s = m.build_s;
+    m.bench_walk_s = m.walk_s;
+    m.bench_metrics_s = t1 - t0 - gen_s;
+    m.bench_metrics_cpu_s = cpu1 - cpu0; /* includes the generation here */
+    m.have |= VB_MG_BENCH;
+    rc = print_metrics(&m, &e);
+    vb_metrics_free(&m);
+    if (rc) {
+        fprintf(stderr, "veribench metrics: %s\n", e.msg);
+        return VB_EXIT_IO;
+    }
+    return VB_EXIT_OK;
+}
+
 static int synthetic_bench(const metrics_opts *o)
 {
+    if (o->bounded)
+        return synthetic_bench_bounded(o);
     size_t n = o->bench_imp + o->bench_gen;
     vb_err e = {0};
     double *scores = vb_malloc(n * sizeof *scores, &e);
@@ -239,10 +319,7 @@ static int synthetic_bench(const metrics_opts *o)
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     double t0 = vb_now();
     size_t stride = n / o->bench_gen; /* >= 1: genuine trials spread evenly, bench_gen of them */
-    for (size_t i = 0; i < n; i++) {
-        labels[i] = i % stride == 0 && i / stride < o->bench_gen;
-        scores[i] = labels[i] ? rng_normal_float(&rng, 0.42, 0.08) : rng_normal_float(&rng, 0.95, 0.07);
-    }
+    bench_fill(&rng, 0, n, stride, o->bench_gen, scores, labels);
     double t1 = vb_now(), cpu1 = cpu_seconds();
     vb_metrics m;
     vb_scores trials = {.score = scores, .label = labels, .n = n, .cap = n, .is_distance = 1};
@@ -272,6 +349,56 @@ static int synthetic_bench(const metrics_opts *o)
     return VB_EXIT_OK;
 }
 
+/* --bounded on a binary score file: block by block into the bounded engine, the --threshold
+ * counts added up on the way; memory does not depend on the file's size. */
+static int compute_streamed(const metrics_opts *o, vb_metrics *m, vb_err *e)
+{
+    vb_score_reader r;
+    if (vb_score_reader_open(&r, o->scores, e))
+        return -1;
+    vb_bounded_opts bo = {o->chunk_trials, o->tmp_dir};
+    vb_bounded *b = vb_bounded_begin(r.info.is_distance, r.info.has_fold, &bo, e);
+    vb_scores block = {0};
+    vb_rates at = {0}, part;
+    size_t unfolded = 0;
+    int got = b ? 1 : -1;
+    while (got == 1 && (got = vb_score_reader_next(&r, &block, e)) == 1) {
+        if (vb_bounded_add(b, &block, e))
+            got = -1;
+        if (o->have_threshold) {
+            vb_scores_rates(&block, o->threshold, &part);
+            vb_rates_merge(&at, &part);
+        }
+        for (size_t i = 0; block.fold && i < block.n; i++)
+            unfolded += block.fold[i] == 0;
+    }
+    uint64_t n = r.info.n;
+    vb_scores_free(&block);
+    vb_score_reader_close(&r);
+    if (got < 0) {
+        vb_bounded_abort(b);
+        return -1;
+    }
+    vb_bounded_stats st;
+    if (vb_bounded_finish(b, m, &st, e))
+        return -1;
+    print_bounded_stats(&st);
+    if (unfolded && unfolded < n)
+        fprintf(stderr, "veribench metrics: %zu trials have fold 0 or none and are left out of the 10-fold "
+                "accuracy (folds are numbered from 1)\n", unfolded);
+    if (o->have_threshold) {
+        m->threshold = at.threshold;
+        m->threshold_fmr = at.fmr;
+        m->threshold_fnmr = at.fnmr;
+        m->threshold_false_matches = (double)at.false_matches;
+        m->threshold_false_nonmatches = (double)at.false_nonmatches;
+        m->threshold_hter = (at.fmr + at.fnmr) / 2;
+        m->have |= VB_MG_AT_THRESHOLD;
+    }
+    vb_metrics_add_intervals(m, o->confidence);
+    return 0;
+}
+
 int cmd_metrics(int argc, char **argv)
 {
     metrics_opts o;
@@ -284,9 +411,10 @@ int cmd_metrics(int argc, char **argv)
     if (!fmt)
         return VB_EXIT_USAGE;
     vb_err e = {0};
-    vb_scores t;
+    vb_scores t = {0};
     vb_metrics m;
-    if (read_scores(&o, fmt, &t, &e) || compute(&o, &t, &m, &e)) {
+    int streamed = o.bounded && !strcmp(fmt, "csv") && vb_score_bin_is(o.scores);
+    if (streamed ? compute_streamed(&o, &m, &e) : (read_scores(&o, fmt, &t, &e) || compute(&o, &t, &m, &e))) {
         if (strncmp(e.msg, "trial ", 6) == 0) /* engine messages name trials, not files */
             vb_err_prefix(&e, "%s", o.scores ? o.scores : o.genuine);
         fprintf(stderr, "veribench metrics: %s\n", e.msg);

@@ -2,6 +2,7 @@
  * scores (resumable) -> metrics -> plots -> report. See cli/run.h for the results folder. */
 #include "cli/run.h"
 #include "cli/shard.h"
+#include "reports/metrics_bounded.h"
 #include "reports/score_bin.h"
 #include "datasets/chip.h"
 #include "datasets/image.h"
@@ -167,27 +168,30 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
 
 /* FMR and FNMR at the model's own decision threshold (accept d <= t): the operating point
  * a deployment of this model uses unless it calibrates its own. */
-static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_scores *s)
+static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_rates *r)
 {
-    vb_rates r;
-    vb_scores_rates(s, run->threshold, &r);
     m->threshold = run->threshold;
-    m->fmr_at_threshold = r.fmr;
-    m->fnmr_at_threshold = r.fnmr;
-    m->false_matches_at_threshold = (double)r.false_matches;
-    m->false_nonmatches_at_threshold = (double)r.false_nonmatches;
+    m->fmr_at_threshold = r->fmr;
+    m->fnmr_at_threshold = r->fnmr;
+    m->false_matches_at_threshold = (double)r->false_matches;
+    m->false_nonmatches_at_threshold = (double)r->false_nonmatches;
     m->have |= VB_MG_MODEL_THRESHOLD;
 }
 
 /* The subject bootstrap (reports/intervals.h): each trial's two subjects, in the order
  * vb_scores_compute scored them (the dataset's trial order). */
+static int bootstrap_fits(const vb_run *run, uint64_t n_trials)
+{
+    return run->cfg.bootstrap && (double)n_trials * run->cfg.bootstrap <= VB_BOOT_MAX_WORK;
+}
+
 static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
 {
     const vb_run_config *cfg = &run->cfg;
     const char *why = NULL;
     if (!cfg->bootstrap)
         return 0;
-    if ((double)s->n * cfg->bootstrap > VB_BOOT_MAX_WORK) {
+    if (!bootstrap_fits(run, run->ds.n_trials)) {
         why = "trials x replicates is over 5e8 (reports/intervals.h)";
     } else {
         uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
@@ -362,15 +366,15 @@ static int open_calibration_trials(vb_run *run, vb_err *e)
     return 0;
 }
 
-static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
+/* The rows beyond the engine's (c->metrics holds them, from score_and_measure): the model's
+ * operating point, intervals, bootstrap and calibration (these two from s, every score in
+ * memory, which is loaded only when they run: need_every_score), counts and throughput. */
+static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, const vb_rates *at_threshold,
+                           vb_err *e)
 {
     double t0 = vb_now();
-    if (vb_metrics_compute(s, &c->metrics, e))
-        return -1;
-    c->has_metrics = 1;
-    c->metrics_s = vb_now() - t0;
     vb_metrics *m = &c->metrics;
-    set_operating_point(run, m, s);
+    set_operating_point(run, m, at_threshold);
     vb_metrics_add_intervals(m, run->cfg.confidence);
     if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
         return -1;
@@ -383,6 +387,129 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_
         m->ms_per_face = c->infer_ms_per_face;
         m->have |= VB_MG_THROUGHPUT;
     }
+    c->metrics_s += vb_now() - t0;
+    return 0;
+}
+
+/* Steps that need every score in memory at once: the subject bootstrap (when within its work
+ * limit), calibration, the CSV export. Without them a run's memory does not grow with the
+ * trial count. */
+static int need_every_score(const vb_run *run)
+{
+    return bootstrap_fits(run, run->ds.n_trials) || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv;
+}
+
+/* The running selection of the gallery's worst trials over the chunks: per kind, the global
+ * trial indices and scores of the worst VB_GALLERY_PAIRS so far, worst first. A chunk's own
+ * worst are merged in by vb_gallery_select over the candidates in trial order, so ties still
+ * go to the lower trial index and the result is the whole set's selection. */
+typedef struct gallery_pick {
+    size_t n[2], index[2][VB_GALLERY_PAIRS];
+    double score[2][VB_GALLERY_PAIRS];
+} gallery_pick;
+
+static void gallery_update(gallery_pick *g, const vb_scores *chunk, size_t base)
+{
+    enum { K = VB_GALLERY_PAIRS };
+    for (int kind = 0; kind <= 1; kind++) {
+        size_t idx[K], ci[2 * K], m = 0;
+        double cs[2 * K];
+        uint8_t labels[2 * K];
+        size_t k = vb_gallery_select(chunk, kind, K, idx);
+        for (size_t j = 0; j < g->n[kind]; j++)
+            ci[m] = g->index[kind][j], cs[m++] = g->score[kind][j];
+        for (size_t j = 0; j < k; j++)
+            ci[m] = base + idx[j], cs[m++] = chunk->score[idx[j]];
+        for (size_t a = 1; a < m; a++) /* trial order, so that ties go to the lower trial */
+            for (size_t b = a; b > 0 && ci[b - 1] > ci[b]; b--) {
+                size_t ti = ci[b];
+                double ts = cs[b];
+                ci[b] = ci[b - 1], cs[b] = cs[b - 1];
+                ci[b - 1] = ti, cs[b - 1] = ts;
+            }
+        memset(labels, kind, sizeof labels);
+        vb_scores cand = {.score = cs, .label = labels, .n = m, .cap = m, .is_distance = chunk->is_distance};
+        size_t pick[K];
+        g->n[kind] = vb_gallery_select(&cand, kind, K, pick);
+        for (size_t j = 0; j < g->n[kind]; j++)
+            g->index[kind][j] = ci[pick[j]], g->score[kind][j] = cs[pick[j]];
+    }
+}
+
+/* Trials scored a chunk at a time, each chunk written to the binary score file, streamed into
+ * the bounded metrics engine (reports/metrics_bounded.h), counted at the model's threshold
+ * and searched for the gallery's worst pairs: the memory is the chunk's and the engine's,
+ * whatever the trial count. */
+enum { SCORE_CHUNK = 1 << 22 };
+
+static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path, const char *fp, vb_rates *at,
+                             gallery_pick *gallery, vb_err *e)
+{
+    const vb_dataset *ds = &run->ds;
+    size_t n = (size_t)ds->n_trials, chunk_n = n < SCORE_CHUNK ? (n ? n : 1) : SCORE_CHUNK;
+    vb_scores chunk = {0};
+    vb_score_writer w;
+    vb_bounded_opts bo = {0, NULL};
+    vb_fp_gallery prints; /* the fingerprint matcher's cylinders, made once per sample */
+    if (run->fingerprint &&
+        vb_fp_gallery_build(&prints, c->templates, c->ok, ds->n_samples, &run->fp, cpu_count(), e))
+        return -1;
+    vb_pair_distance_fn fn = run->fingerprint ? vb_fp_gallery_distance : NULL;
+    const void *fn_ctx = run->fingerprint ? &prints : NULL;
+    vb_bounded *b = NULL;
+    int rc = vb_scores_alloc(&chunk, chunk_n, 1, ds->n_folds > 0, e) ||
+             !(b = vb_bounded_begin(1, ds->n_folds > 0, &bo, e)) ||
+             vb_score_writer_open(&w, bin_path, 1, ds->n_folds > 0, run->cfg.score_compression, fp, cpu_count(), e);
+    if (rc) {
+        vb_bounded_abort(b);
+        vb_scores_free(&chunk);
+        if (run->fingerprint)
+            vb_fp_gallery_free(&prints);
+        return -1;
+    }
+    memset(at, 0, sizeof *at);
+    memset(gallery, 0, sizeof *gallery);
+    c->scoring_s = c->writing_s = c->metrics_s = 0;
+    for (size_t begin = 0; !rc && begin < n; begin += chunk_n) {
+        size_t end = n - begin < chunk_n ? n : begin + chunk_n;
+        double t0 = vb_now();
+        vb_scores_compute_range(ds, c->templates, c->ok, c->dim, fn, fn_ctx, begin, end, cpu_count(), &chunk);
+        double t1 = vb_now();
+        rc = vb_score_writer_put(&w, &chunk, 0, chunk.n, e);
+        double t2 = vb_now();
+        rc = rc || vb_bounded_add(b, &chunk, e);
+        if (!rc) {
+            vb_rates part;
+            vb_scores_rates(&chunk, run->threshold, &part);
+            vb_rates_merge(at, &part);
+            gallery_update(gallery, &chunk, begin);
+        }
+        c->scoring_s += t1 - t0, c->writing_s += t2 - t1, c->metrics_s += vb_now() - t2;
+    }
+    vb_scores_free(&chunk);
+    if (run->fingerprint)
+        vb_fp_gallery_free(&prints);
+    double t0 = vb_now();
+    if (rc) {
+        vb_score_writer_abort(&w);
+        vb_bounded_abort(b);
+        return -1;
+    }
+    if (vb_score_writer_commit(&w, e)) {
+        vb_bounded_abort(b);
+        return -1;
+    }
+    double t1 = vb_now();
+    c->writing_s += t1 - t0;
+    vb_bounded_stats st;
+    if (vb_bounded_finish(b, &c->metrics, &st, e))
+        return -1;
+    c->has_metrics = 1;
+    c->metrics_s += vb_now() - t1;
+    if (!run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %zu trials: scoring %.2fs, writing %s %.2fs, metrics %.2fs (%zu sorted "
+                "runs, %.0f MB spilled)\n", c->label, n, c->scoring_s, bin_path, c->writing_s, c->metrics_s,
+                st.runs[0] + st.runs[1], (double)st.spilled_bytes / 1e6);
     return 0;
 }
 
@@ -784,7 +911,7 @@ static int write_chip(vb_run *run, uint32_t sample, char *rel, size_t n, vb_err 
 }
 
 /* The worst errors of this combination (reports/gallery.h) with their face chips. */
-static int make_gallery(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
+static int make_gallery(vb_run *run, vb_run_combo *c, const gallery_pick *g, vb_err *e)
 {
     char dir[1200];
     out_path(run, dir, sizeof dir, "%s", "gallery");
@@ -792,16 +919,14 @@ static int make_gallery(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err
         return -1;
     c->n_gallery = 0;
     for (int genuine = 0; genuine <= 1; genuine++) {
-        size_t idx[VB_GALLERY_PAIRS];
-        size_t k = vb_gallery_select(s, genuine, VB_GALLERY_PAIRS, idx);
-        for (size_t j = 0; j < k; j++) {
+        for (size_t j = 0; j < g->n[genuine]; j++) {
             vb_trial t;
-            if (vb_dataset_trial(&run->ds, idx[j], &t))
+            if (vb_dataset_trial(&run->ds, g->index[genuine][j], &t))
                 continue;
             vb_gallery_pair *p = &c->gallery[c->n_gallery++];
             memset(p, 0, sizeof *p);
             p->genuine = genuine;
-            p->score = s->score[idx[j]];
+            p->score = g->score[genuine][j];
             p->id_a = run->ds.samples[t.a].id, p->id_b = run->ds.samples[t.b].id;
             p->path_a = run->ds.samples[t.a].rel, p->path_b = run->ds.samples[t.b].rel;
             if (write_chip(run, t.a, p->chip_a, sizeof p->chip_a, e) ||
@@ -809,26 +934,6 @@ static int make_gallery(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err
                 return -1;
         }
     }
-    return 0;
-}
-
-/* scores/<combo>.vbs, written whole every time (atomically; about a second for 87M trials,
- * so a resumed run need not trust an old one), and with --scores-csv the gzip'd CSV export
- * beside it (resumable, cli/scores.h). */
-static int write_scores(vb_run *run, vb_run_combo *c, const vb_scores *s, const char *bin_path,
-                        const char *csv_path, const char *fp, vb_err *e)
-{
-    double t0 = vb_now();
-    if (vb_score_bin_write(bin_path, s, run->cfg.score_compression, fp, cpu_count(), e))
-        return -1;
-    if (run->cfg.scores_csv) {
-        size_t csv_written = 0;
-        if (vb_scores_write(csv_path, &run->ds, s, fp, cpu_count(), &csv_written, e))
-            return -1;
-    }
-    c->writing_s = vb_now() - t0;
-    if (!run->cfg.quiet)
-        fprintf(stderr, "veribench run: %s: %zu scores written in %.2fs\n", c->label, s->n, c->writing_s);
     return 0;
 }
 
@@ -911,21 +1016,28 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     memcpy(c->templates, store.desc, store.n_samples * (size_t)c->dim * sizeof(float));
     for (size_t i = 0; i < store.n_samples; i++)
         c->ok[i] = store.state[i] == VB_TPL_OK;
-    double t0 = vb_now();
-    if (score_trials(run, &run->ds, c->templates, c->ok, c->dim, &scores, e))
-        goto done;
-    c->scoring_s = vb_now() - t0;
-    if (!run->cfg.quiet)
-        fprintf(stderr, "veribench run: %s: %zu trials scored in %.2fs\n", c->label, scores.n, c->scoring_s);
-    if (write_scores(run, c, &scores, score_path, csv_path, fp, e))
-        goto done;
-    if (compute_metrics(run, c, &scores, e)) {
+    vb_rates at_threshold;
+    gallery_pick gallery;
+    if (score_and_measure(run, c, score_path, fp, &at_threshold, &gallery, e)) {
         vb_err_prefix(e, "%s", score_path);
         goto done;
     }
-    if (!run->cfg.quiet)
-        fprintf(stderr, "veribench run: %s: metrics over %zu trials in %.2fs\n", c->label, scores.n, c->metrics_s);
-    if (make_gallery(run, c, &scores, e))
+    if (need_every_score(run)) { /* read back: the bootstrap, calibration or the CSV need them all */
+        double t0 = vb_now();
+        if (vb_scores_read_bin(score_path, &scores, e))
+            goto done;
+        if (run->cfg.scores_csv) {
+            size_t csv_written = 0;
+            if (vb_scores_write(csv_path, &run->ds, &scores, fp, cpu_count(), &csv_written, e))
+                goto done;
+        }
+        c->writing_s += vb_now() - t0;
+    }
+    if (compute_metrics(run, c, &scores, &at_threshold, e)) {
+        vb_err_prefix(e, "%s", score_path);
+        goto done;
+    }
+    if (make_gallery(run, c, &gallery, e))
         goto done;
     rc = 0;
 done:

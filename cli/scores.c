@@ -25,6 +25,7 @@ typedef struct score_job {
     const void *ctx;
     vb_scores *out;
     size_t begin, end, fta;
+    size_t base; /* trial index of out's first entry */
 } score_job;
 
 static void *score_range(void *arg)
@@ -33,7 +34,7 @@ static void *score_range(void *arg)
     vb_trial_iter it;
     vb_trial t;
     vb_trial_iter_init(&it, j->d, j->begin, j->end);
-    for (size_t k = j->begin; vb_trial_iter_next(&it, &t); k++) {
+    for (size_t k = j->begin - j->base; vb_trial_iter_next(&it, &t); k++) {
         const uint32_t a = t.a, b = t.b;
         j->out->label[k] = t.label;
         if (j->out->fold)
@@ -55,22 +56,31 @@ static int clamp_threads(int threads)
     return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }
 
+void vb_scores_compute_range(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
+                             vb_pair_distance_fn fn, const void *ctx, size_t begin, size_t end, int threads,
+                             vb_scores *out)
+{
+    threads = clamp_threads(threads);
+    score_job jobs[MAX_THREADS];
+    size_t n = end - begin, per = (n + threads - 1) / threads;
+    for (int t = 0; t < threads; t++) {
+        size_t lo = t * per < n ? t * per : n, hi = lo + per < n ? lo + per : n;
+        jobs[t] = (score_job){d, desc, ok, dim, fn, ctx, out, begin + lo, begin + hi, 0, begin};
+    }
+    vb_parallel_run(jobs, sizeof jobs[0], threads, score_range);
+    out->n = n;
+    out->fta = 0;
+    for (int t = 0; t < threads; t++)
+        out->fta += jobs[t].fta;
+}
+
 static int compute(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim, vb_pair_distance_fn fn,
                    const void *ctx, int threads, vb_scores *out, vb_err *e)
 {
     /* no fold array for a protocol without folds: 2 bytes a trial saved on lfw-all */
     if (vb_scores_alloc(out, (size_t)d->n_trials, 1, d->n_folds > 0, e))
         return -1;
-    threads = clamp_threads(threads);
-    score_job jobs[MAX_THREADS];
-    size_t per = (out->n + threads - 1) / threads;
-    for (int t = 0; t < threads; t++) {
-        size_t lo = t * per < out->n ? t * per : out->n, hi = lo + per < out->n ? lo + per : out->n;
-        jobs[t] = (score_job){d, desc, ok, dim, fn, ctx, out, lo, hi, 0};
-    }
-    vb_parallel_run(jobs, sizeof jobs[0], threads, score_range);
-    for (int t = 0; t < threads; t++)
-        out->fta += jobs[t].fta;
+    vb_scores_compute_range(d, desc, ok, dim, fn, ctx, 0, out->n, threads, out);
     return 0;
 }
 

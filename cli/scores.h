@@ -56,6 +56,13 @@ typedef double (*vb_pair_distance_fn)(const void *ctx, uint32_t a, uint32_t b);
 int vb_scores_compute_with(const vb_dataset *d, const uint8_t *ok, vb_pair_distance_fn fn, const void *ctx,
                            int threads, vb_scores *out, vb_err *e);
 
+/* Trials [begin, end) the same way (fn NULL: euclidean distance of desc rows) into
+ * out[0 .. end-begin) (out allocated by the caller with that capacity, and a fold array when
+ * the dataset has folds); sets out->n and out->fta. */
+void vb_scores_compute_range(const vb_dataset *d, const float *desc, const uint8_t *ok, int dim,
+                             vb_pair_distance_fn fn, const void *ctx, size_t begin, size_t end, int threads,
+                             vb_scores *out);
+
 /* Write (or finish writing) the score file. `fingerprint` identifies the templates the
  * scores come from: a partial file made from other templates is started over. Returns the
  * number of trials written now via *written_now (0 when the file was already complete). */

@@ -217,15 +217,19 @@ int vb_bounded_add(vb_bounded *b, const vb_scores *block, vb_err *e)
 
 /* ------------------------------------------------------------------ merged streams */
 
+enum { DECODED = 1024 }; /* keys a spilled run decodes at a time */
+
 typedef struct cursor {
-    const uint64_t *mk; /* a run in memory ... */
+    const uint64_t *mk; /* a run in memory, or the decoded keys of a spilled one */
     const uint32_t *mv;
     size_t mi, mn;
-    int fd;             /* ... or in the spill file */
+    int fd, spilled;    /* a spilled run: */
     uint64_t pos, left, prev;
     unsigned char *buf;
     size_t bi, bn;
-    int with_folds;
+    int with_folds, failed;
+    uint64_t *dk;       /* DECODED keys (and folds) */
+    uint32_t *dv;
     uint64_t key; /* current */
     uint32_t fold;
 } cursor;
@@ -259,26 +263,35 @@ static int get_varint(cursor *c, uint64_t *v)
     return -1;
 }
 
+/* The next DECODED keys of a spilled run into dk/dv; -1 on a read error. */
+static int cursor_decode(cursor *c)
+{
+    size_t n = c->left < DECODED ? (size_t)c->left : DECODED;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d, f = 0;
+        if (get_varint(c, &d) || (c->with_folds && get_varint(c, &f)))
+            return -1;
+        c->prev += d;
+        c->dk[i] = c->prev;
+        c->dv[i] = (uint32_t)f;
+    }
+    c->left -= n;
+    c->mk = c->dk, c->mv = c->with_folds ? c->dv : NULL, c->mi = 0, c->mn = n;
+    return 0;
+}
+
 /* Advance to the next key: 1, 0 at the end, -1 on a read error. */
 static int cursor_next(cursor *c)
 {
-    if (c->mk) {
-        if (c->mi == c->mn)
+    if (c->mi == c->mn) {
+        if (!c->spilled || !c->left)
             return 0;
-        c->key = c->mk[c->mi];
-        c->fold = c->mv ? c->mv[c->mi] : 0;
-        c->mi++;
-        return 1;
+        if (cursor_decode(c))
+            return -1;
     }
-    if (!c->left)
-        return 0;
-    uint64_t d, f = 0;
-    if (get_varint(c, &d) || (c->with_folds && get_varint(c, &f)))
-        return -1;
-    c->key = c->prev + d;
-    c->prev = c->key;
-    c->fold = (uint32_t)f;
-    c->left--;
+    c->key = c->mk[c->mi];
+    c->fold = c->mv ? c->mv[c->mi] : 0;
+    c->mi++;
     return 1;
 }
 
@@ -325,7 +338,8 @@ static int stream_open(const vb_bounded *b, int side, stream *s, vb_err *e)
     size_t k = b->n_runs[side] + 1;
     s->c = vb_calloc(k, sizeof *s->c, e);
     s->heap = s->c ? vb_malloc(k * sizeof *s->heap, e) : NULL;
-    unsigned char *bufs = s->heap && b->n_runs[side] ? vb_malloc(b->n_runs[side] * (size_t)READ_BUF, e) : NULL;
+    size_t per_run = READ_BUF + DECODED * (sizeof(uint64_t) + sizeof(uint32_t));
+    unsigned char *bufs = s->heap && b->n_runs[side] ? vb_malloc(b->n_runs[side] * per_run, e) : NULL;
     if (!s->heap || (b->n_runs[side] && !bufs)) {
         free(s->c);
         free(s->heap);
@@ -333,9 +347,13 @@ static int stream_open(const vb_bounded *b, int side, stream *s, vb_err *e)
         memset(s, 0, sizeof *s);
         return -1;
     }
-    for (size_t r = 0; r < b->n_runs[side]; r++)
-        s->c[r] = (cursor){.fd = b->spill_fd, .pos = b->runs[side][r].offset, .left = b->runs[side][r].count,
-                           .buf = bufs + r * READ_BUF, .with_folds = b->with_folds};
+    for (size_t r = 0; r < b->n_runs[side]; r++) {
+        unsigned char *mem = bufs + r * per_run;
+        s->c[r] = (cursor){.fd = b->spill_fd, .spilled = 1, .pos = b->runs[side][r].offset,
+                           .left = b->runs[side][r].count, .buf = mem, .with_folds = b->with_folds,
+                           .dk = (uint64_t *)(mem + READ_BUF),
+                           .dv = (uint32_t *)(mem + READ_BUF + DECODED * sizeof(uint64_t))};
+    }
     s->bufs = bufs;
     s->c[k - 1] = (cursor){.mk = b->mem_keys[side], .mv = b->mem_vals[side], .mn = b->mem_n[side]};
     for (size_t r = 0; r < k; r++) {
@@ -456,17 +474,16 @@ static int hist_begin(const vb_bounded *b, vb_hist *h, hist_state *hs, vb_err *e
     return 0;
 }
 
-static void hist_add(const hist_state *hs, const vb_hist *h, uint64_t *counts, double user)
+/* Count a user value into its bin: *k, the number of boundaries u_1..u_{bins-1} <= user,
+ * moves with the values, which arrive sorted (ascending similarities: ascending user values,
+ * or descending for distances), so it starts at 0 (ascending) or bins-1 (descending). */
+static void hist_add(const hist_state *hs, const vb_hist *h, uint64_t *counts, double user, size_t *k)
 {
-    size_t lo = 1, hi = h->bins; /* the number of boundaries u_1..u_{bins-1} that are <= user */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (hs->u[mid] <= user)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    counts[lo - 1]++;
+    while (*k + 1 < h->bins && hs->u[*k + 1] <= user)
+        ++*k;
+    while (*k > 0 && hs->u[*k] > user)
+        --*k;
+    counts[*k]++;
 }
 
 /* LFW k-fold accuracy as vb_kfold_accuracy computes it: per test fold, the training threshold
@@ -630,6 +647,8 @@ static int pass_walk(vb_bounded *b, vb_walk *w, vb_hist *h, const hist_state *hs
         return -1;
     }
     uint64_t *counts[2] = {h->gen, h->imp};
+    size_t bin[2];
+    bin[GEN] = bin[IMP] = b->is_distance ? h->bins - 1 : 0;
     while (!stream_empty(&st[GEN]) || !stream_empty(&st[IMP])) {
         uint64_t key = stream_empty(&st[IMP]) ? stream_peek(&st[GEN])
                        : stream_empty(&st[GEN]) ? stream_peek(&st[IMP])
@@ -650,7 +669,7 @@ static int pass_walk(vb_bounded *b, vb_walk *w, vb_hist *h, const hist_state *hs
                 for (uint64_t j = 0; j < n[s]; j++) {
                     bsum_add(&mean[s], v);
                     if (hs->on)
-                        hist_add(hs, h, counts[s], u);
+                        hist_add(hs, h, counts[s], u, &bin[s]);
                 }
             }
         vb_walk_group(w, v, n[GEN], n[IMP]);

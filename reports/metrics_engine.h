@@ -16,14 +16,15 @@
 #include <stdint.h>
 
 #include "core/common.h"
-#include "reports/metrics.h"
+
+struct vb_metrics; /* reports/metrics.h, which includes this header's implementation */
 
 typedef struct vb_walk vb_walk;
 vb_walk *vb_walk_begin(uint64_t n_gen, uint64_t n_imp, uint64_t fta_gen, uint64_t fta_imp, int is_distance,
-                       vb_metrics *out, vb_err *e);
+                       struct vb_metrics *out, vb_err *e);
 void vb_walk_group(vb_walk *w, double v, uint64_t g, uint64_t i);
 size_t vb_walk_hull_blocks(const vb_walk *w);
-int vb_walk_end(vb_walk *w, double dprime, vb_metrics *out, vb_err *e);
+int vb_walk_end(vb_walk *w, double dprime, struct vb_metrics *out, vb_err *e);
 
 /* The engine's input checks and conversions, with its messages: a score as a similarity
  * (distances negated, -0 -> +0; NaN and the always-accepting infinity refused naming the

@@ -84,3 +84,11 @@ void vb_scores_rates(const vb_scores *s, double threshold, vb_rates *out)
     *out = (vb_rates){threshold, gen, imp, fm, fnm, imp ? (double)fm / (double)imp : NAN,
                       gen ? (double)fnm / (double)gen : NAN};
 }
+
+void vb_rates_merge(vb_rates *acc, const vb_rates *part)
+{
+    size_t gen = acc->genuine + part->genuine, imp = acc->impostor + part->impostor;
+    size_t fm = acc->false_matches + part->false_matches, fnm = acc->false_nonmatches + part->false_nonmatches;
+    *acc = (vb_rates){part->threshold, gen, imp, fm, fnm, imp ? (double)fm / (double)imp : NAN,
+                      gen ? (double)fnm / (double)gen : NAN};
+}

@@ -56,5 +56,8 @@ typedef struct vb_rates {
     double fmr, fnmr; /* NaN when there is no impostor / genuine trial */
 } vb_rates;
 void vb_scores_rates(const vb_scores *s, double threshold, vb_rates *out);
+/* acc += part (same threshold): the counts of one more block of trials, rates recomputed, so
+ * a stream of blocks gives exactly vb_scores_rates of the whole. A zeroed acc is empty. */
+void vb_rates_merge(vb_rates *acc, const vb_rates *part);
 
 #endif
