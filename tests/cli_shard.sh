@@ -63,4 +63,22 @@ T=$(ls "$CLI_TMP"/shard1/templates/*-fp32.bin)
 head -c $(( $(wc -c < "$T") - 600 )) "$T" > "$T.cut" && mv "$T.cut" "$T"
 expect_exit 3 "unfinished shard" -- $VB merge "$CLI_TMP/m3" "$CLI_TMP/shard0" "$CLI_TMP/shard1" "$CLI_TMP/shard2"
 expect_grep 'shard 1/3 has not embedded sample [4-6] ' "$CLI_TMP/err" "names the shard and sample to redo"
+
+# The scheduler examples, run here without a scheduler: examples/veribench-shard.sh takes its
+# index from Slurm's array variables or a Kubernetes Indexed Job's, examples/merge.sh merges.
+EX=examples
+R="$CLI_TMP/sched"
+for i in 0 1; do
+    expect_exit 0 "slurm array task $i/2" -- env SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_COUNT=2 RESULTS="$R" VERIBENCH="$VB" \
+        DATASET="csv:$D/manifest.csv" VERIBENCH_OPTS="--model $M --crop 70,70,180,180 --quant fp32,int8 --no-plots --bootstrap 50" \
+        sh "$EX/veribench-shard.sh"
+done
+expect_exit 0 "kubernetes indexed pod 2/3" -- env JOB_COMPLETION_INDEX=2 SHARDS=3 RESULTS="$CLI_TMP/k8s" VERIBENCH="$VB" \
+    DATASET="csv:$D/manifest.csv" VERIBENCH_OPTS="--model $M --crop 70,70,180,180 --quant fp32,int8 --no-plots --bootstrap 50" \
+    sh "$EX/veribench-shard.sh"
+expect_grep '^shard,2$' "$CLI_TMP/k8s/shard-2/shard.csv" "the pod's index is the shard"
+expect_exit 2 "no scheduler variables" -- env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u SHARD RESULTS="$R" sh "$EX/veribench-shard.sh"
+expect_exit 0 "example merge step" -- env RESULTS="$R" VERIBENCH="$VB" sh "$EX/merge.sh"
+[ "$(numbers "$R/merged" | sha256sum)" = "$(numbers "$CLI_TMP/single" | sha256sum)" ] && ok ||
+    not_ok "the examples' merged metrics.csv differs from the unsharded run's"
 cli_finish
