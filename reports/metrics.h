@@ -84,7 +84,8 @@
  * (reports/radix_sort.h) into its private index; every metric above then comes from ONE
  * merge walk over the two sorted arrays. LFW all-vs-all (87M impostor + 240k genuine) takes
  * a few seconds; `veribench metrics --synthetic-bench` measures it. Memory: one copy of the
- * scores plus a same-sized scratch buffer while sorting. */
+ * scores plus a same-sized scratch buffer while sorting; reports/metrics_bounded.h computes
+ * the same in memory that does not grow with the trial count (what `veribench run` uses). */
 #ifndef VB_METRICS_H
 #define VB_METRICS_H
 

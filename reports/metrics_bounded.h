@@ -8,7 +8,7 @@
  * chunk_trials entries, genuine filling it from the front and impostor from the back. A full
  * buffer is radix-sorted (two threads) into one sorted run per side and spilled to a temporary
  * file as LEB128 varints of the differences between consecutive keys (sorted keys of
- * distances rounded to 1e-9 differ little: ~1-2 bytes a trial instead of 8), with the fold id
+ * distances rounded to 1e-9 differ little: 2-5 bytes a trial instead of 8), with the fold id
  * after each key when the trials carry folds. At the end, a heap merges the runs of each side
  * into one ascending stream (the last, unspilled buffer is a run in memory); one pass feeds
  * the operating-point walk of metrics.c (reports/metrics_engine.h, the same code as the
@@ -21,7 +21,7 @@
  * sort), i.e. chunk_trials * 16 bytes, plus a 256 KiB read buffer per run, plus what the walk
  * keeps: the decimated DET curve (a few thousand points) and the ROC convex hull's pooled
  * blocks (one per hull segment: bounded by the number of distinct scores, in practice
- * thousands; vb_bounded_stats.hull_blocks reports it). Disk: about 1-3 bytes a trial,
+ * thousands; vb_bounded_stats.hull_blocks reports it). Disk: about 2-5 bytes a trial,
  * removed when done (the files are unlinked at once after opening: nothing is left behind
  * even by a killed process). Trials with fold 0 are in no fold, as in vb_kfold_accuracy;
  * fold ids are counted in a 65536-entry table (1 MiB).
