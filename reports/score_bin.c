@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
-enum { HEADER_BYTES = 128, BLOCK_HEAD = 16, MAX_THREADS = 16 };
+enum { HEADER_BYTES = 128, BLOCK_HEAD = 16, MAX_THREADS = 16, DEFLATE_MAX_RATIO = 1032 };
 static const char MAGIC[8] = {'V', 'B', 'S', 'C', 'O', 'R', 'E', '1'};
 #define BOM 0x01020304u
 
@@ -266,7 +267,23 @@ int vb_score_reader_open(vb_score_reader *r, const char *path, vb_err *e)
     if (!f)
         return vb_fail(e, VB_EXIT_INPUT, "%s: %s", path, strerror(errno));
     r->f = f;
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        vb_score_reader_close(r);
+        return vb_fail(e, VB_EXIT_INPUT, "%s: not a regular file", path);
+    }
+    r->file_bytes = (uint64_t)st.st_size;
+    r->pos = HEADER_BYTES;
     if (read_header(f, path, &r->info, e)) {
+        vb_score_reader_close(r);
+        return -1;
+    }
+    /* what the file's bytes can hold at most: nothing is allocated on a header's word alone */
+    uint64_t payload = r->file_bytes - HEADER_BYTES, tb = trial_bytes(r->info.has_fold);
+    uint64_t most = r->info.compression ? payload / 9 * DEFLATE_MAX_RATIO : payload / tb;
+    if (r->info.n > most) {
+        vb_fail(e, VB_EXIT_INPUT, "%s: the header claims %llu trials, more than its %llu bytes can hold", path,
+                (unsigned long long)r->info.n, (unsigned long long)r->file_bytes);
         vb_score_reader_close(r);
         return -1;
     }
@@ -330,8 +347,10 @@ int vb_score_reader_next(vb_score_reader *r, vb_scores *block, vb_err *e)
         return vb_fail(e, VB_EXIT_INPUT, "%s: block %zu: truncated head", r->path, r->block_no);
     uint32_t n = get32(head), stored = get32(head + 4), raw_len = get32(head + 8), crc = get32(head + 12);
     size_t expect = (size_t)n * trial_bytes(r->info.has_fold);
+    r->pos += BLOCK_HEAD;
     if (!n || n > r->info.block_trials || raw_len != expect || r->done + n > r->info.n ||
-        (!r->info.compression && stored != raw_len) || stored > compressBound(raw_len))
+        (!r->info.compression && stored != raw_len) || stored > compressBound(raw_len) ||
+        stored > r->file_bytes - r->pos || (uint64_t)raw_len > (uint64_t)stored * DEFLATE_MAX_RATIO + 64)
         return vb_fail(e, VB_EXIT_INPUT, "%s: block %zu: inconsistent sizes (%u trials, %u stored, %u raw bytes)",
                        r->path, r->block_no, n, stored, raw_len);
     if (grow(&r->raw, &r->raw_cap, raw_len, e) || grow(&r->stored, &r->stored_cap, stored, e))
@@ -339,6 +358,7 @@ int vb_score_reader_next(vb_score_reader *r, vb_scores *block, vb_err *e)
     unsigned char *dst = r->info.compression ? r->stored : r->raw;
     if (fread(dst, 1, stored, f) != stored)
         return vb_fail(e, VB_EXIT_INPUT, "%s: block %zu: truncated payload", r->path, r->block_no);
+    r->pos += stored;
     if (r->info.compression) {
         uLongf len = raw_len;
         if (uncompress(r->raw, &len, r->stored, stored) != Z_OK || len != raw_len)

@@ -67,7 +67,7 @@ typedef struct vb_score_reader {
     void *f;
     char path[1024];
     vb_score_bin_info info;
-    uint64_t done;
+    uint64_t done, file_bytes, pos;
     size_t block_no;
     unsigned char *raw, *stored;
     size_t raw_cap, stored_cap;

@@ -2,6 +2,7 @@
  * small valid input per format and layout each parser accepts, so the fuzzers start from
  * inputs that reach deep into the code. Run `make fuzz-seeds` after a format gains a case;
  * files are rewritten only when their content changes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "core/files.h"
 #include "models/gguf.h"
+#include "reports/score_bin.h"
 
 static int failures;
 
@@ -221,6 +223,27 @@ static void seed_text(void)
              "\x01\x02\x03\x04");
 }
 
+/* A .vbs with folds, ties and an FTA trial, plain and zlib-compressed; and a shard.csv. */
+static void seed_binary_scores(void)
+{
+    double score[6] = {0.25, 0.5, 0.5, INFINITY, 0.75, 0.3};
+    uint8_t label[6] = {1, 0, 1, 0, 0, 1};
+    uint16_t fold[6] = {1, 1, 2, 2, 0, 2};
+    vb_scores s = {.score = score, .label = label, .fold = fold, .n = 6, .cap = 6, .is_distance = 1};
+    vb_err e = {0};
+    const char *dir = "tests/fuzz/corpus/fuzz_score_bin";
+    char path[256];
+    for (int level = 0; level <= 1; level++) {
+        snprintf(path, sizeof path, "%s/%s.vbs", dir, level ? "zlib" : "plain");
+        if (vb_mkdirs(dir, &e) || vb_score_bin_write(path, &s, level, "seed", 1, &e)) {
+            fprintf(stderr, "make_seeds: %s\n", e.msg);
+            failures++;
+        }
+    }
+    put_text("fuzz_shard", "shard.csv", "key,value\nformat,veribench-shard-v1\nshard,0\nshards,1\nsamples,3\n"
+             "samples_begin,0\nsamples_end,3\narg,--crop\narg,\"70,70,180,180\"\n", NULL);
+}
+
 int main(void)
 {
     mkdir("build", 0777);
@@ -228,6 +251,7 @@ int main(void)
     seed_images();
     seed_gguf();
     seed_text();
+    seed_binary_scores();
     if (failures)
         fprintf(stderr, "make_seeds: %d seeds could not be made\n", failures);
     return failures != 0;
