@@ -984,6 +984,9 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
         goto done;
     if (accumulate_timing(run, c, &en, fp, e))
         goto done;
+    if (!run->cfg.quiet && c->n_embedded_now)
+        fprintf(stderr, "veribench run: %s: embedding %zu samples took %.2fs\n", c->label, c->n_embedded_now,
+                c->embed_wall_s);
     c->n_ok = store.n_ok;
     c->n_failed = store.n_failed;
     if (record_failures(run, &store, e))
