@@ -507,8 +507,9 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
     c->has_metrics = 1;
     c->metrics_s += vb_now() - t1;
     if (!run->cfg.quiet)
-        fprintf(stderr, "veribench run: %s: %zu trials: scoring %.2fs, writing %s %.2fs, metrics %.2fs (%zu sorted "
-                "runs, %.0f MB spilled)\n", c->label, n, c->scoring_s, bin_path, c->writing_s, c->metrics_s,
+        fprintf(stderr, "veribench run: %s: %zu trials: scoring %.2fs (%.3g ms per comparison), writing %s %.2fs, "
+                "metrics %.2fs (%zu sorted runs, %.0f MB spilled)\n", c->label, n, c->scoring_s,
+                n ? c->scoring_s * 1e3 / (double)n : 0.0, bin_path, c->writing_s, c->metrics_s,
                 st.runs[0] + st.runs[1], (double)st.spilled_bytes / 1e6);
     return 0;
 }
