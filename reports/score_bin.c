@@ -282,7 +282,7 @@ int vb_score_reader_open(vb_score_reader *r, const char *path, vb_err *e)
     uint64_t payload = r->file_bytes - HEADER_BYTES, tb = trial_bytes(r->info.has_fold);
     uint64_t most = r->info.compression ? payload / 9 * DEFLATE_MAX_RATIO : payload / tb;
     if (r->info.n > most) {
-        vb_fail(e, VB_EXIT_INPUT, "%s: the header claims %llu trials, more than its %llu bytes can hold", path,
+        vb_fail(e, VB_EXIT_INPUT, "%s: truncated or damaged: the header claims %llu trials, more than its %llu bytes can hold", path,
                 (unsigned long long)r->info.n, (unsigned long long)r->file_bytes);
         vb_score_reader_close(r);
         return -1;

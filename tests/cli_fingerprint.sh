@@ -19,7 +19,7 @@ printf 'P5 64 64 255\n' > "$S/blank.pgm"
 head -c 4096 /dev/zero >> "$S/blank.pgm"
 echo "blank,9,blank.pgm,fingerprint" >> "$S/manifest.csv"
 R="$CLI_TMP/run"
-expect_exit 0 "run on prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$FP" --out "$R" --no-plots --bootstrap 0
+expect_exit 0 "run on prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$FP" --out "$R" --no-plots --bootstrap 0 --scores-csv
 expect_grep ',fta_samples,1$' "$R/metrics.csv" "the blank print failed to enrol"
 expect_grep 'blank,.*minutiae found' "$R/failures.csv" "failure reason names the minutiae"
 expect_grep '1 - MCC similarity' "$R/provenance.csv" "score units"

@@ -65,7 +65,7 @@ expect_exit 3 "damaged .vbs" -- $VB metrics --scores "$CLI_TMP/bad.vbs"
 expect_grep 'bad.vbs: block 1: CRC mismatch' "$CLI_TMP/err" "names the file and the block"
 head -c 150 "$B" > "$CLI_TMP/cut.vbs"
 expect_exit 3 "truncated .vbs" -- $VB metrics --scores "$CLI_TMP/cut.vbs"
-expect_grep 'cut.vbs: block 1: truncated' "$CLI_TMP/err" "names the truncation"
+expect_grep 'cut.vbs: truncated or damaged' "$CLI_TMP/err" "names the truncation"
 
 # Resume: a second run embeds nothing and reproduces metrics.csv; a torn template file
 # (killed mid-record) loses only the torn record.
