@@ -20,3 +20,5 @@ mkdir -p bench/results
 mv "$out.tmp" "$out"
 echo "bench: wrote $out (host $host)"
 cat "$out"
+# The fingerprint matcher: time per print (each stage) and per comparison.
+BUILD="$BUILD" sh bench/fingerprint.sh

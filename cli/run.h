@@ -70,6 +70,8 @@ typedef struct vb_run_combo {
     int n_layers;
     char layer_names[VB_GRAPH_MAX_NODES][96];
     double metrics_s;         /* wall time of the metrics step */
+    double match_cpu_ms;      /* fingerprints: CPU time (all threads) of the comparisons */
+    size_t n_matched;         /* ... and how many there were (FTA trials excluded) */
     int has_drift;            /* cosine of each template against the fp32 one, same backend */
     double drift_mean, drift_worst;
     size_t drift_count;
