@@ -61,6 +61,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_DOUBLE_ROW("target-fmr", "X", "calibrate: the threshold with FMR <= X on the calibration\nsplit, evaluated on the other trials (rows calibrated_*)", &cfg.target_fmr, 0, 1),
         VB_OPT_STRING_ROW("calibration-folds", "LIST", "with --target-fmr: the calibration folds, e.g. 1-5 (LFW:\nfolds 6-10 then evaluate)", &cfg.calibration_folds),
         VB_OPT_STRING_ROW("calibration-trials", "FILE", "with --target-fmr: calibration trials a,b,label over the\ndataset's samples (csv:, lfw-all, fvc2002-all); the dataset's\ntrials evaluate", &cfg.calibration_trials),
+        VB_OPT_STRING_ROW("attributes", "FILE", "sample attributes CSV sample,<attr>[,<attr>...] for the\ndemographic differentials (LFW: its gender lists as sex\nby default)", &cfg.attributes),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)

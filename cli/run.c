@@ -367,6 +367,22 @@ static int open_calibration_trials(vb_run *run, vb_err *e)
     return 0;
 }
 
+/* Sample attributes for the demographic differentials: --attributes FILE, else on LFW its
+ * gender lists when the data folder has them (datasets/attributes.h). */
+static int load_attributes(vb_run *run, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    if (cfg->attributes)
+        return vb_attributes_read(cfg->attributes, &run->ds, &run->attrs, e);
+    if (strncmp(run->ds.kind, "lfw", 3))
+        return 0;
+    int rc = vb_attributes_lfw_gender(&run->ds, vb_data_dir(), &run->attrs, e);
+    if (rc > 0 && !cfg->quiet)
+        fprintf(stderr, "veribench run: attribute sex from LFW's gender lists: %u of %u samples unlabelled (in both "
+                "lists or in neither)\n", run->attrs.attr[0].n_unlabelled, run->ds.n_samples);
+    return rc < 0 ? -1 : 0;
+}
+
 static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_err *e)
 {
     double t0 = vb_now();
@@ -378,6 +394,11 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, vb_
     set_operating_point(run, m, s);
     vb_metrics_add_intervals(m, run->cfg.confidence);
     if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
+        return -1;
+    /* demographic differentials at the global thresholds just computed (the calibrated one
+     * only when it was evaluated on all trials: reports/demographics.h) */
+    if (vb_demog_from_scores(&run->ds, &run->attrs, s, m, run->cfg.calibration_trials != NULL, run->cfg.confidence,
+                             run->cfg.threads ? run->cfg.threads : cpu_count(), &c->demog, e))
         return -1;
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
@@ -414,7 +435,7 @@ static int fill_metrics(FILE *f, const vb_run *run)
         if (!c->has_metrics)
             continue;
         const char *prefix[4] = {c->backend, c->device, c->quant, run->cfg.dataset};
-        if (vb_metrics_write_csv(&c->metrics, f, prefix, 4, &e))
+        if (vb_metrics_write_csv(&c->metrics, f, prefix, 4, &e) || vb_demog_write_csv(c->demog, f, prefix, 4, &e))
             return -1;
     }
     return ferror(f);
@@ -570,6 +591,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
     vb_format_double(run->cfg.confidence, buf); /* shortest text that reads back: 0.95 */
     prov(f, "run", "confidence", buf);
+    prov(f, "run", "attributes", run->attrs.n ? run->attrs.source : "none");
     if (!isnan(run->cfg.target_fmr)) {
         vb_format_double(run->cfg.target_fmr, buf);
         prov(f, "run", "target_fmr", buf);
@@ -1010,6 +1032,31 @@ static void calibrated_marks(vb_run *run)
     }
 }
 
+/* Per combination and attribute: the DET of each group (FNMR of its genuine trials against
+ * the FMR of its same-group impostor pairs), plots/demog-<combo>-<attr>. */
+static int demographic_plots(vb_run *run, vb_run_combo *c, vb_err *e)
+{
+    for (size_t i = 0; c->demog && i < c->demog->n_attrs; i++) {
+        vb_demog_attr *a = &c->demog->attr[i];
+        vb_det_series series[VB_ATTR_MAX_VALUES];
+        size_t n = 0;
+        for (size_t g = 0; g < a->n_groups; g++)
+            if (a->det[g].n)
+                series[n++] = (vb_det_series){a->groups[g], &a->det[g]};
+        if (!n)
+            continue;
+        char prefix[1400], title[400], stem[sizeof a->det_plot];
+        snprintf(stem, sizeof stem, "plots/demog-%s-%s", c->label, a->name);
+        memcpy(a->det_plot, stem, sizeof stem);
+        snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, a->det_plot);
+        snprintf(title, sizeof title, "DET per %s group (same-group impostors): %s on %s", a->name, c->label,
+                 run->cfg.dataset);
+        if (vb_plot_det(prefix, title, series, n, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int make_plots(vb_run *run, vb_err *e)
 {
     calibrated_marks(run);
@@ -1047,7 +1094,7 @@ static int make_plots(vb_run *run, vb_err *e)
         snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, c->hist_plot);
         snprintf(title, sizeof title, "Score distributions: %s on %s", c->label, run->cfg.dataset);
         int rc = vb_plot_hist(prefix, title, &c->metrics.hist, e);
-        if (rc < 0)
+        if (rc < 0 || demographic_plots(run, c, e))
             return -1;
     }
     if (!n)
@@ -1135,6 +1182,7 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     r->timed_images = c->timed_images, r->timed_wall_ms = c->timed_wall_ms;
     r->n_layers = c->n_layers, r->layer_names = c->layer_names, r->layer_ms = c->layer_ms;
     r->gallery = c->gallery, r->n_gallery = c->n_gallery;
+    r->demog = c->demog;
 }
 
 /* The run's failures to acquire in sample order; fta has run->n_fta entries. */
@@ -1232,6 +1280,7 @@ static void free_run(vb_run *run)
     results_lock_fd = -1;
     for (int i = 0; i < run->n_combos; i++) {
         vb_metrics_free(&run->combos[i].metrics);
+        vb_demog_free(run->combos[i].demog);
         free(run->combos[i].templates);
         free(run->combos[i].ok);
     }
@@ -1241,6 +1290,7 @@ static void free_run(vb_run *run)
             free(run->fta_reason[i]);
     free(run->fta_reason);
     free(run->cal_sample);
+    vb_attributes_free(&run->attrs);
     if (run->cfg.calibration_trials)
         vb_dataset_free(&run->cal_ds);
     vb_dataset_free(&run->ds);
@@ -1302,7 +1352,8 @@ int vb_run_main(const vb_run_config *cfg)
         snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
         (cfg->modality >= 0 && vb_dataset_set_modality(&run.ds, (vb_modality)cfg->modality, &e)) ||
-        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e) ||
+        load_attributes(&run, &e))
         return fail(&run, &e);
     if (run.ds.modality == VB_MODALITY_MIXED) {
         vb_fail(&e, VB_EXIT_USAGE, "dataset %s mixes faces and fingerprints; one model evaluates one modality",

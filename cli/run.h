@@ -18,8 +18,10 @@
 #define VB_RUN_H
 
 #include "cli/engine.h"
+#include "datasets/attributes.h"
 #include "datasets/dataset.h"
 #include "models/quantize.h"
+#include "reports/demographics.h"
 #include "reports/gallery.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
@@ -49,6 +51,7 @@ typedef struct vb_run_config {
     double target_fmr;             /* --target-fmr; NaN: no calibrated operating point */
     const char *calibration_folds; /* folds the threshold is calibrated on ("1-5"); the rest evaluate */
     const char *calibration_trials; /* or: a trials file (a,b,label) over the dataset's samples */
+    const char *attributes;        /* --attributes: sample attributes side file (datasets/attributes.h) */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */
@@ -84,6 +87,7 @@ typedef struct vb_run_combo {
     int has_calibrated_mark;
     vb_gallery_pair gallery[2 * VB_GALLERY_PAIRS]; /* worst errors, for report.html */
     size_t n_gallery;
+    vb_demog *demog;          /* demographic differentials (NULL without attributes) */
 } vb_run_combo;
 
 typedef struct vb_run {
@@ -105,6 +109,7 @@ typedef struct vb_run {
     vb_fp_params fp;          /* its parameters: scores are 1 - MCC similarity */
     vb_dataset cal_ds;        /* --calibration-trials: its trials over the same samples */
     uint32_t *cal_sample;     /* cal_ds sample -> run.ds sample; NULL without that option */
+    vb_attributes attrs;      /* sample attributes: --attributes, or LFW's gender lists */
 } vb_run;
 
 /* Run everything; returns an exit code (core/common.h) after printing errors. */
