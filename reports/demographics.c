@@ -644,11 +644,11 @@ static const char *fmt_rate(double v, int fmr, char buf[32])
 static void rate_text(const vb_demog_rate *r, int fmr, char *buf, size_t n)
 {
     char v[32], lo[32], hi[32];
-    fmt_rate(r->rate, fmr, v);
+    const char *text = fmt_rate(r->rate, fmr, v);
     if (isnan(r->ci_low))
-        snprintf(buf, n, "%s", v);
+        snprintf(buf, n, "%s", text);
     else
-        snprintf(buf, n, "%s [%s, %s]", v, fmt_rate(r->ci_low, fmr, lo), fmt_rate(r->ci_high, fmr, hi));
+        snprintf(buf, n, "%s [%s, %s]", text, fmt_rate(r->ci_low, fmr, lo), fmt_rate(r->ci_high, fmr, hi));
 }
 
 static void flags_text(double r3, double r30, char *buf, size_t n)
@@ -675,15 +675,19 @@ typedef vb_demog_line_fn line_fn;
 static void cell_line(void *f, line_fn line, const char *point, const char *thr, int fmr, const char *group,
                       const vb_demog_cell *c, size_t p)
 {
-    char trials[32], errors[32], rate[128], vs[32], flags[40], rate_flags[200];
+    char tb[32], eb[32], rate[128], vb[32], flags[40], rate_flags[200];
     const vb_demog_rate *r = &c->at[p];
-    vb_fmt_num(c->trials, "%.0f", trials);
-    vb_fmt_num(r->errors, "%.0f", errors);
     rate_text(r, fmr, rate, sizeof rate);
     flags_text(r->rule_of_3, r->rule_of_30, flags, sizeof flags);
     snprintf(rate_flags, sizeof rate_flags, "%s%s%s%s", rate, flags[0] ? " (" : "", flags, flags[0] ? ")" : "");
-    vb_fmt_num(r->vs_overall, "%.3g", vs);
-    const char *cells[COLS] = {point, thr, fmr ? "FMR" : "FNMR", group, trials, errors, rate_flags, vs};
+    const char *cells[COLS] = {point,
+                               thr,
+                               fmr ? "FMR" : "FNMR",
+                               group,
+                               vb_fmt_num(c->trials, "%.0f", tb),
+                               vb_fmt_num(r->errors, "%.0f", eb),
+                               rate_flags,
+                               vb_fmt_num(r->vs_overall, "%.3g", vb)};
     line(f, cells, COLS);
 }
 
@@ -700,9 +704,8 @@ static void ratio_line(void *f, line_fn line, const char *point, const char *thr
 void vb_demog_table(const vb_demog *d, const vb_demog_attr *a, vb_demog_line_fn line, void *f)
 {
     for (size_t p = 0; p < d->n_points; p++) {
-        char thr[32];
-        const char *pn = d->point[p].name;
-        vb_fmt_num(d->point[p].threshold, "%.6g", thr);
+        char tb[32];
+        const char *pn = d->point[p].name, *thr = vb_fmt_num(d->point[p].threshold, "%.6g", tb);
         for (size_t g = 0; g < a->n_groups; g++)
             cell_line(f, line, pn, thr, 0, a->groups[g], &a->group[g], p);
         for (size_t g = 0; g < a->n_groups; g++)
