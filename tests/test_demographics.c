@@ -384,6 +384,61 @@ static void test_from_scores(void)
     vb_dataset_free(&ds);
 }
 
+/* With one group holding every sample, the group's DET is the overall DET point for point
+ * (counted at the overall curve's thresholds through the accumulator's grid), and its rates
+ * at a point equal the overall rates. Scores with many ties and failures to acquire. */
+static void det_matches_overall(int with_fta)
+{
+    static uint16_t one[2] = {0, 0};
+    vb_attributes attrs;
+    memset(&attrs, 0, sizeof attrs);
+    attrs.n = 1, attrs.n_samples = 2;
+    strcpy(attrs.attr[0].name, "all");
+    attrs.attr[0].n_values = 1;
+    strcpy(attrs.attr[0].values[0], "x");
+    attrs.attr[0].of_sample = one;
+    vb_scores s = {0};
+    vb_err e = {0};
+    CHECK(vb_scores_init(&s, 1, 0, &e) == 0);
+    unsigned r = 7;
+    for (int i = 0; i < 3000; i++) {
+        r = r * 1103515245u + 12345u;
+        int genuine = (r >> 9) % 5 == 0;
+        double d = ((r >> 12) % 400) / 256.0 + (genuine ? 0 : 0.4); /* coarse: ties */
+        if (with_fta && (r >> 20) % 97 == 0)
+            d = INFINITY;
+        vb_scores_append(&s, d, (uint8_t)genuine, 0, &e);
+    }
+    vb_metrics m;
+    CHECK(vb_metrics_compute(&s, &m, &e) == 0);
+    vb_demog_point pt = {"fmr=1e-2", m.fnmr_at_fmr[VB_FMR_1E2].threshold};
+    vb_demog_acc *acc = vb_demog_acc_new(&attrs, &pt, 1, &m.curve, 1, &e);
+    for (size_t i = 0; acc && i < s.n; i++)
+        vb_demog_add(acc, 0, 1, s.label[i], s.score[i]);
+    vb_demog *d = vb_demog_new(&e);
+    CHECK(acc && d && vb_demog_finish(acc, 0.95, d, &e) == 0);
+    const vb_curve *c = &d->attr[0].det[0];
+    CHECK(c->n == m.curve.n && m.curve.n > 100);
+    size_t same = 0;
+    for (size_t k = 0; k < c->n && k < m.curve.n; k++)
+        same += c->pts[k].fmr == m.curve.pts[k].fmr && c->pts[k].fnmr == m.curve.pts[k].fnmr &&
+                c->pts[k].threshold == m.curve.pts[k].threshold;
+    CHECKF(same == m.curve.n, "%zu of %zu curve points equal", same, m.curve.n);
+    CHECK(d->attr[0].group[0].at[0].errors == m.fnmr_at_fmr[VB_FMR_1E2].false_nonmatches);
+    CHECK(d->attr[0].pair[0][0]->at[0].errors == m.fnmr_at_fmr[VB_FMR_1E2].false_matches);
+    CHECK(d->attr[0].pair[0][0]->at[0].vs_overall == 1);
+    vb_demog_free(d);
+    vb_demog_acc_free(acc);
+    vb_metrics_free(&m);
+    vb_scores_free(&s);
+}
+
+static void test_det_matches_overall(void)
+{
+    det_matches_overall(0);
+    det_matches_overall(1);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/vb_test_demog_XXXXXX");
@@ -397,6 +452,7 @@ int main(void)
     RUN(test_side_file);
     RUN(test_lfw_gender);
     RUN(test_from_scores);
+    RUN(test_det_matches_overall);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)
