@@ -433,6 +433,54 @@ static void det_matches_overall(int with_fta)
     vb_scores_free(&s);
 }
 
+/* Counted over several threads (all pairs of 500 samples: 124,750 trials), the rows are
+ * those of one thread. */
+static void test_threads(void)
+{
+    char *manifest = NULL, *attrs_text = NULL;
+    size_t n1 = 0, n2 = 0;
+    FILE *m = open_memstream(&manifest, &n1), *a = open_memstream(&attrs_text, &n2);
+    fprintf(m, "sample,subject,path\n");
+    fprintf(a, "sample,grp\n");
+    for (int i = 0; i < 500; i++) {
+        fprintf(m, "s%d,p%d,x.jpg\n", i, i / 3);
+        fprintf(a, "s%d,%s\n", i, i % 7 == 0 ? "" : i % 3 ? "a" : i % 5 ? "b" : "c");
+    }
+    fclose(m), fclose(a);
+    char spec[300];
+    snprintf(spec, sizeof spec, "csv:%s", put("t/manifest.csv", manifest));
+    vb_dataset ds;
+    vb_attributes at;
+    vb_err e = {0};
+    CHECK(vb_dataset_open(spec, NULL, NULL, &ds, &e) == 0 && ds.n_trials == 124750);
+    CHECK(vb_attributes_read(put("t/attrs.csv", attrs_text), &ds, &at, &e) == 0);
+    free(manifest), free(attrs_text);
+    vb_scores s = {0};
+    CHECK(vb_scores_init(&s, 1, 0, &e) == 0);
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, &ds, 0, ds.n_trials);
+    while (vb_trial_iter_next(&it, &t))
+        vb_scores_append(&s, ((t.a * 7919u + t.b * 104729u) % 1000) / 1000.0 - (t.label ? 0.3 : 0), t.label, 0, &e);
+    vb_metrics mm;
+    CHECK(vb_metrics_compute(&s, &mm, &e) == 0);
+    vb_demog *one = NULL, *many = NULL;
+    CHECK(vb_demog_from_scores(&ds, &at, &s, &mm, 0, 0.95, 1, &one, &e) == 0);
+    CHECK(vb_demog_from_scores(&ds, &at, &s, &mm, 0, 0.95, 3, &many, &e) == 0);
+    char *c1 = csv_of(one), *c3 = csv_of(many);
+    CHECK(strstr(c1, "c,grp=a+b:impostor,") && strstr(c1, "c,grp:samples_unlabelled,72\n"));
+    CHECK(!strcmp(c1, c3));
+    for (size_t g = 0; g < 3; g++)
+        CHECK(one->attr[0].det[g].n == many->attr[0].det[g].n &&
+              !memcmp(one->attr[0].det[g].pts, many->attr[0].det[g].pts, one->attr[0].det[g].n * sizeof(vb_curve_point)));
+    free(c1), free(c3);
+    vb_demog_free(one), vb_demog_free(many);
+    vb_metrics_free(&mm);
+    vb_scores_free(&s);
+    vb_attributes_free(&at);
+    vb_dataset_free(&ds);
+}
+
 static void test_det_matches_overall(void)
 {
     det_matches_overall(0);
@@ -453,6 +501,7 @@ int main(void)
     RUN(test_lfw_gender);
     RUN(test_from_scores);
     RUN(test_det_matches_overall);
+    RUN(test_threads);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)
