@@ -468,11 +468,12 @@ static void test_threads(void)
     CHECK(vb_demog_from_scores(&ds, &at, &s, &mm, 0, 0.95, 1, &one, &e) == 0);
     CHECK(vb_demog_from_scores(&ds, &at, &s, &mm, 0, 0.95, 3, &many, &e) == 0);
     char *c1 = csv_of(one), *c3 = csv_of(many);
+    CHECK(one->attr[0].det[0].n > 0);
     CHECK(strstr(c1, "c,grp=a+b:impostor,") && strstr(c1, "c,grp:samples_unlabelled,72\n"));
     CHECK(!strcmp(c1, c3));
     for (size_t g = 0; g < 3; g++)
         CHECK(one->attr[0].det[g].n == many->attr[0].det[g].n &&
-              !memcmp(one->attr[0].det[g].pts, many->attr[0].det[g].pts, one->attr[0].det[g].n * sizeof(vb_curve_point)));
+              (!one->attr[0].det[g].n || !memcmp(one->attr[0].det[g].pts, many->attr[0].det[g].pts, one->attr[0].det[g].n * sizeof(vb_curve_point))));
     free(c1), free(c3);
     vb_demog_free(one), vb_demog_free(many);
     vb_metrics_free(&mm);
