@@ -1,5 +1,6 @@
 #include "backends/cpu/fast_ops.h"
 
+#include <float.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -188,11 +189,40 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const float *a, size_t
 #define Z_FMA1(r) c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(a##r[k]), b0, c##r##0)
 #define Z_STORE1(r) _mm512_storeu_ps(c + (r) * ldc, c##r##0)
 #define Z_ALL(X) X(0); X(1); X(2); X(3); X(4); X(5); X(6); X(7)
+#define Z_HALF(X) X(0); X(1); X(2); X(3)
+
+/* The last rows of a block when there are at most 4 (batch-1 layers with 9 or 16 pixels). */
+__attribute__((target("avx512f"))) static void tile4_avx512(const float *a, size_t lda, int m, const float *w,
+                                                           size_t wnext, int np, int kc, float *c, size_t ldc,
+                                                           int accumulate)
+{
+    Z_HALF(Z_ROW);
+    if (np == 2) {
+        Z_HALF(Z_LOAD2);
+        const float *w1 = w + wnext;
+        for (int k = 0; k < kc; k++) {
+            const __m512 b0 = _mm512_loadu_ps(w + (size_t)k * NR), b1 = _mm512_loadu_ps(w1 + (size_t)k * NR);
+            Z_HALF(Z_FMA2);
+        }
+        Z_HALF(Z_STORE2);
+    } else {
+        Z_HALF(Z_LOAD1);
+        for (int k = 0; k < kc; k++) {
+            const __m512 b0 = _mm512_loadu_ps(w + (size_t)k * NR);
+            Z_HALF(Z_FMA1);
+        }
+        Z_HALF(Z_STORE1);
+    }
+}
 
 __attribute__((target("avx512f"))) static void tile_avx512(const float *a, size_t lda, int m, const float *w,
                                                           size_t wnext, int np, int kc, float *c, size_t ldc,
                                                           int accumulate)
 {
+    if (m <= 4) {
+        tile4_avx512(a, lda, m, w, wnext, np, kc, c, ldc, accumulate);
+        return;
+    }
     Z_ALL(Z_ROW);
     if (np == 2) {
         Z_ALL(Z_LOAD2);
@@ -321,6 +351,7 @@ typedef struct gemm_ctx {
     float *y, *scratch;
     size_t scratch_stride; /* floats per thread */
     tile_fn *tile;
+    int simd_epilogue;     /* the AVX-512 epilogue (with the AVX-512 kernels) */
     int mc, kc, n_groups, group_panels;
 } gemm_ctx;
 
@@ -344,15 +375,45 @@ static void im2col_rows(const gemm_ctx *g, int r0, int r1, float *cols)
                 memset(row, 0, run * sizeof(float));
                 continue;
             }
-            memset(row, 0, (size_t)kx0 * cin * sizeof(float));
+            if (kx0 > 0)
+                memset(row, 0, (size_t)kx0 * cin * sizeof(float));
             memcpy(row + (size_t)kx0 * cin, cg->x + (((size_t)b * cg->h + iy) * cg->w + ix0 + kx0) * cin,
                    (size_t)(kx1 - kx0) * cin * sizeof(float));
-            memset(row + (size_t)kx1 * cin, 0, (size_t)(kw - kx1) * cin * sizeof(float));
+            if (kx1 < kw)
+                memset(row + (size_t)kx1 * cin, 0, (size_t)(kw - kx1) * cin * sizeof(float));
         }
     }
 }
 
-/* y rows r0..r1, channels c0..c1 from the C block (row r0, channel c0 at cb[0]). */
+#if VB_X86_SIMD
+/* One row of the epilogue, 16 channels at a time: the same float operations as the C loops
+ * of epilogue() (add, multiply, add, add, max(y, 0): vmaxps returns its second operand, 0,
+ * for NaN and for -0, as y > 0 ? y : 0 does). res: the residual row (channel 0), nin: its
+ * channels from c0 on (the rest add +0). */
+__attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast_epilogue *ep, const float *cr,
+                                                                  float *yr, int c0, int nc, const float *res,
+                                                                  int nin)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    for (int j = 0; j < nc; j += 16) {
+        const __mmask16 m = j + 16 <= nc ? (__mmask16)0xffff : (__mmask16)((1u << (nc - j)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, cr + j);
+        v = _mm512_add_ps(v, ep->bias ? _mm512_maskz_loadu_ps(m, ep->bias + c0 + j) : zero);
+        if (ep->scale)
+            v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, ep->scale + c0 + j)),
+                              _mm512_maskz_loadu_ps(m, ep->shift + c0 + j));
+        if (ep->res) {
+            const __mmask16 mr = j >= nin ? 0 : j + 16 <= nin ? m : (__mmask16)(m & ((1u << (nin - j)) - 1));
+            v = _mm512_add_ps(v, mr ? _mm512_maskz_loadu_ps(mr, res + c0 + j) : zero);
+        }
+        if (ep->relu)
+            v = _mm512_max_ps(v, zero);
+        _mm512_mask_storeu_ps(yr + j, m, v);
+    }
+}
+#endif
+
+/* y rows r0..r1, channels c0..c1 from a C tile (row r0, channel c0 at cb[0]). */
 static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int r1, int c0, int c1)
 {
     const vb_fast_epilogue *ep = g->ep;
@@ -360,6 +421,21 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
     for (int r = r0; r < r1; r++) {
         float *yr = g->y + (size_t)r * cout + c0;
         const float *cr = cb + (size_t)(r - r0) * ldc;
+#if VB_X86_SIMD
+        if (g->simd_epilogue) {
+            const float *rr = NULL;
+            int nin = 0;
+            if (ep->res) {
+                const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
+                if (oy < ep->res_h && ox < ep->res_w) {
+                    rr = ep->res + (((size_t)b * ep->res_h + oy) * ep->res_w + ox) * ep->res_c;
+                    nin = ep->res_c - c0 < 0 ? 0 : ep->res_c - c0 < nc ? ep->res_c - c0 : nc;
+                }
+            }
+            epilogue_row_avx512(ep, cr, yr, c0, nc, rr, nin);
+            continue;
+        }
+#endif
         if (ep->bias)
             for (int j = 0; j < nc; j++)
                 yr[j] = cr[j] + ep->bias[c0 + j];
@@ -406,17 +482,20 @@ static void gemm_task(void *arg, int task, int thread)
     }
     const size_t ldc = (size_t)(p1 - p0) * NR;
     for (int k0 = 0; k0 < k; k0 += g->kc) {
-        const int kc = k - k0 < g->kc ? k - k0 : g->kc;
+        const int kc = k - k0 < g->kc ? k - k0 : g->kc, last = k0 + kc == k;
         for (int p = p0; p < p1; p += 2) {
             const int np = p1 - p < 2 ? p1 - p : 2;
+            const int c0 = p * NR, c1 = (p + np) * NR < w->cout ? (p + np) * NR : w->cout;
             const float *wp = w->data + (size_t)p * w->panel_floats + (size_t)k0 * NR;
-            for (int r = r0; r < r1; r += MR)
-                g->tile(a + (size_t)(r - r0) * k + k0, (size_t)k, r1 - r < MR ? r1 - r : MR, wp, w->panel_floats, np,
-                        kc, cb + (size_t)(r - r0) * ldc + (size_t)(p - p0) * NR, ldc, k0 > 0);
+            for (int r = r0; r < r1; r += MR) {
+                const int m = r1 - r < MR ? r1 - r : MR;
+                float *ct = cb + (size_t)(r - r0) * ldc + (size_t)(p - p0) * NR;
+                g->tile(a + (size_t)(r - r0) * k + k0, (size_t)k, m, wp, w->panel_floats, np, kc, ct, ldc, k0 > 0);
+                if (last) /* while the tile is in L1 */
+                    epilogue(g, ct, ldc, r, r + m, c0, c1);
+            }
         }
     }
-    const int c0 = p0 * NR, c1 = p1 * NR < w->cout ? p1 * NR : w->cout;
-    epilogue(g, cb, ldc, r0, r1, c0, c1);
 }
 
 /* Cut rows x panels into tasks for `threads` threads (see above). */
@@ -450,6 +529,7 @@ static void run_gemm(gemm_ctx *g, vb_tpool *pool)
     if (!g->ep)
         g->ep = &none;
     g->tile = pick_kernel();
+    g->simd_epilogue = effective_kernels() == VB_KERNELS_AVX512;
     g->scratch_stride = vb_fast_scratch_floats(g->w->k, g->w->cout);
     plan_tasks(g, vb_tpool_threads(pool));
     const int blocks = (g->rows + g->mc - 1) / g->mc;
@@ -540,8 +620,49 @@ void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool)
     vb_tpool_run(pool, t.tasks, relu_task, &t);
 }
 
-/* Output rows (image, oy): the reference pool on one row at a time, its window shifted by
- * moving the top padding (the taps it reads and their order are unchanged). */
+/* Output rows (image, oy). The taps are visited in the reference's order (ky, kx) with
+ * the channels innermost, so the max keeps the same first winner and the mean sums the
+ * same doubles in the same order as vb_ref_maxpool / vb_ref_avgpool. */
+#define POOL_CHUNK 256 /* channels per double accumulator chunk */
+
+static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *yp)
+{
+    const int c = t->c;
+    if (t->is_max)
+        for (int ch = 0; ch < c; ch++)
+            yp[ch] = -FLT_MAX;
+    for (int c0 = 0; c0 < c; c0 += POOL_CHUNK) {
+        const int nc = c - c0 < POOL_CHUNK ? c - c0 : POOL_CHUNK;
+        double sum[POOL_CHUNK];
+        int taps = 0;
+        if (!t->is_max)
+            for (int j = 0; j < nc; j++)
+                sum[j] = 0.0;
+        for (int ky = 0; ky < t->k; ky++) {
+            const int iy = oy * t->stride - t->pad_top + ky;
+            if (iy < 0 || iy >= t->h)
+                continue;
+            for (int kx = 0; kx < t->k; kx++) {
+                const int ix = ox * t->stride - t->pad_left + kx;
+                if (ix < 0 || ix >= t->w)
+                    continue;
+                const float *xp = xi + ((size_t)iy * t->w + ix) * c + c0;
+                if (t->is_max) {
+                    for (int j = 0; j < nc; j++)
+                        yp[c0 + j] = xp[j] > yp[c0 + j] ? xp[j] : yp[c0 + j];
+                } else {
+                    for (int j = 0; j < nc; j++)
+                        sum[j] += xp[j];
+                }
+                taps++;
+            }
+        }
+        if (!t->is_max)
+            for (int j = 0; j < nc; j++)
+                yp[c0 + j] = taps ? (float)(sum[j] / taps) : 0.0f;
+    }
+}
+
 static void pool_task(void *arg, int task, int thread)
 {
     (void)thread;
@@ -551,13 +672,8 @@ static void pool_task(void *arg, int task, int thread)
     const size_t in_image = (size_t)t->h * t->w * t->c;
     for (size_t r = r0; r < r1; r++) {
         const int b = (int)(r / (size_t)t->oh), oy = (int)(r % (size_t)t->oh);
-        const float *xi = t->x + (size_t)b * in_image;
-        float *yr = t->y + r * (size_t)t->ow * t->c;
-        const int pt = t->pad_top - oy * t->stride;
-        if (t->is_max)
-            vb_ref_maxpool(xi, 1, t->h, t->w, t->c, t->k, t->stride, pt, t->pad_left, 1, t->ow, yr);
-        else
-            vb_ref_avgpool(xi, 1, t->h, t->w, t->c, t->k, t->stride, pt, t->pad_left, 1, t->ow, yr);
+        for (int ox = 0; ox < t->ow; ox++)
+            pool_pixel(t, t->x + (size_t)b * in_image, oy, ox, t->y + (r * (size_t)t->ow + ox) * t->c);
     }
 }
 
