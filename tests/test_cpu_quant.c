@@ -79,7 +79,9 @@ static void conv_case_run(const conv_case *c, vb_dtype type, unsigned seed)
            ys = (size_t)c->n * oh * ow * c->cout, rows = (size_t)c->n * oh * ow;
     float *x = malloc(xs * 4), *w = malloc(ws * 4), *wdec = malloc(ws * 4), *b = malloc((size_t)c->cout * 4),
           *ref = malloc(ys * 4), *fast = malloc(ys * 4), *fast32 = malloc(ys * 4),
-          *scratch = malloc(3 * vb_fast_scratch_floats(kdim, c->cout) * 4);
+          *scratch = malloc(3 * vb_fast_scratch_floats(kdim, c->cout) * 4),
+          *padded = malloc(((size_t)c->n * vb_fast_conv_pad_floats(c->h, c->w, c->cin, c->k, c->k, c->stride, pt, pl,
+                                                                   oh, ow) + 1) * 4);
     (void)rows;
     vb_test_fill_random(x, xs, seed, -1, 1);
     vb_test_fill_random(w, ws, seed + 1, -0.5f, 0.5f);
@@ -108,10 +110,10 @@ static void conv_case_run(const conv_case *c, vb_dtype type, unsigned seed)
                          c->n, c->h, c->w, c->cin, c->cout, c->k, c->stride, c->same ? "same" : "valid", kdim,
                          family_names[f], threads);
                 vb_fast_conv2d(x, c->n, c->h, c->w, c->cin, &pw, &ep, c->k, c->k, c->stride, pt, pl, oh, ow, fast,
-                               scratch, pool);
+                               scratch, padded, pool);
                 check_close(fast, ref, ys, what);
                 vb_fast_conv2d(x, c->n, c->h, c->w, c->cin, &p32, &ep, c->k, c->k, c->stride, pt, pl, oh, ow, fast32,
-                               scratch, pool);
+                               scratch, padded, pool);
                 CHECKF(!memcmp(fast, fast32, ys * 4), "%s: differs from F32 panels of the decoded weights", what);
                 vb_tpool_free(pool);
             }
@@ -121,7 +123,7 @@ static void conv_case_run(const conv_case *c, vb_dtype type, unsigned seed)
     }
     vb_fast_pack_free(&p32);
     free(t.data);
-    free(x), free(w), free(wdec), free(b), free(ref), free(fast), free(fast32), free(scratch);
+    free(x), free(w), free(wdec), free(b), free(ref), free(fast), free(fast32), free(scratch), free(padded);
 }
 
 static void test_conv_all_types(void)

@@ -129,15 +129,22 @@ static void fast_conv_case(int n, int h, int w, int cin, int cout, int k, int st
     vb_packed_weights pw;
     CHECK(vb_fast_pack(wt, cout, k * k * cin, &pw) == 0);
     const vb_fast_epilogue ep = {.bias = b};
-    for (int threads = 1; threads <= 3; threads += 2) {
+    size_t pad_floats = vb_fast_conv_pad_floats(h, w, cin, k, k, stride, pt, pl, oh, ow);
+    float *padded = malloc(((size_t)n * pad_floats + 1) * 4);
+    /* threads 1 and 3; with no padded buffer (im2col) and with one (implicit GEMM where the
+     * shape allows it) */
+    for (int run = 0; run < 4; run++) {
+        const int threads = run % 2 ? 3 : 1, implicit = run / 2;
         vb_tpool *pool = vb_tpool_create(threads);
-        vb_fast_conv2d(x, n, h, w, cin, &pw, &ep, k, k, stride, pt, pl, oh, ow, fast, scratch, pool);
+        vb_fast_conv2d(x, n, h, w, cin, &pw, &ep, k, k, stride, pt, pl, oh, ow, fast, scratch,
+                       implicit ? padded : NULL, pool);
         vb_tpool_free(pool);
         double nmse = vb_nmse(fast, ref, ys), mx = vb_max_abs(fast, ref, ys);
         /* fp32 accumulation of up to k*k*cin ~ 300 terms of magnitude <= 0.5 vs double */
-        CHECKF(nmse < 1e-12 && mx < 1e-4, "conv n%d %dx%dx%d->%d k%d s%d %s t%d: nmse %.3g max %.3g", n, h, w, cin,
-               cout, k, stride, same ? "same" : "valid", threads, nmse, mx);
+        CHECKF(nmse < 1e-12 && mx < 1e-4, "conv n%d %dx%dx%d->%d k%d s%d %s t%d%s: nmse %.3g max %.3g", n, h, w,
+               cin, cout, k, stride, same ? "same" : "valid", threads, implicit ? " implicit" : "", nmse, mx);
     }
+    free(padded);
     vb_fast_pack_free(&pw);
     free(x), free(wt), free(b), free(ref), free(fast), free(scratch);
 }

@@ -58,6 +58,8 @@ typedef struct cpu_prepared {
     int batch_cap;
     float *scratch;          /* fast path: per-thread GEMM scratch, threads blocks */
     size_t scratch_floats;   /* per thread */
+    float *padded;           /* fast path: zero-padded conv input (implicit GEMM) */
+    size_t padded_floats;    /* per image */
 } cpu_prepared;
 
 static void cpu_model_name(char *out, size_t n)
@@ -156,6 +158,7 @@ static void cpu_free_prepared(cpu_prepared *p)
     free(p->slot);
     free(p->weights);
     free(p->scratch);
+    free(p->padded);
     free(p);
 }
 
@@ -182,6 +185,12 @@ static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
     size_t need = vb_fast_scratch_floats(p->weights[i].packed.k, cout);
     if (need > p->scratch_floats)
         p->scratch_floats = need;
+    if (n->op == VB_OP_CONV2D) {
+        const vb_node *a = &p->g->nodes[n->src[0]];
+        need = vb_fast_conv_pad_floats(a->h, a->w, a->c, n->kh, n->kw, n->stride, n->pad_top, n->pad_left, n->h, n->w);
+        if (need > p->padded_floats)
+            p->padded_floats = need;
+    }
     return 0;
 }
 
@@ -315,6 +324,10 @@ static int ensure_batch(cpu_prepared *p, int batch, vb_err *e)
         if (!p->slot_buf[s])
             return -1;
     }
+    free(p->padded);
+    p->padded = NULL;
+    if (p->padded_floats && !(p->padded = vb_malloc(p->padded_floats * batch * sizeof(float), e)))
+        return -1;
     p->batch_cap = batch;
     return 0;
 }
@@ -344,7 +357,7 @@ static void exec_gemm(cpu_prepared *p, const cpu_step *st, int batch, float *y)
     vb_tpool *pool = p->be->pool;
     if (n->op == VB_OP_CONV2D)
         vb_fast_conv2d(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw, n->stride,
-                       n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, pool);
+                       n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, p->padded, pool);
     else
         vb_fast_gemm(x, batch, &p->weights[st->node].packed, &ep, y, p->scratch, pool);
 }

@@ -91,21 +91,22 @@ void vb_fast_pack_free(vb_packed_weights *p)
  * reduction rows: c[i][j] (+)= sum over k in order of a_i[k] * w[k][j], starting from zero
  * or, when `accumulate`, from what c holds (the previous k block's sums: storing and
  * reloading a float changes nothing, so blocking over k keeps every output's order).
- * a: row 0 at the block's first k; rows i >= m read row 0 again (the caller drops them).
+ * a: MR row pointers at the block's first k (a[i] for i >= m is not read: those rows
+ * repeat row 0, and the caller drops them).
  * w: the first panel at the block's first k; the second panel wnext floats further.
  * c: MR rows of ldc floats (every row is written; only the first m are meaningful).
  *
  * Measured on AMD EPYC (Zen 3, AVX2, earlier version of this file): a 6 x 16 AVX2 tile
  * ran the same as 4 x 16. */
-typedef void tile_fn(const float *a, size_t lda, int m, const float *w, size_t wnext, int np, int kc, float *c,
+typedef void tile_fn(const float *const *a, int m, const float *w, size_t wnext, int np, int kc, float *c,
                      size_t ldc, int accumulate);
 
-static void tile_portable(const float *a, size_t lda, int m, const float *w, size_t wnext, int np, int kc,
+static void tile_portable(const float *const *a, int m, const float *w, size_t wnext, int np, int kc,
                           float *c, size_t ldc, int accumulate)
 {
     const float *ar[MR];
     for (int i = 0; i < MR; i++)
-        ar[i] = a + (i < m ? (size_t)i * lda : 0);
+        ar[i] = a[i < m ? i : 0];
     for (int p = 0; p < np; p++) {
         const float *b = w + (size_t)p * wnext;
         float acc[MR][NR];
@@ -125,7 +126,7 @@ static void tile_portable(const float *a, size_t lda, int m, const float *w, siz
 
 #if VB_X86_SIMD
 /* AVX2 + FMA: 4 rows x 16 channels in eight 8-wide accumulators, acc = fma(a, w, acc). */
-#define AVX2_ROW(r) const float *a##r = a + (m > (r) ? (size_t)(r) * lda : 0)
+#define AVX2_ROW(r) const float *a##r = a[m > (r) ? (r) : 0]
 #define AVX2_LOAD(r)                                                                           \
     __m256 c##r##0 = accumulate ? _mm256_loadu_ps(c + (r) * ldc) : _mm256_setzero_ps();       \
     __m256 c##r##1 = accumulate ? _mm256_loadu_ps(c + (r) * ldc + 8) : _mm256_setzero_ps()
@@ -137,7 +138,7 @@ static void tile_portable(const float *a, size_t lda, int m, const float *w, siz
     } while (0)
 #define AVX2_STORE(r) _mm256_storeu_ps(c + (r) * ldc, c##r##0), _mm256_storeu_ps(c + (r) * ldc + 8, c##r##1)
 
-__attribute__((target("avx2,fma"))) static void tile4_avx2(const float *a, size_t lda, int m, const float *w,
+__attribute__((target("avx2,fma"))) static void tile4_avx2(const float *const *a, int m, const float *w,
                                                           int kc, float *c, size_t ldc, int accumulate)
 {
     AVX2_ROW(0);
@@ -161,20 +162,20 @@ __attribute__((target("avx2,fma"))) static void tile4_avx2(const float *a, size_
     AVX2_STORE(3);
 }
 
-__attribute__((target("avx2,fma"))) static void tile_avx2(const float *a, size_t lda, int m, const float *w,
+__attribute__((target("avx2,fma"))) static void tile_avx2(const float *const *a, int m, const float *w,
                                                          size_t wnext, int np, int kc, float *c, size_t ldc,
                                                          int accumulate)
 {
     for (int p = 0; p < np; p++)
         for (int half = 0; half < MR; half += 4)
             if (half == 0 || m > half)
-                tile4_avx2(a + (size_t)half * lda, lda, m - half, w + (size_t)p * wnext, kc,
+                tile4_avx2(a + half, m - half, w + (size_t)p * wnext, kc,
                            c + (size_t)half * ldc + p * NR, ldc, accumulate);
 }
 
 /* AVX-512F: 8 rows x 32 channels (two panels) in sixteen 16-wide accumulators, or 8 x 16
  * for a last odd panel. The broadcast folds into the FMA's memory operand. */
-#define Z_ROW(r) const float *a##r = a + (m > (r) ? (size_t)(r) * lda : 0)
+#define Z_ROW(r) const float *a##r = a[m > (r) ? (r) : 0]
 #define Z_LOAD2(r)                                                                             \
     __m512 c##r##0 = accumulate ? _mm512_loadu_ps(c + (r) * ldc) : _mm512_setzero_ps();       \
     __m512 c##r##1 = accumulate ? _mm512_loadu_ps(c + (r) * ldc + NR) : _mm512_setzero_ps()
@@ -192,7 +193,7 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const float *a, size_t
 #define Z_HALF(X) X(0); X(1); X(2); X(3)
 
 /* The last rows of a block when there are at most 4 (batch-1 layers with 9 or 16 pixels). */
-__attribute__((target("avx512f"))) static void tile4_avx512(const float *a, size_t lda, int m, const float *w,
+__attribute__((target("avx512f"))) static void tile4_avx512(const float *const *a, int m, const float *w,
                                                            size_t wnext, int np, int kc, float *c, size_t ldc,
                                                            int accumulate)
 {
@@ -215,12 +216,12 @@ __attribute__((target("avx512f"))) static void tile4_avx512(const float *a, size
     }
 }
 
-__attribute__((target("avx512f"))) static void tile_avx512(const float *a, size_t lda, int m, const float *w,
+__attribute__((target("avx512f"))) static void tile_avx512(const float *const *a, int m, const float *w,
                                                           size_t wnext, int np, int kc, float *c, size_t ldc,
                                                           int accumulate)
 {
     if (m <= 4) {
-        tile4_avx512(a, lda, m, w, wnext, np, kc, c, ldc, accumulate);
+        tile4_avx512(a, m, w, wnext, np, kc, c, ldc, accumulate);
         return;
     }
     Z_ALL(Z_ROW);
@@ -337,6 +338,10 @@ size_t vb_fast_scratch_floats(int k, int cout)
     return mc * (size_t)k + mc * (size_t)round_up(cout, 2 * NR);
 }
 
+static int task_count(size_t units, size_t unit_floats, vb_tpool *pool);
+static void task_range(size_t units, int tasks, int task, size_t *u0, size_t *u1);
+#define task_range_rows task_range
+
 typedef struct conv_geom {
     const float *x;
     int h, w, cin, kh, kw, stride, pad_top, pad_left;
@@ -345,6 +350,13 @@ typedef struct conv_geom {
 typedef struct gemm_ctx {
     const float *a;        /* plain GEMM: A rows; NULL for a conv (im2col from geom) */
     conv_geom geom;
+    /* implicit GEMM (src != NULL): the conv reads its A rows straight from src, the input
+     * laid out as src_h x src_w x cin per image with the padding already in it (the input
+     * itself, or a zero-padded copy); filter row ky of pixel (oy, ox) is the kw * cin
+     * contiguous floats at src pixel (oy * stride + ky, ox * stride). */
+    const float *src;
+    int src_h, src_w;
+    int seg, seg_blocks, seg_kc; /* kw * cin, k blocks per filter row, their length */
     int rows, oh, ow;      /* oh x ow pixels per image (plain GEMM: 1 x 1, a row per image) */
     const vb_packed_weights *w;
     const vb_fast_epilogue *ep;
@@ -470,27 +482,48 @@ static void gemm_task(void *arg, int task, int thread)
     const int r0 = rb * g->mc, r1 = r0 + g->mc < g->rows ? r0 + g->mc : g->rows;
     const int p0 = grp * g->group_panels, p1 = p0 + g->group_panels < w->n_panels ? p0 + g->group_panels : w->n_panels;
     float *scratch = g->scratch + (size_t)thread * g->scratch_stride;
-    const float *a;
-    float *cb;
-    if (g->a) {
+    const float *a = NULL;
+    float *cb = scratch;
+    size_t base[MC_MAX]; /* implicit GEMM: each row's pixel in src */
+    if (g->src) {
+        for (int r = r0; r < r1; r++) {
+            const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
+            base[r - r0] = (((size_t)b * g->src_h + (size_t)oy * g->geom.stride) * g->src_w +
+                            (size_t)ox * g->geom.stride) * g->geom.cin;
+        }
+    } else if (g->a) {
         a = g->a + (size_t)r0 * k;
-        cb = scratch;
     } else {
         im2col_rows(g, r0, r1, scratch);
         a = scratch;
         cb = scratch + (size_t)g->mc * k;
     }
     const size_t ldc = (size_t)(p1 - p0) * NR;
-    for (int k0 = 0; k0 < k; k0 += g->kc) {
-        const int kc = k - k0 < g->kc ? k - k0 : g->kc, last = k0 + kc == k;
+    const int n_kb = g->src ? g->geom.kh * g->seg_blocks : (k + g->kc - 1) / g->kc;
+    for (int kb = 0; kb < n_kb; kb++) {
+        int k0, kc;
+        size_t src_off = 0; /* implicit: the block's offset from a row's pixel in src */
+        if (g->src) {
+            const int ky = kb / g->seg_blocks, off = kb % g->seg_blocks * g->seg_kc;
+            k0 = ky * g->seg + off;
+            kc = g->seg - off < g->seg_kc ? g->seg - off : g->seg_kc;
+            src_off = (size_t)ky * g->src_w * g->geom.cin + (size_t)off;
+        } else {
+            k0 = kb * g->kc;
+            kc = k - k0 < g->kc ? k - k0 : g->kc;
+        }
+        const int last = kb == n_kb - 1;
         for (int p = p0; p < p1; p += 2) {
             const int np = p1 - p < 2 ? p1 - p : 2;
             const int c0 = p * NR, c1 = (p + np) * NR < w->cout ? (p + np) * NR : w->cout;
             const float *wp = w->data + (size_t)p * w->panel_floats + (size_t)k0 * NR;
             for (int r = r0; r < r1; r += MR) {
                 const int m = r1 - r < MR ? r1 - r : MR;
+                const float *rows[MR];
+                for (int i = 0; i < m; i++)
+                    rows[i] = g->src ? g->src + base[r - r0 + i] + src_off : a + (size_t)(r - r0 + i) * k + k0;
                 float *ct = cb + (size_t)(r - r0) * ldc + (size_t)(p - p0) * NR;
-                g->tile(a + (size_t)(r - r0) * k + k0, (size_t)k, m, wp, w->panel_floats, np, kc, ct, ldc, k0 > 0);
+                g->tile(rows, m, wp, w->panel_floats, np, kc, ct, ldc, kb > 0);
                 if (last) /* while the tile is in L1 */
                     epilogue(g, ct, ldc, r, r + m, c0, c1);
             }
@@ -521,6 +554,11 @@ static void plan_tasks(gemm_ctx *g, int threads)
         g->mc = limit;
     const int kblocks = k <= KC_SINGLE ? 1 : (k + KC_MAX - 1) / KC_MAX;
     g->kc = (k + kblocks - 1) / kblocks;
+    if (g->src) {
+        g->seg = g->geom.kw * g->geom.cin;
+        g->seg_blocks = (g->seg + KC_MAX - 1) / KC_MAX;
+        g->seg_kc = (g->seg + g->seg_blocks - 1) / g->seg_blocks;
+    }
 }
 
 static void run_gemm(gemm_ctx *g, vb_tpool *pool)
@@ -543,9 +581,65 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const vb
     run_gemm(&g, pool);
 }
 
+/* Implicit GEMM pays off when a filter row is long enough to run the micro-kernel over
+ * (3x3 convs on 32+ channels); the first conv (7 x 3 floats per filter row) uses im2col. */
+#define IMPLICIT_MIN_SEG 32
+
+/* The padded input an implicit conv reads: rows and columns from -pad_top / -pad_left up to
+ * the last tap of the last output. 0 when the input serves as it is (no tap outside it). */
+static void padded_shape(int h, int w, int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow,
+                         int *ph, int *pw)
+{
+    *ph = (oh - 1) * stride + kh;
+    *pw = (ow - 1) * stride + kw;
+    if (pad_top == 0 && pad_left == 0 && *ph <= h && *pw <= w)
+        *ph = *pw = 0;
+}
+
+size_t vb_fast_conv_pad_floats(int h, int w, int cin, int kh, int kw, int stride, int pad_top, int pad_left,
+                               int oh, int ow)
+{
+    int ph, pw;
+    if (kw * cin < IMPLICIT_MIN_SEG)
+        return 0;
+    padded_shape(h, w, kh, kw, stride, pad_top, pad_left, oh, ow, &ph, &pw);
+    return (size_t)ph * pw * cin;
+}
+
+typedef struct pad_ctx {
+    const float *x;
+    float *y;
+    int h, w, cin, ph, pw, pad_top, pad_left, rows, tasks;
+} pad_ctx;
+
+static void pad_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    const pad_ctx *t = arg;
+    size_t r0, r1;
+    const size_t cin = (size_t)t->cin;
+    task_range_rows((size_t)t->rows, t->tasks, task, &r0, &r1);
+    for (size_t r = r0; r < r1; r++) {
+        const int b = (int)(r / (size_t)t->ph), yy = (int)(r % (size_t)t->ph), iy = yy - t->pad_top;
+        float *row = t->y + r * (size_t)t->pw * cin;
+        const int x0 = t->pad_left < t->pw ? t->pad_left : t->pw;
+        const int x1 = t->pad_left + t->w < t->pw ? t->pad_left + t->w : t->pw;
+        if (iy < 0 || iy >= t->h || x1 <= x0) {
+            memset(row, 0, (size_t)t->pw * cin * sizeof(float));
+            continue;
+        }
+        if (x0 > 0)
+            memset(row, 0, (size_t)x0 * cin * sizeof(float));
+        memcpy(row + (size_t)x0 * cin, t->x + (((size_t)b * t->h + iy) * t->w + (x0 - t->pad_left)) * cin,
+               (size_t)(x1 - x0) * cin * sizeof(float));
+        if (x1 < t->pw)
+            memset(row + (size_t)x1 * cin, 0, (size_t)(t->pw - x1) * cin * sizeof(float));
+    }
+}
+
 void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
                     const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
-                    int ow, float *y, float *scratch, vb_tpool *pool)
+                    int ow, float *y, float *scratch, float *padded, vb_tpool *pool)
 {
     gemm_ctx g = {.geom = {x, h, w, cin, kh, kw, stride, pad_top, pad_left},
                   .rows = n * oh * ow,
@@ -555,6 +649,18 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
                   .ep = ep,
                   .y = y,
                   .scratch = scratch};
+    int ph, pw;
+    padded_shape(h, w, kh, kw, stride, pad_top, pad_left, oh, ow, &ph, &pw);
+    if (kw * cin >= IMPLICIT_MIN_SEG && (ph == 0 || padded)) {
+        if (ph == 0) {
+            g.src = x, g.src_h = h, g.src_w = w;
+        } else {
+            pad_ctx t = {x, padded, h, w, cin, ph, pw, pad_top, pad_left, n * ph, 0};
+            t.tasks = task_count((size_t)t.rows, (size_t)pw * cin, pool);
+            vb_tpool_run(pool, t.tasks, pad_task, &t);
+            g.src = padded, g.src_h = ph, g.src_w = pw;
+        }
+    }
     run_gemm(&g, pool);
 }
 

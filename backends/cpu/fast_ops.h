@@ -69,12 +69,21 @@ size_t vb_fast_scratch_floats(int k, int cout);
 void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const vb_fast_epilogue *ep, float *y,
                   float *scratch, vb_tpool *pool);
 
-/* Convolution (NHWC input, weights packed from OHWI rows) with the epilogue; each task
- * builds the im2col rows of its own block in its thread's scratch (sized as for
- * vb_fast_gemm). Out-of-range taps read zero. */
+/* Convolution (NHWC input, weights packed from OHWI rows) with the epilogue. Out-of-range
+ * taps read zero. Two ways, same floats in the same order:
+ *   implicit GEMM (filter rows of kw * cin >= 32 floats, i.e. the 3x3 convs): the
+ *     micro-kernel reads each output pixel's filter rows straight from the input, or from
+ *     a zero-padded copy of it in `padded` (n * vb_fast_conv_pad_floats(...) floats) when
+ *     taps fall outside; with padded NULL such a conv takes the im2col way;
+ *   im2col: each task builds its rows' im2col block in its thread's scratch.
+ * scratch as for vb_fast_gemm. */
 void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
                     const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
-                    int ow, float *y, float *scratch, vb_tpool *pool);
+                    int ow, float *y, float *scratch, float *padded, vb_tpool *pool);
+/* Floats per image of the zero-padded input copy vb_fast_conv2d's implicit GEMM needs (0:
+ * none: it reads the input as it is, or takes the im2col way). */
+size_t vb_fast_conv_pad_floats(int h, int w, int cin, int kh, int kw, int stride, int pad_top, int pad_left,
+                               int oh, int ow);
 
 /* The element-wise and pooling ops, split over the pool; each output is computed with the
  * same float operations as the vb_ref_* op of the same name, so they are bit-identical to
