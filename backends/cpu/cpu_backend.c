@@ -101,6 +101,8 @@ static void fill_info(vb_device_info *info, int reference, int threads)
         snprintf(info->driver, sizeof info->driver, "packed gemm + fused epilogue (%s kernels), %d thread%s",
                  vb_fast_kernel_family(), threads, threads == 1 ? "" : "s");
     snprintf(info->vendor, sizeof info->vendor, "host");
+    info->threads = threads;
+    snprintf(info->kernels, sizeof info->kernels, "%s", reference ? "reference" : vb_fast_kernel_family());
 }
 
 static int cpu_threads(const vb_backend_opts *o)
@@ -192,6 +194,11 @@ static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
             p->padded_floats = need;
     }
     return 0;
+}
+
+double vb_cpu_fma_peak_gmacs(void)
+{
+    return vb_fast_fma_peak_gmacs();
 }
 
 size_t vb_cpu_weight_bytes(const vb_prepared *handle)

@@ -313,6 +313,83 @@ static tile_fn *pick_kernel(void)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * FMA peak probe: 12 independent accumulator chains (enough to cover the FMA latency on
+ * two pipes), n steps each; returns the multiply-accumulates done. */
+#define PEAK_CHAINS 12
+
+#if VB_X86_SIMD
+__attribute__((target("avx512f"))) static double peak_avx512(long n)
+{
+    __m512 acc[PEAK_CHAINS];
+    const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-4f);
+    for (int i = 0; i < PEAK_CHAINS; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < PEAK_CHAINS; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], b, c);
+    }
+    float sink = 0;
+    for (int i = 0; i < PEAK_CHAINS; i++)
+        sink += _mm512_reduce_add_ps(acc[i]);
+    return sink != sink ? 0 : (double)n * PEAK_CHAINS * 16;
+}
+
+__attribute__((target("avx2,fma"))) static double peak_avx2(long n)
+{
+    __m256 acc[PEAK_CHAINS];
+    const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-4f);
+    for (int i = 0; i < PEAK_CHAINS; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < PEAK_CHAINS; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], b, c);
+    }
+    float out[8], sink = 0;
+    for (int i = 0; i < PEAK_CHAINS; i++) {
+        _mm256_storeu_ps(out, acc[i]);
+        sink += out[0];
+    }
+    return sink != sink ? 0 : (double)n * PEAK_CHAINS * 8;
+}
+#endif
+
+static double peak_portable(long n)
+{
+    float acc[PEAK_CHAINS * 4];
+    for (int i = 0; i < PEAK_CHAINS * 4; i++)
+        acc[i] = (float)i;
+    for (long k = 0; k < n; k++)
+        for (int i = 0; i < PEAK_CHAINS * 4; i++)
+            acc[i] = acc[i] * 0.999f + 1e-4f;
+    float sink = 0;
+    for (int i = 0; i < PEAK_CHAINS * 4; i++)
+        sink += acc[i];
+    return sink != sink ? 0 : (double)n * PEAK_CHAINS * 4;
+}
+
+double vb_fast_fma_peak_gmacs(void)
+{
+    double best = 0;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        const double t0 = vb_now();
+        double macs;
+        switch (effective_kernels()) {
+#if VB_X86_SIMD
+        case VB_KERNELS_AVX512: macs = peak_avx512(200000); break;
+        case VB_KERNELS_AVX2: macs = peak_avx2(200000); break;
+#endif
+        default: macs = peak_portable(50000); break;
+        }
+        const double s = vb_now() - t0;
+        if (s > 0 && macs / s / 1e9 > best)
+            best = macs / s / 1e9;
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------------------------------------
  * GEMM driver. The rows (output pixels) are cut into blocks of mc rows and, when there are
  * too few rows to give every thread a block (batch 1, late layers), the panels into
  * groups; a task is one (row block, panel group). A task builds its rows' im2col block in

@@ -111,6 +111,8 @@ typedef enum vb_fast_kernels {
 vb_fast_kernels vb_fast_set_kernels(vb_fast_kernels k);
 /* Whether the CPU can run family k. */
 int vb_fast_has_kernels(vb_fast_kernels k);
+/* One thread's multiply-accumulate throughput in the family in effect, measured (GMAC/s). */
+double vb_fast_fma_peak_gmacs(void);
 /* The family calls run with now: "avx512f", "avx2+fma" or "portable" (for provenance and
  * the bench CSV: portable differs from the FMA families at rounding level). */
 const char *vb_fast_kernel_family(void);

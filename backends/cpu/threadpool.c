@@ -4,10 +4,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-/* Workers wait for a new job generation: they spin a short while first (the next op of a
- * forward pass usually follows within microseconds), then sleep on a condition variable,
- * so an idle pool costs no CPU on a machine shared with other work. */
-#define SPIN_ROUNDS 20000
+/* Workers wait for a new job: they spin a short while first (the next op of a forward
+ * pass usually follows within microseconds), then sleep on a condition variable, so an idle
+ * pool costs no CPU on a machine shared with other work.
+ *
+ * A worker joins a job under the mutex, and only while the job is open; the caller closes
+ * it once every task has been taken and waits only for the workers that joined. So a worker
+ * that is asleep or descheduled (a loaded machine) never holds the caller up: the caller
+ * runs the tasks itself, and the late worker finds the job closed and goes back to sleep. */
+#define SPIN_ROUNDS 2000
 
 typedef struct worker {
     vb_tpool *pool;
@@ -22,7 +27,8 @@ struct vb_tpool {
     pthread_cond_t wake, done;
     atomic_uint generation;    /* bumped for each job */
     atomic_int next_task;      /* the next task to hand out */
-    atomic_int busy;           /* workers still inside the current job */
+    int open;                  /* the current job takes new workers (under mu) */
+    int active;                /* workers inside the current job (under mu) */
     int n_tasks, stopping;
     vb_tpool_fn *fn;
     void *ctx;
@@ -51,27 +57,24 @@ static void *worker_main(void *arg)
     vb_tpool *p = w->pool;
     unsigned seen = 0;
     for (;;) {
-        unsigned gen;
-        int spins = 0;
-        while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && spins < SPIN_ROUNDS) {
+        for (int spins = 0; spins < SPIN_ROUNDS &&
+                            atomic_load_explicit(&p->generation, memory_order_acquire) == seen; spins++)
             cpu_relax();
-            spins++;
-        }
-        if (gen == seen) {
-            pthread_mutex_lock(&p->mu);
-            while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && !p->stopping)
-                pthread_cond_wait(&p->wake, &p->mu);
+        pthread_mutex_lock(&p->mu);
+        while (!p->stopping && !(p->open && atomic_load_explicit(&p->generation, memory_order_relaxed) != seen))
+            pthread_cond_wait(&p->wake, &p->mu);
+        if (p->stopping) {
             pthread_mutex_unlock(&p->mu);
-        }
-        if (p->stopping)
             return NULL;
-        seen = gen;
-        run_tasks(p, w->index);
-        if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
         }
+        seen = atomic_load_explicit(&p->generation, memory_order_relaxed);
+        p->active++;
+        pthread_mutex_unlock(&p->mu);
+        run_tasks(p, w->index);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0 && !p->open)
+            pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
@@ -86,7 +89,6 @@ vb_tpool *vb_tpool_create(int threads)
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
     atomic_init(&p->next_task, 0);
-    atomic_init(&p->busy, 0);
     if (p->threads > 1) {
         p->workers = calloc((size_t)p->threads, sizeof *p->workers);
         if (!p->workers) {
@@ -111,7 +113,6 @@ void vb_tpool_free(vb_tpool *p)
         return;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->threads && p->workers; i++)
@@ -137,27 +138,21 @@ void vb_tpool_run(vb_tpool *p, int n_tasks, vb_tpool_fn *fn, void *ctx)
             fn(ctx, t, 0);
         return;
     }
+    /* No worker is inside a job here (the previous one ended with active == 0), so the
+     * job's fields can change. */
+    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
+    p->open = 1;
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_tasks(p, 0);
-    /* Wait for the workers to leave the job (not just for the tasks to be taken), so the
-     * next job's fields are not changed under a worker still reading them. */
-    int spins = 0;
-    while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0 && spins < SPIN_ROUNDS) {
-        cpu_relax();
-        spins++;
-    }
-    if (atomic_load_explicit(&p->busy, memory_order_acquire) > 0) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0)
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    pthread_mutex_lock(&p->mu);
+    p->open = 0;
+    while (p->active > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
