@@ -768,6 +768,7 @@ typedef struct ew_ctx {
     size_t units;
     int tasks;
     int n, h, w, c, k, stride, pad_top, pad_left, oh, ow, oc, is_max;
+    int simd; /* pooling: the AVX-512 tap loop */
     int ah, aw, ac, bh, bw, bc;
 } ew_ctx;
 
@@ -809,6 +810,30 @@ void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool)
  * same doubles in the same order as vb_ref_maxpool / vb_ref_avgpool. */
 #define POOL_CHUNK 256 /* channels per double accumulator chunk */
 
+#if VB_X86_SIMD
+/* One tap for nc channels: best = x > best ? x : best (vmaxps with x first: the same rule,
+ * NaN x never wins), or sum += (double)x lane by lane. */
+__attribute__((target("avx512f"))) static void pool_tap_avx512(const float *xp, float *best, double *sum, int nc,
+                                                              int is_max)
+{
+    for (int j = 0; j < nc; j += 16) {
+        const __mmask16 m = j + 16 <= nc ? (__mmask16)0xffff : (__mmask16)((1u << (nc - j)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(m, xp + j);
+        if (is_max) {
+            _mm512_mask_storeu_ps(best + j, m, _mm512_max_ps(x, _mm512_maskz_loadu_ps(m, best + j)));
+        } else {
+            const __mmask8 lo = (__mmask8)(m & 0xff), hi = (__mmask8)(m >> 8);
+            _mm512_mask_storeu_pd(sum + j, lo,
+                                  _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum + j),
+                                                _mm512_cvtps_pd(_mm512_castps512_ps256(x))));
+            _mm512_mask_storeu_pd(sum + j + 8, hi,
+                                  _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum + j + 8),
+                                                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
+        }
+    }
+}
+#endif
+
 static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *yp)
 {
     const int c = t->c;
@@ -831,6 +856,13 @@ static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *
                 if (ix < 0 || ix >= t->w)
                     continue;
                 const float *xp = xi + ((size_t)iy * t->w + ix) * c + c0;
+#if VB_X86_SIMD
+                if (t->simd) {
+                    pool_tap_avx512(xp, yp + c0, sum, nc, t->is_max);
+                    taps++;
+                    continue;
+                }
+#endif
                 if (t->is_max) {
                     for (int j = 0; j < nc; j++)
                         yp[c0 + j] = xp[j] > yp[c0 + j] ? xp[j] : yp[c0 + j];
@@ -867,6 +899,7 @@ void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int strid
     ew_ctx t = {.x = x, .y = y, .units = (size_t)n * oh, .n = n, .h = h, .w = w, .c = c, .k = k, .stride = stride,
                 .pad_top = pad_top, .pad_left = pad_left, .oh = oh, .ow = ow, .is_max = is_max};
     t.tasks = task_count(t.units, (size_t)ow * c * k * k, pool);
+    t.simd = effective_kernels() == VB_KERNELS_AVX512;
     vb_tpool_run(pool, t.tasks, pool_task, &t);
 }
 
