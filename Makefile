@@ -57,7 +57,7 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all models test check check-layers bench fuzz fuzz-build fuzz-seeds clean distclean FORCE
+.PHONY: all models test check check-layers bench bench-peers fuzz fuzz-build fuzz-seeds clean distclean FORCE
 all: $(BUILD)/veribench $(TEST_BINS) $(VB_MODELS)/fingerprint_mcc.gguf
 
 $(BUILD)/gen/version.h: FORCE
@@ -106,6 +106,10 @@ check: test
 
 bench: $(BUILD)/veribench
 	BUILD=$(BUILD) sh bench/bench.sh
+
+# The CPU backend against PyTorch and ONNX Runtime, same net and weights (bench/peers/run.sh).
+bench-peers: $(BUILD)/veribench
+	BUILD=$(BUILD) sh bench/peers/run.sh
 
 # Fuzzing: every parser of outside input has a libFuzzer target (tests/fuzz/fuzz_*.c).
 # make fuzz FUZZ_SECONDS=N runs each for N seconds from its committed seeds

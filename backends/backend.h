@@ -25,6 +25,9 @@ typedef struct vb_device_info {
     int subgroup_size;
     int fp16_storage, fp16_arith, int8_arith, int_dot, coopmat;
     int uses_fp16;           /* fp16 variants are in use for this run */
+    int threads;             /* cpu: worker threads (0 elsewhere) */
+    char kernels[32];        /* cpu: the kernel family in use ("avx512f", "avx2+fma",
+                                "portable", "reference"); "" elsewhere */
 } vb_device_info;
 
 typedef struct vb_backend_opts {

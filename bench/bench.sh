@@ -5,7 +5,10 @@ set -eu
 BUILD=${BUILD:-build}
 VB="$BUILD/veribench"
 host=$(hostname 2>/dev/null || echo host)
-out=bench/results/host-$(uname -m)-$(nproc)core.csv
+# One file per machine kind: architecture, cores and the CPU kernel family (AVX-512 and
+# AVX2 machines of the same core count keep separate tables).
+kernels=$("$VB" devices --format csv 2>/dev/null | grep -o "(avx512f kernels)\|(avx2+fma kernels)\|(portable kernels)" | head -1 | tr -d "()" | cut -d" " -f1)
+out=bench/results/host-$(uname -m)-$(nproc)core${kernels:+-$kernels}.csv
 mkdir -p bench/results
 {
     "$VB" bench --backend cpu:ref --batch 1,8 --seconds 5
@@ -20,3 +23,5 @@ mkdir -p bench/results
 mv "$out.tmp" "$out"
 echo "bench: wrote $out (host $host)"
 cat "$out"
+# The fingerprint matcher: time per print (each stage) and per comparison.
+BUILD="$BUILD" sh bench/fingerprint.sh

@@ -11,15 +11,21 @@
 #include "core/parse.h"
 #include "core/csv_write.h"
 #include "cli/engine.h"
+#include "backends/cpu/cpu_backend.h"
 #include "models/quantize.h"
 
 static void describe(FILE *f)
 {
     fprintf(f, "Times the model on random inputs (no image decoding), one warm-up call per batch\n"
                "size, then repeated calls for at least S seconds and 3 calls. Prints CSV:\n"
-               "backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n"
+               "backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms,\n"
+               "threads,gmac_per_s,peak_gmac_per_s,peak_fraction,kernels\n"
                "(per-call latency percentiles, nearest rank). Without --quant the model runs as\n"
-               "stored.\n\n");
+               "stored. gmac_per_s: the net's multiply-accumulates (conv and fc) per second;\n"
+               "peak_gmac_per_s: --peak, else on the CPU one core's measured FMA throughput in the\n"
+               "kernel family in use times the threads (empty for a GPU without --peak);\n"
+               "peak_fraction = gmac_per_s / peak_gmac_per_s. threads and kernels: the CPU's\n"
+               "worker threads and kernel family (avx512f, avx2+fma, portable, reference).\n\n");
 }
 
 static const vb_command_help help = {"bench", "[--model M] [--backend B] [--batch N[,N...]] [--quant L[,L...]] [--seconds S]",
@@ -37,7 +43,7 @@ static double nearest_rank(const double *sorted, int n, double p)
     return sorted[(k < 1 ? 1 : k > n ? n : k) - 1];
 }
 
-static int bench_batch(vb_engine *en, const char *quant, int batch, double seconds, vb_err *e)
+static int bench_batch(vb_engine *en, const char *quant, int batch, double seconds, double peak, vb_err *e)
 {
     size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     float *in = vb_malloc(in_size * batch * sizeof(float), e);
@@ -67,10 +73,18 @@ static int bench_batch(vb_engine *en, const char *quant, int batch, double secon
     vb_csv_field(stdout, en->device.backend);
     putchar(',');
     vb_csv_field(stdout, en->device.name);
-    printf(",%s,%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f\n", quant, en->device.uses_fp16 ? "fp16" : "fp32", batch, n,
+    printf(",%s,%s,%d,%d,%.3f,%.2f,%.3f,%.3f,%.3f", quant, en->device.uses_fp16 ? "fp16" : "fp32", batch, n,
            total / n / batch,
            1e3 * n * batch / total, nearest_rank(times, n, 0.5), nearest_rank(times, n, 0.9),
            nearest_rank(times, n, 0.99));
+    const double gmacs = vb_graph_macs(&en->graph) * n * batch / (total * 1e-3) / 1e9;
+    printf(",%d,%.2f,", en->device.threads, gmacs);
+    if (peak > 0)
+        printf("%.1f,%.3f,", peak, gmacs / peak);
+    else
+        printf(",,");
+    vb_csv_field(stdout, en->device.kernels);
+    putchar('\n');
     fflush(stdout);
     rc = 0;
 done:
@@ -99,7 +113,7 @@ int cmd_bench(int argc, char **argv)
     vb_engine_opts eo = {0};
     batch_list batches = {{1}, 1};
     vb_quant_list quants = {0};
-    double seconds = 3;
+    double seconds = 3, peak = 0;
     int no_header = 0;
     const vb_option opts[] = {
         VB_OPT_MODEL(&eo.model_path),
@@ -108,6 +122,8 @@ int cmd_bench(int argc, char **argv)
         VB_OPT_QUANTS(&quants),
         VB_OPT_DOUBLE_ROW("seconds", "S", "minimum measuring time per batch size, 0..3600 (default 3)", &seconds, 0, 3600),
         VB_OPT_THREADS(&eo.threads),
+        VB_OPT_DOUBLE_ROW("peak", "GMACS", "the device's peak multiply-accumulates per second in G, for peak_fraction\n"
+                          "(default: measured on the CPU, none on a GPU)", &peak, 0, 1e9),
         VB_OPT_NO_FP16(&eo.no_fp16),
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_FLAG_ROW("no-header", "omit the CSV header", &no_header),
@@ -147,10 +163,14 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         if (header)
-            printf("backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms\n");
+            printf("backend,device,quant,activations,batch,calls,ms_per_face,faces_per_s,p50_ms,p90_ms,p99_ms,"
+                   "threads,gmac_per_s,peak_gmac_per_s,peak_fraction,kernels\n");
         header = 0;
+        double level_peak = peak;
+        if (level_peak <= 0 && !strcmp(en.device.backend, "cpu"))
+            level_peak = vb_cpu_fma_peak_gmacs() * (en.device.threads > 0 ? en.device.threads : 1);
         for (int i = 0; i < n && rc == VB_EXIT_OK; i++)
-            if (bench_batch(&en, quant, list[i], seconds, &e)) {
+            if (bench_batch(&en, quant, list[i], seconds, level_peak, &e)) {
                 fprintf(stderr, "veribench bench: %s\n", e.msg);
                 rc = e.code ? e.code : VB_EXIT_DEVICE;
             }

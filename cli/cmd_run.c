@@ -95,6 +95,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_FLAG_ROW("scores-csv", "also export scores/<combo>.csv.gz (a,b,label,score,fold;\nslow for large runs: ~50 s for 87M trials on 2 cores)", &cfg.scores_csv),
         VB_OPT_INT_ROW("score-compression", "N", "zlib level of the binary score file, 0..9 (default 0:\nnone, the fastest to write; 1 saves ~10-20%)", &cfg.score_compression, 0, 9),
         VB_OPT_CALL_ROW("shard", "i/N", "embed only shard i of N (0-based) of the samples and save\ntheir templates; no scores or metrics: veribench merge\ncombines the N shard folders (cli/shard.h)", &cfg, parse_shard),
+        VB_OPT_STRING_ROW("attributes", "FILE", "sample attributes CSV sample,<attr>[,<attr>...] for the\ndemographic differentials (LFW: its gender lists as sex\nby default)", &cfg.attributes),
         VB_OPT_END_ROW};
     int rc = vb_options_parse_all(&help, opts, argc, argv);
     if (rc != VB_OPTS_GO)

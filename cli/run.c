@@ -4,6 +4,7 @@
 #include "cli/shard.h"
 #include "reports/metrics_bounded.h"
 #include "reports/score_bin.h"
+#include "datasets/fp_chip.h"
 #include "datasets/chip.h"
 #include "datasets/image.h"
 #include "datasets/registry.h"
@@ -284,6 +285,14 @@ static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal,
 
 /* --calibration-trials: the calibration trials scored with this combination's templates,
  * mapped onto the calibration dataset's sample order. */
+/* CPU time of the process (every thread), in ms: what a comparison costs, whatever the cores. */
+static double process_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* Every trial of ds from the templates: the euclidean distance of descriptors, or for the
  * fingerprint matcher 1 - MCC similarity (cylinders made once per sample). */
 static int score_trials(const vb_run *run, const vb_dataset *ds, const float *desc, const uint8_t *ok, int dim,
@@ -366,6 +375,22 @@ static int open_calibration_trials(vb_run *run, vb_err *e)
     return 0;
 }
 
+/* Sample attributes for the demographic differentials: --attributes FILE, else on LFW its
+ * gender lists when the data folder has them (datasets/attributes.h). */
+static int load_attributes(vb_run *run, vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    if (cfg->attributes)
+        return vb_attributes_read(cfg->attributes, &run->ds, &run->attrs, e);
+    if (strncmp(run->ds.kind, "lfw", 3))
+        return 0;
+    int rc = vb_attributes_lfw_gender(&run->ds, vb_data_dir(), &run->attrs, e);
+    if (rc > 0 && !cfg->quiet)
+        fprintf(stderr, "veribench run: attribute sex from LFW's gender lists: %u of %u samples unlabelled (in both "
+                "lists or in neither)\n", run->attrs.attr[0].n_unlabelled, run->ds.n_samples);
+    return rc < 0 ? -1 : 0;
+}
+
 /* The rows beyond the engine's (c->metrics holds them, from score_and_measure): the model's
  * operating point, intervals, bootstrap and calibration (these two from s, every score in
  * memory, which is loaded only when they run: need_every_score), counts and throughput. */
@@ -377,6 +402,11 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, con
     set_operating_point(run, m, at_threshold);
     vb_metrics_add_intervals(m, run->cfg.confidence);
     if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
+        return -1;
+    /* demographic differentials at the global thresholds just computed (the calibrated one
+     * only when it was evaluated on all trials: reports/demographics.h) */
+    if (vb_demog_from_scores(&run->ds, &run->attrs, s, m, run->cfg.calibration_trials != NULL, run->cfg.confidence,
+                             run->cfg.threads ? run->cfg.threads : cpu_count(), &c->demog, e))
         return -1;
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
@@ -392,11 +422,13 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, con
 }
 
 /* Steps that need every score in memory at once: the subject bootstrap (when within its work
- * limit), calibration, the CSV export. Without them a run's memory does not grow with the
+ * limit), calibration, the CSV export, the demographic differentials (when the run has sample
+ * attributes: LFW's gender lists are found by default). Without them a run's memory does not grow with the
  * trial count. */
 static int need_every_score(const vb_run *run)
 {
-    return bootstrap_fits(run, run->ds.n_trials) || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv;
+    return bootstrap_fits(run, run->ds.n_trials) || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv ||
+           run->attrs.n > 0; /* the demographic differentials (reports/demographics.h) */
 }
 
 /* The running selection of the gallery's worst trials over the chunks: per kind, the global
@@ -469,12 +501,15 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
     }
     memset(at, 0, sizeof *at);
     memset(gallery, 0, sizeof *gallery);
-    c->scoring_s = c->writing_s = c->metrics_s = 0;
+    c->scoring_s = c->writing_s = c->metrics_s = c->match_cpu_ms = 0;
+    c->n_matched = 0;
     for (size_t begin = 0; !rc && begin < n; begin += chunk_n) {
         size_t end = n - begin < chunk_n ? n : begin + chunk_n;
-        double t0 = vb_now();
+        double t0 = vb_now(), cpu0 = process_cpu_ms();
         vb_scores_compute_range(ds, c->templates, c->ok, c->dim, fn, fn_ctx, begin, end, cpu_count(), &chunk);
         double t1 = vb_now();
+        c->match_cpu_ms += process_cpu_ms() - cpu0;
+        c->n_matched += chunk.n - chunk.fta;
         rc = vb_score_writer_put(&w, &chunk, 0, chunk.n, e);
         double t2 = vb_now();
         rc = rc || vb_bounded_add(b, &chunk, e);
@@ -511,6 +546,9 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
                 "metrics %.2fs (%zu sorted runs, %.0f MB spilled)\n", c->label, n, c->scoring_s,
                 n ? c->scoring_s * 1e3 / (double)n : 0.0, bin_path, c->writing_s, c->metrics_s,
                 st.runs[0] + st.runs[1], (double)st.spilled_bytes / 1e6);
+    if (!run->cfg.quiet && run->fingerprint)
+        fprintf(stderr, "veribench run: %s: %zu pairs of prints matched (MCC), %.3f ms CPU per comparison\n",
+                c->label, c->n_matched, c->n_matched ? c->match_cpu_ms / (double)c->n_matched : 0.0);
     return 0;
 }
 
@@ -537,7 +575,7 @@ static int fill_metrics(FILE *f, const vb_run *run)
         if (!c->has_metrics)
             continue;
         const char *prefix[4] = {c->backend, c->device, c->quant, run->cfg.dataset};
-        if (vb_metrics_write_csv(&c->metrics, f, prefix, 4, &e))
+        if (vb_metrics_write_csv(&c->metrics, f, prefix, 4, &e) || vb_demog_write_csv(c->demog, f, prefix, 4, &e))
             return -1;
     }
     return ferror(f);
@@ -568,6 +606,8 @@ static int fill_latency(FILE *f, const vb_run *run)
             snprintf(stage, sizeof stage, "layer:%s", c->layer_names[l]);
             latency_row(f, c, stage, n, c->layer_ms[l]);
         }
+        if (c->n_matched && run->fingerprint) /* images = comparisons here */
+            latency_row(f, c, "match", c->n_matched, c->match_cpu_ms);
     }
     return ferror(f);
 }
@@ -691,6 +731,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
     vb_format_double(run->cfg.confidence, buf); /* shortest text that reads back: 0.95 */
     prov(f, "run", "confidence", buf);
+    prov(f, "run", "attributes", run->attrs.n ? run->attrs.source : "none");
     if (!isnan(run->cfg.target_fmr)) {
         vb_format_double(run->cfg.target_fmr, buf);
         prov(f, "run", "target_fmr", buf);
@@ -887,7 +928,20 @@ static int record_failures(vb_run *run, const vb_template_store *store, vb_err *
 /* gallery/<sample index>.png: the sample's crop as the model saw it, downscaled. A sample
  * that cannot be decoded gets no chip (the page says so); a chip that cannot be written is
  * an error, as every other results file. */
-static int write_chip(vb_run *run, uint32_t sample, char *rel, size_t n, vb_err *e)
+/* Height of a print in the gallery: its minutiae must be visible. */
+#define GALLERY_PRINT_HEIGHT 224
+
+/* A print with the minutiae of its template (c->templates) drawn; plain when it has none. */
+static int make_print_chip(const vb_run_combo *c, uint32_t sample, const vb_image *img, vb_image *chip, vb_err *e)
+{
+    vb_fp_template t;
+    vb_err ignore = {0};
+    int have = c && c->ok && c->ok[sample] &&
+               vb_fp_template_unpack(c->templates + (size_t)sample * c->dim, &t, &ignore) == 0;
+    return vb_fp_chip_make(img, have ? &t : NULL, GALLERY_PRINT_HEIGHT, chip, e);
+}
+
+static int write_chip(vb_run *run, const vb_run_combo *c, uint32_t sample, char *rel, size_t n, vb_err *e)
 {
     const char *path = run->ds.samples[sample].path;
     vb_image img = {0}, chip = {0};
@@ -895,7 +949,9 @@ static int write_chip(vb_run *run, uint32_t sample, char *rel, size_t n, vb_err 
     uint8_t *png = NULL;
     size_t len = 0;
     rel[0] = 0;
-    if (vb_image_load(path, &img, &why) || vb_chip_make(&img, &run->cfg.crop, GALLERY_CHIP_SIZE, path, &chip, &why) ||
+    if (vb_image_load(path, &img, &why) ||
+        (run->fingerprint ? make_print_chip(c, sample, &img, &chip, &why)
+                          : vb_chip_make(&img, &run->cfg.crop, GALLERY_CHIP_SIZE, path, &chip, &why)) ||
         vb_png_encode(&chip, &png, &len, &why)) {
         vb_image_free(&img);
         vb_image_free(&chip);
@@ -930,8 +986,8 @@ static int make_gallery(vb_run *run, vb_run_combo *c, const gallery_pick *g, vb_
             p->score = g->score[genuine][j];
             p->id_a = run->ds.samples[t.a].id, p->id_b = run->ds.samples[t.b].id;
             p->path_a = run->ds.samples[t.a].rel, p->path_b = run->ds.samples[t.b].rel;
-            if (write_chip(run, t.a, p->chip_a, sizeof p->chip_a, e) ||
-                write_chip(run, t.b, p->chip_b, sizeof p->chip_b, e))
+            if (write_chip(run, c, t.a, p->chip_a, sizeof p->chip_a, e) ||
+                write_chip(run, c, t.b, p->chip_b, sizeof p->chip_b, e))
                 return -1;
         }
     }
@@ -1105,6 +1161,31 @@ static void calibrated_marks(vb_run *run)
     }
 }
 
+/* Per combination and attribute: the DET of each group (FNMR of its genuine trials against
+ * the FMR of its same-group impostor pairs), plots/demog-<combo>-<attr>. */
+static int demographic_plots(vb_run *run, vb_run_combo *c, vb_err *e)
+{
+    for (size_t i = 0; c->demog && i < c->demog->n_attrs; i++) {
+        vb_demog_attr *a = &c->demog->attr[i];
+        vb_det_series series[VB_ATTR_MAX_VALUES];
+        size_t n = 0;
+        for (size_t g = 0; g < a->n_groups; g++)
+            if (a->det[g].n)
+                series[n++] = (vb_det_series){a->groups[g], &a->det[g]};
+        if (!n)
+            continue;
+        char prefix[1400], title[400], stem[sizeof a->det_plot];
+        snprintf(stem, sizeof stem, "plots/demog-%s-%s", c->label, a->name);
+        memcpy(a->det_plot, stem, sizeof stem);
+        snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, a->det_plot);
+        snprintf(title, sizeof title, "DET per %s group (same-group impostors): %s on %s", a->name, c->label,
+                 run->cfg.dataset);
+        if (vb_plot_det(prefix, title, series, n, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int make_plots(vb_run *run, vb_err *e)
 {
     calibrated_marks(run);
@@ -1142,7 +1223,7 @@ static int make_plots(vb_run *run, vb_err *e)
         snprintf(prefix, sizeof prefix, "%s/%s", run->cfg.out_dir, c->hist_plot);
         snprintf(title, sizeof title, "Score distributions: %s on %s", c->label, run->cfg.dataset);
         int rc = vb_plot_hist(prefix, title, &c->metrics.hist, e);
-        if (rc < 0)
+        if (rc < 0 || demographic_plots(run, c, e))
             return -1;
     }
     if (!n)
@@ -1230,6 +1311,7 @@ static void result_combo(const vb_run_combo *c, vb_result_combo *r)
     r->timed_images = c->timed_images, r->timed_wall_ms = c->timed_wall_ms;
     r->n_layers = c->n_layers, r->layer_names = c->layer_names, r->layer_ms = c->layer_ms;
     r->gallery = c->gallery, r->n_gallery = c->n_gallery;
+    r->demog = c->demog;
 }
 
 /* The run's failures to acquire in sample order; fta has run->n_fta entries. */
@@ -1327,6 +1409,7 @@ static void free_run(vb_run *run)
     results_lock_fd = -1;
     for (int i = 0; i < run->n_combos; i++) {
         vb_metrics_free(&run->combos[i].metrics);
+        vb_demog_free(run->combos[i].demog);
         free(run->combos[i].templates);
         free(run->combos[i].ok);
     }
@@ -1336,6 +1419,7 @@ static void free_run(vb_run *run)
             free(run->fta_reason[i]);
     free(run->fta_reason);
     free(run->cal_sample);
+    vb_attributes_free(&run->attrs);
     if (run->cfg.calibration_trials)
         vb_dataset_free(&run->cal_ds);
     vb_dataset_free(&run->ds);
@@ -1418,7 +1502,8 @@ int vb_run_main(const vb_run_config *cfg)
         snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
         (cfg->modality >= 0 && vb_dataset_set_modality(&run.ds, (vb_modality)cfg->modality, &e)) ||
-        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e))
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e) ||
+        load_attributes(&run, &e))
         return fail(&run, &e);
     if (run.ds.modality == VB_MODALITY_MIXED) {
         vb_fail(&e, VB_EXIT_USAGE, "dataset %s mixes faces and fingerprints; one model evaluates one modality",

@@ -21,8 +21,10 @@
 #define VB_RUN_H
 
 #include "cli/engine.h"
+#include "datasets/attributes.h"
 #include "datasets/dataset.h"
 #include "models/quantize.h"
+#include "reports/demographics.h"
 #include "reports/gallery.h"
 #include "reports/metrics.h"
 #include "reports/plot.h"
@@ -59,6 +61,7 @@ typedef struct vb_run_config {
                                           veribench merge combines the shards (cli/shard.h) */
     int n_shard_args;              /* the run's options without --out/--shard/--restart, */
     char **shard_args;             /* written to shard.csv for merge to run them again */
+    const char *attributes;        /* --attributes: sample attributes side file (datasets/attributes.h) */
 } vb_run_config;
 
 /* Everything measured for one combination (also what the report prints). */
@@ -82,6 +85,8 @@ typedef struct vb_run_combo {
     double scoring_s;         /* wall time of scoring every trial */
     double writing_s;         /* wall time of writing the score file(s) */
     double metrics_s;         /* wall time of the metrics step */
+    double match_cpu_ms;      /* fingerprints: CPU time (all threads) of the comparisons */
+    size_t n_matched;         /* ... and how many there were (FTA trials excluded) */
     int has_drift;            /* cosine of each template against the fp32 one, same backend */
     double drift_mean, drift_worst;
     size_t drift_count;
@@ -94,6 +99,7 @@ typedef struct vb_run_combo {
     int has_calibrated_mark;
     vb_gallery_pair gallery[2 * VB_GALLERY_PAIRS]; /* worst errors, for report.html */
     size_t n_gallery;
+    vb_demog *demog;          /* demographic differentials (NULL without attributes) */
 } vb_run_combo;
 
 typedef struct vb_run {
@@ -115,6 +121,7 @@ typedef struct vb_run {
     vb_fp_params fp;          /* its parameters: scores are 1 - MCC similarity */
     vb_dataset cal_ds;        /* --calibration-trials: its trials over the same samples */
     uint32_t *cal_sample;     /* cal_ds sample -> run.ds sample; NULL without that option */
+    vb_attributes attrs;      /* sample attributes: --attributes, or LFW's gender lists */
 } vb_run;
 
 /* Run everything; returns an exit code (core/common.h) after printing errors. */

@@ -427,8 +427,67 @@ static int decode_pnm(const uint8_t *d, size_t size, const char *path, vb_image 
     return 0;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* BMP (Windows bitmap, as FVC2000/2004 and many sensors ship prints): uncompressed 8-bit
+ * palette, 24-bit BGR or 32-bit BGRX, bottom-up or top-down. A palette of greys decodes to
+ * one channel, any other to RGB. Compressed or 1/4/16-bit bitmaps are refused by name. */
+static int decode_bmp(const uint8_t *d, size_t size, const char *path, vb_image *img, vb_err *e)
+{
+    if (size < 54)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: truncated BMP header", path);
+    uint32_t offset = le32(d + 10), dib = le32(d + 14), compression = le32(d + 30), colors = le32(d + 46);
+    int32_t w = (int32_t)le32(d + 18), h = (int32_t)le32(d + 22);
+    unsigned planes = d[26] | d[27] << 8, bpp = d[28] | d[29] << 8;
+    if (dib < 40 || dib > size - 14 || planes != 1)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported BMP header (size %u, planes %u)", path, dib, planes);
+    if (compression != 0 || (bpp != 8 && bpp != 24 && bpp != 32))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported BMP: %u bits per pixel, compression %u (8, 24 or 32 bits, "
+                       "uncompressed)", path, bpp, compression);
+    int top_down = h < 0;
+    int64_t ah = h < 0 ? -(int64_t)h : h;
+    if (w < 1 || ah < 1 || w > 65535 || ah > 65535)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: BMP size %dx%lld out of range", path, (int)w, (long long)ah);
+    const uint8_t *pal = d + 14 + dib;
+    size_t n_pal = bpp == 8 ? (colors ? colors : 256) : 0;
+    if (n_pal > 256 || (size_t)(pal - d) + 4 * n_pal > size)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: BMP palette of %zu colours does not fit", path, n_pal);
+    int gray = bpp == 8;
+    for (size_t i = 0; i < n_pal && gray; i++)
+        gray = pal[4 * i] == pal[4 * i + 1] && pal[4 * i] == pal[4 * i + 2];
+    size_t stride = ((size_t)w * bpp + 31) / 32 * 4;
+    if (offset > size || (size - offset) / stride < (size_t)ah)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: truncated BMP pixel data", path);
+    if (alloc_pixels(img, (int)w, (int)ah, gray ? 1 : 3, path, e))
+        return -1;
+    for (int64_t y = 0; y < ah; y++) {
+        const uint8_t *row = d + offset + stride * (size_t)(top_down ? y : ah - 1 - y);
+        uint8_t *out = img->px + (size_t)y * w * img->c;
+        for (int32_t x = 0; x < w; x++) {
+            const uint8_t *p = bpp == 8 ? NULL : row + (size_t)x * (bpp / 8);
+            if (bpp == 8) {
+                if (row[x] >= n_pal) {
+                    vb_image_free(img);
+                    return vb_fail(e, VB_EXIT_INPUT, "%s: BMP pixel index %u outside the palette", path, row[x]);
+                }
+                p = pal + 4 * row[x];
+            }
+            if (gray)
+                out[x] = p[0];
+            else
+                out[3 * x] = p[2], out[3 * x + 1] = p[1], out[3 * x + 2] = p[0];
+        }
+    }
+    return 0;
+}
+
 int vb_image_decode(const uint8_t *data, size_t size, const char *path, vb_image *img, vb_err *e)
 {
+    if (size >= 2 && data[0] == 'B' && data[1] == 'M')
+        return decode_bmp(data, size, path, img, e);
     memset(img, 0, sizeof *img);
     if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
         return decode_jpeg(data, size, path, img, e);
@@ -438,7 +497,7 @@ int vb_image_decode(const uint8_t *data, size_t size, const char *path, vb_image
         return decode_pnm(data, size, path, img, e);
     if (size >= 4 && (!memcmp(data, "II*\0", 4) || !memcmp(data, "MM\0*", 4)))
         return vb_fail(e, VB_EXIT_INPUT, "%s: TIFF must be read from a file", path);
-    return vb_fail(e, VB_EXIT_INPUT, "%s: unknown image format (expected JPEG, PNG, TIFF or PGM/PPM)%s",
+    return vb_fail(e, VB_EXIT_INPUT, "%s: unknown image format (expected JPEG, PNG, TIFF, BMP or PGM/PPM)%s",
                    path, size == 0 ? ": file is empty" : "");
 }
 

@@ -1,6 +1,6 @@
 /* Image decoding: JPEG (libjpeg-turbo, default settings; CMYK/YCCK folded to RGB), PNG
- * (libpng, every bit depth and colour type), 8/16-bit grayscale/RGB TIFF (libtiff) and
- * PGM/PPM (maxval 1..65535). Pixels are decoded exactly as stored, 16-bit samples rounded
+ * (libpng, every bit depth and colour type), 8/16-bit grayscale/RGB TIFF (libtiff),
+ * PGM/PPM (maxval 1..65535) and uncompressed 8/24/32-bit BMP. Pixels are decoded exactly as stored, 16-bit samples rounded
  * to 8 bits, with no gamma or colour management; alpha is composited on black. The format is detected from the file's first bytes, not
  * its name. Corrupt or truncated files are errors naming the file (libjpeg's "premature
  * end of data" warning included: a half-gray image is never passed on as a face). */

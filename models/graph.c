@@ -15,6 +15,19 @@ const char *vb_op_name(vb_op op)
     return (op >= 0 && op < VB_OP_COUNT) ? op_names[op] : "?";
 }
 
+double vb_graph_macs(const vb_graph *g)
+{
+    double macs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const vb_node *n = &g->nodes[i];
+        if (n->op == VB_OP_CONV2D)
+            macs += (double)n->h * n->w * n->c * n->kh * n->kw * g->nodes[n->src[0]].c;
+        else if (n->op == VB_OP_FC)
+            macs += (double)n->c * vb_node_size(&g->nodes[n->src[0]]);
+    }
+    return macs;
+}
+
 size_t vb_node_size(const vb_node *n)
 {
     return (size_t)n->h * n->w * n->c;

@@ -74,6 +74,9 @@ int vb_graph_fc(vb_graph *g, int src, const char *name, const vb_tensor *w, cons
 
 /* Floats of one image's output of node i. */
 size_t vb_node_size(const vb_node *n);
+/* Multiply-accumulates of one image through the graph (conv and fc; the cheap element-wise
+ * ops are not counted), for GMAC/s figures. */
+double vb_graph_macs(const vb_graph *g);
 /* Largest per-image activation in the graph, in floats. */
 size_t vb_graph_max_activation(const vb_graph *g);
 

@@ -8,6 +8,7 @@
 #include "core/csv_read.h"
 #include "core/files.h"
 #include "core/parse.h"
+#include "reports/demographics.h"
 #include "reports/metrics.h"
 
 const char *const vb_gate_op_text[] = {"<=", ">=", "<", ">", "max_increase", "max_decrease"};
@@ -23,7 +24,8 @@ static int is_regression(vb_gate_op op)
 /* name is a table metric, or one with an interval suffix; 1 when known. */
 static int known_metric(const char *name)
 {
-    if (vb_metric_find(name))
+    vb_demog_name demog;
+    if (vb_metric_find(name) || vb_demog_parse_name(name, &demog))
         return 1;
     char base[128];
     size_t n = strlen(name);
@@ -129,14 +131,16 @@ static int parse_metric(const char *text, vb_gate_rule *r, const char *where, vb
     if (strlen(text) >= sizeof r->metric || !known_metric(text))
         return vb_fail(e, VB_EXIT_USAGE,
                        "%s: unknown metric '%s' (a metrics.csv name of reports/metrics.h, optionally with "
-                       "_ci_low, _ci_high, _wilson_*, _boot_*)",
+                       "_ci_low, _ci_high, _wilson_*, _boot_*, or a demographic row of reports/demographics.h "
+                       "such as sex:fmr_ratio@fmr=1e-3)",
                        where, text);
     strcpy(r->metric, text);
     if (r->bound == VB_GATE_VALUE) {
         strcpy(r->row, text);
         return 0;
     }
-    if (!vb_metric_find(text))
+    vb_demog_name demog;
+    if (!vb_metric_find(text) && !(vb_demog_parse_name(text, &demog) && demog.has_interval))
         return vb_fail(e, VB_EXIT_USAGE, "%s: bound %s takes a metric without interval suffix, not '%s'", where,
                        vb_gate_bound_text[r->bound], text);
     snprintf(r->row, sizeof r->row, "%s%s", text, r->bound == VB_GATE_UPPER ? "_ci_high" : "_ci_low");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reports/demographics.h"
 #include "reports/gate.h"
 #include "reports/format.h"
 #include "reports/results.h"
@@ -194,6 +195,19 @@ static void caveats(FILE *f, const vb_results *run)
     fprintf(f, "\n");
 }
 
+/* Error rates per group of each sample attribute (reports/demographics.h). */
+static void demographics(FILE *f, const vb_results *run)
+{
+    int any = 0;
+    for (int i = 0; i < run->n_combos; i++)
+        any |= run->combos[i].demog && run->combos[i].demog->n_attrs;
+    if (!any)
+        return;
+    fprintf(f, "## Demographic differentials\n\n");
+    for (int i = 0; i < run->n_combos; i++)
+        vb_demog_write_md(f, run->combos[i].label, run->combos[i].demog);
+}
+
 /* `veribench report --gate`: the verdict and every check, first thing after the header. */
 static void verdict(FILE *f, const vb_results *run)
 {
@@ -231,6 +245,7 @@ int vb_report_write_md(FILE *f, const vb_results *run)
         fprintf(f, "Plots were skipped%s%s.\n\n", run->plot_error[0] ? ": " : " (gnuplot not available or --no-plots)",
                 run->plot_error);
     caveats(f, run);
+    demographics(f, run);
     fprintf(f, "## Per combination\n\n");
     for (int i = 0; i < run->n_combos; i++)
         details(f, &run->combos[i]);

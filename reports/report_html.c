@@ -11,6 +11,7 @@
 
 #include "reports/gate.h"
 #include "reports/format.h"
+#include "reports/demographics.h"
 #include "reports/results.h"
 
 /* ---- escaping and inlining ---- */
@@ -319,6 +320,60 @@ static void plots(FILE *f, const vb_results *r)
     }
 }
 
+static void demog_line(void *arg, const char *const *cells, size_t n)
+{
+    FILE *f = arg;
+    fputs("<tr>", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("<td>", f);
+        esc(f, cells[i]);
+        fputs("</td>", f);
+    }
+    fputs("</tr>\n", f);
+}
+
+static void demog_attr(FILE *f, const vb_results *r, const char *combo, const vb_demog *d, const vb_demog_attr *a)
+{
+    char summary[2048], level[64], alt[200];
+    vb_demog_attr_summary(a, summary, sizeof summary);
+    snprintf(level, sizeof level, " Level %g%%.", 100 * d->level);
+    fputs("<h3>", f);
+    esc(f, a->name);
+    fputs(" — ", f);
+    esc(f, combo);
+    fputs("</h3>\n<p>", f);
+    esc(f, summary);
+    fputs("</p>\n<p class=\"note\">", f);
+    esc(f, vb_demog_explanation);
+    esc(f, level);
+    fputs("</p>\n<table>\n<tr>", f);
+    for (size_t c = 0; c < VB_DEMOG_COLUMNS; c++) {
+        fputs("<th>", f);
+        esc(f, vb_demog_columns[c]);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    vb_demog_table(d, a, demog_line, f);
+    fputs("</table>\n", f);
+    snprintf(alt, sizeof alt, "DET per %s group: FNMR of each group against the FMR of its same-group impostor pairs",
+             a->name);
+    plot(f, r, a->det_plot, alt);
+}
+
+/* Error rates per group of each sample attribute (reports/demographics.h). */
+static void demographics(FILE *f, const vb_results *r)
+{
+    int any = 0;
+    for (int i = 0; i < r->n_combos; i++)
+        any |= r->combos[i].demog && r->combos[i].demog->n_attrs;
+    if (!any)
+        return;
+    fputs("<h2 id=\"demographics\">Demographic differentials</h2>\n", f);
+    for (int i = 0; i < r->n_combos; i++)
+        for (size_t j = 0; r->combos[i].demog && j < r->combos[i].demog->n_attrs; j++)
+            demog_attr(f, r, r->combos[i].label, r->combos[i].demog, &r->combos[i].demog->attr[j]);
+}
+
 static void latency(FILE *f, const vb_results *r)
 {
     fputs("<h2 id=\"latency\">Latency</h2>\n<table><tr><th>combination</th><th>faces/s</th><th>ms/face "
@@ -446,6 +501,7 @@ int vb_report_write_html(FILE *f, const vb_results *r)
     for (int i = 0; i < r->n_combos; i++)
         metrics_table(f, &r->combos[i]);
     plots(f, r);
+    demographics(f, r);
     latency(f, r);
     gallery(f, r);
     failures(f, r);

@@ -65,6 +65,8 @@ typedef struct vb_result_combo {
      * EER point come from metrics */
     const vb_det_mark *extra_marks;
     size_t n_extra_marks;
+    /* demographic differentials (reports/demographics.h); NULL when none */
+    const struct vb_demog *demog;
 } vb_result_combo;
 
 typedef struct vb_results {

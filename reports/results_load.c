@@ -8,6 +8,7 @@
 #include "core/csv_read.h"
 #include "core/parse.h"
 #include "reports/results_load.h"
+#include "reports/demographics.h"
 
 /* A copy of text owned by the store (NULL reads as ""); NULL on allocation failure. */
 static const char *keep(vb_results_store *st, const char *text, vb_err *e)
@@ -44,6 +45,9 @@ void vb_results_store_free(vb_results_store *st)
     free(st->layer_names);
     free(st->layer_ms);
     free(st->combos);
+    for (int i = 0; st->demog && i < st->n_combos; i++)
+        vb_demog_free(st->demog[i]);
+    free(st->demog);
     free(st->marks);
     free(st->mark_labels);
     free(st->fta);
@@ -93,6 +97,38 @@ static size_t count_of(double v)
     return isnan(v) || v < 0 ? 0 : (size_t)v;
 }
 
+/* The demographic rows of c (reports/demographics.h), with the level and thresholds of the
+ * combination's metrics and the per-group DET plots found under dir; NULL when c has none. */
+static int demog_from_rows(const vb_rf_combo *c, const vb_metrics *m, const char *dir, const char *label,
+                           vb_demog **out, vb_err *e)
+{
+    vb_demog *d = NULL;
+    for (size_t i = 0; i < c->n_rows; i++) {
+        vb_demog_name name;
+        if (!vb_demog_parse_name(c->rows[i].name, &name))
+            continue;
+        if (!d && !(d = vb_demog_new(e)))
+            return -1;
+        if (vb_demog_set_row(d, c->rows[i].name, c->rows[i].value) < 0) {
+            vb_demog_free(d);
+            return vb_fail(e, VB_EXIT_INPUT, "%s/metrics.csv:%ld: %s: more attributes, groups or points than a "
+                           "report holds", dir, c->rows[i].line, c->rows[i].name);
+        }
+    }
+    if (d) {
+        vb_demog_set_context(d, m);
+        for (size_t a = 0; a < d->n_attrs; a++) {
+            char stem[sizeof d->attr[a].det_plot], path[8192];
+            snprintf(stem, sizeof stem, "plots/demog-%s-%s", label, d->attr[a].name);
+            snprintf(path, sizeof path, "%s/%s.png", dir, stem);
+            if (access(path, R_OK) == 0)
+                memcpy(d->attr[a].det_plot, stem, sizeof stem);
+        }
+    }
+    *out = d;
+    return 0;
+}
+
 /* One combination: identity, typed metrics, device from provenance, plot stem. */
 static int fill_combo(const vb_results_folder *rf, const char *dir, int i, vb_results_store *st, vb_err *e)
 {
@@ -131,6 +167,9 @@ static int fill_combo(const vb_results_folder *rf, const char *dir, int i, vb_re
         st->marks[i] = (vb_det_mark){st->mark_labels[i], m->calibrated_fmr, m->calibrated_fnmr};
         k->extra_marks = &st->marks[i], k->n_extra_marks = 1;
     }
+    if (demog_from_rows(c, m, dir, k->label, &st->demog[i], e))
+        return -1;
+    k->demog = st->demog[i];
     return 0;
 }
 
@@ -354,7 +393,7 @@ static int load(const vb_results_folder *rf, const char *dir, vb_results_store *
     size_t n = rf->n_combos + 1;
     if (!(st->combos = vb_calloc(n, sizeof *st->combos, e)) || !(st->gallery = vb_calloc(n, sizeof *st->gallery, e)) ||
         !(st->layer_names = vb_calloc(n, sizeof *st->layer_names, e)) || !(st->layer_ms = vb_calloc(n, sizeof *st->layer_ms, e)) ||
-        !(st->marks = vb_calloc(n, sizeof *st->marks, e)) || !(st->mark_labels = vb_calloc(n, sizeof *st->mark_labels, e)))
+        !(st->marks = vb_calloc(n, sizeof *st->marks, e)) || !(st->demog = vb_calloc(n, sizeof *st->demog, e)) || !(st->mark_labels = vb_calloc(n, sizeof *st->mark_labels, e)))
         return -1;
     for (int i = 0; i < st->n_combos; i++)
         if (fill_combo(rf, dir, i, st, e))

@@ -18,6 +18,10 @@
  *       combination with group MODEL_THRESHOLD. Genuine/impostor trials: the first
  *       combination's genuine/impostor rows. n_folds: accuracy_10fold_folds of the first
  *       combination with KFOLD, else 0.
+ *   demographic rows of metrics.csv (`sex=F:fnmr@threshold`, ...: reports/demographics.h) fill
+ *                   the combination's demog model, read as written (no recomputation); its
+ *                   level is the `confidence` row, its thresholds the engine's rows; the per-
+ *                   group DET plots/demog-<label>-<attr> when the .png exists.
  *   failures.csv    (optional) sample,path,reason.
  *   latency.csv     (optional) per combination: stage embed_wall (timed images, wall ms)
  *                   and layer:<name> (ms_per_image x images per layer, in file order; the
@@ -46,6 +50,7 @@ typedef struct vb_results_store {
     char (**layer_names)[96];  /* per combination (latency.csv) */
     double **layer_ms;
     vb_det_mark *marks;        /* per combination: the calibrated point */
+    struct vb_demog **demog;   /* per combination: demographic rows (reports/demographics.h) or NULL */
     char (*mark_labels)[64];
     vb_fta_entry *fta;
     vb_provenance_kv *prov;

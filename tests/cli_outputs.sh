@@ -40,6 +40,13 @@ expect_exit 2 "bench --seconds -1 names the value" -- $VB bench --model "$M" --s
 expect_grep "'-1'" "$CLI_TMP/err" "the bad value is quoted"
 expect_exit 2 "empty --quant" -- $VB bench --model "$M" --quant=
 expect_exit 2 "run --out ''" -- $VB run --model "$M" --dataset lfw --out ''
+# Issue 13 item 4: the bench CSV carries threads, GMAC/s, the peak and the kernel family.
+expect_exit 0 "bench with --peak" -- $VB bench --model "$M" --seconds 0 --threads 1 --peak 100
+awk -F, 'NR == 1 && $12 == "threads" && $13 == "gmac_per_s" && $14 == "peak_gmac_per_s" && $15 == "peak_fraction" &&
+         $16 == "kernels" {h = 1}
+         NR == 2 && NF == 16 && $12 == 1 && $13 > 0 && $14 == "100.0" && $15 > 0 && $16 != "" {r = 1}
+         END {exit !(h && r)}' "$CLI_TMP/out" && ok || not_ok "bench CSV lacks threads/gmac/peak/kernels: $(cat "$CLI_TMP/out")"
+expect_exit 2 "bench --peak -1" -- $VB bench --model "$M" --peak -1
 expect_exit 2 "bench unknown backend" -- $VB bench --model "$M" --backend nosuch
 [ ! -s "$CLI_TMP/out" ] && ok || not_ok "bench --backend nosuch printed the CSV header"
 expect_exit 2 "unknown option" -- $VB embed --nosuch x.jpg

@@ -2,10 +2,11 @@
  * tests/test-backend-ops.cpp. Each row of `cases` builds a small graph (awkward shapes,
  * weight types F32/F16/Q8_0/Q4_0, strides, paddings, kernel sizes, batches 1..5) and runs
  * it on cpu:ref and on every available variant:
- *   cpu           the fast path (SIMD kernels where the CPU has them), 3 threads (an odd
- *                 split of the rows)
- *   cpu-portable  the fast path with the portable C kernels forced (vb_fast_set_simd(0)),
- *                 2 threads
+ *   cpu           the fast path with the best kernels the CPU has (AVX-512 where present),
+ *                 3 threads (an odd split of the rows)
+ *   cpu-avx2      the fast path with the AVX2+FMA kernels forced (vb_fast_set_kernels), 2
+ *                 threads (skipped on a CPU without AVX2+FMA)
+ *   cpu-portable  the fast path with the portable C kernels forced, 2 threads
  *   vulkan-fp32   Vulkan, fp32 shader variants, validation layer on (any message fails)
  *   vulkan-fp16   Vulkan, fp16 variants (where the device has fp16 storage/arithmetic)
  * Every node a variant materializes is compared with cpu:ref (NMSE and max-abs); nodes it
@@ -14,6 +15,10 @@
  *
  * A new op: one row in `kinds` (how to build its graph, whether the CPU fast path runs
  * the reference op itself) and rows in `cases`.
+ *
+ * Besides the tolerances: the fast path's outputs are bit-identical for 1, 2 and 3 threads,
+ * and between the AVX2 and AVX-512 kernels (both one FMA per step in the same order; see
+ * backends/cpu/fast_ops.h).
  *
  * Tolerances (inputs in [-1, 1], weights in [-0.3, 0.3], reductions K <= 600):
  *  exact: ops the CPU fast path runs with the reference code itself (pool, mean, affine,
@@ -216,18 +221,19 @@ typedef struct variant {
     const char *name;
     vb_backend *b;     /* NULL: not available here (skipped) */
     int cpu;           /* the CPU fast path: exact on the reference ops */
-    int simd;          /* cpu: vb_fast_set_simd */
+    vb_fast_kernels kernels; /* cpu: vb_fast_set_kernels */
     tol t;
     int cases, failed; /* cases run, cases with a failed check */
 } variant;
 
-enum { V_CPU, V_CPU_PORTABLE, V_VK32, V_VK16, V_COUNT };
+enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_VK32, V_VK16, V_COUNT };
 
 static variant variants[V_COUNT] = {
-    [V_CPU] = {"cpu", NULL, 1, 1, TOL_F32, 0, 0},
-    [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, 0, TOL_F32, 0, 0},
-    [V_VK32] = {"vulkan-fp32", NULL, 0, 1, TOL_F32, 0, 0},
-    [V_VK16] = {"vulkan-fp16", NULL, 0, 1, TOL_F16, 0, 0},
+    [V_CPU] = {"cpu", NULL, 1, VB_KERNELS_BEST, TOL_F32, 0, 0},
+    [V_CPU_AVX2] = {"cpu-avx2", NULL, 1, VB_KERNELS_AVX2, TOL_F32, 0, 0},
+    [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, VB_KERNELS_PORTABLE, TOL_F32, 0, 0},
+    [V_VK32] = {"vulkan-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
+    [V_VK16] = {"vulkan-fp16", NULL, 0, VB_KERNELS_BEST, TOL_F16, 0, 0},
 };
 
 static vb_backend *cpu_ref;
@@ -282,9 +288,9 @@ static worst check_variant(variant *v, const char *label, const vb_graph *g, con
     capture got;
     cap_alloc(&got, g, batch);
     if (v->cpu)
-        vb_fast_set_simd(v->simd);
+        vb_fast_set_kernels(v->kernels);
     int rc = run_on(v->b, g, x, batch, &got);
-    vb_fast_set_simd(1);
+    vb_fast_set_kernels(VB_KERNELS_BEST);
     if (rc == 0) {
         int materialized = 0;
         for (int i = 0; i < g->n_nodes; i++) {
@@ -357,6 +363,62 @@ static void test_all_cases(void)
         run_case(i, &cases[i]);
 }
 
+/* The fast path's outputs are bit-identical whatever the thread count (1, 2, 3: different
+ * row blocks and panel groups per task) and between the AVX2 and AVX-512 kernels, on
+ * shapes that cut K into several blocks, the rows into several blocks and, with few rows,
+ * the panels into groups. */
+static void test_cpu_bitwise_across_threads_and_kernels(void)
+{
+    static const op_case shapes[] = {
+        {K_CONV, 24, 24, 40, 2, .cout = 72, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .relu = 1},
+        {K_CONV, 3, 3, 256, 1, .cout = 100, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1},
+        {K_FC, 1, 1, 300, 3, .cout = 70, .bias = 1},
+        {K_NET, 19, 17, 3, 3, .cout = 0},
+    };
+    vb_backend *b[3] = {NULL, NULL, NULL};
+    vb_err e = {0};
+    for (int t = 0; t < 3; t++) {
+        vb_backend_opts o = {.device_index = -1, .threads = t + 1};
+        CHECKF(vb_backend_init_named("cpu", &o, &b[t], &e) == 0, "cpu %d threads: %s", t + 1, e.msg);
+    }
+    for (size_t i = 0; i < VB_ARRAY_LEN(shapes) && b[0] && b[1] && b[2]; i++) {
+        const op_case *c = &shapes[i];
+        tgraph t;
+        tg_init(&t, c->h, c->w, c->c);
+        int out = kinds[c->kind].build(&t, c, 4242 + (unsigned)i);
+        CHECKF(out >= 0, "shape %zu: %s", i, t.err.msg);
+        if (out < 0) {
+            tg_free(&t);
+            continue;
+        }
+        tg_finish(&t, out);
+        size_t in_size = vb_node_size(&t.g.nodes[0]) * (size_t)c->batch, out_size = (size_t)c->batch * t.g.out_dim;
+        float *x = malloc(in_size * sizeof(float));
+        vb_test_fill_random(x, in_size, 99 + (unsigned)i, -1.0f, 1.0f);
+        capture got[4];
+        for (int r = 0; r < 4; r++) {
+            cap_alloc(&got[r], &t.g, c->batch);
+            /* runs 0-2: 1, 2, 3 threads, best kernels; run 3: 3 threads, AVX2 */
+            vb_fast_set_kernels(r == 3 ? VB_KERNELS_AVX2 : VB_KERNELS_BEST);
+            run_on(b[r == 3 ? 2 : r], &t.g, x, c->batch, &got[r]);
+            vb_fast_set_kernels(VB_KERNELS_BEST);
+        }
+        for (int r = 1; r < 4; r++) {
+            if (r == 3 && !vb_fast_has_kernels(VB_KERNELS_AVX2))
+                continue;
+            CHECKF(memcmp(got[r].out, got[0].out, out_size * sizeof(float)) == 0,
+                   "shape %zu: %s differs from 1 thread (%s)", i, r == 3 ? "AVX2 kernels" : "more threads",
+                   vb_fast_kernel_family());
+        }
+        for (int r = 0; r < 4; r++)
+            cap_free(&got[r]);
+        free(x);
+        tg_free(&t);
+    }
+    for (int t = 0; t < 3; t++)
+        vb_backend_free(b[t]);
+}
+
 /* The Vulkan variants: NULL columns, with a note, on a machine without Vulkan or fp16. */
 static void open_vulkan(void)
 {
@@ -383,8 +445,11 @@ static void open_cpu(void)
     CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
     CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU].b, &e) == 0, "cpu: %s", e.msg);
     CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_PORTABLE].b, &e) == 0, "cpu: %s", e.msg);
-    if (strcmp(vb_fast_kernel_family(), "portable") == 0)
-        printf("note: this CPU runs the portable kernels on both cpu columns (no AVX2+FMA)\n");
+    if (vb_fast_has_kernels(VB_KERNELS_AVX2))
+        CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_AVX2].b, &e) == 0, "cpu: %s", e.msg);
+    else
+        printf("note: no AVX2+FMA on this CPU: cpu-avx2 skipped\n");
+    printf("note: the cpu column runs the %s kernels\n", vb_fast_kernel_family());
 }
 
 int main(void)
@@ -393,6 +458,7 @@ int main(void)
     open_cpu();
     if (cpu_ref)
         RUN(test_all_cases);
+    RUN(test_cpu_bitwise_across_threads_and_kernels);
     printf("backend-ops:");
     for (int k = 0; k < V_COUNT; k++) {
         if (variants[k].b)

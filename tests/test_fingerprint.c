@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "datasets/image.h"
 #include "datasets/synth_fp.h"
 #include "models/fingerprint.h"
 #include "tests/testlib.h"
@@ -148,8 +149,56 @@ static void test_generator_is_deterministic(void)
     CHECK(vb_synth_fp_master(8, W, H, b, &e) == 0 && memcmp(a, b, sizeof a) != 0);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v & 255, p[1] = v >> 8 & 255, p[2] = v >> 16 & 255, p[3] = v >> 24;
+}
+
+/* A BMP header for a w x h bitmap of bpp bits (h < 0: top-down), palette of n entries. */
+static size_t bmp_header(uint8_t *b, int w, int h, int bpp, int n_pal)
+{
+    memset(b, 0, 54);
+    b[0] = 'B', b[1] = 'M';
+    put32(b + 10, 54 + 4 * n_pal);
+    put32(b + 14, 40);
+    put32(b + 18, (uint32_t)w);
+    put32(b + 22, (uint32_t)h);
+    b[26] = 1, b[28] = (uint8_t)bpp;
+    put32(b + 46, (uint32_t)n_pal);
+    return 54;
+}
+
+/* Prints decode from BMP: 8-bit grey palette bottom-up (rows padded to 4 bytes), 24-bit
+ * top-down; truncated and 4-bit bitmaps refused. */
+static void test_bmp(void)
+{
+    uint8_t b[2048];
+    size_t n = bmp_header(b, 5, 2, 8, 256);
+    for (int i = 0; i < 256; i++)
+        b[n + 4 * i] = b[n + 4 * i + 1] = b[n + 4 * i + 2] = (uint8_t)i, b[n + 4 * i + 3] = 0;
+    n += 1024;
+    const uint8_t rows[2][8] = {{10, 11, 12, 13, 14, 0, 0, 0}, {20, 21, 22, 23, 24, 0, 0, 0}}; /* bottom row first */
+    memcpy(b + n, rows, sizeof rows);
+    n += sizeof rows;
+    vb_image img;
+    vb_err e = {0};
+    CHECK(vb_image_decode(b, n, "g.bmp", &img, &e) == 0 && img.c == 1 && img.w == 5 && img.h == 2);
+    CHECK(img.px[0] == 20 && img.px[4] == 24 && img.px[5] == 10 && img.px[9] == 14);
+    vb_image_free(&img);
+    CHECK(vb_image_decode(b, n - 1, "g.bmp", &img, &e) != 0 && strstr(e.msg, "truncated"));
+    n = bmp_header(b, 2, -1, 24, 0);
+    const uint8_t px[8] = {1, 2, 3, 4, 5, 6, 0, 0}; /* BGR BGR, padded */
+    memcpy(b + n, px, sizeof px);
+    CHECK(vb_image_decode(b, n + 8, "c.bmp", &img, &e) == 0 && img.c == 3 && img.px[0] == 3 && img.px[2] == 1 &&
+          img.px[3] == 6);
+    vb_image_free(&img);
+    bmp_header(b, 2, 1, 4, 16);
+    CHECK(vb_image_decode(b, 200, "4.bmp", &img, &e) != 0 && strstr(e.msg, "4 bits"));
+}
+
 int main(void)
 {
+    RUN(test_bmp);
     RUN(test_known_minutiae);
     RUN(test_template_records);
     RUN(test_model_file);

@@ -1,11 +1,16 @@
-/* The CPU backend: executes a vb_graph node by node. Two paths:
- *   reference (cpu:ref): backends/cpu/ref_ops.c, the definition every kernel is checked against;
- *   fast (cpu):          im2col + packed GEMM for conv/fc (backends/cpu/fast_ops.c), the
- *                        reference ops for the cheap element-wise and pooling ops.
- * The reference path decodes weights of any stored type to fp32 once at load (the
- * "dequantized reference" every kernel is tested against); the fast path packs them in
- * their stored type (F32, F16, Q8_0, Q4_0) and its GEMM kernels convert them in registers,
- * so a quantized model also takes less memory and bandwidth here. */
+/* The CPU backend: executes a vb_graph. Two paths:
+ *   reference (cpu:ref): backends/cpu/ref_ops.c node by node on one thread, the definition
+ *                        every kernel is checked against; weights decoded to fp32 at load;
+ *   fast (cpu):          backends/cpu/fast_ops.c on a persistent thread pool (threadpool.h): conv
+ *                        and fc as a packed, blocked GEMM whose epilogue also does the
+ *                        affine, residual add and ReLU that follow it (one step instead of
+ *                        up to four passes over the activations), and every other op split
+ *                        over the threads too. Weights of any stored type are decoded and
+ *                        packed into fp32 panels once at load.
+ * The graph is executed as a list of steps: a step is one node, or on the fast path a
+ * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu]; activation buffers are
+ * planned over the steps (backends/plan.h), and nodes fused away read NAN when asked for
+ * (backends/backend.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +21,23 @@
 #include "backends/backend_impl.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/fast_ops.h"
+#include "backends/cpu/threadpool.h"
 #include "backends/cpu/ref_ops.h"
 #include "backends/plan.h"
 
 typedef struct cpu_backend {
     vb_backend_opts opts;
     int threads;
+    vb_tpool *pool; /* fast path: the worker threads, alive as long as the backend */
 } cpu_backend;
+
+/* One step of execution: a node, or a fused group ending at `last`. */
+typedef struct cpu_step {
+    int node;               /* the first node (the conv/fc of a group) */
+    int affine, add, relu;  /* fused nodes, -1 when absent */
+    int res;                /* add: the node supplying the residual (the add's other input) */
+    int last;               /* the node whose output the step produces */
+} cpu_step;
 
 typedef struct node_weights {
     float *w32;               /* reference path: decoded weights ([cout][K] / [out][in]) */
@@ -33,13 +48,18 @@ typedef struct cpu_prepared {
     cpu_backend *be;
     const vb_graph *g;
     node_weights *weights;   /* per node */
-    int *slot;               /* per node: activation buffer slot */
+    cpu_step steps[VB_GRAPH_MAX_NODES];
+    int n_steps;
+    int node_step[VB_GRAPH_MAX_NODES]; /* the step producing each node's output, -1: fused away */
+    int *slot;               /* per step: activation buffer slot */
     int n_slots;
     size_t *slot_floats;     /* per-image capacity of each slot */
     float **slot_buf;
     int batch_cap;
-    float *scratch;          /* im2col */
-    size_t scratch_floats;   /* per image */
+    float *scratch;          /* fast path: per-thread GEMM scratch, threads blocks */
+    size_t scratch_floats;   /* per thread */
+    float *padded;           /* fast path: zero-padded conv input (implicit GEMM) */
+    size_t padded_floats;    /* per image */
 } cpu_prepared;
 
 static void cpu_model_name(char *out, size_t n)
@@ -78,9 +98,11 @@ static void fill_info(vb_device_info *info, int reference, int threads)
     if (reference)
         snprintf(info->driver, sizeof info->driver, "fp32 reference path, 1 thread");
     else
-        snprintf(info->driver, sizeof info->driver, "im2col+gemm (%s kernels), %d thread%s",
+        snprintf(info->driver, sizeof info->driver, "packed gemm + fused epilogue (%s kernels), %d thread%s",
                  vb_fast_kernel_family(), threads, threads == 1 ? "" : "s");
     snprintf(info->vendor, sizeof info->vendor, "host");
+    info->threads = threads;
+    snprintf(info->kernels, sizeof info->kernels, "%s", reference ? "reference" : vb_fast_kernel_family());
 }
 
 static int cpu_threads(const vb_backend_opts *o)
@@ -112,6 +134,11 @@ static int cpu_init(vb_backend *handle, vb_err *e)
         return -1;
     b->opts = *opts;
     b->threads = opts->reference ? 1 : cpu_threads(opts);
+    if (b->threads > 1 && !(b->pool = vb_tpool_create(b->threads))) {
+        int threads = b->threads;
+        free(b);
+        return vb_fail(e, VB_EXIT_DEVICE, "cannot start %d cpu worker threads", threads);
+    }
     fill_info(&handle->device, opts->reference, b->threads);
     handle->context = b;
     return 0;
@@ -133,6 +160,7 @@ static void cpu_free_prepared(cpu_prepared *p)
     free(p->slot);
     free(p->weights);
     free(p->scratch);
+    free(p->padded);
     free(p);
 }
 
@@ -156,12 +184,21 @@ static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
     int cout = n->op == VB_OP_CONV2D ? n->c : (int)n->weight->ne[1];
     if (vb_fast_pack_tensor(n->weight, cout, &p->weights[i].packed, e))
         return -1;
+    size_t need = vb_fast_scratch_floats(p->weights[i].packed.k, cout);
+    if (need > p->scratch_floats)
+        p->scratch_floats = need;
     if (n->op == VB_OP_CONV2D) {
-        size_t need = (size_t)n->h * n->w * n->kh * n->kw * p->g->nodes[n->src[0]].c;
-        if (need > p->scratch_floats)
-            p->scratch_floats = need;
+        const vb_node *a = &p->g->nodes[n->src[0]];
+        need = vb_fast_conv_pad_floats(a->h, a->w, a->c, n->kh, n->kw, n->stride, n->pad_top, n->pad_left, n->h, n->w);
+        if (need > p->padded_floats)
+            p->padded_floats = need;
     }
     return 0;
+}
+
+double vb_cpu_fma_peak_gmacs(void)
+{
+    return vb_fast_fma_peak_gmacs();
 }
 
 size_t vb_cpu_weight_bytes(const vb_prepared *handle)
@@ -176,19 +213,88 @@ size_t vb_cpu_weight_bytes(const vb_prepared *handle)
     return bytes;
 }
 
-/* Give every node an activation slot (backends/plan.h). */
-static int plan_slots(cpu_prepared *p, vb_err *e)
+/* The node reading `i` when exactly one node reads it (once) and it is not the graph
+ * output; -1 otherwise. */
+static int single_reader(const vb_graph *g, int i)
+{
+    if (i == g->output)
+        return -1;
+    int reader = -1;
+    for (int j = i + 1; j < g->n_nodes; j++)
+        for (int s = 0; s < 2; s++)
+            if (g->nodes[j].src[s] == i) {
+                if (reader >= 0)
+                    return -1;
+                reader = j;
+            }
+    return reader;
+}
+
+/* Fast path: grow a conv/fc at node i into conv [-> affine] [-> add_zeropad] [-> relu],
+ * taking each next node when it is the only reader of the previous one. The add is taken
+ * when its output has the conv's shape (the conv side needs no padding) and reads another
+ * node; that node supplies the residual. */
+static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *claimed)
+{
+    const vb_node *conv = &g->nodes[st->node];
+    int cur = st->node, next;
+    if ((next = single_reader(g, cur)) >= 0 && g->nodes[next].op == VB_OP_AFFINE)
+        st->affine = cur = next;
+    if (conv->op == VB_OP_CONV2D && (next = single_reader(g, cur)) >= 0 && !claimed[next] &&
+        g->nodes[next].op == VB_OP_ADD_ZEROPAD) {
+        const vb_node *add = &g->nodes[next];
+        int other = add->src[0] == cur ? add->src[1] : add->src[0];
+        if (add->h == conv->h && add->w == conv->w && add->c == conv->c && other != cur && other >= 0)
+            st->add = cur = next, st->res = other;
+    }
+    if ((next = single_reader(g, cur)) >= 0 && g->nodes[next].op == VB_OP_RELU)
+        st->relu = cur = next;
+    st->last = cur;
+}
+
+/* The steps in execution order (each at the position of its last node, so a residual made
+ * after the conv is ready), their slots (backends/plan.h), and node -> step. */
+static int plan_steps(cpu_prepared *p, vb_err *e)
 {
     const vb_graph *g = p->g;
-    p->slot = vb_calloc((size_t)g->n_nodes, sizeof(int), e);
-    p->slot_floats = vb_calloc((size_t)g->n_nodes, sizeof(size_t), e);
-    p->slot_buf = vb_calloc((size_t)g->n_nodes, sizeof(float *), e);
+    const int fuse = !p->be->opts.reference;
+    cpu_step group[VB_GRAPH_MAX_NODES];
+    unsigned char claimed[VB_GRAPH_MAX_NODES] = {0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        group[i] = (cpu_step){i, -1, -1, -1, -1, i};
+        if (claimed[i])
+            continue;
+        if (fuse && (g->nodes[i].op == VB_OP_CONV2D || g->nodes[i].op == VB_OP_FC)) {
+            fuse_group(g, &group[i], claimed);
+            const int members[3] = {group[i].affine, group[i].add, group[i].relu};
+            for (int m = 0; m < 3; m++)
+                if (members[m] >= 0)
+                    claimed[members[m]] = 1;
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        p->node_step[i] = -1;
+    p->n_steps = 0;
+    for (int last = 0; last < g->n_nodes; last++) /* emit each group at its last node */
+        for (int i = 0; i <= last; i++)
+            if (!claimed[i] && group[i].last == last) {
+                p->node_step[last] = p->n_steps;
+                p->steps[p->n_steps++] = group[i];
+            }
+    p->slot = vb_calloc((size_t)p->n_steps, sizeof(int), e);
+    p->slot_floats = vb_calloc((size_t)p->n_steps, sizeof(size_t), e);
+    p->slot_buf = vb_calloc((size_t)p->n_steps, sizeof(float *), e);
     if (!p->slot || !p->slot_floats || !p->slot_buf)
         return -1;
-    vb_plan_step steps[VB_GRAPH_MAX_NODES];
-    for (int i = 0; i < g->n_nodes; i++)
-        steps[i] = (vb_plan_step){vb_node_size(&g->nodes[i]), {g->nodes[i].src[0], g->nodes[i].src[1]}};
-    p->n_slots = vb_plan_slots(steps, g->n_nodes, g->output, p->slot, p->slot_floats);
+    vb_plan_step ps[VB_GRAPH_MAX_NODES];
+    for (int s = 0; s < p->n_steps; s++) {
+        const cpu_step *st = &p->steps[s];
+        const vb_node *n = &g->nodes[st->node];
+        int src0 = n->src[0] >= 0 ? p->node_step[n->src[0]] : -1;
+        int src1 = st->res >= 0 ? p->node_step[st->res] : n->src[1] >= 0 ? p->node_step[n->src[1]] : -1;
+        ps[s] = (vb_plan_step){vb_node_size(&g->nodes[st->last]), {src0, src1}};
+    }
+    p->n_slots = vb_plan_slots(ps, p->n_steps, p->node_step[g->output], p->slot, p->slot_floats);
     return 0;
 }
 
@@ -200,11 +306,14 @@ static int cpu_load(vb_backend *handle, const vb_graph *g, vb_prepared *out, vb_
     p->be = handle->context;
     p->g = g;
     p->weights = vb_calloc((size_t)g->n_nodes, sizeof *p->weights, e);
-    if (!p->weights || plan_slots(p, e))
+    if (!p->weights || plan_steps(p, e))
         goto fail;
     for (int i = 0; i < g->n_nodes; i++)
         if (prepare_weights(p, i, e))
             goto fail;
+    if (p->scratch_floats &&
+        !(p->scratch = vb_malloc(p->scratch_floats * (size_t)p->be->threads * sizeof(float), e)))
+        goto fail;
     out->context = p;
     return 0;
 fail:
@@ -222,34 +331,97 @@ static int ensure_batch(cpu_prepared *p, int batch, vb_err *e)
         if (!p->slot_buf[s])
             return -1;
     }
-    free(p->scratch);
-    p->scratch = NULL;
-    if (p->scratch_floats && !(p->scratch = vb_malloc(p->scratch_floats * batch * sizeof(float), e)))
+    free(p->padded);
+    p->padded = NULL;
+    if (p->padded_floats && !(p->padded = vb_malloc(p->padded_floats * batch * sizeof(float), e)))
         return -1;
     p->batch_cap = batch;
     return 0;
 }
 
-static void exec_node(cpu_prepared *p, int i, int batch)
+/* The activations of node i (which a step produced). */
+static float *node_buf(const cpu_prepared *p, int i)
+{
+    return p->slot_buf[p->slot[p->node_step[i]]];
+}
+
+/* A conv/fc step with its fused epilogue. */
+static void exec_gemm(cpu_prepared *p, const cpu_step *st, int batch, float *y)
+{
+    const vb_node *n = &p->g->nodes[st->node], *a = &p->g->nodes[n->src[0]];
+    const float *x = node_buf(p, n->src[0]);
+    const float *bias = n->bias ? n->bias->data : NULL;
+    vb_fast_epilogue ep = {.bias = bias, .relu = st->relu >= 0};
+    if (st->affine >= 0) {
+        ep.scale = p->g->nodes[st->affine].scale->data;
+        ep.shift = p->g->nodes[st->affine].shift->data;
+    }
+    if (st->add >= 0) {
+        const vb_node *r = &p->g->nodes[st->res];
+        ep.res = node_buf(p, st->res);
+        ep.res_h = r->h, ep.res_w = r->w, ep.res_c = r->c;
+    }
+    vb_tpool *pool = p->be->pool;
+    if (n->op == VB_OP_CONV2D)
+        vb_fast_conv2d(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw, n->stride,
+                       n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, p->padded, pool);
+    else
+        vb_fast_gemm(x, batch, &p->weights[st->node].packed, &ep, y, p->scratch, pool);
+}
+
+/* Fast path: one step. */
+static void exec_fast(cpu_prepared *p, const cpu_step *st, int batch, float *y)
+{
+    const vb_node *n = &p->g->nodes[st->node];
+    const vb_node *a = n->src[0] >= 0 ? &p->g->nodes[n->src[0]] : NULL;
+    const float *x = a ? node_buf(p, n->src[0]) : NULL;
+    vb_tpool *pool = p->be->pool;
+    switch (n->op) {
+    case VB_OP_INPUT:
+    case VB_OP_COUNT:
+        break;
+    case VB_OP_CONV2D:
+    case VB_OP_FC:
+        exec_gemm(p, st, batch, y);
+        break;
+    case VB_OP_AFFINE:
+        vb_fast_affine(x, (size_t)batch * n->h * n->w, n->c, n->scale->data, n->shift->data, y, pool);
+        break;
+    case VB_OP_RELU:
+        vb_fast_relu(x, (size_t)batch * vb_node_size(n), y, pool);
+        break;
+    case VB_OP_MAXPOOL:
+    case VB_OP_AVGPOOL:
+        vb_fast_pool2d(x, batch, a->h, a->w, a->c, n->kh, n->stride, n->pad_top, n->pad_left, n->h, n->w, y,
+                       n->op == VB_OP_MAXPOOL, pool);
+        break;
+    case VB_OP_ADD_ZEROPAD: {
+        const vb_node *bn = &p->g->nodes[n->src[1]];
+        vb_fast_add_zeropad(x, a->h, a->w, a->c, node_buf(p, n->src[1]), bn->h, bn->w, bn->c, batch, y, n->h, n->w,
+                            n->c, pool);
+        break;
+    }
+    case VB_OP_MEAN_HW:
+        vb_fast_mean_hw(x, batch, a->h, a->w, a->c, y, pool);
+        break;
+    }
+}
+
+/* Reference path: one node. */
+static void exec_ref(cpu_prepared *p, int i, int batch, float *y)
 {
     const vb_node *n = &p->g->nodes[i];
     const vb_node *a = n->src[0] >= 0 ? &p->g->nodes[n->src[0]] : NULL;
     const vb_node *bn = n->src[1] >= 0 ? &p->g->nodes[n->src[1]] : NULL;
-    const float *x = a ? p->slot_buf[p->slot[n->src[0]]] : NULL;
-    float *y = p->slot_buf[p->slot[i]];
-    const int ref = p->be->opts.reference;
+    const float *x = a ? node_buf(p, n->src[0]) : NULL;
     const float *bias = n->bias ? n->bias->data : NULL;
     switch (n->op) {
     case VB_OP_INPUT:
     case VB_OP_COUNT:
         break;
     case VB_OP_CONV2D:
-        if (ref)
-            vb_ref_conv2d(x, batch, a->h, a->w, a->c, p->weights[i].w32, bias, n->c, n->kh, n->kw,
-                          n->stride, n->pad_top, n->pad_left, n->h, n->w, y);
-        else
-            vb_fast_conv2d(x, batch, a->h, a->w, a->c, &p->weights[i].packed, bias, n->kh, n->kw,
-                           n->stride, n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, p->be->threads);
+        vb_ref_conv2d(x, batch, a->h, a->w, a->c, p->weights[i].w32, bias, n->c, n->kh, n->kw, n->stride,
+                      n->pad_top, n->pad_left, n->h, n->w, y);
         break;
     case VB_OP_AFFINE:
         vb_ref_affine(x, (size_t)batch * n->h * n->w, n->c, n->scale->data, n->shift->data, y);
@@ -264,20 +436,15 @@ static void exec_node(cpu_prepared *p, int i, int batch)
         vb_ref_avgpool(x, batch, a->h, a->w, a->c, n->kh, n->stride, n->pad_top, n->pad_left, n->h, n->w, y);
         break;
     case VB_OP_ADD_ZEROPAD:
-        vb_ref_add_zeropad(x, a->h, a->w, a->c, p->slot_buf[p->slot[n->src[1]]], bn->h, bn->w, bn->c,
-                           batch, y, n->h, n->w, n->c);
+        vb_ref_add_zeropad(x, a->h, a->w, a->c, node_buf(p, n->src[1]), bn->h, bn->w, bn->c, batch, y, n->h, n->w,
+                           n->c);
         break;
     case VB_OP_MEAN_HW:
         vb_ref_mean_hw(x, batch, a->h, a->w, a->c, y);
         break;
-    case VB_OP_FC: {
-        int in = (int)vb_node_size(a);
-        if (ref)
-            vb_ref_fc(x, batch, in, p->weights[i].w32, bias, n->c, y);
-        else
-            vb_fast_gemm(x, batch, &p->weights[i].packed, bias, y, p->be->threads);
+    case VB_OP_FC:
+        vb_ref_fc(x, batch, (int)vb_node_size(a), p->weights[i].w32, bias, n->c, y);
         break;
-    }
     }
 }
 
@@ -291,20 +458,29 @@ static int cpu_run(vb_prepared *handle, const float *input, int batch, float *ou
     if (ensure_batch(p, batch, e))
         return -1;
     double t0 = vb_now();
-    for (int i = 0; i < g->n_nodes; i++) {
+    if (t && t->node_ms)
+        for (int i = 0; i < g->n_nodes; i++)
+            t->node_ms[i] = 0;
+    for (int s = 0; s < p->n_steps; s++) {
         double ts = vb_now();
-        const vb_node *n = &g->nodes[i];
-        size_t count = (size_t)batch * vb_node_size(n);
-        if (n->op == VB_OP_INPUT)
-            memcpy(p->slot_buf[p->slot[i]], input, count * sizeof(float));
+        const cpu_step *st = &p->steps[s];
+        float *y = p->slot_buf[p->slot[s]];
+        if (g->nodes[st->node].op == VB_OP_INPUT)
+            memcpy(y, input, (size_t)batch * vb_node_size(&g->nodes[st->node]) * sizeof(float));
+        else if (p->be->opts.reference)
+            exec_ref(p, st->node, batch, y);
         else
-            exec_node(p, i, batch);
-        if (node_out && node_out[i])
-            memcpy(node_out[i], p->slot_buf[p->slot[i]], count * sizeof(float));
+            exec_fast(p, st, batch, y);
+        if (node_out && node_out[st->last])
+            memcpy(node_out[st->last], y, (size_t)batch * vb_node_size(&g->nodes[st->last]) * sizeof(float));
         if (t && t->node_ms)
-            t->node_ms[i] = (vb_now() - ts) * 1e3;
+            t->node_ms[st->last] = (vb_now() - ts) * 1e3;
     }
-    memcpy(output, p->slot_buf[p->slot[g->output]], (size_t)batch * g->out_dim * sizeof(float));
+    if (node_out) /* nodes fused into a step: not materialized */
+        for (int i = 0; i < g->n_nodes; i++)
+            if (node_out[i] && p->node_step[i] < 0)
+                node_out[i][0] = NAN;
+    memcpy(output, node_buf(p, g->output), (size_t)batch * g->out_dim * sizeof(float));
     if (t)
         t->total_ms = (vb_now() - t0) * 1e3;
     return 0;
@@ -323,7 +499,9 @@ static void cpu_unload(vb_prepared *handle)
 
 static void cpu_free(vb_backend *handle)
 {
-    free(handle->context);
+    cpu_backend *b = handle->context;
+    vb_tpool_free(b->pool);
+    free(b);
 }
 
 const vb_backend_iface vb_cpu_backend = {

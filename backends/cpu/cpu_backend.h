@@ -10,4 +10,9 @@
  * the reference path, the packed panels (in the stored type) on the fast path. */
 size_t vb_cpu_weight_bytes(const vb_prepared *p);
 
+/* One core's measured multiply-accumulate throughput (GMAC/s: independent FMA chains in the
+ * kernel family in use, best of a few ~5 ms tries; a loaded machine reads lower). The
+ * bench's "fraction of peak" is GMAC/s over this times the threads. */
+double vb_cpu_fma_peak_gmacs(void);
+
 #endif

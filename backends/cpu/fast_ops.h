@@ -1,68 +1,120 @@
-/* The CPU fast path: im2col + a register-blocked GEMM, threaded. Tested against
- * backends/cpu/ref_ops.c.
+/* The CPU fast path: a blocked GEMM over weights packed once at load, convolution as
+ * per-thread im2col blocks + that GEMM, a fused epilogue (bias, per-channel affine,
+ * zero-padded residual add, ReLU), and the element-wise and pooling ops, every one split
+ * over a persistent thread pool (backends/cpu/threadpool.h). Tested against
+ * backends/cpu/ref_ops.c (tests/test_backend_ops.c, tests/test_ops.c).
  *
- * Weights stay in their stored precision: the panels hold F32, F16, Q8_0 or Q4_0 data
- * rearranged for the micro-kernel, which converts each weight to float in registers just
- * before it is used. The float a kernel computes for a weight is bit-identical to what
- * vb_tensor_to_f32 decodes (fp16 -> fp32 is exact; a quantized weight is (float)q * d with
- * the same float d), and every kernel accumulates y += a * w in the same k order with
- * separate multiply and add, so the quantized kernels return exactly what the fp32 kernel
- * returns on the decoded weights. */
+ * Weights of every stored type (F32, F16, Q8_0, Q4_0) are decoded to fp32 at load by
+ * vb_tensor_to_f32 (the same floats the reference path uses) and packed into fp32 panels,
+ * so a quantized model runs exactly as fast as fp32 and gives bit-identical results to the
+ * fp32 model on the decoded weights. (The panels take fp32 memory: 22 MB for this net.)
+ *
+ * Determinism: each output element is computed by one task, as acc = 0; acc = acc + a[k] *
+ * w[k] for k = 0..K-1 in order (one fused multiply-add per step in the SIMD families, a
+ * multiply then an add in portable C), then the epilogue's operations in the reference
+ * ops' order (acc + bias, * scale + shift, + residual, ReLU), each rounded to float. How
+ * the work is cut into tasks, blocks and threads never changes that order, so results are
+ * bit-identical for any thread count, and the AVX2 and AVX-512 families (both one FMA per
+ * step) agree bit for bit. */
 #ifndef VB_FAST_OPS_H
 #define VB_FAST_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/cpu/threadpool.h"
 #include "core/common.h"
 #include "models/tensor.h"
 
 #define VB_FAST_NR 16 /* output channels per packed weight panel */
 
-/* Packed weights: ceil(cout/NR) panels of panel_bytes each, channels past cout zero.
- * Panel layouts (k = the reduction index, c = channel within the panel):
- *   F32   float    [K][NR]
- *   F16   uint16   [K][NR]                 (IEEE half bits)
- *   Q8_0  per 32-row k-block: float scale[NR], then int8 q[32][NR]; w = q * scale[c]
- *   Q4_0  per 32-row k-block: float scale[NR], then int8 q[32][NR] holding the nibble
- *         minus 8 (-8..7), widened at load; w = q * scale[c]. Widening measured faster
- *         than unpacking nibbles in the kernel (see fast_ops.c), and 1 byte per weight is
- *         still a quarter of fp32.
- * The scale is the block's fp16 d decoded to float (exact). */
+/* Packed weights: ceil(cout/NR) panels of float [K][NR], channels past cout zero. */
 typedef struct vb_packed_weights {
-    vb_dtype type;      /* the stored type the panels keep */
-    uint8_t *data;
-    size_t panel_bytes; /* bytes of one panel */
-    size_t bytes;       /* bytes of all panels */
+    float *data;
+    size_t panel_floats; /* floats of one panel (K * NR) */
+    size_t bytes;        /* bytes of all panels */
     int k, cout, n_panels;
 } vb_packed_weights;
 
-/* Pack [cout][K] row-major fp32 weights as F32 panels. Returns 0 or -1 (out of memory). */
+/* Pack [cout][K] row-major fp32 weights. Returns 0 or -1 (out of memory). */
 int vb_fast_pack(const float *w, int cout, int k, vb_packed_weights *out);
 
-/* Pack a weight tensor in its stored type: cout output channels, each one contiguous row of
- * K = elements / cout values (conv OHWI filters, fc [out][in]). Q8_0/Q4_0 need K to be a
- * multiple of 32 so that every block lies inside one channel's row. Fails (-1, e filled)
- * on a shape or size that does not fit, or out of memory. */
+/* Decode a weight tensor of any stored type and pack it: cout output channels, each one
+ * contiguous row of K = elements / cout values (conv OHWI filters, fc [out][in]). Q8_0 and
+ * Q4_0 need K to be a multiple of 32 so that every block lies inside one channel's row.
+ * Fails (-1, e filled) on a shape or size that does not fit, or out of memory. */
 int vb_fast_pack_tensor(const vb_tensor *t, int cout, vb_packed_weights *out, vb_err *e);
 
 void vb_fast_pack_free(vb_packed_weights *p);
 
-/* Y[rows][cout] = A[rows][K] * W^T (+ bias), rows split across threads. */
-void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const float *bias, float *y,
-                  int threads);
+/* What follows the GEMM, per output (pixel, channel c), in this order, each step rounded
+ * to float as the reference ops do: y = acc + bias[c] (0 when NULL); y = y * scale[c] +
+ * shift[c] (when scale); y = y + residual (when res: the residual tensor res_h x res_w x
+ * res_c per image, read at the same pixel and channel, zero outside it); y = max(y, 0)
+ * (when relu, NaN -> 0 as vb_ref_relu). */
+typedef struct vb_fast_epilogue {
+    const float *bias, *scale, *shift;
+    const float *res;
+    int res_h, res_w, res_c;
+    int relu;
+} vb_fast_epilogue;
 
-/* Conv via im2col (scratch: rows*K floats, rows = n*oh*ow) then vb_fast_gemm. */
+/* Floats of per-thread scratch a conv with reduction length K needs (im2col block and
+ * accumulator block); a GEMM without im2col needs the same. */
+size_t vb_fast_scratch_floats(int k, int cout);
+
+/* Y[rows][cout] = A[rows][K] * W^T, then the epilogue; each row counts as an image of one
+ * pixel (a residual is rows x res_c: res_h = res_w = 1). scratch: vb_tpool_threads(pool)
+ * blocks of vb_fast_scratch_floats(K, cout). */
+void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const vb_fast_epilogue *ep, float *y,
+                  float *scratch, vb_tpool *pool);
+
+/* Convolution (NHWC input, weights packed from OHWI rows) with the epilogue. Out-of-range
+ * taps read zero. Two ways, same floats in the same order:
+ *   implicit GEMM (filter rows of kw * cin >= 16 floats: every conv of the face net): the
+ *     micro-kernel reads each output pixel's filter rows straight from the input, or from
+ *     a zero-padded copy of it in `padded` (n * vb_fast_conv_pad_floats(...) floats) when
+ *     taps fall outside; with padded NULL such a conv takes the im2col way;
+ *   im2col: each task builds its rows' im2col block in its thread's scratch.
+ * scratch as for vb_fast_gemm. */
 void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
-                    const float *bias, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
-                    int ow, float *y, float *scratch, int threads);
+                    const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
+                    int ow, float *y, float *scratch, float *padded, vb_tpool *pool);
+/* Floats per image of the zero-padded input copy vb_fast_conv2d's implicit GEMM needs (0:
+ * none: it reads the input as it is, or takes the im2col way). */
+size_t vb_fast_conv_pad_floats(int h, int w, int cin, int kh, int kw, int stride, int pad_top, int pad_left,
+                               int oh, int ow);
 
-/* Which micro-kernels run: 1 (default) uses the SIMD kernels where the CPU has them (x86-64
- * with AVX2, and F16C for F16), 0 forces the portable C kernels everywhere, so tests can
- * check both on one machine. Not thread-safe: set it before running. Returns the old value. */
-int vb_fast_set_simd(int enable);
-/* The kernel family fp32 weights run with now: "avx2+fma" or "portable" (for provenance:
- * the two differ at rounding level). */
+/* The element-wise and pooling ops, split over the pool; each output is computed with the
+ * same float operations as the vb_ref_* op of the same name, so they are bit-identical to
+ * it (tests/test_backend_ops.c checks exact equality). */
+void vb_fast_affine(const float *x, size_t pixels, int c, const float *scale, const float *shift, float *y,
+                    vb_tpool *pool);
+void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool);
+void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
+                    int oh, int ow, float *y, int is_max, vb_tpool *pool);
+void vb_fast_add_zeropad(const float *a, int ah, int aw, int ac, const float *b, int bh, int bw, int bc, int n,
+                         float *y, int oh, int ow, int oc, vb_tpool *pool);
+void vb_fast_mean_hw(const float *x, int n, int h, int w, int c, float *y, vb_tpool *pool);
+
+/* The micro-kernel families, chosen at run time from the CPU's features. */
+typedef enum vb_fast_kernels {
+    VB_KERNELS_PORTABLE = 0, /* plain C: a multiply then an add (ISO C mode does not contract) */
+    VB_KERNELS_AVX2 = 1,     /* x86-64 AVX2 + FMA: 4 x 16 tiles */
+    VB_KERNELS_AVX512 = 2,   /* x86-64 AVX-512F: 8 x 32 tiles */
+    VB_KERNELS_BEST = 3      /* the best the CPU has (the default) */
+} vb_fast_kernels;
+
+/* Select the family for later calls (tests run every one the CPU has); a family the CPU
+ * lacks falls back to the best one below it. Not thread-safe: set it before running.
+ * Returns the previous setting. */
+vb_fast_kernels vb_fast_set_kernels(vb_fast_kernels k);
+/* Whether the CPU can run family k. */
+int vb_fast_has_kernels(vb_fast_kernels k);
+/* One thread's multiply-accumulate throughput in the family in effect, measured (GMAC/s). */
+double vb_fast_fma_peak_gmacs(void);
+/* The family calls run with now: "avx512f", "avx2+fma" or "portable" (for provenance and
+ * the bench CSV: portable differs from the FMA families at rounding level). */
 const char *vb_fast_kernel_family(void);
 
 #endif

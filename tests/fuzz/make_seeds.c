@@ -215,6 +215,11 @@ static void seed_text(void)
         "\0"
         "sample,path,reason\nx_1,/x.jpg,no face\n";
     put("fuzz_results_load", "gallery-latency-failures.csv", load_seed, sizeof load_seed - 1);
+    static const char attr_seed[] = "sample,sex,age_group\nAnn_0001,F,20-30\nBob_0001,M,\nZed_0001,M,40-50\n"
+                                    "\0Bob_0001.jpg\r\nCid_0001.jpg\r\n\0Ann_0001.jpg\nAnn_0002.jpg\nCid_0001.jpg\n"
+                                    "\0sex=F:genuine\nsex=F+M:fmr@threshold_ci_high\nsex:fmr_ratio@fmr=1e-3\n"
+                                    "sex:samples_unlabelled\nsex=F:fnmr@calibrated_rule_of_30\n";
+    put("fuzz_attributes", "side-file-lists-rows.txt", attr_seed, sizeof attr_seed - 1);
     put_text("fuzz_lfw", "view2.txt", "2\n2\nAlice\t2\nBob\t1\n1\nCarol\t2\n",
              "2 1\nAlice\t1\t2\nAlice\t1\tBob\t1\nCarol\t1\t2\nCarol\t2\tBob\t1\n");
     put_text("fuzz_faceapi", "one-tensor.json",
