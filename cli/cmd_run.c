@@ -93,7 +93,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_STRING_ROW("calibration-folds", "LIST", "with --target-fmr: the calibration folds, e.g. 1-5 (LFW:\nfolds 6-10 then evaluate)", &cfg.calibration_folds),
         VB_OPT_STRING_ROW("calibration-trials", "FILE", "with --target-fmr: calibration trials a,b,label over the\ndataset's samples (csv:, lfw-all, fvc2002-all); the dataset's\ntrials evaluate", &cfg.calibration_trials),
         VB_OPT_FLAG_ROW("scores-csv", "also export scores/<combo>.csv.gz (a,b,label,score,fold;\nslow for large runs: ~50 s for 87M trials on 2 cores)", &cfg.scores_csv),
-        VB_OPT_INT_ROW("score-compression", "N", "zlib level of the binary score file, 0..9 (default 0:\nnone, the fastest to write; 1 saves ~10-20%)", &cfg.score_compression, 0, 9),
+        VB_OPT_INT_ROW("score-compression", "N", "zlib level of the binary score file, 0..9 (default 0:\nnone, the fastest to write; higher: smaller, slower)", &cfg.score_compression, 0, 9),
         VB_OPT_CALL_ROW("shard", "i/N", "embed only shard i of N (0-based) of the samples and save\ntheir templates; no scores or metrics: veribench merge\ncombines the N shard folders (cli/shard.h)", &cfg, parse_shard),
         VB_OPT_STRING_ROW("attributes", "FILE", "sample attributes CSV sample,<attr>[,<attr>...] for the\ndemographic differentials (LFW: its gender lists as sex\nby default)", &cfg.attributes),
         VB_OPT_END_ROW};
