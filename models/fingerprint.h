@@ -111,7 +111,8 @@ typedef struct vb_fp_template {
     vb_fp_minutia m[VB_FP_MAX_MINUTIAE];
 } vb_fp_template;
 
-/* Milliseconds spent per stage of one extraction (accumulated by the caller). */
+/* CPU milliseconds (of the extracting thread) per stage of one extraction (accumulated by
+ * the caller). */
 enum { VB_FP_STAGE_SEGMENT, VB_FP_STAGE_ORIENT, VB_FP_STAGE_FREQ, VB_FP_STAGE_GABOR,
        VB_FP_STAGE_THIN, VB_FP_STAGE_MINUTIAE, VB_FP_STAGES };
 extern const char *const vb_fp_stage_names[VB_FP_STAGES];
