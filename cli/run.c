@@ -184,31 +184,28 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
     const char *why = NULL;
     if (!cfg->bootstrap)
         return 0;
-    if ((double)s->n * cfg->bootstrap > VB_BOOT_MAX_WORK) {
-        why = "trials x replicates is over 5e8 (reports/intervals.h)";
-    } else {
-        uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
-        if (!subjects)
-            return -1;
-        vb_trial_iter it;
-        vb_trial t;
-        size_t i = 0;
-        vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
-        for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
-            subjects[i] = run->ds.samples[t.a].subject_index;
-            subjects[s->n + i] = run->ds.samples[t.b].subject_index;
-        }
-        if (i != s->n) {
-            free(subjects);
-            return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
-        }
-        vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
-        vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count()};
-        int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
-        free(subjects);
-        if (rc < 0)
-            return -1;
+    uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
+    if (!subjects)
+        return -1;
+    vb_trial_iter it;
+    vb_trial t;
+    size_t i = 0;
+    vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
+    for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
+        subjects[i] = run->ds.samples[t.a].subject_index;
+        subjects[s->n + i] = run->ds.samples[t.b].subject_index;
     }
+    if (i != s->n) {
+        free(subjects);
+        return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
+    }
+    vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
+    vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
+                         VB_BOOT_AGGREGATED, 0};
+    int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
+    free(subjects);
+    if (rc < 0)
+        return -1;
     if (why && !cfg->quiet)
         fprintf(stderr, "veribench run: %s: subject bootstrap skipped: %s\n", c->label, why);
     return 0;
@@ -587,8 +584,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "bootstrap_seed", buf);
     snprintf(buf, sizeof buf, "%u", run->cfg.bootstrap);
     prov(f, "run", "bootstrap_replicates", buf);
-    snprintf(buf, sizeof buf, "%.17g", VB_BOOT_MAX_WORK);
-    prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
+    prov(f, "run", "bootstrap_method", vb_boot_method_name(VB_BOOT_AGGREGATED));
     vb_format_double(run->cfg.confidence, buf); /* shortest text that reads back: 0.95 */
     prov(f, "run", "confidence", buf);
     prov(f, "run", "attributes", run->attrs.n ? run->attrs.source : "none");
