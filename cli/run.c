@@ -202,10 +202,14 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
     vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
     vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
                          VB_BOOT_AGGREGATED, 0};
+    double t0 = vb_now();
     int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
     free(subjects);
     if (rc < 0)
         return -1;
+    if (rc == 1 && !cfg->quiet)
+        fprintf(stderr, "veribench run: %s: subject bootstrap, %u replicates over %.0f subjects (%s) in %.2fs\n",
+                c->label, cfg->bootstrap, m->bootstrap_subjects, vb_boot_method_name(bc.method), vb_now() - t0);
     if (why && !cfg->quiet)
         fprintf(stderr, "veribench run: %s: subject bootstrap skipped: %s\n", c->label, why);
     return 0;
@@ -1225,23 +1229,8 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_fta_ent
 }
 
 /* The report is written from the results model alone, not from the run's working state. */
-static int fill_report(FILE *f, const vb_run *run)
-{
-    vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
-    int rc = -1;
-    if (combos && fta) {
-        vb_results r;
-        build_results(run, combos, fta, &r);
-        rc = vb_report_write_md(f, &r);
-    }
-    free(fta);
-    free(combos);
-    return rc;
-}
-
-/* report.html: the same model plus provenance.csv's rows. */
-static int fill_report_html(FILE *f, const vb_run *run)
+/* report.md / report.html: the results model of the run plus provenance.csv's rows. */
+static int fill_report_with(FILE *f, const vb_run *run, int (*write)(FILE *, const vb_results *))
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
     vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
@@ -1257,12 +1246,22 @@ static int fill_report_html(FILE *f, const vb_run *run)
     int rc = -1;
     if (!prov.oom) {
         r.provenance = prov.kv, r.n_provenance = prov.n;
-        rc = vb_report_write_html(f, &r);
+        rc = write(f, &r);
     }
     prov_free(&prov);
     free(fta);
     free(combos);
     return rc;
+}
+
+static int fill_report(FILE *f, const vb_run *run)
+{
+    return fill_report_with(f, run, vb_report_write_md);
+}
+
+static int fill_report_html(FILE *f, const vb_run *run)
+{
+    return fill_report_with(f, run, vb_report_write_html);
 }
 
 /* The results folder's lock (lock_results_folder), held from before the first file in the
