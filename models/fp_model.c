@@ -140,7 +140,8 @@ int vb_fp_template_unpack(const float *in, vb_fp_template *t, vb_err *e)
     t->count = (int)in[0], t->width = (int)in[1], t->height = (int)in[2];
     for (int i = 0; i < t->count; i++) {
         const float *r = in + 3 + 4 * i;
-        t->m[i] = (vb_fp_minutia){r[0], r[1], r[2], (int)r[3], 0};
+        int kind = r[3] == 1.0f ? 1 : r[3] == 2.0f ? 2 : 0; /* never cast an arbitrary float to int */
+        t->m[i] = (vb_fp_minutia){r[0], r[1], r[2], kind, 0};
         if (!check_minutia(&t->m[i], t->width, t->height))
             return vb_fail(e, VB_EXIT_INPUT, "fingerprint template record: minutia %d is invalid", i);
     }
