@@ -16,5 +16,6 @@ int cmd_gate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_synth_fingerprints(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

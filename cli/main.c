@@ -24,6 +24,7 @@ static const struct {
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
     {"bench-latency", cmd_bench_latency, "end-to-end verification latency and throughput under MLPerf LoadGen's rules"},
     {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
+    {"compare", cmd_compare, "merge results folders of several devices into one table and plot; flag accuracy differences"},
     {"history", cmd_history, "list and plot the benchmark history of bench and bench-latency runs"},
     {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
     {"synth-fingerprints", cmd_synth_fingerprints, "write a synthetic fingerprint set (SFinGe-style) with its manifest"},
