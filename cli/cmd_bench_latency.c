@@ -56,8 +56,9 @@ static void describe(FILE *f)
             "  until every rule holds, or --max-queries / --max-duration stops it.\n"
             "offline: the sample set's images all at once through the embedding engine;\n"
             "  a short probe per --batch size, then one query at the fastest, of\n"
-            "  max(--min-samples, 1.1 x --min-duration x probe rate) images. VALID when it\n"
-            "  holds >= --min-samples images and lasted >= --min-duration.\n"
+            "  max(--min-samples, 1.1 x --min-duration x probe rate) images (resized once\n"
+            "  from its own rate if it ends too soon). VALID when it holds >= --min-samples\n"
+            "  images and lasted >= --min-duration.\n"
             "Warm-up queries (--warmup) are excluded and recorded.\n\n"
             "Prints CSV backend,device,quant,dataset,scenario,metric,value on stdout and the\n"
             "verdicts on stderr. --out DIR writes bench-latency.csv (the same rows),\n"
@@ -845,7 +846,7 @@ int cmd_bench_latency(int argc, char **argv)
         VB_OPT_MODEL(&o.eo.model_path),
         VB_OPT_BACKEND(&o.eo.backend),
         VB_OPT_QUANTS(&o.quants),
-        VB_OPT_FLAG_ROW("template", "single-stream: probe image against a template enrolled before timing", &o.template_mode),
+        VB_OPT_FLAG_ROW("template", "single-stream: probe image against a template enrolled before timing\n(every reference image of the sample set: lower --sample-set on slow devices)", &o.template_mode),
         VB_OPT_CHOICE_ROW("scenario", "S", "both (default), single-stream or offline", &o.scenario, scenario_choices),
         VB_OPT_INT_ROW("min-queries", "N", "single-stream: minimum query count, 1..100000000 (default 1024)", &o.min_queries, 1, 1e8),
         VB_OPT_DOUBLE_ROW("min-duration", "S", "minimum duration of each scenario in seconds, 0..86400 (default 60)", &o.min_duration, 0, 86400),
