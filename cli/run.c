@@ -523,32 +523,6 @@ static void prov_free(prov_sink *f)
     memset(f, 0, sizeof *f);
 }
 
-static void iso_time(time_t t, char *buf, size_t n)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* This process's command line from /proc/self/cmdline, arguments separated by spaces
- * (an argument holding a space or quote is single-quoted); "unknown" when unreadable. */
-static void command_line(char *buf, size_t n)
-{
-    char raw[4096];
-    FILE *f = fopen("/proc/self/cmdline", "rb");
-    size_t len = f ? fread(raw, 1, sizeof raw - 1, f) : 0;
-    if (f)
-        fclose(f);
-    raw[len] = 0;
-    snprintf(buf, n, "%s", len ? "" : "unknown");
-    size_t out = 0;
-    for (size_t i = 0; i < len && out + 4 < n; i += strlen(raw + i) + 1) {
-        int quote = strpbrk(raw + i, " '\"\t") != NULL;
-        out += (size_t)snprintf(buf + out, n - out, "%s%s%s%s", out ? " " : "", quote ? "'" : "", raw + i,
-                                quote ? "'" : "");
-    }
-}
-
 /* provenance.csv's rows, to a CSV file or into a list (prov_sink). */
 static void collect_provenance(prov_sink *f, const vb_run *run)
 {
@@ -557,7 +531,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "veribench_version", VB_VERSION);
     prov(f, "run", "git_commit", VB_GIT_COMMIT);
     char cmdline[2048];
-    command_line(cmdline, sizeof cmdline);
+    vb_command_line(cmdline, sizeof cmdline);
     prov(f, "run", "command_line", cmdline);
     prov(f, "run", "binary_sha256", vb_sha256_file("/proc/self/exe", sha, &e) == 0 ? sha : "unknown");
     prov(f, "run", "model_path", run->cfg.model_path ? run->cfg.model_path : vb_default_model_path());
@@ -600,9 +574,9 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         else
             prov(f, "run", "calibration_trials", run->cfg.calibration_trials);
     }
-    iso_time((time_t)run->started, buf, sizeof buf);
+    vb_utc_text((time_t)run->started, buf);
     prov(f, "run", "started_utc", buf);
-    iso_time(time(NULL), buf, sizeof buf);
+    vb_utc_text(time(NULL), buf);
     prov(f, "run", "finished_utc", buf);
     if (gethostname(buf, sizeof buf) == 0)
         prov(f, "run", "host", buf);

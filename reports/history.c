@@ -30,13 +30,6 @@ const char *vb_history_dir(const char *opt)
     return env && *env ? env : "results/history";
 }
 
-void vb_utc_text(time_t t, char buf[32])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int vb_utc_parse(const char *text, time_t *t)
 {
     struct tm tm;
@@ -46,23 +39,6 @@ int vb_utc_parse(const char *text, time_t *t)
         return -1;
     *t = timegm(&tm);
     return 0;
-}
-
-void vb_command_line(char *buf, size_t n)
-{
-    char raw[4096];
-    FILE *f = fopen("/proc/self/cmdline", "rb");
-    size_t len = f ? fread(raw, 1, sizeof raw - 1, f) : 0;
-    if (f)
-        fclose(f);
-    raw[len] = 0;
-    snprintf(buf, n, "%s", len ? "" : "unknown");
-    size_t out = 0;
-    for (size_t i = 0; i < len && out + 4 < n; i += strlen(raw + i) + 1) {
-        int quote = strpbrk(raw + i, " '\"\t") != NULL;
-        out += (size_t)snprintf(buf + out, n - out, "%s%s%s%s", out ? " " : "", quote ? "'" : "", raw + i,
-                                quote ? "'" : "");
-    }
 }
 
 void vb_cpu_model(char *buf, size_t n)

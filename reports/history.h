@@ -81,13 +81,8 @@ typedef struct vb_history {
 int vb_history_read(const char *path, vb_history *h, vb_err *e);
 void vb_history_free(vb_history *h);
 
-/* "2026-12-02T05:27:55Z" from t, and back (-1 when text is not that format). */
-void vb_utc_text(time_t t, char buf[32]);
+/* time_utc back into seconds (-1 when text is not vb_utc_text's format). */
 int vb_utc_parse(const char *text, time_t *t);
-
-/* This process's command line from /proc/self/cmdline, arguments separated by spaces (an
- * argument holding a space or quote is single-quoted); "unknown" when unreadable. */
-void vb_command_line(char *buf, size_t n);
 
 /* The CPU's model name from /proc/cpuinfo ("unknown" when not found). */
 void vb_cpu_model(char *buf, size_t n);
