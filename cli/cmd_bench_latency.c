@@ -170,7 +170,7 @@ static int load_sample_set(bench *b, vb_err *e)
     if (b->ds.n_trials == 0)
         return vb_fail(e, VB_EXIT_INPUT, "dataset %s has no trials", o->dataset);
     b->n_set = (size_t)o->sample_set;
-    if (b->ds.protocol == VB_PROTOCOL_EXPLICIT && b->n_set > b->ds.n_trials)
+    if (b->n_set > b->ds.n_trials) /* a small protocol: every trial, in order */
         b->n_set = (size_t)b->ds.n_trials;
     b->set = vb_calloc(b->n_set, sizeof *b->set, e);
     b->file = vb_calloc(b->ds.n_samples, sizeof *b->file, e);
