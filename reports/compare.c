@@ -297,6 +297,7 @@ int vb_compare_flag(vb_comparison *c, size_t max_flips, vb_err *e)
             if (j == i || !b->has_accuracy || same_device(a, b) || strcmp(a->model_sha, b->model_sha) ||
                 strcmp(a->quant, b->quant) || strcmp(a->dataset_fp, b->dataset_fp) || !a->dataset_fp[0])
                 continue;
+            a->compared++;
             long flips = -1;
             const char *how = "exact, trial by trial";
             if (a->scores_path[0] && b->scores_path[0] && (flips = exact_flips(a, b, e)) == -2)
@@ -325,14 +326,15 @@ int vb_compare_flag(vb_comparison *c, size_t max_flips, vb_err *e)
 static const char *const csv_header =
     "folder,host,backend,device,device_name,device_type,driver,quant,dataset,eer,fnmr@fmr=1e-3,"
     "single_stream_p50_ms,single_stream_p99_ms,single_stream_verdict,throughput_per_s,throughput_source,"
-    "offline_verdict,accuracy_flag";
+    "offline_verdict,accuracy_compared,accuracy_flag";
 
 int vb_compare_write_csv(FILE *f, const vb_comparison *c)
 {
     fprintf(f, "%s\n", csv_header);
     for (size_t i = 0; i < c->n; i++) {
         const vb_compare_row *r = &c->rows[i];
-        char v[5][32];
+        char v[5][32], compared[32];
+        snprintf(compared, sizeof compared, "%zu", r->compared);
         vb_format_double(r->eer, v[0]);
         vb_format_double(r->fnmr_1e3, v[1]);
         vb_format_double(r->p50_ms, v[2]);
@@ -342,7 +344,7 @@ int vb_compare_write_csv(FILE *f, const vb_comparison *c)
                              r->device_type, r->driver, r->quant,     r->dataset,    r->has_accuracy ? v[0] : "",
                              r->has_accuracy ? v[1] : "", r->has_latency ? v[2] : "", r->has_latency ? v[3] : "",
                              r->ss_verdict, isnan(r->throughput) ? "" : v[4], r->throughput_source, r->off_verdict,
-                             r->flag};
+                             r->has_accuracy ? compared : "", r->flag};
         vb_csv_write_row(f, row, VB_ARRAY_LEN(row));
     }
     return ferror(f);
@@ -380,7 +382,12 @@ int vb_compare_write_md(FILE *f, const vb_comparison *c)
         else
             fprintf(f, "%.2f/s (%s)", r->throughput, r->throughput_source);
         fprintf(f, " | %s | ", r->has_offline ? (strncmp(r->off_verdict, "VALID", 5) ? "INVALID" : "VALID") : "n/a");
-        md_text(f, r->flag[0] ? r->flag : r->has_accuracy ? "within tolerance" : "n/a");
+        if (r->flag[0])
+            md_text(f, r->flag);
+        else if (r->compared)
+            fprintf(f, "within tolerance (vs %zu other row%s)", r->compared, r->compared > 1 ? "s" : "");
+        else
+            fputs(r->has_accuracy ? "not compared (no other device ran this model, level and protocol)" : "n/a", f);
         fputs(" |\n", f);
     }
     int invalid = 0;

@@ -43,6 +43,7 @@ typedef struct vb_compare_row {
     char ss_verdict[600], off_verdict[600];
     char scores_path[1200]; /* "" when the folder has no score file for it */
     char flag[1024];        /* "" when nothing differs beyond the tolerance */
+    size_t compared;        /* other rows its accuracy was compared with */
 } vb_compare_row;
 
 typedef struct vb_comparison {

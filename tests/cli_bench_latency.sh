@@ -101,6 +101,7 @@ sed -i 's/^run,host,.*/run,host,other-machine/' "$CLI_TMP/other/provenance.csv"
 expect_exit 0 "same scores on another host" -- $VB compare "$R" "$CLI_TMP/other" --out "$CLI_TMP/cmp"
 [ "$(awk 'END {print NR}' "$CLI_TMP/out")" -eq 3 ] && ok || not_ok "compare: header + 2 rows"
 expect_grep ',single_stream_p50_ms,single_stream_p99_ms,' "$CLI_TMP/out" "latency columns"
+[ "$(grep -c ',1,$' "$CLI_TMP/out")" -eq 2 ] && ok || not_ok "both rows compared once, no flag"
 expect_grep 'INVALID: min_query_count' "$CLI_TMP/out" "the run's row carries the bench-latency verdict"
 # a query's score is the run's score of the same trial (same model, same distance)
 gzip -dc "$R/scores/"*.csv.gz | awk -F, 'NR > 1 { print $1 "," $2 "," $4 }' | sort > "$CLI_TMP/run-scores"
