@@ -418,7 +418,10 @@ int vb_compare_plot(const char *prefix, const vb_comparison *c, vb_err *e)
         const vb_compare_row *r = &c->rows[i];
         if (!r->has_accuracy || isnan(r->throughput) || isnan(r->eer))
             continue;
-        snprintf(series[n], sizeof series[n], "%s %s/%s (%s)", r->host, r->backend, r->device, r->throughput_source);
+        /* short labels, or the key crowds the plot: host, backend, dataset file, which throughput */
+        const char *ds = strrchr(r->dataset, '/');
+        snprintf(series[n], sizeof series[n], "%s %s %s, %s", r->host, r->backend, ds ? ds + 1 : r->dataset,
+                 r->has_offline ? "end to end" : "backend only");
         pts[n] = (vb_sweep_point){series[n], r->quant, r->throughput, r->eer};
         n++;
     }
