@@ -490,9 +490,11 @@ typedef struct row_sink {
     const bench *b;
     FILE *csv;
     vb_history_entry *h;
+    char (*names)[64]; /* h[i].metric's text (names are built on the stack; see history_rows) */
     size_t n_h, cap_h;
     char batch_text[2][16];
     char verdict[2][600]; /* "VALID" or "INVALID: rules" per scenario, for the history */
+    int oom;
 } row_sink;
 
 static void metric(row_sink *s, int scenario, const char *name, double value)
@@ -509,10 +511,18 @@ static void metric(row_sink *s, int scenario, const char *name, double value)
     if (s->n_h == s->cap_h) {
         size_t cap = s->cap_h ? 2 * s->cap_h : 64;
         vb_history_entry *h = realloc(s->h, cap * sizeof *h);
-        if (!h)
+        if (h)
+            s->h = h;
+        char(*names)[64] = realloc(s->names, cap * sizeof *names);
+        if (names)
+            s->names = names;
+        if (!h || !names) {
+            s->oom = 1;
             return;
-        s->h = h, s->cap_h = cap;
+        }
+        s->cap_h = cap;
     }
+    snprintf(s->names[s->n_h], sizeof s->names[s->n_h], "%s", name);
     s->h[s->n_h++] = (vb_history_entry){b->en.device.backend, b->en.device.slug, b->en.device.name,
                                         b->en.device.driver, b->quant, b->o->dataset, scen,
                                         s->batch_text[scenario], name, value, s->verdict[scenario]};
@@ -752,15 +762,18 @@ static int append_history(const bench *b, vb_err *e)
     snprintf(s.batch_text[0], sizeof s.batch_text[0], "%d", b->o->template_mode ? 1 : 2);
     snprintf(s.batch_text[1], sizeof s.batch_text[1], "%d", b->off_batch);
     all_metrics(&s);
+    for (size_t i = 0; i < s.n_h; i++) /* the names array has stopped moving */
+        s.h[i].metric = s.names[i];
     char sha[65], cmdline[2048];
     vb_err ignore = {0};
     vb_command_line(cmdline, sizeof cmdline);
     vb_history_run run = {"bench-latency", VB_GIT_COMMIT,
                           vb_sha256_file("/proc/self/exe", sha, &ignore) == 0 ? sha : "unknown", b->model_sha,
                           cmdline, time(NULL)};
-    int rc = s.h ? vb_history_append(vb_history_dir(b->o->history), &run, s.h, s.n_h, e)
-                 : vb_fail(e, VB_EXIT_IO, "out of memory");
+    int rc = s.h && !s.oom ? vb_history_append(vb_history_dir(b->o->history), &run, s.h, s.n_h, e)
+                           : vb_fail(e, VB_EXIT_IO, "out of memory");
     free(s.h);
+    free(s.names);
     return rc;
 }
 

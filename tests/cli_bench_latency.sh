@@ -72,6 +72,13 @@ rows=$(awk -F, 'NR > 1' "$H/history.csv" | wc -l)
 expect_grep '^[0-9T:-]+Z,bench-latency,.*,single-stream,2,p99_ms,[0-9.e+-]+,INVALID: min_query_count' "$H/history.csv" \
     "history row with its verdict"
 
+# every metric of a run is in the history under its own name, once
+for m in p50_ms stage_decode_p50_ms stage_describe_mean_ms probe_batch_2_samples_per_s; do
+    c=$(grep -c ",$m," "$H/history.csv")
+    [ "$c" -ge 1 ] && ok || not_ok "history: metric $m in $c rows"
+done
+[ "$(grep -c ',stage_compare_mean_ms,' "$H/history.csv")" -eq 2 ] && ok || not_ok "history: stage rows repeated or lost"
+
 # ---- bench appends too
 expect_exit 0 "bench" -- $VB bench --model "$M" --seconds 0 --history "$H"
 expect_grep ',bench,.*,cpu,.*,fp32,,bench,1,faces_per_s,' "$H/history.csv" "bench rows in the history"
