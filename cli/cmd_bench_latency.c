@@ -790,6 +790,11 @@ static int open_bench(bench *b, vb_err *e)
     vb_model base, m;
     if (vb_model_load(model_path, &base, e))
         return -1;
+    if (vb_model_is_fingerprint(&base)) {
+        vb_model_free(&base);
+        return vb_fail(e, VB_EXIT_USAGE, "%s is the fingerprint matcher: bench-latency times the face net "
+                                         "(fingerprint times: veribench run's latency.csv)", model_path);
+    }
     const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
     int rc;
     if (o->quants.n) {

@@ -34,7 +34,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: veribench <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < VB_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'veribench <command> --help' describes a command's options.\n"
                "Data folder: $VERIBENCH_DATA (holding lfw/ and fvc2002/).\n"
                "Exit status: 0 ok, 1 negative verdict or partial failure, 2 usage error,\n"
