@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -13,6 +14,9 @@
 #include "cli/engine.h"
 #include "backends/cpu/cpu_backend.h"
 #include "models/quantize.h"
+#include "reports/history.h"
+#include "reports/loadgen.h"
+#include "version.h" /* generated: VB_GIT_COMMIT */
 
 static void describe(FILE *f)
 {
@@ -25,7 +29,9 @@ static void describe(FILE *f)
                "peak_gmac_per_s: --peak, else on the CPU one core's measured FMA throughput in the\n"
                "kernel family in use times the threads (empty for a GPU without --peak);\n"
                "peak_fraction = gmac_per_s / peak_gmac_per_s. threads and kernels: the CPU's\n"
-               "worker threads and kernel family (avx512f, avx2+fma, portable, reference).\n\n");
+               "worker threads and kernel family (avx512f, avx2+fma, portable, reference).\n"
+               "Every row is also appended to the benchmark history (--history DIR, default\n"
+               "$VERIBENCH_HISTORY, else results/history; see veribench history).\n\n");
 }
 
 static const vb_command_help help = {"bench", "[--model M] [--backend B] [--batch N[,N...]] [--quant L[,L...]] [--seconds S]",
@@ -37,13 +43,22 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The numbers of one printed row, kept for the history. */
+enum { BENCH_METRICS = 7 };
+typedef struct bench_row {
+    char backend[16], device[64], device_name[256], driver[256], quant[16], batch[16];
+    double value[BENCH_METRICS];
+} bench_row;
+static const char *const bench_row_metrics[BENCH_METRICS] = {"calls",  "ms_per_face", "faces_per_s", "p50_ms",
+                                                             "p90_ms", "p99_ms",      "gmac_per_s"};
+
 static double nearest_rank(const double *sorted, int n, double p)
 {
-    int k = (int)(p * n + 0.999999999);
-    return sorted[(k < 1 ? 1 : k > n ? n : k) - 1];
+    return vb_nearest_rank(sorted, (size_t)n, p);
 }
 
-static int bench_batch(vb_engine *en, const char *quant, int batch, double seconds, double peak, vb_err *e)
+static int bench_batch(vb_engine *en, const char *quant, int batch, double seconds, double peak, bench_row *row,
+                       vb_err *e)
 {
     size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     float *in = vb_malloc(in_size * batch * sizeof(float), e);
@@ -86,6 +101,15 @@ static int bench_batch(vb_engine *en, const char *quant, int batch, double secon
     vb_csv_field(stdout, en->device.kernels);
     putchar('\n');
     fflush(stdout);
+    snprintf(row->backend, sizeof row->backend, "%s", en->device.backend);
+    snprintf(row->device, sizeof row->device, "%s", en->device.slug);
+    snprintf(row->device_name, sizeof row->device_name, "%s", en->device.name);
+    snprintf(row->driver, sizeof row->driver, "%s", en->device.driver);
+    snprintf(row->quant, sizeof row->quant, "%s", quant);
+    snprintf(row->batch, sizeof row->batch, "%d", batch);
+    const double v[BENCH_METRICS] = {n, total / n / batch, 1e3 * n * batch / total, nearest_rank(times, n, 0.5),
+                                     nearest_rank(times, n, 0.9), nearest_rank(times, n, 0.99), gmacs};
+    memcpy(row->value, v, sizeof v);
     rc = 0;
 done:
     free(in);
@@ -108,13 +132,39 @@ static int parse_batches(void *value, const char *text, vb_err *e)
     return 0;
 }
 
+/* Every row to the benchmark history (reports/history.h). */
+static int append_history(const char *dir, const bench_row *rows, int n, const char *model_path, vb_err *e)
+{
+    vb_history_entry *h = vb_calloc((size_t)(n ? n : 1) * BENCH_METRICS, sizeof *h, e);
+    if (!h)
+        return -1;
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < BENCH_METRICS; m++)
+            h[k++] = (vb_history_entry){rows[i].backend, rows[i].device, rows[i].device_name, rows[i].driver,
+                                        rows[i].quant, "", "bench", rows[i].batch, bench_row_metrics[m],
+                                        rows[i].value[m], ""};
+    char sha[65], model_sha[65], cmdline[2048];
+    vb_err ignore = {0};
+    vb_command_line(cmdline, sizeof cmdline);
+    vb_history_run run = {"bench", VB_GIT_COMMIT, vb_sha256_file("/proc/self/exe", sha, &ignore) == 0 ? sha : "unknown",
+                          vb_sha256_file(model_path, model_sha, &ignore) == 0 ? model_sha : "unknown", cmdline,
+                          time(NULL)};
+    int rc = vb_history_append(vb_history_dir(dir), &run, h, k, e);
+    free(h);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     vb_engine_opts eo = {0};
     batch_list batches = {{1}, 1};
     vb_quant_list quants = {0};
     double seconds = 3, peak = 0;
-    int no_header = 0;
+    int no_header = 0, no_history = 0;
+    const char *history = NULL;
+    bench_row rows[VB_QUANT_COUNT * 32];
+    int n_rows = 0;
     const vb_option opts[] = {
         VB_OPT_MODEL(&eo.model_path),
         VB_OPT_BACKEND(&eo.backend),
@@ -127,10 +177,14 @@ int cmd_bench(int argc, char **argv)
         VB_OPT_NO_FP16(&eo.no_fp16),
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_FLAG_ROW("no-header", "omit the CSV header", &no_header),
+        VB_OPT_STRING_ROW("history", "DIR", "append to DIR/history.csv (default $VERIBENCH_HISTORY, else\nresults/history)", &history),
+        VB_OPT_FLAG_ROW("no-history", "do not append to the history", &no_history),
         VB_OPT_END_ROW};
     int prc = vb_options_parse_all(&help, opts, argc, argv);
     if (prc != VB_OPTS_GO)
         return prc;
+    if (history && no_history)
+        return vb_usage_error(&help, "--history and --no-history together");
     const int *list = batches.size, n = batches.n;
     const vb_quant_level *levels = quants.level;
     const int n_levels = quants.n;
@@ -170,13 +224,18 @@ int cmd_bench(int argc, char **argv)
         if (level_peak <= 0 && !strcmp(en.device.backend, "cpu"))
             level_peak = vb_cpu_fma_peak_gmacs() * (en.device.threads > 0 ? en.device.threads : 1);
         for (int i = 0; i < n && rc == VB_EXIT_OK; i++)
-            if (bench_batch(&en, quant, list[i], seconds, level_peak, &e)) {
+            if (bench_batch(&en, quant, list[i], seconds, level_peak, &rows[n_rows++], &e)) {
                 fprintf(stderr, "veribench bench: %s\n", e.msg);
                 rc = e.code ? e.code : VB_EXIT_DEVICE;
             }
         vb_engine_close(&en);
     }
     vb_model_free(&base);
+    if (rc == VB_EXIT_OK && !no_history &&
+        append_history(history, rows, n_rows, eo.model_path ? eo.model_path : vb_default_model_path(), &e)) {
+        fprintf(stderr, "veribench bench: history: %s\n", e.msg);
+        rc = e.code ? e.code : VB_EXIT_IO;
+    }
     if (vb_close_output(stdout, "stdout", &e) && rc == VB_EXIT_OK) {
         fprintf(stderr, "veribench bench: %s\n", e.msg);
         rc = VB_EXIT_IO;

@@ -22,8 +22,11 @@ static const struct {
     {"convert", cmd_convert, "convert face-api.js weights into GGUF model files"},
     {"quantize", cmd_quantize, "write a quantized copy of a GGUF model (fp16, int8, int4)"},
     {"bench", cmd_bench, "time a backend's inference (throughput, latency percentiles)"},
+    {"bench-latency", cmd_bench_latency, "end-to-end verification latency and throughput under MLPerf LoadGen's rules"},
     {"gate", cmd_gate, "check a results folder against a gate spec: PASS/FAIL, JUnit XML"},
     {"merge", cmd_merge, "combine the shard folders of run --shard i/N into one results folder"},
+    {"compare", cmd_compare, "merge results folders of several devices into one table and plot; flag accuracy differences"},
+    {"history", cmd_history, "list and plot the benchmark history of bench and bench-latency runs"},
     {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
     {"synth-fingerprints", cmd_synth_fingerprints, "write a synthetic fingerprint set (SFinGe-style) with its manifest"},
 };
@@ -32,7 +35,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: veribench <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < VB_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'veribench <command> --help' describes a command's options.\n"
                "Data folder: $VERIBENCH_DATA (holding lfw/ and fvc2002/).\n"
                "Exit status: 0 ok, 1 negative verdict or partial failure, 2 usage error,\n"

@@ -181,42 +181,38 @@ static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_rates
 
 /* The subject bootstrap (reports/intervals.h): each trial's two subjects, in the order
  * vb_scores_compute scored them (the dataset's trial order). */
-static int bootstrap_fits(const vb_run *run, uint64_t n_trials)
-{
-    return run->cfg.bootstrap && (double)n_trials * run->cfg.bootstrap <= VB_BOOT_MAX_WORK;
-}
-
 static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
 {
     const vb_run_config *cfg = &run->cfg;
     const char *why = NULL;
     if (!cfg->bootstrap)
         return 0;
-    if (!bootstrap_fits(run, run->ds.n_trials)) {
-        why = "trials x replicates is over 5e8 (reports/intervals.h)";
-    } else {
-        uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
-        if (!subjects)
-            return -1;
-        vb_trial_iter it;
-        vb_trial t;
-        size_t i = 0;
-        vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
-        for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
-            subjects[i] = run->ds.samples[t.a].subject_index;
-            subjects[s->n + i] = run->ds.samples[t.b].subject_index;
-        }
-        if (i != s->n) {
-            free(subjects);
-            return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
-        }
-        vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
-        vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count()};
-        int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
-        free(subjects);
-        if (rc < 0)
-            return -1;
+    uint32_t *subjects = vb_malloc(2 * (s->n ? s->n : 1) * sizeof *subjects, e);
+    if (!subjects)
+        return -1;
+    vb_trial_iter it;
+    vb_trial t;
+    size_t i = 0;
+    vb_trial_iter_init(&it, &run->ds, 0, run->ds.n_trials);
+    for (; i < s->n && vb_trial_iter_next(&it, &t); i++) {
+        subjects[i] = run->ds.samples[t.a].subject_index;
+        subjects[s->n + i] = run->ds.samples[t.b].subject_index;
     }
+    if (i != s->n) {
+        free(subjects);
+        return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
+    }
+    vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
+    vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
+                         VB_BOOT_AGGREGATED, 0};
+    double t0 = vb_now();
+    int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
+    free(subjects);
+    if (rc < 0)
+        return -1;
+    if (rc == 1 && !cfg->quiet)
+        fprintf(stderr, "veribench run: %s: subject bootstrap, %u replicates over %.0f subjects (%s) in %.2fs\n",
+                c->label, cfg->bootstrap, m->bootstrap_subjects, vb_boot_method_name(bc.method), vb_now() - t0);
     if (why && !cfg->quiet)
         fprintf(stderr, "veribench run: %s: subject bootstrap skipped: %s\n", c->label, why);
     return 0;
@@ -421,13 +417,14 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, con
     return 0;
 }
 
-/* Steps that need every score in memory at once: the subject bootstrap (when within its work
- * limit), calibration, the CSV export, the demographic differentials (when the run has sample
+/* Steps that need every score in memory at once: the subject bootstrap (any size since its
+ * aggregated method; it also holds both subjects of every trial: --bootstrap 0 to stay
+ * bounded), calibration, the CSV export, the demographic differentials (when the run has sample
  * attributes: LFW's gender lists are found by default). Without them a run's memory does not grow with the
  * trial count. */
 static int need_every_score(const vb_run *run)
 {
-    return bootstrap_fits(run, run->ds.n_trials) || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv ||
+    return run->cfg.bootstrap > 0 || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv ||
            run->attrs.n > 0; /* the demographic differentials (reports/demographics.h) */
 }
 
@@ -662,32 +659,6 @@ static void prov_free(prov_sink *f)
     memset(f, 0, sizeof *f);
 }
 
-static void iso_time(time_t t, char *buf, size_t n)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* This process's command line from /proc/self/cmdline, arguments separated by spaces
- * (an argument holding a space or quote is single-quoted); "unknown" when unreadable. */
-static void command_line(char *buf, size_t n)
-{
-    char raw[4096];
-    FILE *f = fopen("/proc/self/cmdline", "rb");
-    size_t len = f ? fread(raw, 1, sizeof raw - 1, f) : 0;
-    if (f)
-        fclose(f);
-    raw[len] = 0;
-    snprintf(buf, n, "%s", len ? "" : "unknown");
-    size_t out = 0;
-    for (size_t i = 0; i < len && out + 4 < n; i += strlen(raw + i) + 1) {
-        int quote = strpbrk(raw + i, " '\"\t") != NULL;
-        out += (size_t)snprintf(buf + out, n - out, "%s%s%s%s", out ? " " : "", quote ? "'" : "", raw + i,
-                                quote ? "'" : "");
-    }
-}
-
 /* provenance.csv's rows, to a CSV file or into a list (prov_sink). */
 static void collect_provenance(prov_sink *f, const vb_run *run)
 {
@@ -696,7 +667,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "veribench_version", VB_VERSION);
     prov(f, "run", "git_commit", VB_GIT_COMMIT);
     char cmdline[2048];
-    command_line(cmdline, sizeof cmdline);
+    vb_command_line(cmdline, sizeof cmdline);
     prov(f, "run", "command_line", cmdline);
     prov(f, "run", "binary_sha256", vb_sha256_file("/proc/self/exe", sha, &e) == 0 ? sha : "unknown");
     prov(f, "run", "model_path", run->cfg.model_path ? run->cfg.model_path : vb_default_model_path());
@@ -727,8 +698,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     prov(f, "run", "bootstrap_seed", buf);
     snprintf(buf, sizeof buf, "%u", run->cfg.bootstrap);
     prov(f, "run", "bootstrap_replicates", buf);
-    snprintf(buf, sizeof buf, "%.17g", VB_BOOT_MAX_WORK);
-    prov(f, "run", "bootstrap_max_trials_x_replicates", buf);
+    prov(f, "run", "bootstrap_method", vb_boot_method_name(VB_BOOT_AGGREGATED));
     vb_format_double(run->cfg.confidence, buf); /* shortest text that reads back: 0.95 */
     prov(f, "run", "confidence", buf);
     prov(f, "run", "attributes", run->attrs.n ? run->attrs.source : "none");
@@ -748,9 +718,9 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         snprintf(buf, sizeof buf, "%u-%u", lo, hi);
         prov(f, "run", "shard_samples", buf);
     }
-    iso_time((time_t)run->started, buf, sizeof buf);
+    vb_utc_text((time_t)run->started, buf);
     prov(f, "run", "started_utc", buf);
-    iso_time(time(NULL), buf, sizeof buf);
+    vb_utc_text(time(NULL), buf);
     prov(f, "run", "finished_utc", buf);
     if (gethostname(buf, sizeof buf) == 0)
         prov(f, "run", "host", buf);
@@ -1358,23 +1328,8 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_fta_ent
 }
 
 /* The report is written from the results model alone, not from the run's working state. */
-static int fill_report(FILE *f, const vb_run *run)
-{
-    vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
-    vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
-    int rc = -1;
-    if (combos && fta) {
-        vb_results r;
-        build_results(run, combos, fta, &r);
-        rc = vb_report_write_md(f, &r);
-    }
-    free(fta);
-    free(combos);
-    return rc;
-}
-
-/* report.html: the same model plus provenance.csv's rows. */
-static int fill_report_html(FILE *f, const vb_run *run)
+/* report.md / report.html: the results model of the run plus provenance.csv's rows. */
+static int fill_report_with(FILE *f, const vb_run *run, int (*write)(FILE *, const vb_results *))
 {
     vb_result_combo *combos = calloc((size_t)run->n_combos, sizeof *combos);
     vb_fta_entry *fta = calloc(run->n_fta + 1, sizeof *fta);
@@ -1390,12 +1345,22 @@ static int fill_report_html(FILE *f, const vb_run *run)
     int rc = -1;
     if (!prov.oom) {
         r.provenance = prov.kv, r.n_provenance = prov.n;
-        rc = vb_report_write_html(f, &r);
+        rc = write(f, &r);
     }
     prov_free(&prov);
     free(fta);
     free(combos);
     return rc;
+}
+
+static int fill_report(FILE *f, const vb_run *run)
+{
+    return fill_report_with(f, run, vb_report_write_md);
+}
+
+static int fill_report_html(FILE *f, const vb_run *run)
+{
+    return fill_report_with(f, run, vb_report_write_html);
 }
 
 /* The results folder's lock (lock_results_folder), held from before the first file in the

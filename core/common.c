@@ -155,6 +155,7 @@ void vb_log(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+#include <stdio.h>
 #include <openssl/evp.h>
 
 static void to_hex(const unsigned char *md, char hex[65])
@@ -200,4 +201,28 @@ int vb_sha256_file(const char *path, char hex[65], vb_err *e)
         return vb_fail(e, VB_EXIT_INPUT, "%s: read error", path);
     to_hex(md, hex);
     return 0;
+}
+
+void vb_command_line(char *buf, size_t n)
+{
+    char raw[4096];
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    size_t len = f ? fread(raw, 1, sizeof raw - 1, f) : 0;
+    if (f)
+        fclose(f);
+    raw[len] = 0;
+    snprintf(buf, n, "%s", len ? "" : "unknown");
+    size_t out = 0;
+    for (size_t i = 0; i < len && out + 4 < n; i += strlen(raw + i) + 1) {
+        int quote = strpbrk(raw + i, " '\"\t") != NULL;
+        out += (size_t)snprintf(buf + out, n - out, "%s%s%s%s", out ? " " : "", quote ? "'" : "", raw + i,
+                                quote ? "'" : "");
+    }
+}
+
+void vb_utc_text(time_t t, char buf[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -3,6 +3,7 @@
 #define VB_COMMON_H
 
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -62,4 +63,10 @@ void vb_slugify(const char *in, char *out, size_t n);
 /* SHA-256 (OpenSSL libcrypto) as 64 lowercase hex digits + NUL. */
 int vb_sha256_file(const char *path, char hex[65], vb_err *e);
 void vb_sha256_hex(const void *data, size_t n, char hex[65]);
+
+/* For provenance: this process's command line from /proc/self/cmdline, arguments separated
+ * by spaces (an argument holding a space or quote is single-quoted; "unknown" when
+ * unreadable), and a time as UTC text, "2026-12-02T05:27:55Z". */
+void vb_command_line(char *buf, size_t n);
+void vb_utc_text(time_t t, char buf[32]);
 #endif

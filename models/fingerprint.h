@@ -111,7 +111,8 @@ typedef struct vb_fp_template {
     vb_fp_minutia m[VB_FP_MAX_MINUTIAE];
 } vb_fp_template;
 
-/* Milliseconds spent per stage of one extraction (accumulated by the caller). */
+/* CPU milliseconds (of the extracting thread) per stage of one extraction (accumulated by
+ * the caller). */
 enum { VB_FP_STAGE_SEGMENT, VB_FP_STAGE_ORIENT, VB_FP_STAGE_FREQ, VB_FP_STAGE_GABOR,
        VB_FP_STAGE_THIN, VB_FP_STAGE_MINUTIAE, VB_FP_STAGES };
 extern const char *const vb_fp_stage_names[VB_FP_STAGES];
@@ -138,9 +139,17 @@ void vb_fp_template_pack(const vb_fp_template *t, float *out);
 int vb_fp_template_unpack(const float *in, vb_fp_template *t, vb_err *e);
 
 /* Template files: "VBFPT001" text header line, then one line per minutia "x y theta kind
- * quality"; written atomically. An ISO/IEC 19794-2-style record is not written. */
+ * quality"; written atomically. */
 int vb_fp_template_save(const char *path, const vb_fp_template *t, vb_err *e);
 int vb_fp_template_load(const char *path, vb_fp_template *t, vb_err *e);
+
+/* ISO/IEC 19794-2:2005-style finger minutiae record ("FMR\0", version " 20\0"): one finger
+ * view, 500 dpi (197 px/cm), per minutia 6 bytes: type (01 ending, 10 bifurcation) and x
+ * in 14 bits, y in 14 bits, angle in units of 360/256 degrees counter-clockwise from the x
+ * axis (image y points down, so ISO angle = -theta), quality 0..100; no extended data.
+ * The conversion rounds angles to 1.4 degrees and coordinates to whole pixels. */
+int vb_fp_template_to_iso(const vb_fp_template *t, uint8_t *buf, size_t cap, size_t *len, vb_err *e);
+int vb_fp_template_from_iso(const uint8_t *buf, size_t len, vb_fp_template *t, vb_err *e);
 
 /* MCC: the cylinders of one template, computed once and compared many times. */
 typedef struct vb_fp_cylinders vb_fp_cylinders;

@@ -140,7 +140,8 @@ int vb_fp_template_unpack(const float *in, vb_fp_template *t, vb_err *e)
     t->count = (int)in[0], t->width = (int)in[1], t->height = (int)in[2];
     for (int i = 0; i < t->count; i++) {
         const float *r = in + 3 + 4 * i;
-        t->m[i] = (vb_fp_minutia){r[0], r[1], r[2], (int)r[3], 0};
+        int kind = r[3] == 1.0f ? 1 : r[3] == 2.0f ? 2 : 0; /* never cast an arbitrary float to int */
+        t->m[i] = (vb_fp_minutia){r[0], r[1], r[2], kind, 0};
         if (!check_minutia(&t->m[i], t->width, t->height))
             return vb_fail(e, VB_EXIT_INPUT, "fingerprint template record: minutia %d is invalid", i);
     }
@@ -179,4 +180,81 @@ int vb_fp_template_load(const char *path, vb_fp_template *t, vb_err *e)
     }
     fclose(f);
     return rc;
+}
+
+/* ------------------------------------------------------------- ISO/IEC 19794-2 style */
+
+enum { ISO_HEADER = 24, ISO_VIEW = 4, ISO_MINUTIA = 6 };
+
+static void be16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
+}
+
+static unsigned rd16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+int vb_fp_template_to_iso(const vb_fp_template *t, uint8_t *buf, size_t cap, size_t *len, vb_err *e)
+{
+    size_t n = ISO_HEADER + ISO_VIEW + (size_t)t->count * ISO_MINUTIA + 2;
+    if (n > cap || n > 0xffff || t->width > 0x3fff || t->height > 0x3fff)
+        return vb_fail(e, VB_EXIT_INPUT, "template does not fit an ISO/IEC 19794-2 record (%d minutiae, %dx%d)",
+                       t->count, t->width, t->height);
+    memset(buf, 0, n);
+    memcpy(buf, "FMR\0 20\0", 8);
+    buf[8] = 0, buf[9] = 0, be16(buf + 10, (unsigned)n); /* 4-byte length form, high half zero */
+    /* 12..13 capture equipment: 0 (unknown) */
+    be16(buf + 14, (unsigned)t->width), be16(buf + 16, (unsigned)t->height);
+    be16(buf + 18, 197), be16(buf + 20, 197); /* 500 dpi in pixels per cm */
+    buf[22] = 1;                              /* one finger view */
+    uint8_t *v = buf + ISO_HEADER;
+    v[0] = 0, v[1] = 0, v[2] = 100, v[3] = (uint8_t)t->count; /* position unknown, view 0, quality */
+    for (int i = 0; i < t->count; i++) {
+        const vb_fp_minutia *m = &t->m[i];
+        uint8_t *r = v + ISO_VIEW + (size_t)i * ISO_MINUTIA;
+        unsigned x = (unsigned)lrintf(m->x), y = (unsigned)lrintf(m->y);
+        double iso = fmod(2 * 3.14159265358979323846 - m->theta, 2 * 3.14159265358979323846);
+        unsigned a = (unsigned)lrint(iso / (2 * 3.14159265358979323846) * 256) & 255;
+        be16(r, (unsigned)(m->kind == 1 ? 1 : 2) << 14 | (x & 0x3fff));
+        be16(r + 2, y & 0x3fff);
+        r[4] = (uint8_t)a;
+        r[5] = (uint8_t)lrintf(fminf(fmaxf(m->quality, 0), 1) * 100);
+    }
+    *len = n;
+    return 0;
+}
+
+int vb_fp_template_from_iso(const uint8_t *buf, size_t len, vb_fp_template *t, vb_err *e)
+{
+    memset(t, 0, sizeof *t);
+    if (len < ISO_HEADER + ISO_VIEW + 2 || memcmp(buf, "FMR\0 20\0", 8))
+        return vb_fail(e, VB_EXIT_INPUT, "not an ISO/IEC 19794-2 (2005) finger minutiae record");
+    size_t n = (size_t)rd16(buf + 8) << 16 | rd16(buf + 10);
+    if (n != len || buf[22] < 1)
+        return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: length %zu, file %zu, %u views", n, len, buf[22]);
+    t->width = (int)rd16(buf + 14), t->height = (int)rd16(buf + 16);
+    const uint8_t *v = buf + ISO_HEADER;
+    int count = v[3];
+    if (count > VB_FP_MAX_MINUTIAE || ISO_HEADER + ISO_VIEW + (size_t)count * ISO_MINUTIA + 2 > len ||
+        t->width < 1 || t->height < 1)
+        return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: %d minutiae do not fit (at most %d, %zu bytes)", count,
+                       VB_FP_MAX_MINUTIAE, len);
+    for (int i = 0; i < count; i++) {
+        const uint8_t *r = v + ISO_VIEW + (size_t)i * ISO_MINUTIA;
+        unsigned type = rd16(r) >> 14;
+        vb_fp_minutia *m = &t->m[i];
+        m->x = (float)(rd16(r) & 0x3fff), m->y = (float)(rd16(r + 2) & 0x3fff);
+        m->kind = type == 2 ? 2 : 1;
+        double a = r[4] * 2 * 3.14159265358979323846 / 256;
+        m->theta = (float)fmod(2 * 3.14159265358979323846 - a, 2 * 3.14159265358979323846);
+        if (m->theta >= 6.2831853f)
+            m->theta = 0;
+        m->quality = r[5] / 100.0f;
+        if ((type != 1 && type != 2) || !check_minutia(m, t->width, t->height))
+            return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: minutia %d is invalid", i + 1);
+    }
+    t->count = count;
+    return 0;
 }

@@ -1,9 +1,12 @@
 /* Confidence intervals, subject bootstrap and calibration: see intervals.h. */
 #include "reports/intervals.h"
 
+#include "reports/radix_sort.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -343,23 +346,31 @@ static void run_replicates(const boot_data *d, int threads, int *failed)
         *failed |= jobs[k].failed;
 }
 
-static void set_boot_rows(vb_metrics *m, const boot_data *d, double level)
+/* The rows from the per-replicate statistics stats[N_STATS][R] (sorts them). */
+static void set_boot_rows(vb_metrics *m, double *stats, size_t R, uint64_t seed, uint32_t n_subjects,
+                          int have_model, double level)
 {
-    size_t R = d->replicates;
     for (int j = 0; j < N_TARGETS; j++) {
-        m->fnmr_at_fmr_boot[j] = percentile_interval(d->stats + (2 * j) * R, R, level);
-        m->fmr_at_fmr_boot[j] = percentile_interval(d->stats + (2 * j + 1) * R, R, level);
+        m->fnmr_at_fmr_boot[j] = percentile_interval(stats + (2 * j) * R, R, level);
+        m->fmr_at_fmr_boot[j] = percentile_interval(stats + (2 * j + 1) * R, R, level);
     }
-    m->bootstrap_replicates = (double)d->replicates;
-    m->bootstrap_seed = (double)d->seed;
-    m->bootstrap_subjects = (double)d->n_subjects;
+    m->bootstrap_replicates = (double)R;
+    m->bootstrap_seed = (double)seed;
+    m->bootstrap_subjects = (double)n_subjects;
     m->confidence = level;
     m->have |= VB_MG_BOOT;
-    if (d->have_model) {
-        m->fmr_at_threshold_boot = percentile_interval(d->stats + STAT_MODEL_FMR * R, R, level);
-        m->fnmr_at_threshold_boot = percentile_interval(d->stats + STAT_MODEL_FNMR * R, R, level);
+    if (have_model) {
+        m->fmr_at_threshold_boot = percentile_interval(stats + STAT_MODEL_FMR * R, R, level);
+        m->fnmr_at_threshold_boot = percentile_interval(stats + STAT_MODEL_FNMR * R, R, level);
         m->have |= VB_MG_BOOT_MODEL_THRESHOLD;
     }
+}
+
+static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, vb_err *e);
+
+const char *vb_boot_method_name(vb_boot_method method)
+{
+    return method == VB_BOOT_PER_TRIAL ? "per-trial" : "aggregated";
 }
 
 int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, const char **why,
@@ -369,8 +380,10 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
     const vb_scores *s = in->scores;
     if (!cfg->replicates)
         return 0;
+    if (cfg->method != VB_BOOT_PER_TRIAL)
+        return bootstrap_aggregated(in, cfg, m, e) ? -1 : 1;
     if ((double)s->n * cfg->replicates > VB_BOOT_MAX_WORK) {
-        *why = "trials x replicates is over the bootstrap's limit of 5e8 (see reports/intervals.h)";
+        *why = "trials x replicates is over the per-trial bootstrap's limit of 5e8 (see reports/intervals.h)";
         return 0;
     }
     boot_data d = {.n = s->n, .have_model = !isnan(in->model_threshold), .replicates = cfg->replicates,
@@ -394,10 +407,678 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
     if (d.n_subjects)
         run_replicates(&d, cfg->threads, &failed);
     if (!failed)
-        set_boot_rows(m, &d, cfg->level);
+        set_boot_rows(m, d.stats, d.replicates, d.seed, d.n_subjects, d.have_model, cfg->level);
     free(d.stats);
     free(d.t);
     return failed ? vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap") : 1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Subject bootstrap, aggregated method (the default): same replicates, same numbers as  */
+/* the per-trial method above, without a pass over every trial per replicate.            */
+
+/* Replicates computed side by side: one pass over the aggregates or the tail serves LANES
+ * replicates, and the per-lane loops have a fixed trip count the compiler vectorizes. */
+enum { LANES = 16 };
+#define TAIL_FLAG 0x80000000u    /* a: last trial of its tie group; b: genuine */
+#define TAIL_SUBJECT 0x7fffffffu /* the dense subject index */
+#define TAIL_SAMPLE (1u << 20)   /* impostor similarities sampled to place the tail's cutoff */
+#define TAIL_DEFAULT_FRACTION 0.15
+
+/* Impostor trial counts per unordered subject pair (lo <= hi), row lo: entries
+ * row[lo] .. row[lo+1]-1 hold (col = hi, count). */
+typedef struct pair_counts {
+    size_t *row;
+    uint32_t *col, *count;
+} pair_counts;
+
+/* The tail: trials with similarity >= a cutoff, by decreasing similarity, tie groups whole. */
+typedef struct tail_trial {
+    uint32_t a, b; /* TAIL_SUBJECT bits + TAIL_FLAG */
+} tail_trial;
+
+typedef struct boot_agg {
+    uint32_t n_subjects;
+    size_t n_impostor;
+    double *gen_total, *gen_errors; /* per subject: genuine trials, false non-matches at the model threshold */
+    pair_counts imp_total, imp_errors; /* impostor trials, false matches at the model threshold */
+    tail_trial *tail;
+    size_t n_tail;
+    int tail_is_all; /* the tail holds every trial: a walk that reaches its end is complete */
+    int have_model;
+    unsigned replicates;
+    uint64_t seed;
+    double *stats; /* [N_STATS][replicates] */
+} boot_agg;
+
+/* Large scratch (hundreds of MB for lfw-all): asked for as transparent huge pages, so that
+ * first touching it is not a page fault per 4 KiB (a fifth of the time otherwise). Freed
+ * with free(). */
+static void *big_alloc(size_t bytes, vb_err *e)
+{
+    enum { HUGE = 2 << 20 };
+    if (bytes < HUGE)
+        return vb_malloc(bytes ? bytes : 1, e);
+    size_t rounded = (bytes + HUGE - 1) / HUGE * HUGE;
+    void *p = aligned_alloc(HUGE, rounded);
+    if (!p) {
+        vb_fail(e, VB_EXIT_IO, "out of memory (%zu bytes)", rounded);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: without it, ordinary pages */
+#endif
+    return p;
+}
+
+static void free_pairs(pair_counts *p)
+{
+    free(p->row);
+    free(p->col);
+    free(p->count);
+    *p = (pair_counts){0};
+}
+
+static void free_agg(boot_agg *g)
+{
+    free(g->gen_total);
+    free(g->gen_errors);
+    free_pairs(&g->imp_total);
+    free_pairs(&g->imp_errors);
+    free(g->tail);
+    free(g->stats);
+}
+
+static int model_error(const vb_boot_input *in, size_t i)
+{
+    const vb_scores *s = in->scores;
+    if (isnan(in->model_threshold))
+        return 0;
+    int accepted = s->is_distance ? s->score[i] <= in->model_threshold : s->score[i] >= in->model_threshold;
+    return s->label[i] ? !accepted : accepted;
+}
+
+static double similarity(const vb_scores *s, size_t i)
+{
+    return (s->is_distance ? -s->score[i] : s->score[i]) + 0.0; /* -0 and +0 tie */
+}
+
+/* Validates the trials and numbers their subjects densely in order of first appearance
+ * (trial order, a before b): the numbering of the per-trial method, so a replicate's draw
+ * picks the same subjects in both. map[original] = dense index or UINT32_MAX. */
+static uint32_t *dense_subject_map(const vb_boot_input *in, uint32_t *n_subjects, vb_err *e)
+{
+    const vb_scores *s = in->scores;
+    uint32_t max = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        max = in->subject_a[i] > max ? in->subject_a[i] : max;
+        max = in->subject_b[i] > max ? in->subject_b[i] : max;
+    }
+    uint32_t *map = vb_malloc(((size_t)max + 1) * sizeof *map, e);
+    if (!map)
+        return NULL;
+    memset(map, 0xff, ((size_t)max + 1) * sizeof *map);
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->label[i] > 1 || isnan(s->score[i])) {
+            free(map);
+            vb_fail(e, VB_EXIT_INPUT, "trial %zu: bad label or NaN score", i);
+            return NULL;
+        }
+        uint32_t ab[2] = {in->subject_a[i], in->subject_b[i]};
+        for (int k = 0; k < 2; k++)
+            if (map[ab[k]] == UINT32_MAX)
+                map[ab[k]] = n++;
+    }
+    *n_subjects = n;
+    return map;
+}
+
+/* Run lengths of the sorted pair keys (lo << 32 | hi << 1 | error) into the total and the
+ * error counts; with `fill` 0 it only counts the entries of each. */
+static void scan_pairs(const uint64_t *key, size_t n, pair_counts *tot, pair_counts *err, size_t *n_tot,
+                       size_t *n_err, int fill)
+{
+    size_t nt = 0, ne = 0;
+    for (size_t i = 0; i < n;) {
+        uint64_t pair = key[i] >> 1;
+        size_t j = i, errors = 0;
+        for (; j < n && key[j] >> 1 == pair; j++)
+            errors += key[j] & 1;
+        uint32_t lo = (uint32_t)(pair >> 31), hi = (uint32_t)(pair & TAIL_SUBJECT);
+        if (fill) {
+            tot->col[nt] = hi;
+            tot->count[nt] = (uint32_t)(j - i);
+            tot->row[lo + 1] = nt + 1;
+            if (errors) {
+                err->col[ne] = hi;
+                err->count[ne] = (uint32_t)errors;
+                err->row[lo + 1] = ne + 1;
+            }
+        }
+        nt++;
+        ne += errors > 0;
+        i = j;
+    }
+    *n_tot = nt;
+    *n_err = ne;
+}
+
+static int alloc_pairs(pair_counts *p, uint32_t n_subjects, size_t entries, vb_err *e)
+{
+    p->row = vb_malloc(((size_t)n_subjects + 1) * sizeof *p->row, e);
+    p->col = p->row ? big_alloc(entries * sizeof *p->col, e) : NULL;
+    p->count = p->col ? big_alloc(entries * sizeof *p->count, e) : NULL;
+    if (!p->count)
+        return -1;
+    memset(p->row, 0, ((size_t)n_subjects + 1) * sizeof *p->row);
+    return 0;
+}
+
+/* Row ends filled only where a row has entries: carry them forward into offsets. */
+static void finish_rows(pair_counts *p, uint32_t n_subjects)
+{
+    for (size_t r = 1; r <= n_subjects; r++)
+        p->row[r] = p->row[r] > p->row[r - 1] ? p->row[r] : p->row[r - 1];
+}
+
+/* Impostor pair counts through a dense triangle of all pairs (lo <= hi), row-major: one
+ * pass, no sort. Used when the triangle is no larger than twice the impostor trials (LFW
+ * all-vs-all: 16.5M pairs for 87M trials), where it is also smaller than the sort's keys. */
+static size_t triangle_row(uint32_t lo, uint32_t n) /* rows shrink by one: row lo has n - lo cells */
+{
+    return (size_t)lo * n - (size_t)lo * ((size_t)lo - 1) / 2;
+}
+
+static int dense_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+{
+    const vb_scores *s = in->scores;
+    uint32_t n = g->n_subjects;
+    size_t cells = (size_t)n * (n + 1) / 2;
+    uint32_t *tot = big_alloc(cells * sizeof *tot, e), *err = tot ? big_alloc(cells * sizeof *err, e) : NULL;
+    if (!err) {
+        free(tot);
+        return -1;
+    }
+    memset(tot, 0, cells * sizeof *tot);
+    memset(err, 0, cells * sizeof *err);
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->label[i])
+            continue;
+        uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
+        uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+        size_t cell = triangle_row(lo, n) + (hi - lo);
+        tot[cell]++;
+        err[cell] += (uint32_t)model_error(in, i);
+    }
+    size_t n_tot = 0, n_err = 0;
+    for (size_t c = 0; c < cells; c++) {
+        n_tot += tot[c] > 0;
+        n_err += err[c] > 0;
+    }
+    int rc = -1;
+    if (alloc_pairs(&g->imp_total, n, n_tot, e) || alloc_pairs(&g->imp_errors, n, n_err, e))
+        goto out;
+    n_tot = n_err = 0;
+    for (uint32_t lo = 0; lo < n; lo++) {
+        size_t row = triangle_row(lo, n);
+        for (uint32_t hi = lo; hi < n; hi++) {
+            size_t c = row + (hi - lo);
+            if (tot[c]) {
+                g->imp_total.col[n_tot] = hi;
+                g->imp_total.count[n_tot++] = tot[c];
+            }
+            if (err[c]) {
+                g->imp_errors.col[n_err] = hi;
+                g->imp_errors.count[n_err++] = err[c];
+            }
+        }
+        g->imp_total.row[lo + 1] = n_tot;
+        g->imp_errors.row[lo + 1] = n_err;
+    }
+    rc = 0;
+out:
+    free(tot);
+    free(err);
+    return rc;
+}
+
+/* The same counts by sorting one key per impostor trial (lo << 32 | hi << 1 | error): for
+ * many subjects with few trials each, where the triangle would be mostly empty. */
+static int sorted_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+{
+    const vb_scores *s = in->scores;
+    size_t n_imp = g->n_impostor;
+    uint64_t *key = big_alloc(n_imp * sizeof *key, e);
+    uint64_t *tmp = key ? big_alloc(n_imp * sizeof *tmp, e) : NULL;
+    int rc = -1;
+    if (!tmp)
+        goto out;
+    for (size_t i = 0, k = 0; i < s->n; i++) {
+        if (s->label[i])
+            continue;
+        uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
+        uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+        key[k++] = (uint64_t)lo << 32 | (uint64_t)hi << 1 | (uint64_t)model_error(in, i);
+    }
+    const uint64_t *sorted = vb_sort_keys(key, tmp, n_imp);
+    size_t n_tot, n_err;
+    scan_pairs(sorted, n_imp, NULL, NULL, &n_tot, &n_err, 0);
+    if (alloc_pairs(&g->imp_total, g->n_subjects, n_tot, e) || alloc_pairs(&g->imp_errors, g->n_subjects, n_err, e))
+        goto out;
+    scan_pairs(sorted, n_imp, &g->imp_total, &g->imp_errors, &n_tot, &n_err, 1);
+    finish_rows(&g->imp_total, g->n_subjects);
+    finish_rows(&g->imp_errors, g->n_subjects);
+    rc = 0;
+out:
+    free(key);
+    free(tmp);
+    return rc;
+}
+
+/* Per-subject genuine counts and per-pair impostor counts, totals and model-threshold
+ * errors: the only per-trial pass; a replicate then sums over subjects and pairs. */
+static int build_counts(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+{
+    const vb_scores *s = in->scores;
+    g->gen_total = vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e);
+    g->gen_errors = g->gen_total ? vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e) : NULL;
+    if (!g->gen_errors)
+        return -1;
+    memset(g->gen_total, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
+    memset(g->gen_errors, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
+    size_t n_imp = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->label[i]) {
+            g->gen_total[map[in->subject_a[i]]] += 1;
+            g->gen_errors[map[in->subject_a[i]]] += model_error(in, i);
+        } else {
+            n_imp++;
+        }
+    }
+    g->n_impostor = n_imp;
+    size_t cells = (size_t)g->n_subjects * (g->n_subjects + 1) / 2;
+    return cells <= 2 * n_imp ? dense_pairs(in, map, g, e) : sorted_pairs(in, map, g, e);
+}
+
+/* The similarity above which (about) `fraction` of the impostor trials lie, from an evenly
+ * strided sample of them; -inf (every trial) when fraction >= 1. */
+static int tail_cutoff(const vb_scores *s, size_t n_imp, double fraction, double *cutoff, vb_err *e)
+{
+    *cutoff = -INFINITY;
+    if (fraction >= 1 || !n_imp)
+        return 0;
+    size_t stride = n_imp > TAIL_SAMPLE ? n_imp / TAIL_SAMPLE : 1, n = 0, k = 0;
+    double *sample = vb_malloc((n_imp / stride + 1) * sizeof *sample, e);
+    if (!sample)
+        return -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->label[i] && k++ % stride == 0)
+            sample[n++] = similarity(s, i);
+    if (vb_sort_doubles(sample, n, e)) {
+        free(sample);
+        return -1;
+    }
+    size_t above = (size_t)(fraction * (double)n);
+    *cutoff = sample[n - 1 - (above < n - 1 ? above : n - 1)];
+    free(sample);
+    return 0;
+}
+
+/* Puts run[0..n) (keys sharing their top 32 bits, the tail index below) in the order of
+ * the full keys: rewritten to (low 32 bits of the full key, tail index) and sorted again. */
+static void order_run(uint64_t *run, uint64_t *scratch, size_t n, const uint64_t *full)
+{
+    for (size_t k = 0; k < n; k++) {
+        uint32_t local = (uint32_t)run[k];
+        run[k] = full[local] << 32 | local;
+    }
+    if (n <= 32) {
+        for (size_t k = 1; k < n; k++)
+            for (size_t j = k; j > 0 && run[j - 1] > run[j]; j--) {
+                uint64_t t = run[j];
+                run[j] = run[j - 1];
+                run[j - 1] = t;
+            }
+        return;
+    }
+    const uint64_t *sorted = vb_sort_keys(run, scratch, n);
+    if (sorted != run)
+        memcpy(run, sorted, n * sizeof *run);
+}
+
+/* The trials with similarity >= the cutoff for `fraction`, sorted by decreasing similarity:
+ * an MSD radix sort (two threads) of 64-bit keys holding the top 32 bits of the
+ * descending-order key and the tail index, then each run that shares those bits in full
+ * order (runs are short: 2^-20 of the similarity's relative range). */
+static int build_tail(const vb_boot_input *in, const uint32_t *map, double fraction, boot_agg *g, vb_err *e)
+{
+    const vb_scores *s = in->scores;
+    double cutoff;
+    if (tail_cutoff(s, g->n_impostor, fraction, &cutoff, e))
+        return -1;
+    g->tail_is_all = cutoff == -INFINITY;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += similarity(s, i) >= cutoff;
+    uint64_t *full = big_alloc(n * sizeof *full, e);
+    uint64_t *key = full ? big_alloc(2 * n * sizeof *key, e) : NULL;
+    tail_trial *unsorted = key ? big_alloc(n * sizeof *unsorted, e) : NULL;
+    g->tail = unsorted ? big_alloc(n * sizeof *g->tail, e) : NULL;
+    if (!g->tail) {
+        free(full);
+        free(key);
+        free(unsorted);
+        return -1;
+    }
+    for (size_t i = 0, k = 0; i < s->n; i++)
+        if (similarity(s, i) >= cutoff) {
+            full[k] = ~vb_double_to_key(similarity(s, i)); /* ascending keys = decreasing similarity */
+            unsorted[k] = (tail_trial){map[in->subject_a[i]], map[in->subject_b[i]] | (s->label[i] ? TAIL_FLAG : 0)};
+            key[k] = (full[k] & 0xffffffff00000000ull) | k;
+            k++;
+        }
+    uint64_t *sorted = vb_sort_keys(key, key + n, n), *scratch = sorted == key ? key + n : key;
+    for (size_t k = 0; k < n;) {
+        size_t end = k + 1;
+        while (end < n && sorted[end] >> 32 == sorted[k] >> 32)
+            end++;
+        if (end - k > 1) /* now (low 32 bits of the full key, index): equal tops = equal keys */
+            order_run(sorted + k, scratch + k, end - k, full);
+        for (size_t p = k; p < end; p++) {
+            int group_end = p + 1 == end || sorted[p + 1] >> 32 != sorted[p] >> 32;
+            g->tail[p] = unsorted[(uint32_t)sorted[p]];
+            g->tail[p].a |= group_end ? TAIL_FLAG : 0;
+        }
+        k = end;
+    }
+    g->n_tail = n;
+    free(full);
+    free(key);
+    free(unsorted);
+    return 0;
+}
+
+/* One value per lane, as a GCC/Clang vector: the per-lane arithmetic compiles to SIMD
+ * instructions whatever the target (C loops over 16 lanes stayed scalar at -O2). */
+typedef double lane_v __attribute__((vector_size(LANES * sizeof(double))));
+/* ... and the hot loops in an AVX-512 and an AVX2 build as well as the baseline one, the
+ * loader picking what the CPU has (the rest of veribench is built for baseline x86-64). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define LANE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef LANE_CLONES
+#define LANE_CLONES
+#endif
+typedef int64_t lane_mask __attribute__((vector_size(LANES * sizeof(int64_t))));
+
+/* *out = sum over subjects s of w[s] * per_subject[s]. (Vectors go by pointer: passing
+ * them by value between the clones below would change the ABI.) */
+LANE_CLONES static void linear_sum(const double *per_subject, uint32_t n_subjects, const lane_v *w, lane_v *out)
+{
+    lane_v sum = {0};
+    for (uint32_t s = 0; s < n_subjects; s++)
+        if (per_subject[s])
+            sum += w[s] * per_subject[s];
+    *out = sum;
+}
+
+/* *out = sum over pairs (a, b) of w[a] * w[b] * count(a, b). Integers below 2^53
+ * throughout, so the double sums are exact and equal the per-trial method's. */
+LANE_CLONES static void pair_sum(const pair_counts *p, uint32_t n_subjects, const lane_v *w, lane_v *out)
+{
+    lane_v sum = {0};
+    for (uint32_t a = 0; a < n_subjects; a++) {
+        if (p->row[a] == p->row[a + 1])
+            continue;
+        lane_v acc = {0};
+        for (size_t k = p->row[a]; k < p->row[a + 1]; k++)
+            acc += w[p->col[k]] * (double)p->count[k];
+        sum += w[a] * acc;
+    }
+    *out = sum;
+}
+
+/* The fnmr@fmr walk of one block of lanes down the tail; targets in order of strictness
+ * (X = 0 first), so each lane closes them in order. lim[l][k]: the largest weighted false
+ * match count with FMR <= X (fa * 1/X <= wi  <=>  fa <= floor(wi / (1/X)) for integers). */
+typedef struct lane_walk {
+    double lim[LANES][N_TARGETS];
+    double best_fa[LANES][N_TARGETS], best_ga[LANES][N_TARGETS];
+    int next[LANES];
+} lane_walk;
+
+/* Closes the targets of lane l that fa has passed, at the previous operating point; returns
+ * the lane's next limit (+inf when all are closed) and counts the lanes done in *open. */
+static double close_targets(lane_walk *s, int l, double fa, double prev_fa, double prev_ga, int *open)
+{
+    for (; s->next[l] < N_TARGETS && fa > s->lim[l][s->next[l]]; s->next[l]++) {
+        s->best_fa[l][s->next[l]] = prev_fa; /* the last operating point within X */
+        s->best_ga[l][s->next[l]] = prev_ga;
+        *open -= s->next[l] == N_TARGETS - 1;
+    }
+    return s->next[l] < N_TARGETS ? s->lim[l][s->next[l]] : INFINITY;
+}
+
+/* Tail trials [from, to) (to - from >= 1, `to` right after a group end) trial by trial with
+ * the operating-point checks at every group end; fa, ga hold the counts at `from`, which
+ * follows a group end (or is the start), and come back as the counts at `to`. */
+static void walk_exactly(const boot_agg *g, const lane_v *w, size_t from, size_t to, lane_v *fa, lane_v *ga,
+                         lane_v *cur, lane_walk *s, int *open)
+{
+    lane_v prev_fa = *fa, prev_ga = *ga;
+    for (size_t i = from; i < to; i++) {
+        tail_trial t = g->tail[i];
+        if (t.b & TAIL_FLAG)
+            *ga += w[t.a & TAIL_SUBJECT];
+        else
+            *fa += w[t.a & TAIL_SUBJECT] * w[t.b & TAIL_SUBJECT];
+        if (!(t.a & TAIL_FLAG))
+            continue; /* tied scores move together */
+        for (int l = 0; l < LANES; l++)
+            if ((*fa)[l] > (*cur)[l])
+                (*cur)[l] = close_targets(s, l, (*fa)[l], prev_fa[l], prev_ga[l], open);
+        prev_fa = *fa;
+        prev_ga = *ga;
+    }
+}
+
+static int any_over(const lane_v *fa, const lane_v *cur)
+{
+    lane_mask over = *fa > *cur;
+    int64_t any = 0;
+    for (int l = 0; l < LANES; l++)
+        any |= over[l];
+    return any != 0;
+}
+
+/* The walk goes in batches of at least BATCH trials ending at a group end: counts only,
+ * then one check; a batch in which some lane passed a limit (rare: 7 targets per lane) is
+ * walked again from its start with the check at every group end (walk_exactly), which is
+ * what the result comes from. Returns 1 when a lane reached the end of a partial tail with
+ * a target still open. */
+enum { BATCH = 64 };
+LANE_CLONES static int walk_tail(const boot_agg *g, const lane_v *w, const lane_v *wi, const unsigned live[LANES], lane_walk *s)
+{
+    int open = 0;
+    lane_v cur;
+    for (int l = 0; l < LANES; l++) {
+        s->next[l] = live[l] ? 0 : N_TARGETS;
+        open += live[l] != 0;
+        for (int k = 0; k < N_TARGETS; k++) {
+            uint64_t inverse = target_inverse[N_TARGETS - 1 - k];
+            s->lim[l][k] = inverse ? (double)((uint64_t)(*wi)[l] / inverse) : 0;
+            s->best_fa[l][k] = s->best_ga[l][k] = 0;
+        }
+        cur[l] = live[l] ? s->lim[l][0] : INFINITY;
+    }
+    lane_v fa = {0}, ga = {0}, start_fa = {0}, start_ga = {0};
+    size_t start = 0;
+    for (size_t i = 0; i < g->n_tail && open; i++) {
+        tail_trial t = g->tail[i];
+        if (t.b & TAIL_FLAG)
+            ga += w[t.a & TAIL_SUBJECT];
+        else
+            fa += w[t.a & TAIL_SUBJECT] * w[t.b & TAIL_SUBJECT];
+        if (!(t.a & TAIL_FLAG) || (i + 1 - start < BATCH && i + 1 < g->n_tail))
+            continue;
+        if (any_over(&fa, &cur)) {
+            fa = start_fa, ga = start_ga;
+            walk_exactly(g, w, start, i + 1, &fa, &ga, &cur, s, &open);
+        }
+        start = i + 1, start_fa = fa, start_ga = ga;
+    }
+    if (open && !g->tail_is_all)
+        return 1;
+    for (int l = 0; l < LANES; l++) /* the whole set within X: its last operating point */
+        for (; s->next[l] < N_TARGETS; s->next[l]++) {
+            s->best_fa[l][s->next[l]] = fa[l];
+            s->best_ga[l][s->next[l]] = ga[l];
+        }
+    return 0;
+}
+
+/* Replicates r0 .. r0+n-1 (n <= LANES); w and count are scratch of n_subjects lane
+ * vectors and n_subjects counts. Returns 1 when the tail was too short. */
+static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint32_t *count, lane_walk *walk)
+{
+    memset(w, 0, (size_t)g->n_subjects * sizeof *w);
+    for (unsigned l = 0; l < n; l++) {
+        draw_subjects(g->seed, r0 + l, g->n_subjects, count);
+        for (uint32_t s = 0; s < g->n_subjects; s++)
+            w[s][l] = count[s];
+    }
+    lane_v wg, wi, fnm = {0}, fm = {0};
+    linear_sum(g->gen_total, g->n_subjects, w, &wg);
+    pair_sum(&g->imp_total, g->n_subjects, w, &wi);
+    if (g->have_model) {
+        linear_sum(g->gen_errors, g->n_subjects, w, &fnm);
+        pair_sum(&g->imp_errors, g->n_subjects, w, &fm);
+    }
+    unsigned live[LANES];
+    for (unsigned l = 0; l < LANES; l++)
+        live[l] = l < n && wg[l] > 0 && wi[l] > 0; /* else the rates are undefined */
+    if (walk_tail(g, w, &wi, live, walk))
+        return 1;
+    double *st = g->stats;
+    size_t R = g->replicates;
+    for (unsigned l = 0; l < n; l++) {
+        size_t r = r0 + l;
+        if (!live[l]) {
+            for (int k = 0; k < N_STATS; k++)
+                st[k * R + r] = NAN;
+            continue;
+        }
+        st[STAT_MODEL_FMR * R + r] = g->have_model ? fm[l] / wi[l] : NAN;
+        st[STAT_MODEL_FNMR * R + r] = g->have_model ? fnm[l] / wg[l] : NAN;
+        for (int j = 0; j < N_TARGETS; j++) {
+            int k = N_TARGETS - 1 - j;
+            st[(2 * j) * R + r] = (wg[l] - walk->best_ga[l][k]) / wg[l];
+            st[(2 * j + 1) * R + r] = walk->best_fa[l][k] / wi[l];
+        }
+    }
+    return 0;
+}
+
+typedef struct agg_job {
+    const boot_agg *g;
+    unsigned char *block_done; /* shared; each block belongs to one job */
+    unsigned first_block, end_block;
+    int failed, tail_short;
+} agg_job;
+
+static void *agg_work(void *arg)
+{
+    agg_job *j = arg;
+    const boot_agg *g = j->g;
+    lane_v *w = aligned_alloc(sizeof(lane_v), ((size_t)g->n_subjects + 1) * sizeof *w);
+    uint32_t *count = malloc((size_t)g->n_subjects * sizeof *count);
+    lane_walk *walk = malloc(sizeof *walk);
+    if (!w || !count || !walk)
+        j->failed = 1;
+    for (unsigned b = j->first_block; !j->failed && b < j->end_block; b++) {
+        unsigned r0 = b * LANES, n = g->replicates - r0 < LANES ? g->replicates - r0 : LANES;
+        if (j->block_done[b])
+            continue;
+        if (run_block(g, r0, n, w, count, walk))
+            j->tail_short = 1;
+        else
+            j->block_done[b] = 1;
+    }
+    free(w);
+    free(count);
+    free(walk);
+    return NULL;
+}
+
+/* The blocks not done yet, on `threads` threads; 1 when the tail was too short for some. */
+static int run_blocks(const boot_agg *g, unsigned char *block_done, int threads, int *failed)
+{
+    enum { MAX_THREADS = 64 };
+    agg_job jobs[MAX_THREADS];
+    unsigned blocks = (g->replicates + LANES - 1) / LANES;
+    int n = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    if ((unsigned)n > blocks)
+        n = (int)blocks;
+    for (int k = 0; k < n; k++)
+        jobs[k] = (agg_job){g, block_done, (unsigned)((uint64_t)blocks * k / n),
+                            (unsigned)((uint64_t)blocks * (k + 1) / n), 0, 0};
+    vb_parallel_run(jobs, sizeof jobs[0], n, agg_work);
+    int short_tail = 0;
+    for (int k = 0; k < n; k++) {
+        *failed |= jobs[k].failed;
+        short_tail |= jobs[k].tail_short;
+    }
+    return short_tail;
+}
+
+static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, vb_err *e)
+{
+    boot_agg g = {.have_model = !isnan(in->model_threshold), .replicates = cfg->replicates, .seed = cfg->seed};
+    if (in->scores->n > UINT32_MAX)
+        return vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u trials", UINT32_MAX);
+    uint32_t *map = dense_subject_map(in, &g.n_subjects, e);
+    if (!map)
+        return -1;
+    int rc = -1, failed = 0;
+    unsigned char *block_done = NULL;
+    if (g.n_subjects > TAIL_SUBJECT) {
+        vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u subjects", TAIL_SUBJECT);
+        goto out;
+    }
+    g.stats = vb_malloc((size_t)N_STATS * cfg->replicates * sizeof *g.stats, e);
+    block_done = g.stats ? vb_malloc((cfg->replicates + LANES - 1) / LANES, e) : NULL;
+    if (!block_done || build_counts(in, map, &g, e))
+        goto out;
+    memset(block_done, 0, (cfg->replicates + LANES - 1) / LANES);
+    /* The walk needs the tail down to the loosest target's crossing in every replicate; a
+     * block with a replicate that runs past the tail's end is run again on a tail twice as
+     * wide (at last every trial). */
+    double fraction = cfg->tail_fraction > 0 ? cfg->tail_fraction : TAIL_DEFAULT_FRACTION;
+    for (;;) {
+        if (build_tail(in, map, fraction, &g, e))
+            goto out;
+        int done = !g.n_subjects || !run_blocks(&g, block_done, cfg->threads, &failed) || failed;
+        if (done)
+            break;
+        free(g.tail);
+        g.tail = NULL;
+        fraction = fraction * 2 >= 1 ? 1 : fraction * 2;
+    }
+    if (failed) {
+        vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap");
+        goto out;
+    }
+    if (g.n_subjects)
+        set_boot_rows(m, g.stats, g.replicates, g.seed, g.n_subjects, g.have_model, cfg->level);
+    rc = 0;
+out:
+    free(map);
+    free(block_done);
+    free_agg(&g);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------ */

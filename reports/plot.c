@@ -648,3 +648,54 @@ int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *p
     free(b.s);
     return rc;
 }
+
+/* ---- timelines (the benchmark history) ---- */
+
+char *vb_plot_timeline_script(const char *title, const char *ylabel, const vb_timeline_point *pts, size_t n,
+                              vb_err *e)
+{
+    if (!n)
+        return vb_fail(e, VB_EXIT_IO, "plot: no history points"), NULL;
+    enum { MAX_SERIES = 64 };
+    const char *series[MAX_SERIES];
+    size_t n_series = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < n_series && strcmp(series[k], pts[i].series))
+            k++;
+        if (k == n_series && n_series < MAX_SERIES)
+            series[n_series++] = pts[i].series;
+    }
+    text b = {0};
+    tprintf(&b, "$T << EOD\n");
+    for (size_t k = 0; k < n_series; k++) {
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(pts[i].series, series[k]) && isfinite(pts[i].value))
+                tprintf(&b, "%.0f %.9g\n", pts[i].t, pts[i].value);
+        tprintf(&b, "\n\n");
+    }
+    tprintf(&b, "EOD\nset title ");
+    tquote(&b, title ? title : "Benchmark history");
+    /* dates along a slanted axis: a history spans seconds to years, labels must not collide */
+    tprintf(&b, "\nset xdata time\nset timefmt '%%s'\nset format x '%%Y-%%m-%%d %%H:%%M'\nset xtics rotate by 30 right"
+                "\nset xlabel 'time (UTC)'\nset ylabel ");
+    tquote(&b, ylabel ? ylabel : "value");
+    tprintf(&b, "\nset grid\nset key below\nset offsets graph 0.05, graph 0.05, graph 0.1, graph 0.1\n"
+                "plot ");
+    for (size_t k = 0; k < n_series; k++) {
+        tprintf(&b, "%s$T index %zu using 1:2 with linespoints pt 7 ps 1.0 title ", k ? ", \\\n     " : "", k);
+        tquote(&b, series[k]);
+    }
+    tprintf(&b, "\n");
+    if (b.oom) {
+        free(b.s);
+        return vb_fail(e, VB_EXIT_IO, "plot: out of memory"), NULL;
+    }
+    return b.s;
+}
+
+int vb_plot_timeline(const char *prefix, const char *title, const char *ylabel, const vb_timeline_point *pts,
+                     size_t n, vb_err *e)
+{
+    return render_script(prefix, "1000,560", vb_plot_timeline_script(title, ylabel, pts, n, e), e);
+}

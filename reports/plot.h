@@ -101,6 +101,21 @@ typedef struct vb_sweep_point {
  * series through its levels, each point labelled. */
 int vb_plot_sweep(const char *prefix, const char *title, const vb_sweep_point *pts, size_t n, vb_err *e);
 
+/* One value of a history (reports/history.h) at a time: a point of a timeline plot. */
+typedef struct vb_timeline_point {
+    const char *series; /* one line per series, e.g. "cpu/amd-epyc/fp32 single-stream p99_ms" */
+    double t;           /* seconds since 1970 (UTC) */
+    double value;       /* NaN: left out */
+} vb_timeline_point;
+
+/* A device's numbers over time: value (ylabel) against date, one line per series in order
+ * of first appearance, points marked. Returns as vb_plot_det. */
+int vb_plot_timeline(const char *prefix, const char *title, const char *ylabel, const vb_timeline_point *pts,
+                     size_t n, vb_err *e);
+/* Its script body (as vb_plot_det_script), for tests. */
+char *vb_plot_timeline_script(const char *title, const char *ylabel, const vb_timeline_point *pts, size_t n,
+                              vb_err *e);
+
 /* 1 when gnuplot can be run (see above), else 0. */
 int vb_gnuplot_available(void);
 

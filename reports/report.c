@@ -93,6 +93,14 @@ static void intervals_section(FILE *f, const vb_results *run)
         fprintf(f, "\n");
     }
     fprintf(f, "\n");
+    if (m0->have & VB_MG_BOOT) {
+        const char *method = "not recorded"; /* folders written before the methods existed */
+        for (size_t i = 0; i < run->n_provenance; i++)
+            if (!strcmp(run->provenance[i].scope, "run") && !strcmp(run->provenance[i].key, "bootstrap_method"))
+                method = run->provenance[i].value;
+        fprintf(f, "Subject bootstrap: %.0f replicates over %.0f subjects, seed %.0f, method: %s.\n\n",
+                m0->bootstrap_replicates, m0->bootstrap_subjects, m0->bootstrap_seed, method);
+    }
     if (!any_cal)
         return;
     fprintf(f, "### Calibrated operating point\n\nThreshold chosen on the calibration split (FMR <= target there), "

@@ -180,6 +180,62 @@ static void gate_verdict(FILE *f, const vb_results *r)
     fputs("</table></div>\n", f);
 }
 
+/* "30.633% <small>[29, 32.3]</small>": a rate and an interval in percent (none when NaN:
+ * intervals not computed). buf holds 96 bytes. */
+static const char *pct_interval(const char *rate, double lo, double hi, char *buf)
+{
+    if (isnan(lo) || isnan(hi))
+        snprintf(buf, 96, "%s", rate);
+    else
+        snprintf(buf, 96, "%s <small>[%.3g, %.3g]</small>", rate, 100 * lo, 100 * hi);
+    return buf;
+}
+
+static const char *provenance_value(const vb_results *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_provenance; i++)
+        if (!strcmp(r->provenance[i].scope, "run") && !strcmp(r->provenance[i].key, key))
+            return r->provenance[i].value;
+    return NULL;
+}
+
+/* The subject-bootstrap intervals of the summary's rates, and how they were made. */
+static void bootstrap_table(FILE *f, const vb_results *r)
+{
+    const vb_metrics *m0 = NULL;
+    for (int i = 0; i < r->n_combos && !m0; i++)
+        if (r->combos[i].has_metrics && (r->combos[i].metrics.have & VB_MG_BOOT))
+            m0 = &r->combos[i].metrics;
+    if (!m0)
+        return;
+    const char *method = provenance_value(r, "bootstrap_method");
+    fprintf(f, "<p>Brackets: %g%% Clopper-Pearson. Subject bootstrap, %g%% percentile intervals: %.0f replicates over "
+               "%.0f subjects, seed %.0f, method ",
+            100 * m0->confidence, 100 * m0->confidence, m0->bootstrap_replicates, m0->bootstrap_subjects,
+            m0->bootstrap_seed);
+    esc(f, method ? method : "not recorded");
+    fprintf(f, ".</p>\n<table><tr><th>combination</th><th>FNMR@FMR=1e-3</th><th>FMR at %.2f</th><th>FNMR at %.2f</th>"
+               "</tr>\n", r->threshold, r->threshold);
+    for (int i = 0; i < r->n_combos; i++) {
+        const vb_metrics *m = &r->combos[i].metrics;
+        if (!r->combos[i].has_metrics || !(m->have & VB_MG_BOOT))
+            continue;
+        int bm = (m->have & VB_MG_BOOT_MODEL_THRESHOLD) != 0;
+        const vb_boot_ci *b[3] = {&m->fnmr_at_fmr_boot[VB_FMR_1E3], &m->fmr_at_threshold_boot,
+                                  &m->fnmr_at_threshold_boot};
+        fputs("<tr><td><code>", f);
+        esc(f, r->combos[i].label);
+        fputs("</code></td>", f);
+        for (int j = 0; j < 3; j++)
+            if ((j == 0 || bm) && !isnan(b[j]->low))
+                fprintf(f, "<td class=n>[%.3g, %.3g]%%</td>", 100 * b[j]->low, 100 * b[j]->high);
+            else
+                fputs("<td>not computed</td>", f);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
 static void summary(FILE *f, const vb_results *r)
 {
     fputs("<h2 id=\"summary\">Summary</h2>\n", f);
@@ -201,23 +257,33 @@ static void summary(FILE *f, const vb_results *r)
         char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
         fputs("<tr><td><code>", f);
         esc(f, k->label);
+        char b_ci[96], c_ci[96], d_ci[96];
         fprintf(f, "</code></td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td>"
                    "<td class=n>%s</td><td class=n>%s</td><td class=n>%zu</td><td class=n>%s</td></tr>\n",
-                vb_fmt_pct(m->eer, a), vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b), vb_fmt_pct(m->fmr_at_threshold, c),
-                vb_fmt_pct(m->fnmr_at_threshold, d), vb_fmt_num(m->auc, "%.5f", e), vb_fmt_num(m->dprime, "%.3f", g), k->n_failed,
+                vb_fmt_pct(m->eer, a),
+                pct_interval(vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b), m->fnmr_at_fmr_ci[VB_FMR_1E3].ci_low,
+                             m->fnmr_at_fmr_ci[VB_FMR_1E3].ci_high, b_ci),
+                pct_interval(vb_fmt_pct(m->fmr_at_threshold, c), m->fmr_at_threshold_ci.ci_low,
+                             m->fmr_at_threshold_ci.ci_high, c_ci),
+                pct_interval(vb_fmt_pct(m->fnmr_at_threshold, d), m->fnmr_at_threshold_ci.ci_low,
+                             m->fnmr_at_threshold_ci.ci_high, d_ci),
+                vb_fmt_num(m->auc, "%.5f", e), vb_fmt_num(m->dprime, "%.3f", g), k->n_failed,
                 k->faces_per_s > 0 ? vb_fmt_num(k->faces_per_s, "%.1f", h) : "n/a");
     }
     fputs("</table>\n", f);
+    bootstrap_table(f, r);
 }
 
-/* The interval of metric row `r`, when the table has <name>_ci_low/_ci_high rows and m holds
- * them (filled by the bootstrap step); 0 otherwise. */
-static int interval_of(const vb_metrics *m, const vb_metric_row *r, double *lo, double *hi)
+/* The interval of metric row `r` of one kind (suffixes "_ci_low"/"_ci_high": Clopper-Pearson,
+ * "_boot_low"/"_boot_high": subject bootstrap), when the table has those rows and m holds
+ * them; 0 otherwise. */
+static int interval_of(const vb_metrics *m, const vb_metric_row *r, const char *low, const char *high, double *lo,
+                       double *hi)
 {
     char name[160];
-    snprintf(name, sizeof name, "%s_ci_low", r->name);
+    snprintf(name, sizeof name, "%s%s", r->name, low);
     const vb_metric_row *l = vb_metric_find(name);
-    snprintf(name, sizeof name, "%s_ci_high", r->name);
+    snprintf(name, sizeof name, "%s%s", r->name, high);
     const vb_metric_row *h = vb_metric_find(name);
     if (!l || !h || !vb_metric_present(m, l) || !vb_metric_present(m, h))
         return 0;
@@ -225,10 +291,29 @@ static int interval_of(const vb_metrics *m, const vb_metric_row *r, double *lo, 
     return 1;
 }
 
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n > t && !strcmp(s + n - t, tail);
+}
+
+/* Rows shown in the interval columns rather than as rows of their own. */
 static int is_interval_row(const vb_metric_row *r)
 {
-    size_t n = strlen(r->name);
-    return (n > 7 && !strcmp(r->name + n - 7, "_ci_low")) || (n > 8 && !strcmp(r->name + n - 8, "_ci_high"));
+    return ends_with(r->name, "_ci_low") || ends_with(r->name, "_ci_high") || ends_with(r->name, "_boot_low") ||
+           ends_with(r->name, "_boot_high");
+}
+
+static void interval_cell(FILE *f, const vb_metrics *m, const vb_metric_row *r, const char *low, const char *high)
+{
+    char lo[32], hi[32];
+    double l, h;
+    fputs("</td><td class=n>", f);
+    if (interval_of(m, r, low, high, &l, &h)) {
+        vb_format_double(l, lo);
+        vb_format_double(h, hi);
+        fprintf(f, "%s – %s", lo, hi);
+    }
 }
 
 static void metrics_table(FILE *f, const vb_result_combo *k)
@@ -240,23 +325,21 @@ static void metrics_table(FILE *f, const vb_result_combo *k)
         fputs("<p class=\"note\">no metrics (the combination did not finish)</p>\n", f);
         return;
     }
-    fputs("<details><summary>all metrics (click to open)</summary>\n<table><tr><th>metric</th><th>value</th>"
-          "<th>95% interval</th><th>unit</th><th>description</th></tr>\n", f);
+    double level = 100 * (isnan(k->metrics.confidence) ? 0.95 : k->metrics.confidence);
+    fprintf(f, "<details><summary>all metrics (click to open)</summary>\n<table><tr><th>metric</th><th>value</th>"
+               "<th>%g%% Clopper-Pearson</th><th>%g%% subject bootstrap</th><th>unit</th><th>description</th></tr>\n",
+            level, level);
     for (size_t i = 0; i < vb_metric_row_count; i++) {
         const vb_metric_row *r = &vb_metric_rows[i];
         if (!vb_metric_present(&k->metrics, r) || is_interval_row(r))
             continue;
-        char v[32], lo[32], hi[32];
-        double l, h;
+        char v[32];
         vb_format_double(vb_metric_value(&k->metrics, r), v);
         fputs("<tr><td><code>", f);
         esc(f, r->name);
-        fprintf(f, "</code></td><td class=n>%s</td><td class=n>", v);
-        if (interval_of(&k->metrics, r, &l, &h)) {
-            vb_format_double(l, lo);
-            vb_format_double(h, hi);
-            fprintf(f, "%s – %s", lo, hi);
-        }
+        fprintf(f, "</code></td><td class=n>%s", v);
+        interval_cell(f, &k->metrics, r, "_ci_low", "_ci_high");
+        interval_cell(f, &k->metrics, r, "_boot_low", "_boot_high");
         fputs("</td><td>", f);
         esc(f, r->unit);
         fputs("</td><td>", f);

@@ -248,3 +248,11 @@ void vb_rf_combo_label(const vb_rf_combo *c, char *buf, size_t n)
 {
     snprintf(buf, n, "%s/%s/%s/%s", c->backend, c->device, c->quant, c->dataset);
 }
+
+int vb_provenance_read(const char *path, vb_results_folder *rf, vb_err *e)
+{
+    prov_ctx pc = {rf, {0}, 0};
+    if (vb_csv_read(path, prov_row, &pc, e))
+        return -1;
+    return pc.have_header ? 0 : vb_fail(e, VB_EXIT_INPUT, "%s: empty", path);
+}

@@ -52,6 +52,11 @@ typedef struct vb_results_folder {
 int vb_results_folder_read(const char *dir, vb_results_folder *rf, vb_err *e);
 void vb_results_folder_free(vb_results_folder *rf);
 
+/* Reads another file in provenance.csv's format (scope,key,value; the same rules) into
+ * rf->prov, appended; rf may be zeroed (only its prov rows are then used, as `veribench
+ * compare` reads bench-latency-provenance.csv). An empty file is an error naming it. */
+int vb_provenance_read(const char *path, vb_results_folder *rf, vb_err *e);
+
 /* The combination with exactly these four keys, or NULL. */
 const vb_rf_combo *vb_rf_find_combo(const vb_results_folder *rf, const char *backend, const char *device,
                                     const char *quant, const char *dataset);

@@ -43,10 +43,13 @@ for row in confidence,0.95 fmr@threshold_ci_high fnmr@threshold_ci_low fnmr@thre
 done
 expect_grep '^run,bootstrap_seed,1$' "$OUT/provenance.csv" "provenance: seed"
 expect_grep '^run,bootstrap_replicates,1000$' "$OUT/provenance.csv" "provenance: replicates"
+expect_grep '^run,bootstrap_method,aggregated$' "$OUT/provenance.csv" "provenance: the method behind the intervals"
 expect_grep '^run,random_seed,1$' "$OUT/provenance.csv" "provenance: the run draws from seed 1"
 expect_grep 'FNMR@FMR=1e-3 \|' "$OUT/report.md" "report summary"
 expect_grep '% \[[0-9.e-]+, [0-9.e-]+\] /' "$OUT/report.md" "report shows the FMR interval next to the rate"
 expect_grep 'Clopper-Pearson' "$OUT/report.md" "report names the interval"
+expect_grep 'Subject bootstrap: 1000 replicates over 6 subjects, seed 1, method: aggregated' "$OUT/report.md" \
+    "report says how the bootstrap intervals were made"
 # The interval block comes after every earlier row.
 first_new=$(grep -n ',confidence,' "$OUT/metrics.csv" | head -n 1 | cut -d: -f1)
 last_old=$(grep -n -v -e '_ci_' -e '_wilson_' -e '_boot_' -e ',bootstrap_' -e ',confidence,' "$OUT/metrics.csv" | tail -n 1 | cut -d: -f1)

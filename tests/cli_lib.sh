@@ -8,6 +8,9 @@ cli_passed=0
 cli_failed=0
 CLI_TMP=$(mktemp -d)
 trap '[ -n "$CLI_KEEP" ] || rm -rf "$CLI_TMP"' EXIT
+# bench and bench-latency append to a benchmark history: a test's go to its own folder
+VERIBENCH_HISTORY=$CLI_TMP/history
+export VERIBENCH_HISTORY
 
 ok() { cli_passed=$((cli_passed + 1)); }
 not_ok() { cli_failed=$((cli_failed + 1)); echo "FAIL: $*" >&2; }

@@ -74,6 +74,32 @@ static void test_template_records(void)
     unlink(path);
 }
 
+/* ISO/IEC 19794-2-style record: round trip within its resolution; damage refused. */
+static void test_iso_record(void)
+{
+    vb_fp_template t = {.width = 388, .height = 374, .count = 3}, u;
+    t.m[0] = (vb_fp_minutia){12, 300, 0.1f, 1, 0.8f};
+    t.m[1] = (vb_fp_minutia){387, 0, 3.0f, 2, 0.25f};
+    t.m[2] = (vb_fp_minutia){200, 150, 6.25f, 1, 1.0f};
+    uint8_t buf[1024];
+    size_t len = 0;
+    vb_err e = {0};
+    CHECK(vb_fp_template_to_iso(&t, buf, sizeof buf, &len, &e) == 0 && len == 24 + 4 + 3 * 6 + 2);
+    CHECK(memcmp(buf, "FMR\0 20\0", 8) == 0 && buf[14] == 388 >> 8 && buf[15] == (388 & 255));
+    CHECK(vb_fp_template_from_iso(buf, len, &u, &e) == 0 && u.count == 3 && u.width == 388 && u.height == 374);
+    for (int i = 0; i < 3; i++) {
+        double d = fabs(u.m[i].theta - t.m[i].theta);
+        d = fmin(d, 2 * M_PI - d);
+        CHECKF(u.m[i].x == t.m[i].x && u.m[i].y == t.m[i].y && u.m[i].kind == t.m[i].kind && d <= M_PI / 256 + 1e-6,
+               "minutia %d: (%g,%g,%g,%d) back as (%g,%g,%g,%d)", i, t.m[i].x, t.m[i].y, t.m[i].theta, t.m[i].kind,
+               u.m[i].x, u.m[i].y, u.m[i].theta, u.m[i].kind);
+    }
+    CHECK(vb_fp_template_from_iso(buf, len - 1, &u, &e) != 0);
+    buf[0] = 'X';
+    CHECK(vb_fp_template_from_iso(buf, len, &u, &e) != 0);
+    CHECK(vb_fp_template_to_iso(&t, buf, 20, &len, &e) != 0);
+}
+
 static void test_model_file(void)
 {
     char dir[] = "/tmp/vb_fp_modelXXXXXX", path[256];
@@ -201,6 +227,7 @@ int main(void)
     RUN(test_bmp);
     RUN(test_known_minutiae);
     RUN(test_template_records);
+    RUN(test_iso_record);
     RUN(test_model_file);
     RUN(test_generator_is_deterministic);
     RUN(test_matcher_on_generated_prints);

@@ -158,11 +158,22 @@ static void free_boot_set(boot_set *bs)
     free(bs->b);
 }
 
+static int boot_with(const boot_set *bs, unsigned reps, uint64_t seed, int threads, vb_boot_method method,
+                     double tail_fraction, double model_threshold, vb_metrics *m)
+{
+    vb_metrics_init(m);
+    vb_boot_input in = {&bs->s, bs->a, bs->b, model_threshold};
+    vb_boot_config cfg = {reps, seed, 0.95, threads, method, tail_fraction};
+    const char *why = NULL;
+    vb_err e = {0};
+    return vb_bootstrap_metrics(&in, &cfg, m, &why, &e);
+}
+
 static int boot(const boot_set *bs, unsigned reps, uint64_t seed, int threads, vb_metrics *m)
 {
     vb_metrics_init(m);
     vb_boot_input in = {&bs->s, bs->a, bs->b, 0.6};
-    vb_boot_config cfg = {reps, seed, 0.95, threads};
+    vb_boot_config cfg = {reps, seed, 0.95, threads, VB_BOOT_AGGREGATED, 0};
     const char *why = NULL;
     vb_err e = {0};
     return vb_bootstrap_metrics(&in, &cfg, m, &why, &e);
@@ -250,19 +261,128 @@ static void test_bootstrap_degenerate_and_limit(void)
     uint32_t a[] = {0, 1, 2, 0, 0, 1}, b[] = {0, 1, 2, 1, 2, 2};
     vb_scores s = {.score = score, .label = label, .n = 6, .cap = 6, .is_distance = 1};
     vb_boot_input in = {&s, a, b, 0.6};
-    vb_boot_config cfg = {200, 7, 0.95, 2};
+    vb_boot_config cfg = {200, 7, 0.95, 2, VB_BOOT_AGGREGATED, 0};
     vb_metrics m;
-    vb_metrics_init(&m);
     const char *why = "x";
     vb_err e = {0};
-    CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 1 && why == NULL);
-    CHECK(m.fnmr_at_threshold_boot.low == 1 && m.fnmr_at_threshold_boot.high == 1);
-    CHECK(m.fmr_at_threshold_boot.low == 0 && m.fmr_at_threshold_boot.high == 0);
-    cfg.replicates = 1000000000u; /* 6e9 trial-replicates: over the limit, skipped with a reason */
+    for (int method = 0; method < 2; method++) {
+        cfg.method = method ? VB_BOOT_PER_TRIAL : VB_BOOT_AGGREGATED;
+        vb_metrics_init(&m);
+        CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 1 && why == NULL);
+        CHECK(m.fnmr_at_threshold_boot.low == 1 && m.fnmr_at_threshold_boot.high == 1);
+        CHECK(m.fmr_at_threshold_boot.low == 0 && m.fmr_at_threshold_boot.high == 0);
+    }
+    cfg.replicates = 1000000000u; /* per-trial, 6e9 trial-replicates: over its limit, skipped with a reason */
     vb_metrics_init(&m);
     CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 0 && why && !(m.have & VB_MG_BOOT));
     cfg.replicates = 0;
     CHECK(vb_bootstrap_metrics(&in, &cfg, &m, &why, &e) == 0 && !(m.have & VB_MG_BOOT));
+}
+
+/* A set with the structure real ones have: subjects of 1..7 samples, every genuine pair,
+ * impostor pairs all-vs-all (sparse = 0), a random third of them (sparse = 1) or a 50th
+ * (sparse = 2: the bootstrap counts pairs by sorting, not in a dense table), scores on a
+ * 0.01 grid (ties, across labels too), a few failures to acquire (+inf distance). */
+static void make_realistic_set(boot_set *bs, uint32_t subjects, int sparse, uint64_t seed)
+{
+    uint64_t x = seed;
+#define NEXT() (x = x * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(x >> 33))
+    uint32_t *owner = malloc(8 * subjects * sizeof *owner), n_samples = 0;
+    for (uint32_t s = 0; s < subjects; s++)
+        for (uint32_t k = 0, per = 1 + NEXT() % 7; k < per; k++)
+            owner[n_samples++] = s * 3 + 5; /* sparse original subject ids */
+    size_t cap = (size_t)n_samples * (n_samples - 1) / 2, n = 0;
+    vb_err e = {0};
+    CHECK(vb_scores_alloc(&bs->s, cap, 1, 0, &e) == 0);
+    bs->a = malloc(cap * sizeof *bs->a);
+    bs->b = malloc(cap * sizeof *bs->b);
+    bs->s.fta = 0;
+    for (uint32_t i = 0; i < n_samples; i++)
+        for (uint32_t j = i + 1; j < n_samples; j++) {
+            int genuine = owner[i] == owner[j];
+            if (!genuine && sparse && NEXT() % (sparse == 1 ? 3 : 50))
+                continue;
+            double up = NEXT() % 50, down = NEXT() % 50, d = (genuine ? 40 : 75) + up - down;
+            int fta = NEXT() % 97 == 0;
+            bs->s.score[n] = fta ? INFINITY : d / 100;
+            bs->s.fta += isinf(bs->s.score[n]);
+            bs->s.label[n] = (uint8_t)genuine;
+            bs->a[n] = owner[i];
+            bs->b[n] = owner[j];
+            n++;
+        }
+#undef NEXT
+    bs->s.n = n;
+    free(owner);
+}
+
+static int same_boot_rows(const vb_metrics *x, const vb_metrics *y)
+{
+    size_t off = offsetof(vb_metrics, confidence), len = offsetof(vb_metrics, build_s) - off;
+    return x->have == y->have && memcmp((const char *)x + off, (const char *)y + off, len) == 0;
+}
+
+/* The aggregated method computes the same replicates as the per-trial reference: every
+ * interval bit for bit, whatever the thread count and however often the tail must widen
+ * (tail fraction 1e-9: the first tail is the top impostor trial and must grow to all). */
+static void test_bootstrap_methods_agree(void)
+{
+    for (int sparse = 0; sparse < 3; sparse++) {
+        boot_set bs;
+        make_realistic_set(&bs, 40, sparse, 11 + (uint64_t)sparse);
+        CHECK(bs.s.fta > 0);
+        double thresholds[] = {0.6, NAN};
+        for (int t = 0; t < 2; t++) {
+            vb_metrics ref, agg;
+            CHECK(boot_with(&bs, 300, 5, 1, VB_BOOT_PER_TRIAL, 0, thresholds[t], &ref) == 1);
+            CHECK((ref.have & VB_MG_BOOT) && !(ref.have & VB_MG_BOOT_MODEL_THRESHOLD) == (t == 1));
+            double fractions[] = {0, 1e-9, 0.01, 1};
+            int threads[] = {1, 3, 2, 4};
+            for (int f = 0; f < 4; f++) {
+                CHECK(boot_with(&bs, 300, 5, threads[f], VB_BOOT_AGGREGATED, fractions[f], thresholds[t], &agg) == 1);
+                CHECKF(same_boot_rows(&ref, &agg), "sparse %d threshold %g tail %g: fnmr@fmr=1e-2 [%.17g, %.17g] vs "
+                       "[%.17g, %.17g]", sparse, thresholds[t], fractions[f], ref.fnmr_at_fmr_boot[VB_FMR_1E2].low,
+                       ref.fnmr_at_fmr_boot[VB_FMR_1E2].high, agg.fnmr_at_fmr_boot[VB_FMR_1E2].low,
+                       agg.fnmr_at_fmr_boot[VB_FMR_1E2].high);
+            }
+        }
+        /* the intervals are not degenerate: the comparison above compares something */
+        vb_metrics m;
+        CHECK(boot_with(&bs, 300, 5, 2, VB_BOOT_AGGREGATED, 0, 0.6, &m) == 1);
+        CHECK(m.fnmr_at_fmr_boot[VB_FMR_1E1].low < m.fnmr_at_fmr_boot[VB_FMR_1E1].high);
+        CHECK(m.fmr_at_threshold_boot.low < m.fmr_at_threshold_boot.high);
+        free_boot_set(&bs);
+    }
+}
+
+/* Past the per-trial limit (trials x replicates > 5e8) the default method still gives every
+ * bootstrap row with the default 1000 replicates, and each interval holds its estimate. */
+static void test_bootstrap_scales_past_per_trial_limit(void)
+{
+    boot_set bs;
+    make_realistic_set(&bs, 300, 0, 3);
+    CHECKF((double)bs.s.n * 1000 > VB_BOOT_MAX_WORK, "%zu trials", bs.s.n);
+    vb_metrics ref, m, point;
+    CHECK(boot_with(&bs, 1000, 1, 1, VB_BOOT_PER_TRIAL, 0, 0.6, &ref) == 0 && !(ref.have & VB_MG_BOOT));
+    CHECK(boot_with(&bs, 1000, 1, 2, VB_BOOT_AGGREGATED, 0, 0.6, &m) == 1);
+    CHECK((m.have & VB_MG_BOOT) && (m.have & VB_MG_BOOT_MODEL_THRESHOLD));
+    CHECK(m.bootstrap_replicates == 1000 && m.bootstrap_subjects == 300);
+    vb_err e = {0};
+    CHECK(vb_metrics_compute(&bs.s, &point, &e) == 0);
+    vb_rates r;
+    vb_scores_rates(&bs.s, 0.6, &r);
+    CHECKF(m.fmr_at_threshold_boot.low < r.fmr && r.fmr < m.fmr_at_threshold_boot.high, "fmr %g in [%g, %g]",
+           r.fmr, m.fmr_at_threshold_boot.low, m.fmr_at_threshold_boot.high);
+    CHECKF(m.fnmr_at_threshold_boot.low < r.fnmr && r.fnmr < m.fnmr_at_threshold_boot.high, "fnmr %g in [%g, %g]",
+           r.fnmr, m.fnmr_at_threshold_boot.low, m.fnmr_at_threshold_boot.high);
+    for (int j = VB_FMR_1E1; j <= VB_FMR_1E3; j++) {
+        const vb_boot_ci *b = &m.fnmr_at_fmr_boot[j];
+        CHECKF(b->low <= point.fnmr_at_fmr[j].fnmr && point.fnmr_at_fmr[j].fnmr <= b->high,
+               "fnmr@fmr=%s %g in [%g, %g]", vb_fmr_target_text[j], point.fnmr_at_fmr[j].fnmr, b->low, b->high);
+        CHECK(m.fmr_at_fmr_boot[j].high <= (j == VB_FMR_1E1 ? 1e-1 : j == VB_FMR_1E2 ? 1e-2 : 1e-3));
+    }
+    vb_metrics_free(&point);
+    free_boot_set(&bs);
 }
 
 /* ---- calibration ---- */
@@ -358,6 +478,8 @@ int main(void)
     RUN(test_bootstrap_widens_with_fewer_subjects);
     RUN(test_bootstrap_independent_subjects_match_binomial);
     RUN(test_bootstrap_degenerate_and_limit);
+    RUN(test_bootstrap_methods_agree);
+    RUN(test_bootstrap_scales_past_per_trial_limit);
     RUN(test_calibration);
     RUN(test_interval_rows);
     return vb_test_finish();
