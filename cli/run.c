@@ -180,8 +180,11 @@ static void set_operating_point(const vb_run *run, vb_metrics *m, const vb_rates
 }
 
 /* The subject bootstrap (reports/intervals.h): each trial's two subjects, in the order
- * vb_scores_compute scored them (the dataset's trial order). */
-static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
+ * vb_scores_compute scored them (the dataset's trial order). With --target-fmr (computed
+ * first), also the calibrated point's, over `cal_eval` (per trial: in the evaluation split;
+ * NULL: every trial, as with --calibration-trials). */
+static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s,
+                         const uint8_t *cal_eval, vb_err *e)
 {
     const vb_run_config *cfg = &run->cfg;
     const char *why = NULL;
@@ -202,7 +205,8 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
         free(subjects);
         return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %zu trials", s->n, i);
     }
-    vb_boot_input in = {s, subjects, subjects + s->n, run->threshold};
+    vb_boot_input in = {s, subjects, subjects + s->n, run->threshold, (m->have & VB_MG_CALIBRATION) != 0,
+                        m->calibrated_threshold, cal_eval};
     vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
                          VB_BOOT_AGGREGATED, 0};
     double t0 = vb_now();
@@ -263,8 +267,10 @@ static int subset_scores(const vb_scores *s, const uint8_t *keep, int want, vb_s
     return 0;
 }
 
-/* --calibration-folds: the scores split by fold. */
-static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal, vb_scores *eval, vb_err *e)
+/* --calibration-folds: the scores split by fold; *in_eval (the caller frees it): per trial,
+ * 1 in the evaluation split. */
+static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal, vb_scores *eval, uint8_t **in_eval,
+                          vb_err *e)
 {
     if (!s->fold)
         return vb_fail(e, VB_EXIT_USAGE, "--calibration-folds: dataset %s has no folds", run->cfg.dataset);
@@ -274,8 +280,13 @@ static int split_by_folds(const vb_run *run, const vb_scores *s, vb_scores *cal,
     for (size_t i = 0; !rc && i < s->n; i++)
         in_cal[i] = sel[s->fold[i]];
     rc = rc || subset_scores(s, in_cal, 1, cal, e) || subset_scores(s, in_cal, 0, eval, e);
+    for (size_t i = 0; !rc && i < s->n; i++)
+        in_cal[i] = !in_cal[i];
     free(sel);
-    free(in_cal);
+    if (rc)
+        free(in_cal);
+    else
+        *in_eval = in_cal;
     return rc ? -1 : 0;
 }
 
@@ -321,14 +332,17 @@ static int score_calibration_trials(const vb_run *run, const vb_run_combo *c, vb
 }
 
 /* run --target-fmr X: the threshold from the calibration split (folds or trials file), FMR
- * and FNMR at it on the other trials. */
-static int add_calibration(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s, vb_err *e)
+ * and FNMR at it on the other trials; *in_eval as split_by_folds gives it (NULL: every
+ * trial of s is evaluated). */
+static int add_calibration(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const vb_scores *s,
+                           uint8_t **in_eval, vb_err *e)
 {
     const vb_run_config *cfg = &run->cfg;
+    *in_eval = NULL;
     if (isnan(cfg->target_fmr))
         return 0;
     vb_scores cal = {0}, eval = {0};
-    int rc = cfg->calibration_folds ? split_by_folds(run, s, &cal, &eval, e)
+    int rc = cfg->calibration_folds ? split_by_folds(run, s, &cal, &eval, in_eval, e)
                                     : score_calibration_trials(run, c, &cal, e);
     rc = rc || vb_calibrate(&cal, cfg->calibration_folds ? &eval : s, cfg->target_fmr, cfg->confidence, m, e);
     vb_scores_free(&cal);
@@ -397,7 +411,10 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, con
     vb_metrics *m = &c->metrics;
     set_operating_point(run, m, at_threshold);
     vb_metrics_add_intervals(m, run->cfg.confidence);
-    if (add_bootstrap(run, c, m, s, e) || add_calibration(run, c, m, s, e))
+    uint8_t *in_eval = NULL; /* the calibrated point first: the bootstrap also covers it */
+    int rc = add_calibration(run, c, m, s, &in_eval, e) || add_bootstrap(run, c, m, s, in_eval, e);
+    free(in_eval);
+    if (rc)
         return -1;
     /* demographic differentials at the global thresholds just computed (the calibrated one
      * only when it was evaluated on all trials: reports/demographics.h) */

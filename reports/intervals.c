@@ -143,8 +143,9 @@ void vb_metrics_add_intervals(vb_metrics *m, double level)
 /* Subject bootstrap                                                                     */
 
 /* Statistics per replicate: FNMR and FMR at each fnmr@fmr target, then at the model
- * threshold. */
-enum { N_TARGETS = VB_FMR_TARGETS, STAT_MODEL_FMR = 2 * N_TARGETS, STAT_MODEL_FNMR, N_STATS };
+ * threshold, then at the calibrated threshold over the evaluation split. */
+enum { N_TARGETS = VB_FMR_TARGETS, STAT_MODEL_FMR = 2 * N_TARGETS, STAT_MODEL_FNMR, STAT_CAL_FMR, STAT_CAL_FNMR,
+       N_STATS };
 static const uint64_t target_inverse[N_TARGETS] = {10, 100, 1000, 10000, 100000, 1000000, 0}; /* 1/X; 0: X = 0 */
 
 /* The trials sorted by decreasing similarity, with their dense subjects. */
@@ -154,13 +155,15 @@ typedef struct boot_trial {
     uint8_t genuine;
     uint8_t model_error; /* a false match or false non-match at the model threshold */
     uint8_t group_end;   /* last trial of its group of tied similarities */
+    uint8_t cal_eval;    /* in the calibration's evaluation split */
+    uint8_t cal_error;   /* ... and an error at the calibrated threshold */
 } boot_trial;
 
 typedef struct boot_data {
     boot_trial *t;
     size_t n;
     uint32_t n_subjects;
-    int have_model;
+    int have_model, have_cal;
     unsigned replicates;
     uint64_t seed;
     double *stats; /* [N_STATS][replicates] */
@@ -204,15 +207,20 @@ static uint64_t weight_of(const boot_trial *t, const uint32_t *count)
 static void one_replicate(const boot_data *d, unsigned r, uint32_t *count)
 {
     draw_subjects(d->seed, r, d->n_subjects, count);
-    uint64_t wg = 0, wi = 0, fm = 0, fnm = 0;
+    uint64_t wg = 0, wi = 0, fm = 0, fnm = 0, cwg = 0, cwi = 0, cfm = 0, cfnm = 0;
     for (size_t i = 0; i < d->n; i++) {
-        uint64_t w = weight_of(&d->t[i], count);
-        if (d->t[i].genuine) {
+        const boot_trial *t = &d->t[i];
+        uint64_t w = weight_of(t, count), cw = t->cal_eval ? w : 0;
+        if (t->genuine) {
             wg += w;
-            fnm += d->t[i].model_error ? w : 0;
+            fnm += t->model_error ? w : 0;
+            cwg += cw;
+            cfnm += t->cal_error ? cw : 0;
         } else {
             wi += w;
-            fm += d->t[i].model_error ? w : 0;
+            fm += t->model_error ? w : 0;
+            cwi += cw;
+            cfm += t->cal_error ? cw : 0;
         }
     }
     double *st = d->stats;
@@ -224,6 +232,8 @@ static void one_replicate(const boot_data *d, unsigned r, uint32_t *count)
     }
     st[STAT_MODEL_FMR * R + r] = d->have_model ? (double)fm / (double)wi : NAN;
     st[STAT_MODEL_FNMR * R + r] = d->have_model ? (double)fnm / (double)wg : NAN;
+    st[STAT_CAL_FMR * R + r] = d->have_cal && cwi ? (double)cfm / (double)cwi : NAN;
+    st[STAT_CAL_FNMR * R + r] = d->have_cal && cwg ? (double)cfnm / (double)cwg : NAN;
     uint64_t fa = 0, ga = 0, best_fa[N_TARGETS] = {0}, best_ga[N_TARGETS] = {0};
     int open = N_TARGETS; /* targets whose FMR limit is not exceeded yet */
     int done[N_TARGETS] = {0};
@@ -297,6 +307,21 @@ static vb_boot_ci percentile_interval(double *v, size_t n, double level)
     return (vb_boot_ci){v[lo], v[hi < m ? hi : m - 1]};
 }
 
+/* Trial i is an error (false match or false non-match) at a fixed threshold, 0 when it is NaN. */
+static int error_at(const vb_scores *s, double threshold, size_t i)
+{
+    if (isnan(threshold))
+        return 0;
+    int accepted = s->is_distance ? s->score[i] <= threshold : s->score[i] >= threshold;
+    return s->label[i] ? !accepted : accepted;
+}
+
+/* Trial i counts at the calibrated operating point: in the evaluation split. */
+static int in_cal_eval(const vb_boot_input *in, size_t i)
+{
+    return in->have_calibrated && (!in->calibrated_eval || in->calibrated_eval[i]);
+}
+
 /* Dense subject ids of the trials; returns the number of distinct subjects or -1. */
 static int64_t build_trials(const vb_boot_input *in, boot_trial *t, vb_err *e)
 {
@@ -322,10 +347,10 @@ static int64_t build_trials(const vb_boot_input *in, boot_trial *t, vb_err *e)
             if (dense[ab[k]] < 0)
                 dense[ab[k]] = n_subjects++;
         double sim = s->is_distance ? -s->score[i] : s->score[i];
-        int accepted = !isnan(in->model_threshold) &&
-                       (s->is_distance ? s->score[i] <= in->model_threshold : s->score[i] >= in->model_threshold);
+        int cal = in_cal_eval(in, i);
         t[i] = (boot_trial){sim + 0.0, (uint32_t)dense[ab[0]], (uint32_t)dense[ab[1]], s->label[i],
-                            (uint8_t)(s->label[i] ? !accepted : accepted), 0};
+                            (uint8_t)error_at(s, in->model_threshold, i), 0, (uint8_t)cal,
+                            (uint8_t)(cal && error_at(s, in->calibrated_threshold, i))};
     }
     free(dense);
     return n_subjects;
@@ -348,7 +373,7 @@ static void run_replicates(const boot_data *d, int threads, int *failed)
 
 /* The rows from the per-replicate statistics stats[N_STATS][R] (sorts them). */
 static void set_boot_rows(vb_metrics *m, double *stats, size_t R, uint64_t seed, uint32_t n_subjects,
-                          int have_model, double level)
+                          int have_model, int have_cal, double level)
 {
     for (int j = 0; j < N_TARGETS; j++) {
         m->fnmr_at_fmr_boot[j] = percentile_interval(stats + (2 * j) * R, R, level);
@@ -363,6 +388,11 @@ static void set_boot_rows(vb_metrics *m, double *stats, size_t R, uint64_t seed,
         m->fmr_at_threshold_boot = percentile_interval(stats + STAT_MODEL_FMR * R, R, level);
         m->fnmr_at_threshold_boot = percentile_interval(stats + STAT_MODEL_FNMR * R, R, level);
         m->have |= VB_MG_BOOT_MODEL_THRESHOLD;
+    }
+    if (have_cal) {
+        m->calibrated_fmr_boot = percentile_interval(stats + STAT_CAL_FMR * R, R, level);
+        m->calibrated_fnmr_boot = percentile_interval(stats + STAT_CAL_FNMR * R, R, level);
+        m->have |= VB_MG_BOOT_CALIBRATION;
     }
 }
 
@@ -386,8 +416,8 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
         *why = "trials x replicates is over the per-trial bootstrap's limit of 5e8 (see reports/intervals.h)";
         return 0;
     }
-    boot_data d = {.n = s->n, .have_model = !isnan(in->model_threshold), .replicates = cfg->replicates,
-                   .seed = cfg->seed};
+    boot_data d = {.n = s->n, .have_model = !isnan(in->model_threshold), .have_cal = in->have_calibrated,
+                   .replicates = cfg->replicates, .seed = cfg->seed};
     d.t = vb_malloc((s->n ? s->n : 1) * sizeof *d.t, e);
     int64_t subjects = d.t ? build_trials(in, d.t, e) : -1;
     if (subjects < 0) {
@@ -407,7 +437,7 @@ int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_
     if (d.n_subjects)
         run_replicates(&d, cfg->threads, &failed);
     if (!failed)
-        set_boot_rows(m, d.stats, d.replicates, d.seed, d.n_subjects, d.have_model, cfg->level);
+        set_boot_rows(m, d.stats, d.replicates, d.seed, d.n_subjects, d.have_model, d.have_cal, cfg->level);
     free(d.stats);
     free(d.t);
     return failed ? vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap") : 1;
@@ -437,15 +467,22 @@ typedef struct tail_trial {
     uint32_t a, b; /* TAIL_SUBJECT bits + TAIL_FLAG */
 } tail_trial;
 
+/* The counts of one fixed operating point: per subject its genuine trials and their false
+ * non-matches, per subject pair its impostor trials and their false matches. */
+typedef struct point_counts {
+    double *gen_total, *gen_errors;
+    pair_counts imp_total, imp_errors;
+} point_counts;
+
 typedef struct boot_agg {
     uint32_t n_subjects;
     size_t n_impostor;
-    double *gen_total, *gen_errors; /* per subject: genuine trials, false non-matches at the model threshold */
-    pair_counts imp_total, imp_errors; /* impostor trials, false matches at the model threshold */
+    point_counts model; /* every trial; errors at the model threshold */
+    point_counts cal;   /* the evaluation split; errors at the calibrated threshold */
     tail_trial *tail;
     size_t n_tail;
     int tail_is_all; /* the tail holds every trial: a walk that reaches its end is complete */
-    int have_model;
+    int have_model, have_cal;
     unsigned replicates;
     uint64_t seed;
     double *stats; /* [N_STATS][replicates] */
@@ -479,23 +516,32 @@ static void free_pairs(pair_counts *p)
     *p = (pair_counts){0};
 }
 
+static void free_point(point_counts *p)
+{
+    free(p->gen_total);
+    free(p->gen_errors);
+    free_pairs(&p->imp_total);
+    free_pairs(&p->imp_errors);
+}
+
 static void free_agg(boot_agg *g)
 {
-    free(g->gen_total);
-    free(g->gen_errors);
-    free_pairs(&g->imp_total);
-    free_pairs(&g->imp_errors);
+    free_point(&g->model);
+    free_point(&g->cal);
     free(g->tail);
     free(g->stats);
 }
 
-static int model_error(const vb_boot_input *in, size_t i)
+/* A fixed operating point the aggregated counts are made for: the model's threshold over
+ * every trial, or the calibrated one over the evaluation split. */
+typedef struct fixed_point {
+    double threshold; /* NaN: totals only */
+    int calibrated;   /* 1: only the trials in_cal_eval */
+} fixed_point;
+
+static int point_counts_trial(const vb_boot_input *in, const fixed_point *p, size_t i)
 {
-    const vb_scores *s = in->scores;
-    if (isnan(in->model_threshold))
-        return 0;
-    int accepted = s->is_distance ? s->score[i] <= in->model_threshold : s->score[i] >= in->model_threshold;
-    return s->label[i] ? !accepted : accepted;
+    return !p->calibrated || in_cal_eval(in, i);
 }
 
 static double similarity(const vb_scores *s, size_t i)
@@ -590,7 +636,8 @@ static size_t triangle_row(uint32_t lo, uint32_t n) /* rows shrink by one: row l
     return (size_t)lo * n - (size_t)lo * ((size_t)lo - 1) / 2;
 }
 
-static int dense_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+static int dense_pairs(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, boot_agg *g,
+                       point_counts *pc, vb_err *e)
 {
     const vb_scores *s = in->scores;
     uint32_t n = g->n_subjects;
@@ -603,13 +650,13 @@ static int dense_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g
     memset(tot, 0, cells * sizeof *tot);
     memset(err, 0, cells * sizeof *err);
     for (size_t i = 0; i < s->n; i++) {
-        if (s->label[i])
+        if (s->label[i] || !point_counts_trial(in, pt, i))
             continue;
         uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
         uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
         size_t cell = triangle_row(lo, n) + (hi - lo);
         tot[cell]++;
-        err[cell] += (uint32_t)model_error(in, i);
+        err[cell] += (uint32_t)error_at(s, pt->threshold, i);
     }
     size_t n_tot = 0, n_err = 0;
     for (size_t c = 0; c < cells; c++) {
@@ -617,7 +664,7 @@ static int dense_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g
         n_err += err[c] > 0;
     }
     int rc = -1;
-    if (alloc_pairs(&g->imp_total, n, n_tot, e) || alloc_pairs(&g->imp_errors, n, n_err, e))
+    if (alloc_pairs(&pc->imp_total, n, n_tot, e) || alloc_pairs(&pc->imp_errors, n, n_err, e))
         goto out;
     n_tot = n_err = 0;
     for (uint32_t lo = 0; lo < n; lo++) {
@@ -625,16 +672,16 @@ static int dense_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g
         for (uint32_t hi = lo; hi < n; hi++) {
             size_t c = row + (hi - lo);
             if (tot[c]) {
-                g->imp_total.col[n_tot] = hi;
-                g->imp_total.count[n_tot++] = tot[c];
+                pc->imp_total.col[n_tot] = hi;
+                pc->imp_total.count[n_tot++] = tot[c];
             }
             if (err[c]) {
-                g->imp_errors.col[n_err] = hi;
-                g->imp_errors.count[n_err++] = err[c];
+                pc->imp_errors.col[n_err] = hi;
+                pc->imp_errors.count[n_err++] = err[c];
             }
         }
-        g->imp_total.row[lo + 1] = n_tot;
-        g->imp_errors.row[lo + 1] = n_err;
+        pc->imp_total.row[lo + 1] = n_tot;
+        pc->imp_errors.row[lo + 1] = n_err;
     }
     rc = 0;
 out:
@@ -645,30 +692,31 @@ out:
 
 /* The same counts by sorting one key per impostor trial (lo << 32 | hi << 1 | error): for
  * many subjects with few trials each, where the triangle would be mostly empty. */
-static int sorted_pairs(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+static int sorted_pairs(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, size_t n_imp,
+                        boot_agg *g, point_counts *pc, vb_err *e)
 {
     const vb_scores *s = in->scores;
-    size_t n_imp = g->n_impostor;
     uint64_t *key = big_alloc(n_imp * sizeof *key, e);
     uint64_t *tmp = key ? big_alloc(n_imp * sizeof *tmp, e) : NULL;
     int rc = -1;
     if (!tmp)
         goto out;
     for (size_t i = 0, k = 0; i < s->n; i++) {
-        if (s->label[i])
+        if (s->label[i] || !point_counts_trial(in, pt, i))
             continue;
         uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
         uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-        key[k++] = (uint64_t)lo << 32 | (uint64_t)hi << 1 | (uint64_t)model_error(in, i);
+        key[k++] = (uint64_t)lo << 32 | (uint64_t)hi << 1 | (uint64_t)error_at(s, pt->threshold, i);
     }
     const uint64_t *sorted = vb_sort_keys(key, tmp, n_imp);
     size_t n_tot, n_err;
     scan_pairs(sorted, n_imp, NULL, NULL, &n_tot, &n_err, 0);
-    if (alloc_pairs(&g->imp_total, g->n_subjects, n_tot, e) || alloc_pairs(&g->imp_errors, g->n_subjects, n_err, e))
+    if (alloc_pairs(&pc->imp_total, g->n_subjects, n_tot, e) ||
+        alloc_pairs(&pc->imp_errors, g->n_subjects, n_err, e))
         goto out;
-    scan_pairs(sorted, n_imp, &g->imp_total, &g->imp_errors, &n_tot, &n_err, 1);
-    finish_rows(&g->imp_total, g->n_subjects);
-    finish_rows(&g->imp_errors, g->n_subjects);
+    scan_pairs(sorted, n_imp, &pc->imp_total, &pc->imp_errors, &n_tot, &n_err, 1);
+    finish_rows(&pc->imp_total, g->n_subjects);
+    finish_rows(&pc->imp_errors, g->n_subjects);
     rc = 0;
 out:
     free(key);
@@ -676,29 +724,33 @@ out:
     return rc;
 }
 
-/* Per-subject genuine counts and per-pair impostor counts, totals and model-threshold
- * errors: the only per-trial pass; a replicate then sums over subjects and pairs. */
-static int build_counts(const vb_boot_input *in, const uint32_t *map, boot_agg *g, vb_err *e)
+/* Per-subject genuine counts and per-pair impostor counts of one fixed operating point,
+ * totals and errors: the only per-trial pass; a replicate then sums over subjects and pairs.
+ * *n_impostor: the impostor trials counted. */
+static int build_counts(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, boot_agg *g,
+                        point_counts *pc, size_t *n_impostor, vb_err *e)
 {
     const vb_scores *s = in->scores;
-    g->gen_total = vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e);
-    g->gen_errors = g->gen_total ? vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e) : NULL;
-    if (!g->gen_errors)
+    pc->gen_total = vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e);
+    pc->gen_errors = pc->gen_total ? vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e) : NULL;
+    if (!pc->gen_errors)
         return -1;
-    memset(g->gen_total, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
-    memset(g->gen_errors, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
+    memset(pc->gen_total, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
+    memset(pc->gen_errors, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
     size_t n_imp = 0;
     for (size_t i = 0; i < s->n; i++) {
+        if (!point_counts_trial(in, pt, i))
+            continue;
         if (s->label[i]) {
-            g->gen_total[map[in->subject_a[i]]] += 1;
-            g->gen_errors[map[in->subject_a[i]]] += model_error(in, i);
+            pc->gen_total[map[in->subject_a[i]]] += 1;
+            pc->gen_errors[map[in->subject_a[i]]] += error_at(s, pt->threshold, i);
         } else {
             n_imp++;
         }
     }
-    g->n_impostor = n_imp;
+    *n_impostor = n_imp;
     size_t cells = (size_t)g->n_subjects * (g->n_subjects + 1) / 2;
-    return cells <= 2 * n_imp ? dense_pairs(in, map, g, e) : sorted_pairs(in, map, g, e);
+    return cells <= 2 * n_imp ? dense_pairs(in, map, pt, g, pc, e) : sorted_pairs(in, map, pt, n_imp, g, pc, e);
 }
 
 /* The similarity above which (about) `fraction` of the impostor trials lie, from an evenly
@@ -950,12 +1002,18 @@ static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint
         for (uint32_t s = 0; s < g->n_subjects; s++)
             w[s][l] = count[s];
     }
-    lane_v wg, wi, fnm = {0}, fm = {0};
-    linear_sum(g->gen_total, g->n_subjects, w, &wg);
-    pair_sum(&g->imp_total, g->n_subjects, w, &wi);
+    lane_v wg, wi, fnm = {0}, fm = {0}, cwg = {0}, cwi = {0}, cfnm = {0}, cfm = {0};
+    linear_sum(g->model.gen_total, g->n_subjects, w, &wg);
+    pair_sum(&g->model.imp_total, g->n_subjects, w, &wi);
     if (g->have_model) {
-        linear_sum(g->gen_errors, g->n_subjects, w, &fnm);
-        pair_sum(&g->imp_errors, g->n_subjects, w, &fm);
+        linear_sum(g->model.gen_errors, g->n_subjects, w, &fnm);
+        pair_sum(&g->model.imp_errors, g->n_subjects, w, &fm);
+    }
+    if (g->have_cal) {
+        linear_sum(g->cal.gen_total, g->n_subjects, w, &cwg);
+        linear_sum(g->cal.gen_errors, g->n_subjects, w, &cfnm);
+        pair_sum(&g->cal.imp_total, g->n_subjects, w, &cwi);
+        pair_sum(&g->cal.imp_errors, g->n_subjects, w, &cfm);
     }
     unsigned live[LANES];
     for (unsigned l = 0; l < LANES; l++)
@@ -973,6 +1031,8 @@ static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint
         }
         st[STAT_MODEL_FMR * R + r] = g->have_model ? fm[l] / wi[l] : NAN;
         st[STAT_MODEL_FNMR * R + r] = g->have_model ? fnm[l] / wg[l] : NAN;
+        st[STAT_CAL_FMR * R + r] = g->have_cal && cwi[l] > 0 ? cfm[l] / cwi[l] : NAN;
+        st[STAT_CAL_FNMR * R + r] = g->have_cal && cwg[l] > 0 ? cfnm[l] / cwg[l] : NAN;
         for (int j = 0; j < N_TARGETS; j++) {
             int k = N_TARGETS - 1 - j;
             st[(2 * j) * R + r] = (wg[l] - walk->best_ga[l][k]) / wg[l];
@@ -1036,7 +1096,10 @@ static int run_blocks(const boot_agg *g, unsigned char *block_done, int threads,
 
 static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, vb_err *e)
 {
-    boot_agg g = {.have_model = !isnan(in->model_threshold), .replicates = cfg->replicates, .seed = cfg->seed};
+    boot_agg g = {.have_model = !isnan(in->model_threshold), .have_cal = in->have_calibrated,
+                  .replicates = cfg->replicates, .seed = cfg->seed};
+    fixed_point model = {in->model_threshold, 0}, cal = {in->calibrated_threshold, 1};
+    size_t n_cal_impostor;
     if (in->scores->n > UINT32_MAX)
         return vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u trials", UINT32_MAX);
     uint32_t *map = dense_subject_map(in, &g.n_subjects, e);
@@ -1050,7 +1113,8 @@ static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *c
     }
     g.stats = vb_malloc((size_t)N_STATS * cfg->replicates * sizeof *g.stats, e);
     block_done = g.stats ? vb_malloc((cfg->replicates + LANES - 1) / LANES, e) : NULL;
-    if (!block_done || build_counts(in, map, &g, e))
+    if (!block_done || build_counts(in, map, &model, &g, &g.model, &g.n_impostor, e) ||
+        (g.have_cal && build_counts(in, map, &cal, &g, &g.cal, &n_cal_impostor, e)))
         goto out;
     memset(block_done, 0, (cfg->replicates + LANES - 1) / LANES);
     /* The walk needs the tail down to the loosest target's crossing in every replicate; a
@@ -1072,7 +1136,7 @@ static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *c
         goto out;
     }
     if (g.n_subjects)
-        set_boot_rows(m, g.stats, g.replicates, g.seed, g.n_subjects, g.have_model, cfg->level);
+        set_boot_rows(m, g.stats, g.replicates, g.seed, g.n_subjects, g.have_model, g.have_cal, cfg->level);
     rc = 0;
 out:
     free(map);

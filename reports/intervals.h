@@ -51,6 +51,8 @@
  *                         replicates run again. Counts are integers below 2^53 summed in
  *                         doubles, so every rate is the same double the per-trial method
  *                         gives: same intervals, bit for bit (tests/test_intervals.c).
+                         The calibrated point gets its own per-subject and per-pair counts
+                         (evaluation trials, errors at the calibrated threshold).
  *                         Replicates go 16 at a time through each pass over the counts/tail
  *                         (GCC/Clang vectors; AVX-512/AVX2 clones where the CPU has them).
  *                         Measured on lfw-all (87.5M trials, 5,749 subjects, 16.5M subject
@@ -97,6 +99,11 @@ typedef struct vb_boot_input {
     const uint32_t *subject_a;    /* per trial: subject index of each sample */
     const uint32_t *subject_b;
     double model_threshold;       /* caller's units; NaN: no model-threshold rows */
+    /* run --target-fmr: the calibrated operating point, a second fixed threshold counted
+     * like the model's (same replicates) but over the evaluation split only */
+    int have_calibrated;          /* 0: no calibrated_*_boot rows */
+    double calibrated_threshold;  /* caller's units (m->calibrated_threshold) */
+    const uint8_t *calibrated_eval; /* per trial: 1 in the evaluation split; NULL: every trial */
 } vb_boot_input;
 
 typedef struct vb_boot_config {
@@ -112,6 +119,12 @@ typedef struct vb_boot_config {
 /* Fills the *_boot_low/_boot_high rows of fnmr@fmr=X (FNMR and achieved FMR, every target)
  * and, with a model threshold, of fmr@threshold/fnmr@threshold, plus bootstrap_replicates,
  * bootstrap_seed and bootstrap_subjects; sets VB_MG_BOOT (and VB_MG_BOOT_MODEL_THRESHOLD).
+ * With have_calibrated, also calibrated_fmr/_fnmr_boot_*, VB_MG_BOOT_CALIBRATION: the same
+ * draws (subjects of ALL the trials, so the calibration split's subjects are drawn too and
+ * weigh nothing), each replicate's FMR/FNMR at calibrated_threshold over the weighted
+ * evaluation trials; a replicate whose evaluation split has no genuine (impostor) weight
+ * leaves that FNMR (FMR) undefined. The threshold is not re-chosen per replicate: the
+ * interval is conditional on the calibration split, as the Clopper-Pearson one is.
  * Returns 1 when done, 0 when skipped (replicates 0, or per-trial over VB_BOOT_MAX_WORK:
  * *why says so), -1 on bad input (NaN score, label) or allocation failure. */
 int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, const char **why,

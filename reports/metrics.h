@@ -77,8 +77,8 @@
  * bootstrap); the rates: fnmr@fmr=X and fnmr@fmr=X_fmr (every X), threshold_fmr/_fnmr,
  * fmr@threshold/fnmr@threshold; then bootstrap_replicates/_seed/_subjects and the calibrated
  * operating point of `run --target-fmr X --calibration-folds L` (calibrated_threshold,
- * calibrated_fmr, calibrated_fnmr, counts, intervals). Groups VB_MG_CI*, VB_MG_BOOT*,
- * VB_MG_CALIBRATION.
+ * calibrated_fmr, calibrated_fnmr, counts, intervals, bootstrap). Groups VB_MG_CI*,
+ * VB_MG_BOOT*, VB_MG_CALIBRATION.
  *
  * Speed: the engine sorts genuine and impostor scores with a radix sort
  * (reports/radix_sort.h) into its private index; every metric above then comes from ONE
@@ -173,6 +173,7 @@ enum vb_metric_group {
     VB_MG_BOOT = 1 << 11,                 /* subject bootstrap of the CORE rates (run) */
     VB_MG_BOOT_MODEL_THRESHOLD = 1 << 12, /* ... of the model-threshold rates (run) */
     VB_MG_CALIBRATION = 1 << 13,          /* run --target-fmr: calibrated operating point */
+    VB_MG_BOOT_CALIBRATION = 1 << 14,     /* subject bootstrap of the calibrated rates (run) */
 };
 
 /* X(field, "csv name", groups, "unit", "description"), in metrics.csv order. The CSV names
@@ -301,7 +302,9 @@ enum vb_metric_group {
     X(calibrated_false_nonmatches, "calibrated_false_nonmatches", VB_MG_CALIBRATION, "count",                        \
       "false non-matches there")                                                                                      \
     VB_CI_ROWS(X, calibrated_fmr_ci, "calibrated_fmr", VB_MG_CALIBRATION)                                             \
-    VB_CI_ROWS(X, calibrated_fnmr_ci, "calibrated_fnmr", VB_MG_CALIBRATION)
+    VB_BOOT_ROWS(X, calibrated_fmr_boot, "calibrated_fmr", VB_MG_BOOT_CALIBRATION)                                    \
+    VB_CI_ROWS(X, calibrated_fnmr_ci, "calibrated_fnmr", VB_MG_CALIBRATION)                                           \
+    VB_BOOT_ROWS(X, calibrated_fnmr_boot, "calibrated_fnmr", VB_MG_BOOT_CALIBRATION)
 
 /* Every field the table names is a double in one contiguous block (first .. last row), so a
  * field left out of the table fails a static assertion in metrics.c. Fields not computed
@@ -328,7 +331,10 @@ typedef struct vb_metrics {
     double bootstrap_replicates, bootstrap_seed, bootstrap_subjects;
     double calibrated_target_fmr, calibrated_threshold, calibrated_calibration_fmr, calibrated_genuine,
         calibrated_impostor, calibrated_fmr, calibrated_fnmr, calibrated_false_matches, calibrated_false_nonmatches;
-    vb_rate_ci calibrated_fmr_ci, calibrated_fnmr_ci;
+    vb_rate_ci calibrated_fmr_ci;
+    vb_boot_ci calibrated_fmr_boot;
+    vb_rate_ci calibrated_fnmr_ci;
+    vb_boot_ci calibrated_fnmr_boot;
     /* not rows: */
     double build_s, walk_s; /* wall time of the engine's sort and of its walk (for the bench) */
     vb_curve curve;

@@ -214,20 +214,27 @@ static void bootstrap_table(FILE *f, const vb_results *r)
             100 * m0->confidence, 100 * m0->confidence, m0->bootstrap_replicates, m0->bootstrap_subjects,
             m0->bootstrap_seed);
     esc(f, method ? method : "not recorded");
-    fprintf(f, ".</p>\n<table><tr><th>combination</th><th>FNMR@FMR=1e-3</th><th>FMR at %.2f</th><th>FNMR at %.2f</th>"
-               "</tr>\n", r->threshold, r->threshold);
+    int cal = 0; /* run --target-fmr: the calibrated point's rates on the evaluation split too */
+    for (int i = 0; i < r->n_combos; i++)
+        cal |= r->combos[i].has_metrics && (r->combos[i].metrics.have & VB_MG_BOOT_CALIBRATION);
+    fprintf(f, ".</p>\n<table><tr><th>combination</th><th>FNMR@FMR=1e-3</th><th>FMR at %.2f</th><th>FNMR at %.2f</th>",
+            r->threshold, r->threshold);
+    if (cal)
+        fputs("<th>calibrated FMR (evaluation)</th><th>calibrated FNMR (evaluation)</th>", f);
+    fputs("</tr>\n", f);
     for (int i = 0; i < r->n_combos; i++) {
         const vb_metrics *m = &r->combos[i].metrics;
         if (!r->combos[i].has_metrics || !(m->have & VB_MG_BOOT))
             continue;
-        int bm = (m->have & VB_MG_BOOT_MODEL_THRESHOLD) != 0;
-        const vb_boot_ci *b[3] = {&m->fnmr_at_fmr_boot[VB_FMR_1E3], &m->fmr_at_threshold_boot,
-                                  &m->fnmr_at_threshold_boot};
+        int bm = (m->have & VB_MG_BOOT_MODEL_THRESHOLD) != 0, bc = (m->have & VB_MG_BOOT_CALIBRATION) != 0;
+        const vb_boot_ci *b[5] = {&m->fnmr_at_fmr_boot[VB_FMR_1E3], &m->fmr_at_threshold_boot,
+                                  &m->fnmr_at_threshold_boot, &m->calibrated_fmr_boot, &m->calibrated_fnmr_boot};
+        int have[5] = {1, bm, bm, bc, bc};
         fputs("<tr><td><code>", f);
         esc(f, r->combos[i].label);
         fputs("</code></td>", f);
-        for (int j = 0; j < 3; j++)
-            if ((j == 0 || bm) && !isnan(b[j]->low))
+        for (int j = 0; j < (cal ? 5 : 3); j++)
+            if (have[j] && !isnan(b[j]->low))
                 fprintf(f, "<td class=n>[%.3g, %.3g]%%</td>", 100 * b[j]->low, 100 * b[j]->high);
             else
                 fputs("<td>not computed</td>", f);

@@ -109,6 +109,28 @@ g=$(grep ',calibrated_genuine,' "$OUT2/metrics.csv" | cut -d, -f6)
 i=$(grep ',calibrated_impostor,' "$OUT2/metrics.csv" | cut -d, -f6)
 [ $((g + i)) -eq "$ev" ] && ok || not_ok "evaluation split: $g + $i trials, fold 2 has $ev"
 expect_grep 'Calibrated operating point' "$OUT2/report.md" "report shows the calibrated point"
+# The calibrated rates' subject bootstrap, over the evaluation split, in the report and read
+# back by `veribench report --results`.
+for row in calibrated_fmr_boot_low calibrated_fmr_boot_high calibrated_fnmr_boot_low calibrated_fnmr_boot_high; do
+    expect_grep ",$row," "$OUT2/metrics.csv" "calibrated run writes $row"
+done
+expect_grep 'FMR bootstrap \| FNMR \(evaluation\) \| FNMR bootstrap' "$OUT2/report.md" "report.md has the calibrated bootstrap"
+grep '^| `[^`]*` | 0.1 | .*\]% |$' "$OUT2/report.md" > "$CLI_TMP/cal_row1"
+expect_exit 0 "report from the calibrated results" -- $VB report --results "$OUT2"
+grep '^| `[^`]*` | 0.1 | .*\]% |$' "$OUT2/report.md" > "$CLI_TMP/cal_row2"
+[ -s "$CLI_TMP/cal_row1" ] && cmp -s "$CLI_TMP/cal_row1" "$CLI_TMP/cal_row2" && ok ||
+    not_ok "report --results: calibrated row '$(cat "$CLI_TMP/cal_row2")' (run wrote '$(cat "$CLI_TMP/cal_row1")')"
+expect_grep 'calibrated FNMR \(evaluation\)</th>' "$OUT2/report.html" "report.html has the calibrated bootstrap"
+# Ten folds, the first five calibrate: the rows are there and each interval is ordered.
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $4 = (NR - 2) % 10 + 1; print }' "$D/trials.csv" > "$D/trials10.csv"
+expect_exit 0 "calibrated on folds 1-5" -- $RUN --trials "$D/trials10.csv" --out "$CLI_TMP/out4" --target-fmr 1e-2 \
+    --calibration-folds 1-5
+for r in calibrated_fmr calibrated_fnmr; do
+    lo=$(grep ",${r}_boot_low," "$CLI_TMP/out4/metrics.csv" | cut -d, -f6)
+    hi=$(grep ",${r}_boot_high," "$CLI_TMP/out4/metrics.csv" | cut -d, -f6)
+    awk -v a="$lo" -v b="$hi" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0 && b + 0 <= 1) }' && ok ||
+        not_ok "folds 1-5: $r bootstrap [$lo, $hi]"
+done
 expect_grep '^run,calibration_folds,1$' "$OUT2/provenance.csv" "provenance: calibration folds"
 # The same threshold from a trials file holding fold 1's trials: the same calibrated point,
 # evaluated on every trial of the dataset instead.

@@ -162,7 +162,7 @@ static int boot_with(const boot_set *bs, unsigned reps, uint64_t seed, int threa
                      double tail_fraction, double model_threshold, vb_metrics *m)
 {
     vb_metrics_init(m);
-    vb_boot_input in = {&bs->s, bs->a, bs->b, model_threshold};
+    vb_boot_input in = {&bs->s, bs->a, bs->b, model_threshold, 0, NAN, NULL};
     vb_boot_config cfg = {reps, seed, 0.95, threads, method, tail_fraction};
     const char *why = NULL;
     vb_err e = {0};
@@ -172,7 +172,7 @@ static int boot_with(const boot_set *bs, unsigned reps, uint64_t seed, int threa
 static int boot(const boot_set *bs, unsigned reps, uint64_t seed, int threads, vb_metrics *m)
 {
     vb_metrics_init(m);
-    vb_boot_input in = {&bs->s, bs->a, bs->b, 0.6};
+    vb_boot_input in = {&bs->s, bs->a, bs->b, 0.6, 0, NAN, NULL};
     vb_boot_config cfg = {reps, seed, 0.95, threads, VB_BOOT_AGGREGATED, 0};
     const char *why = NULL;
     vb_err e = {0};
@@ -260,7 +260,7 @@ static void test_bootstrap_degenerate_and_limit(void)
     uint8_t label[] = {1, 1, 1, 0, 0, 0};
     uint32_t a[] = {0, 1, 2, 0, 0, 1}, b[] = {0, 1, 2, 1, 2, 2};
     vb_scores s = {.score = score, .label = label, .n = 6, .cap = 6, .is_distance = 1};
-    vb_boot_input in = {&s, a, b, 0.6};
+    vb_boot_input in = {&s, a, b, 0.6, 0, NAN, NULL};
     vb_boot_config cfg = {200, 7, 0.95, 2, VB_BOOT_AGGREGATED, 0};
     vb_metrics m;
     const char *why = "x";
@@ -351,6 +351,64 @@ static void test_bootstrap_methods_agree(void)
         CHECK(boot_with(&bs, 300, 5, 2, VB_BOOT_AGGREGATED, 0, 0.6, &m) == 1);
         CHECK(m.fnmr_at_fmr_boot[VB_FMR_1E1].low < m.fnmr_at_fmr_boot[VB_FMR_1E1].high);
         CHECK(m.fmr_at_threshold_boot.low < m.fmr_at_threshold_boot.high);
+        free_boot_set(&bs);
+    }
+}
+
+static int boot_calibrated(const boot_set *bs, vb_boot_method method, double tail_fraction, int threads,
+                           double cal_threshold, const uint8_t *eval, vb_metrics *m)
+{
+    vb_metrics_init(m);
+    vb_boot_input in = {&bs->s, bs->a, bs->b, 0.6, 1, cal_threshold, eval};
+    vb_boot_config cfg = {300, 5, 0.95, threads, method, tail_fraction};
+    const char *why = NULL;
+    vb_err e = {0};
+    return vb_bootstrap_metrics(&in, &cfg, m, &why, &e);
+}
+
+/* The calibrated point's bootstrap uses the same draws as the other rows: at the model's
+ * threshold over every trial it is the fmr@threshold/fnmr@threshold interval exactly; over
+ * an evaluation split (trials whose first subject has an even id: a subject-wise split, as
+ * LFW's folds are) both methods agree bit for bit, and the rows computed before are not
+ * changed by asking for it. */
+static void test_bootstrap_calibrated(void)
+{
+    for (int sparse = 0; sparse < 3; sparse += 2) {
+        boot_set bs;
+        make_realistic_set(&bs, 40, sparse, 21 + (uint64_t)sparse);
+        uint8_t *eval = malloc(bs.s.n), *none = calloc(bs.s.n, 1);
+        for (size_t i = 0; i < bs.s.n; i++)
+            eval[i] = (bs.a[i] / 3) % 2 == 0; /* ids are s * 3 + 5 */
+        vb_metrics plain, same, ref, agg;
+        for (int method = 0; method < 2; method++) {
+            vb_boot_method mt = method ? VB_BOOT_PER_TRIAL : VB_BOOT_AGGREGATED;
+            CHECK(boot_with(&bs, 300, 5, 2, mt, 0, 0.6, &plain) == 1);
+            CHECK(boot_calibrated(&bs, mt, 0, 2, 0.6, NULL, &same) == 1);
+            CHECK(same.have == (plain.have | VB_MG_BOOT_CALIBRATION));
+            CHECK(memcmp(&same.calibrated_fmr_boot, &plain.fmr_at_threshold_boot, sizeof(vb_boot_ci)) == 0);
+            CHECK(memcmp(&same.calibrated_fnmr_boot, &plain.fnmr_at_threshold_boot, sizeof(vb_boot_ci)) == 0);
+            CHECK(plain.fmr_at_threshold_boot.low < plain.fmr_at_threshold_boot.high);
+            same.have = plain.have; /* all else as without the calibrated point */
+            same.calibrated_fmr_boot = plain.calibrated_fmr_boot;
+            same.calibrated_fnmr_boot = plain.calibrated_fnmr_boot;
+            CHECK(same_boot_rows(&same, &plain));
+            /* no evaluation trials: the rows are there, undefined */
+            CHECK(boot_calibrated(&bs, mt, 0, 1, 0.6, none, &same) == 1 && (same.have & VB_MG_BOOT_CALIBRATION));
+            CHECK(isnan(same.calibrated_fmr_boot.low) && isnan(same.calibrated_fnmr_boot.high));
+        }
+        CHECK(boot_calibrated(&bs, VB_BOOT_PER_TRIAL, 0, 1, 0.55, eval, &ref) == 1);
+        CHECK(ref.calibrated_fmr_boot.low < ref.calibrated_fmr_boot.high);
+        CHECK(ref.calibrated_fnmr_boot.low < ref.calibrated_fnmr_boot.high);
+        CHECK(memcmp(&ref.calibrated_fmr_boot, &plain.fmr_at_threshold_boot, sizeof(vb_boot_ci)) != 0);
+        double fractions[] = {0, 1e-9, 1};
+        for (int f = 0; f < 3; f++) {
+            CHECK(boot_calibrated(&bs, VB_BOOT_AGGREGATED, fractions[f], 1 + f, 0.55, eval, &agg) == 1);
+            CHECKF(same_boot_rows(&ref, &agg), "sparse %d tail %g: calibrated_fnmr [%.17g, %.17g] vs [%.17g, %.17g]",
+                   sparse, fractions[f], ref.calibrated_fnmr_boot.low, ref.calibrated_fnmr_boot.high,
+                   agg.calibrated_fnmr_boot.low, agg.calibrated_fnmr_boot.high);
+        }
+        free(eval);
+        free(none);
         free_boot_set(&bs);
     }
 }
@@ -480,6 +538,7 @@ int main(void)
     RUN(test_bootstrap_degenerate_and_limit);
     RUN(test_bootstrap_methods_agree);
     RUN(test_bootstrap_scales_past_per_trial_limit);
+    RUN(test_bootstrap_calibrated);
     RUN(test_calibration);
     RUN(test_interval_rows);
     return vb_test_finish();
