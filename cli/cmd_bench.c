@@ -118,20 +118,6 @@ done:
     return rc;
 }
 
-/* --batch LIST: batch sizes, comma-separated, each 1..4096. */
-typedef struct batch_list {
-    int size[32];
-    int n;
-} batch_list;
-
-static int parse_batches(void *value, const char *text, vb_err *e)
-{
-    batch_list *l = value;
-    if (vb_parse_int_list(text, 1, 4096, l->size, (int)VB_ARRAY_LEN(l->size), &l->n))
-        return vb_fail(e, VB_EXIT_USAGE, "expected up to 32 comma-separated whole numbers in 1..4096");
-    return 0;
-}
-
 /* Every row to the benchmark history (reports/history.h). */
 static int append_history(const char *dir, const bench_row *rows, int n, const char *model_path, vb_err *e)
 {
@@ -158,7 +144,7 @@ static int append_history(const char *dir, const bench_row *rows, int n, const c
 int cmd_bench(int argc, char **argv)
 {
     vb_engine_opts eo = {0};
-    batch_list batches = {{1}, 1};
+    vb_batch_list batches = {{1}, 1};
     vb_quant_list quants = {0};
     double seconds = 3, peak = 0;
     int no_header = 0, no_history = 0;
@@ -168,7 +154,7 @@ int cmd_bench(int argc, char **argv)
     const vb_option opts[] = {
         VB_OPT_MODEL(&eo.model_path),
         VB_OPT_BACKEND(&eo.backend),
-        VB_OPT_CALL_ROW("batch", "LIST", "batch sizes, comma-separated, each 1..4096 (default 1)", &batches, parse_batches),
+        VB_OPT_CALL_ROW("batch", "LIST", "batch sizes, comma-separated, each 1..4096 (default 1)", &batches, vb_opt_batch_list),
         VB_OPT_QUANTS(&quants),
         VB_OPT_DOUBLE_ROW("seconds", "S", "minimum measuring time per batch size, 0..3600 (default 3)", &seconds, 0, 3600),
         VB_OPT_THREADS(&eo.threads),

@@ -82,19 +82,6 @@ static const vb_command_help help = {
 
 /* ------------------------------------------------------------------ options */
 
-typedef struct batch_list {
-    int size[32];
-    int n;
-} batch_list;
-
-static int parse_batches(void *value, const char *text, vb_err *e)
-{
-    batch_list *l = value;
-    if (vb_parse_int_list(text, 1, 4096, l->size, (int)VB_ARRAY_LEN(l->size), &l->n))
-        return vb_fail(e, VB_EXIT_USAGE, "expected up to 32 comma-separated whole numbers in 1..4096");
-    return 0;
-}
-
 enum { SCEN_BOTH, SCEN_SINGLE, SCEN_OFFLINE };
 static const char *const scenario_choices[] = {"both", "single-stream", "offline", NULL};
 
@@ -106,7 +93,7 @@ typedef struct bl_opts {
     int scenario, template_mode, per_layer, no_history, quiet;
     int min_queries, max_queries, min_samples, warmup, sample_set, seed, max_pixels;
     double min_duration, max_duration;
-    batch_list batches;
+    vb_batch_list batches;
 } bl_opts;
 
 /* ------------------------------------------------------------------ state */
@@ -874,7 +861,7 @@ int cmd_bench_latency(int argc, char **argv)
         VB_OPT_INT_ROW("max-queries", "N", "single-stream: stop after N queries even if a rule is not met\n(the run is then INVALID), 1..100000000", &o.max_queries, 1, 1e8),
         VB_OPT_DOUBLE_ROW("max-duration", "S", "stop a scenario after S seconds even if a rule is not met, 1..86400", &o.max_duration, 1, 86400),
         VB_OPT_INT_ROW("min-samples", "N", "offline: minimum samples in the query, 1..100000000 (default 1024)", &o.min_samples, 1, 1e8),
-        VB_OPT_CALL_ROW("batch", "LIST", "offline: batch sizes to try, each 1..4096 (default 1,8,16,32)", &o.batches, parse_batches),
+        VB_OPT_CALL_ROW("batch", "LIST", "offline: batch sizes to try, each 1..4096 (default 1,8,16,32)", &o.batches, vb_opt_batch_list),
         VB_OPT_INT_ROW("warmup", "N", "warm-up queries before timing, 0..100000 (default 10)", &o.warmup, 0, 100000),
         VB_OPT_INT_ROW("sample-set", "N", "trials drawn into the in-memory sample set, 1..1000000 (default 1024)", &o.sample_set, 1, 1000000),
         VB_OPT_INT_ROW("seed", "N", "seed of the sample set and query order, 0..2147483647 (default 1)", &o.seed, 0, 2147483647),

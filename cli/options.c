@@ -90,6 +90,14 @@ int vb_opt_crop(void *value, const char *text, vb_err *e)
     return vb_crop_parse(text, value, e);
 }
 
+int vb_opt_batch_list(void *value, const char *text, vb_err *e)
+{
+    vb_batch_list *l = value;
+    if (vb_parse_int_list(text, 1, 4096, l->size, (int)VB_ARRAY_LEN(l->size), &l->n))
+        return vb_fail(e, VB_EXIT_USAGE, "expected up to 32 comma-separated whole numbers in 1..4096");
+    return 0;
+}
+
 void vb_opt_apply_max_pixels(int max_pixels)
 {
     if (max_pixels > 0)

@@ -58,11 +58,17 @@ typedef struct vb_quant_list {
     vb_quant_level level[VB_QUANT_COUNT];
     int n;
 } vb_quant_list;
+/* --batch LIST (bench, bench-latency): batch sizes, comma-separated, each 1..4096. */
+typedef struct vb_batch_list {
+    int size[32];
+    int n;
+} vb_batch_list;
 
 int vb_opt_backend(void *value, const char *text, vb_err *e);      /* const char ** */
 int vb_opt_backend_list(void *value, const char *text, vb_err *e); /* vb_backend_list * */
 int vb_opt_quant_list(void *value, const char *text, vb_err *e);   /* vb_quant_list * */
 int vb_opt_crop(void *value, const char *text, vb_err *e);         /* vb_crop * */
+int vb_opt_batch_list(void *value, const char *text, vb_err *e);   /* vb_batch_list * */
 
 #define VB_OPT_MODEL(p) \
     VB_OPT_STRING_ROW("model", "FILE", "GGUF model (default: $VB_MODELS/face_recognition.gguf,\nelse build/models/face_recognition.gguf)", p)

@@ -44,15 +44,15 @@
  *                         subjects (c_s * n_s) and pairs (c_a * c_b * n_ab). fnmr@fmr=X needs
  *                         the weighted counts above every threshold down to the loosest
  *                         target's crossing: only the "tail" (the trials more similar than a
- *                         cutoff placed, from a sample, where ~25% of the impostor trials lie
+ *                         cutoff placed, from a sample, where ~15% of the impostor trials lie
  *                         above) is sorted, and each replicate walks it from the top as the
  *                         per-trial method does. A replicate whose FMR stays <= 1e-1 to the
- *                         tail's end makes the tail 4x wider (at last every trial) and the
+ *                         tail's end makes the tail 2x wider (at last every trial) and the
  *                         replicates run again. Counts are integers below 2^53 summed in
  *                         doubles, so every rate is the same double the per-trial method
  *                         gives: same intervals, bit for bit (tests/test_intervals.c).
-                         The calibrated point gets its own per-subject and per-pair counts
-                         (evaluation trials, errors at the calibrated threshold).
+ *                         The calibrated point gets its own per-subject and per-pair counts
+ *                         (evaluation trials, errors at the calibrated threshold).
  *                         Replicates go 16 at a time through each pass over the counts/tail
  *                         (GCC/Clang vectors; AVX-512/AVX2 clones where the CPU has them).
  *                         Measured on lfw-all (87.5M trials, 5,749 subjects, 16.5M subject
