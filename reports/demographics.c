@@ -94,20 +94,6 @@ void vb_demog_acc_free(vb_demog_acc *acc)
     free(acc);
 }
 
-/* How many of the sorted values v[0..n) are <= x. */
-static size_t count_le(const double *v, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 enum { GRID_CELLS = 1 << 16 };
 
 static double grid_edge(const vb_demog_acc *acc, size_t i)
@@ -130,7 +116,7 @@ static int build_grid(vb_demog_acc *acc, vb_err *e)
     acc->grid_lo = lo;
     acc->grid_step = (hi - lo) / GRID_CELLS;
     for (size_t i = 0; i < GRID_CELLS; i++)
-        acc->grid[i] = (uint32_t)count_le(acc->curve_sim, acc->nc, grid_edge(acc, i));
+        acc->grid[i] = (uint32_t)vb_sorted_count_at_most(acc->curve_sim, acc->nc, grid_edge(acc, i));
     return 0;
 }
 
@@ -139,7 +125,7 @@ static int build_grid(vb_demog_acc *acc, vb_err *e)
 static size_t accepted_points(const vb_demog_acc *acc, double s)
 {
     if (!acc->grid || !(s >= acc->grid_lo))
-        return count_le(acc->curve_sim, acc->nc, s);
+        return vb_sorted_count_at_most(acc->curve_sim, acc->nc, s);
     double x = (s - acc->grid_lo) / acc->grid_step;
     size_t i = x < GRID_CELLS - 1 ? (size_t)x : GRID_CELLS - 1;
     while (i > 0 && s < grid_edge(acc, i))

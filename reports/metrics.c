@@ -275,8 +275,7 @@ static double to_user(const vb_sorted_scores *ss, double t)
     return (ss->is_distance ? -t : t) + 0.0;
 }
 
-/* Number of elements of sorted a[0..n) that are < t. */
-static size_t count_below(const double *a, size_t n, double t)
+size_t vb_sorted_count_below(const double *a, size_t n, double t)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -724,8 +723,7 @@ static double dprime(const vb_sorted_scores *ss)
     return diff / den;
 }
 
-/* Number of elements of sorted a[0..n) that are <= t. */
-static size_t count_at_most(const double *a, size_t n, double t)
+size_t vb_sorted_count_at_most(const double *a, size_t n, double t)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -742,7 +740,7 @@ static size_t count_at_most(const double *a, size_t n, double t)
  * (u = -s for distances: -s < u  <=>  s > -u). */
 static size_t user_count_below(const double *s, size_t n, double u, int is_distance)
 {
-    return is_distance ? n - count_at_most(s, n, -u) : count_below(s, n, u);
+    return is_distance ? n - vb_sorted_count_at_most(s, n, -u) : vb_sorted_count_below(s, n, u);
 }
 
 static int build_hist(const vb_sorted_scores *ss, vb_hist *h, vb_err *e)

@@ -402,4 +402,9 @@ typedef struct vb_kfold {
  * (nothing to compute), -1 on bad input (as vb_metrics_compute) or allocation failure. */
 int vb_kfold_accuracy(const vb_scores *s, vb_kfold *out, vb_err *e);
 
+/* Counts in an ascending array a[0..n) by binary search, shared by the metric engine and
+ * the demographic counters: how many elements are < t, and how many are <= t. */
+size_t vb_sorted_count_below(const double *a, size_t n, double t);
+size_t vb_sorted_count_at_most(const double *a, size_t n, double t);
+
 #endif
