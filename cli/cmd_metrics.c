@@ -255,6 +255,27 @@ static void bench_fill(uint64_t *rng, size_t begin, size_t n, size_t stride, siz
     }
 }
 
+/* The synthetic benchmark's rows (trials, generation, build+sort, walk, metrics wall and CPU
+ * seconds) added to m, all printed, m freed. */
+static int print_bench_metrics(vb_metrics *m, size_t n, double generate_s, double metrics_s, double metrics_cpu_s)
+{
+    vb_err e = {0};
+    m->bench_trials = (double)n;
+    m->bench_generate_s = generate_s;
+    m->bench_build_sort_s = m->build_s;
+    m->bench_walk_s = m->walk_s;
+    m->bench_metrics_s = metrics_s;
+    m->bench_metrics_cpu_s = metrics_cpu_s;
+    m->have |= VB_MG_BENCH;
+    int rc = print_metrics(m, &e);
+    vb_metrics_free(m);
+    if (rc) {
+        fprintf(stderr, "veribench metrics: %s\n", e.msg);
+        return VB_EXIT_IO;
+    }
+    return VB_EXIT_OK;
+}
+
 /* --synthetic-bench --bounded: the same trials generated a block at a time into the bounded
  * engine, never all in memory (1e9 trials run in the memory of a few million). */
 static int synthetic_bench_bounded(const metrics_opts *o)
@@ -287,20 +308,8 @@ static int synthetic_bench_bounded(const metrics_opts *o)
         return e.code ? e.code : VB_EXIT_IO;
     }
     print_bounded_stats(&st);
-    m.bench_trials = (double)n;
-    m.bench_generate_s = gen_s;
-    m.bench_build_sort_s = m.build_s;
-    m.bench_walk_s = m.walk_s;
-    m.bench_metrics_s = t1 - t0 - gen_s;
-    m.bench_metrics_cpu_s = cpu1 - cpu0; /* includes the generation here */
-    m.have |= VB_MG_BENCH;
-    rc = print_metrics(&m, &e);
-    vb_metrics_free(&m);
-    if (rc) {
-        fprintf(stderr, "veribench metrics: %s\n", e.msg);
-        return VB_EXIT_IO;
-    }
-    return VB_EXIT_OK;
+    /* cpu_s includes the generation here */
+    return print_bench_metrics(&m, n, gen_s, t1 - t0 - gen_s, cpu1 - cpu0);
 }
 
 static int synthetic_bench(const metrics_opts *o)
@@ -333,20 +342,7 @@ static int synthetic_bench(const metrics_opts *o)
     /* bench_metrics_s is the metrics step `veribench run` pays: build (validate, split,
      * radix sort) + walk; cpu_s counts both threads, so it shows contention from other
      * processes when wall time is much larger than cpu_s / 2 */
-    m.bench_trials = (double)n;
-    m.bench_generate_s = t1 - t0;
-    m.bench_build_sort_s = m.build_s;
-    m.bench_walk_s = m.walk_s;
-    m.bench_metrics_s = t3 - t1;
-    m.bench_metrics_cpu_s = cpu3 - cpu1;
-    m.have |= VB_MG_BENCH;
-    rc = print_metrics(&m, &e);
-    vb_metrics_free(&m);
-    if (rc) {
-        fprintf(stderr, "veribench metrics: %s\n", e.msg);
-        return VB_EXIT_IO;
-    }
-    return VB_EXIT_OK;
+    return print_bench_metrics(&m, n, t1 - t0, t3 - t1, cpu3 - cpu1);
 }
 
 /* --bounded on a binary score file: block by block into the bounded engine, the --threshold
