@@ -21,7 +21,7 @@ static void fuzz_cleanup(void)
 }
 
 /* The scratch folder (created on first use; aborts if it cannot be, which is no finding). */
-static const char *fuzz_scratch(void)
+static inline const char *fuzz_scratch(void)
 {
     if (!fuzz_dir[0]) {
         snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/vb-fuzz-XXXXXX");
@@ -35,7 +35,7 @@ static const char *fuzz_scratch(void)
 }
 
 /* Write data[0..n) to <scratch>/<name>; returns the path (static buffer per slot 0..3). */
-static const char *fuzz_write(int slot, const char *name, const uint8_t *data, size_t n)
+static inline const char *fuzz_write(int slot, const char *name, const uint8_t *data, size_t n)
 {
     static char paths[4][192];
     snprintf(paths[slot], sizeof paths[slot], "%s/%s", fuzz_scratch(), name);
@@ -48,7 +48,7 @@ static const char *fuzz_write(int slot, const char *name, const uint8_t *data, s
 }
 
 /* Split at the first NUL byte: part 1 before it, part 2 after (empty when there is none). */
-static void fuzz_split(const uint8_t *data, size_t size, size_t *n1, const uint8_t **p2, size_t *n2)
+static inline void fuzz_split(const uint8_t *data, size_t size, size_t *n1, const uint8_t **p2, size_t *n2)
 {
     const uint8_t *nul = memchr(data, 0, size);
     *n1 = nul ? (size_t)(nul - data) : size;
