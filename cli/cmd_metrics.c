@@ -131,16 +131,15 @@ static int read_scores(const metrics_opts *o, const char *fmt, vb_scores *t, vb_
     return vb_scores_read_pyeer(o->genuine, o->impostor, o->is_distance, t, e);
 }
 
-static void set_threshold_rows(vb_metrics *m, const vb_scores *t, double threshold)
+/* --threshold's rows from the rates there (counted in memory or while streaming). */
+static void set_threshold_rows(vb_metrics *m, const vb_rates *r)
 {
-    vb_rates r;
-    vb_scores_rates(t, threshold, &r);
-    m->threshold = r.threshold;
-    m->threshold_fmr = r.fmr;
-    m->threshold_fnmr = r.fnmr;
-    m->threshold_false_matches = (double)r.false_matches;
-    m->threshold_false_nonmatches = (double)r.false_nonmatches;
-    m->threshold_hter = (r.fmr + r.fnmr) / 2;
+    m->threshold = r->threshold;
+    m->threshold_fmr = r->fmr;
+    m->threshold_fnmr = r->fnmr;
+    m->threshold_false_matches = (double)r->false_matches;
+    m->threshold_false_nonmatches = (double)r->false_nonmatches;
+    m->threshold_hter = (r->fmr + r->fnmr) / 2;
     m->have |= VB_MG_AT_THRESHOLD;
 }
 
@@ -178,8 +177,11 @@ static int compute(const metrics_opts *o, const vb_scores *t, vb_metrics *m, vb_
         print_bounded_stats(&st);
     if (t->fold)
         note_unfolded(t);
-    if (o->have_threshold)
-        set_threshold_rows(m, t, o->threshold);
+    if (o->have_threshold) {
+        vb_rates r;
+        vb_scores_rates(t, o->threshold, &r);
+        set_threshold_rows(m, &r);
+    }
     vb_metrics_add_intervals(m, o->confidence);
     return 0;
 }
@@ -382,15 +384,8 @@ static int compute_streamed(const metrics_opts *o, vb_metrics *m, vb_err *e)
     if (unfolded && unfolded < n)
         fprintf(stderr, "veribench metrics: %zu trials have fold 0 or none and are left out of the 10-fold "
                 "accuracy (folds are numbered from 1)\n", unfolded);
-    if (o->have_threshold) {
-        m->threshold = at.threshold;
-        m->threshold_fmr = at.fmr;
-        m->threshold_fnmr = at.fnmr;
-        m->threshold_false_matches = (double)at.false_matches;
-        m->threshold_false_nonmatches = (double)at.false_nonmatches;
-        m->threshold_hter = (at.fmr + at.fnmr) / 2;
-        m->have |= VB_MG_AT_THRESHOLD;
-    }
+    if (o->have_threshold)
+        set_threshold_rows(m, &at);
     vb_metrics_add_intervals(m, o->confidence);
     return 0;
 }
