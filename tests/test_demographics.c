@@ -17,20 +17,10 @@
 
 static char tmp[64];
 
+/* A fixture file under this test's temporary folder. */
 static const char *put(const char *name, const char *text)
 {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
-    if (system(cmd) != 0)
-        abort();
-    FILE *f = fopen(path, "w");
-    if (!f)
-        abort();
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return vb_test_put(tmp, name, text);
 }
 
 /* ---------------------------------------------------------------- the score set */

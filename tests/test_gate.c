@@ -11,24 +11,10 @@
 
 static char tmp[64];
 
+/* A fixture file under this test's temporary folder. */
 static const char *put(const char *name, const char *text)
 {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    *slash = 0;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (system(cmd) != 0)
-        abort();
-    FILE *f = fopen(path, "w");
-    if (!f)
-        abort();
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return vb_test_put(tmp, name, text);
 }
 
 static const char *folder(const char *name, const char *metrics)

@@ -3,6 +3,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/files.h"
 
 int vb_test_passed, vb_test_failed;
 
@@ -80,4 +83,24 @@ const char *vb_test_build_dir(void)
 {
     const char *d = getenv("BUILD");
     return d && *d ? d : "build";
+}
+
+const char *vb_test_put(const char *dir, const char *name, const char *text)
+{
+    static char path[1024];
+    char folder[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(folder, sizeof folder, "%s", path);
+    *strrchr(folder, '/') = 0;
+    vb_err e = {0};
+    if (vb_mkdirs(folder, &e) != 0) {
+        fprintf(stderr, "vb_test_put: %s\n", e.msg);
+        abort();
+    }
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+    return path;
 }

@@ -40,4 +40,9 @@ void vb_test_fill_random(float *x, size_t n, unsigned seed, float lo, float hi);
 const char *vb_test_data_dir(void);
 const char *vb_test_build_dir(void);
 
+/* Writes text to dir/name, creating name's folders first (core's vb_mkdirs); returns the
+ * path, in a static buffer valid until the next call. Aborts when the fixture cannot be
+ * written: that is a broken test machine, not a test result. */
+const char *vb_test_put(const char *dir, const char *name, const char *text);
+
 #endif
