@@ -8,6 +8,7 @@ static const char *const op_names[VB_OP_COUNT] = {
     [VB_OP_INPUT] = "input",       [VB_OP_CONV2D] = "conv2d",  [VB_OP_AFFINE] = "affine",
     [VB_OP_RELU] = "relu",         [VB_OP_MAXPOOL] = "maxpool", [VB_OP_AVGPOOL] = "avgpool",
     [VB_OP_ADD_ZEROPAD] = "add_zeropad", [VB_OP_MEAN_HW] = "mean_hw", [VB_OP_FC] = "fc",
+    [VB_OP_DWCONV] = "dwconv",     [VB_OP_LEAKY_RELU] = "leaky_relu",
 };
 
 const char *vb_op_name(vb_op op)
@@ -22,6 +23,8 @@ double vb_graph_macs(const vb_graph *g)
         const vb_node *n = &g->nodes[i];
         if (n->op == VB_OP_CONV2D)
             macs += (double)n->h * n->w * n->c * n->kh * n->kw * g->nodes[n->src[0]].c;
+        else if (n->op == VB_OP_DWCONV)
+            macs += (double)n->h * n->w * n->c * n->kh * n->kw;
         else if (n->op == VB_OP_FC)
             macs += (double)n->c * vb_node_size(&g->nodes[n->src[0]]);
     }
@@ -159,6 +162,48 @@ int vb_graph_affine(vb_graph *g, int src, const char *name, const vb_tensor *sca
 int vb_graph_relu(vb_graph *g, int src, const char *name, vb_err *e)
 {
     return new_node(g, VB_OP_RELU, name, src, -1, e) ? g->n_nodes++ : -1;
+}
+
+int vb_graph_leaky_relu(vb_graph *g, int src, const char *name, float alpha, vb_err *e)
+{
+    vb_node *n = new_node(g, VB_OP_LEAKY_RELU, name, src, -1, e);
+    if (!n)
+        return -1;
+    if (!(alpha >= 0.0f && alpha < 1.0f))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: %s: leaky ReLU slope %g outside [0, 1)", model_path(g), name,
+                       (double)alpha);
+    n->alpha = alpha;
+    return g->n_nodes++;
+}
+
+int vb_graph_dwconv(vb_graph *g, int src, const char *name, const vb_tensor *w, const vb_tensor *b,
+                    int stride, int same_pad, vb_err *e)
+{
+    vb_node *n = new_node(g, VB_OP_DWCONV, name, src, -1, e);
+    if (!n)
+        return -1;
+    if (!w)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: missing depthwise filter tensor for %s", model_path(g), name);
+    if (w->type != VB_F32 || w->n_dims != 3 || w->ne[0] != n->c)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: depthwise filter %s must be F32, 3-D HWC with %d channels",
+                       model_path(g), w->name, n->c);
+    if (stride < 1)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: %s: bad stride %d", model_path(g), name, stride);
+    if (b && vector_ok(g, b, n->c, "bias", name, e))
+        return -1;
+    n->kw = (int)w->ne[1];
+    n->kh = (int)w->ne[2];
+    n->stride = stride;
+    int oh, ow;
+    if (window_shape(n->h, n->kh, stride, same_pad, &oh, &n->pad_top) ||
+        window_shape(n->w, n->kw, stride, same_pad, &ow, &n->pad_left))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: %s: %dx%d input smaller than %dx%d filter", model_path(g), name,
+                       n->h, n->w, n->kh, n->kw);
+    n->h = oh;
+    n->w = ow;
+    n->weight = w;
+    n->bias = b;
+    return g->n_nodes++;
 }
 
 int vb_graph_pool(vb_graph *g, vb_op op, int src, const char *name, int k, int stride, int same_pad,

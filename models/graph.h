@@ -22,6 +22,10 @@ typedef enum vb_op {
     VB_OP_MEAN_HW,      /* global mean over h and w -> 1 x 1 x c */
     VB_OP_FC,           /* fully connected: weight [out][in] (+ optional bias[out]) on a
                            1 x 1 x in input -> 1 x 1 x out */
+    VB_OP_DWCONV,       /* depthwise conv: one kh x kw filter per channel, weight HWC
+                           [kh][kw][c] (ne = {c, kw, kh}, F32) + optional bias[c]; stride and
+                           explicit padding as CONV2D; output channels = input channels */
+    VB_OP_LEAKY_RELU,   /* y = x > 0 ? x : alpha * x (the node's alpha) */
     VB_OP_COUNT
 } vb_op;
 
@@ -32,9 +36,10 @@ typedef struct vb_node {
     char name[96];           /* e.g. "conv64_down/conv1" */
     int src[2];              /* input node indices (-1 when unused) */
     int h, w, c;             /* output shape per image */
-    /* CONV2D / MAXPOOL / AVGPOOL */
+    /* CONV2D / DWCONV / MAXPOOL / AVGPOOL */
     int kh, kw, stride, pad_top, pad_left;
-    /* CONV2D, FC: weight; CONV2D, FC: bias (may be NULL); AFFINE: scale, shift */
+    float alpha;             /* LEAKY_RELU: slope for negative inputs */
+    /* CONV2D, DWCONV, FC: weight and bias (bias may be NULL); AFFINE: scale, shift */
     const vb_tensor *weight, *bias, *scale, *shift;
 } vb_node;
 
@@ -65,6 +70,10 @@ int vb_graph_conv(vb_graph *g, int src, const char *name, const vb_tensor *w, co
 int vb_graph_affine(vb_graph *g, int src, const char *name, const vb_tensor *scale,
                     const vb_tensor *shift, vb_err *e);
 int vb_graph_relu(vb_graph *g, int src, const char *name, vb_err *e);
+int vb_graph_leaky_relu(vb_graph *g, int src, const char *name, float alpha, vb_err *e);
+/* Depthwise conv; w is F32 with ne = {c, kw, kh} where c is the input's channel count. */
+int vb_graph_dwconv(vb_graph *g, int src, const char *name, const vb_tensor *w, const vb_tensor *b,
+                    int stride, int same_pad, vb_err *e);
 int vb_graph_pool(vb_graph *g, vb_op op, int src, const char *name, int k, int stride, int same_pad,
                   vb_err *e);
 int vb_graph_add_zeropad(vb_graph *g, int a, int b, const char *name, vb_err *e);
@@ -74,7 +83,7 @@ int vb_graph_fc(vb_graph *g, int src, const char *name, const vb_tensor *w, cons
 
 /* Floats of one image's output of node i. */
 size_t vb_node_size(const vb_node *n);
-/* Multiply-accumulates of one image through the graph (conv and fc; the cheap element-wise
+/* Multiply-accumulates of one image through the graph (conv, depthwise conv and fc; the cheap element-wise
  * ops are not counted), for GMAC/s figures. */
 double vb_graph_macs(const vb_graph *g);
 /* Largest per-image activation in the graph, in floats. */

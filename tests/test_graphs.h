@@ -72,6 +72,18 @@ static inline int tg_conv(tgraph *t, int src, vb_dtype wt, int cout, int k, int 
     return id;
 }
 
+/* A depthwise conv over src's channels: F32 HWC filter (ne = {c, k, k}). */
+static inline int tg_dwconv(tgraph *t, int src, int k, int stride, int same, int bias, unsigned seed)
+{
+    int c = t->g.nodes[src].c;
+    int64_t ne[3] = {c, k, k};
+    const vb_tensor *w = tg_tensor(t, VB_F32, 3, ne, seed, -0.3f, 0.3f);
+    const vb_tensor *b = bias ? tg_vector(t, c, seed + 1, -0.5f, 0.5f) : NULL;
+    int id = vb_graph_dwconv(&t->g, src, "dwconv", w, b, stride, same, &t->err);
+    CHECKF(id >= 0, "dwconv: %s", t->err.msg);
+    return id;
+}
+
 static inline int tg_affine(tgraph *t, int src, unsigned seed)
 {
     int c = t->g.nodes[src].c;

@@ -171,7 +171,8 @@ static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
     const vb_node *n = &p->g->nodes[i];
     if (!n->weight)
         return 0;
-    if (p->be->opts.reference) {
+    /* depthwise filters stay plain fp32 HWC on both paths: they are small and not GEMMs */
+    if (p->be->opts.reference || n->op == VB_OP_DWCONV) {
         int64_t count = vb_tensor_nelements(n->weight);
         float *w = count > 0 ? vb_malloc((size_t)count * sizeof(float), e) : NULL;
         if (!w || vb_tensor_to_f32(n->weight, w, e)) {
@@ -404,6 +405,13 @@ static void exec_fast(cpu_prepared *p, const cpu_step *st, int batch, float *y)
     case VB_OP_MEAN_HW:
         vb_fast_mean_hw(x, batch, a->h, a->w, a->c, y, pool);
         break;
+    case VB_OP_DWCONV:
+        vb_ref_dwconv2d(x, batch, a->h, a->w, a->c, p->weights[st->node].w32, n->bias ? n->bias->data : NULL,
+                        n->kh, n->kw, n->stride, n->pad_top, n->pad_left, n->h, n->w, y);
+        break;
+    case VB_OP_LEAKY_RELU:
+        vb_ref_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y);
+        break;
     }
 }
 
@@ -444,6 +452,13 @@ static void exec_ref(cpu_prepared *p, int i, int batch, float *y)
         break;
     case VB_OP_FC:
         vb_ref_fc(x, batch, (int)vb_node_size(a), p->weights[i].w32, bias, n->c, y);
+        break;
+    case VB_OP_DWCONV:
+        vb_ref_dwconv2d(x, batch, a->h, a->w, a->c, p->weights[i].w32, bias, n->kh, n->kw, n->stride, n->pad_top,
+                        n->pad_left, n->h, n->w, y);
+        break;
+    case VB_OP_LEAKY_RELU:
+        vb_ref_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y);
         break;
     }
 }

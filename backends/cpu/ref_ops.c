@@ -45,6 +45,38 @@ void vb_ref_relu(const float *x, size_t count, float *y)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+void vb_ref_leaky_relu(const float *x, size_t count, float alpha, float *y)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+}
+
+void vb_ref_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const float *bias,
+                     int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int ch = 0; ch < c; ch++) {
+                    double acc = 0.0;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * stride - pad_top + ky;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        for (int kx = 0; kx < kw; kx++) {
+                            int ix = ox * stride - pad_left + kx;
+                            if (ix < 0 || ix >= w)
+                                continue;
+                            acc += (double)x[(((size_t)b * h + iy) * w + ix) * c + ch] *
+                                   (double)weight[((size_t)ky * kw + kx) * c + ch];
+                        }
+                    }
+                    if (bias)
+                        acc += bias[ch];
+                    y[(((size_t)b * oh + oy) * ow + ox) * c + ch] = (float)acc;
+                }
+}
+
 /* Shared window walk for both pools: max of in-range taps, or their mean. */
 static void pool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,
                  int pad_left, int oh, int ow, float *y, int is_max)

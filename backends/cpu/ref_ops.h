@@ -13,6 +13,10 @@ void vb_ref_conv2d(const float *x, int n, int h, int w, int cin, const float *we
 void vb_ref_affine(const float *x, size_t pixels, int c, const float *scale, const float *shift,
                    float *y);
 void vb_ref_relu(const float *x, size_t count, float *y);
+void vb_ref_leaky_relu(const float *x, size_t count, float alpha, float *y);
+/* Depthwise conv: weight HWC [kh][kw][c], one filter per channel. */
+void vb_ref_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const float *bias,
+                     int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y);
 void vb_ref_maxpool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,
                     int pad_left, int oh, int ow, float *y);
 void vb_ref_avgpool(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top,

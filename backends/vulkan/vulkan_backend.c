@@ -282,7 +282,8 @@ static int plan_steps(vk_prepared *p, vb_err *e)
             s->kind = STEP_MEAN;
             break;
         default:
-            return vb_fail(e, VB_EXIT_INPUT, "vulkan backend: node %s has an unknown op %d", n->name, (int)n->op);
+            return vb_fail(e, VB_EXIT_INPUT, "vulkan backend: node %s: op %s has no Vulkan kernel yet", n->name,
+                           vb_op_name(n->op));
         }
         s->out = j;
         set_shapes(g, s);
