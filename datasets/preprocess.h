@@ -6,6 +6,7 @@
 #define VB_PREPROCESS_H
 
 #include "datasets/image.h"
+#include "models/face_align.h"
 #include "models/graph.h"
 
 /* Crop box, end-exclusive: columns x0..x1-1, rows y0..y1-1. */
@@ -25,5 +26,27 @@ void vb_resize_bilinear_tf(const uint8_t *px, int w, int h, int c, int rx0, int 
  * Gray images are replicated to RGB; a crop box outside the image is an error naming it. */
 int vb_preprocess(const vb_image *img, const vb_crop *crop, const vb_graph *g, const char *path,
                   float *out, vb_err *e);
+
+/* ---- the detect -> landmarks -> align pipeline's resampling (issue 11) ----------------
+ * All three write the net's normalized input, (pixel - mean[c]) * scale, NHWC floats; gray
+ * images are replicated to RGB. */
+
+/* Detector input: the whole image padded with zeros to a square on the bottom/right
+ * (face-api.js padToSquare(isCenter=false)) and resized to size x size with
+ * vb_resize_bilinear_tf. */
+int vb_prep_letterbox(const vb_image *img, int size, const float mean[3], float scale, float *out);
+
+/* Landmark-net input: the box (x0,y0,x1,y1 in pixels, clipped to the image the way
+ * face-api.js extractFaceTensors does, integer-floored) cropped, padded to a centred square
+ * and resized to size x size. *used receives the clipped crop (origin and size) for
+ * vb_landmarks_to_image. -1 when the clipped box is empty. */
+int vb_prep_face_square(const vb_image *img, float x0, float y0, float x1, float y1, int size,
+                        const float mean[3], float scale, float *out, vb_landmark_box *used);
+
+/* Aligned chip: out pixel (u, v) samples the image at chip_to_image(u, v) with bilinear
+ * interpolation (dlib's interpolate_bilinear: outside the image reads 0). chip_rgb, when
+ * not NULL, receives the 8-bit chip (size*size*3, rounded) for --save-chips. */
+void vb_prep_warp(const vb_image *img, const vb_similarity *chip_to_image, int size, const float mean[3],
+                  float scale, float *out, uint8_t *chip_rgb);
 
 #endif
