@@ -6,7 +6,7 @@
 #define VB_PREPROCESS_H
 
 #include "datasets/image.h"
-#include "models/face_align.h"
+#include "models/face_landmarks.h"
 #include "models/graph.h"
 
 /* Crop box, end-exclusive: columns x0..x1-1, rows y0..y1-1. */
@@ -28,7 +28,7 @@ int vb_preprocess(const vb_image *img, const vb_crop *crop, const vb_graph *g, c
                   float *out, vb_err *e);
 
 /* ---- the detect -> landmarks -> align pipeline's resampling (issue 11) ----------------
- * All three write the net's normalized input, (pixel - mean[c]) * scale, NHWC floats; gray
+ * Both write the net's normalized input, (pixel - mean[c]) * scale, NHWC floats; gray
  * images are replicated to RGB. */
 
 /* Detector input: the whole image padded with zeros to a square on the bottom/right
@@ -42,11 +42,5 @@ int vb_prep_letterbox(const vb_image *img, int size, const float mean[3], float 
  * vb_landmarks_to_image. -1 when the clipped box is empty. */
 int vb_prep_face_square(const vb_image *img, float x0, float y0, float x1, float y1, int size,
                         const float mean[3], float scale, float *out, vb_landmark_box *used);
-
-/* Aligned chip: out pixel (u, v) samples the image at chip_to_image(u, v) with bilinear
- * interpolation (dlib's interpolate_bilinear: outside the image reads 0). chip_rgb, when
- * not NULL, receives the 8-bit chip (size*size*3, rounded) for --save-chips. */
-void vb_prep_warp(const vb_image *img, const vb_similarity *chip_to_image, int size, const float mean[3],
-                  float scale, float *out, uint8_t *chip_rgb);
 
 #endif

@@ -1,31 +1,14 @@
-/* Face landmarks and alignment geometry (pure maths, no pixels): the 68-point landmark net's
- * output turned into image coordinates, and the similarity transform that maps those
+/* Face alignment: the similarity transform that maps those
  * landmarks onto dlib's 150x150 face chip template with dlib's default padding 0.25
  * (dlib's get_face_chip_details + find_similarity_transform, the alignment the dlib
- * ResNet face descriptor was trained with). The pixels are resampled by
- * datasets/preprocess.h (vb_prep_warp) on the CPU, or by a backend's warp kernel. */
+ * ResNet face descriptor was trained with), and the chip resampling itself (the CPU
+ * reference of every backend's warp kernel; on plain arrays so backends can use it). */
 #ifndef VB_FACE_ALIGN_H
 #define VB_FACE_ALIGN_H
 
-#include "core/common.h"
+#include <stdint.h>
 
-#define VB_LANDMARKS 68
-
-typedef struct vb_point {
-    float x, y;
-} vb_point;
-
-/* The square region the landmark net saw: face-api.js crops the detection box from the
- * image, pads it to a square (centred) and resizes it to the net's input. */
-typedef struct vb_landmark_box {
-    float x0, y0;   /* top-left of the crop, image pixels */
-    float w, h;     /* crop size before padding, pixels */
-} vb_landmark_box;
-
-/* The landmark net's 136 outputs (x0,y0,x1,y1,... relative to the padded square input) ->
- * 68 points in image pixels (face-api.js FaceLandmark68NetBase.postProcess, then shifted by
- * the crop's origin). */
-void vb_landmarks_to_image(const float *net_out, const vb_landmark_box *box, vb_point pts[VB_LANDMARKS]);
+#include "models/face_landmarks.h"
 
 /* A similarity transform chip -> image: x = a*u - b*v + tx, y = b*u + a*v + ty, for chip
  * pixel (u, v) (pixel centres at integer coordinates, dlib's convention). */
@@ -42,5 +25,13 @@ int vb_similarity_fit(const vb_point *from, const vb_point *to, int n, vb_simila
  * returns the chip -> image transform. */
 int vb_align_dlib(const vb_point pts[VB_LANDMARKS], int chip_size, double padding, vb_similarity *chip_to_image,
                   vb_err *e);
+
+/* The aligned chip: out pixel (u, v) samples the image (w x h, c = 1 or 3 interleaved
+ * 8-bit channels, gray replicated to RGB) at chip_to_image(u, v) with bilinear
+ * interpolation (dlib's interpolate_bilinear; taps outside the image read 0), then
+ * normalizes: out = (value - mean[ch]) * scale, size x size x 3 floats NHWC. chip_rgb, when
+ * not NULL, receives the 8-bit chip (size*size*3, rounded, clamped) for --save-chips. */
+void vb_warp_chip(const uint8_t *px, int w, int h, int c, const vb_similarity *chip_to_image, int size,
+                  const float mean[3], float scale, float *out, uint8_t *chip_rgb);
 
 #endif
