@@ -1,5 +1,4 @@
-/* Face alignment: the similarity transform that maps those
- * landmarks onto dlib's 150x150 face chip template with dlib's default padding 0.25
+/* Face alignment: the similarity transform that maps a face's 68 landmarks onto dlib's 150x150 face chip template with dlib's default padding 0.25
  * (dlib's get_face_chip_details + find_similarity_transform, the alignment the dlib
  * ResNet face descriptor was trained with), and the chip resampling itself (the CPU
  * reference of every backend's warp kernel; on plain arrays so backends can use it). */
