@@ -27,12 +27,14 @@ layout(push_constant) uniform PushConstants {
     uint bh, bw, bc;        // src1 shape per image (add)
     uint kh, kw, stride, pad_top, pad_left;
     uint flags;             // FLAG_* below
+    float alpha;            // FLAG_LEAKY: the slope for negative values
 } pc;
 
 const uint FLAG_BIAS = 1u;
 const uint FLAG_AFFINE = 2u;
 const uint FLAG_RELU = 4u;
 const uint FLAG_ADD = 8u;
+const uint FLAG_LEAKY = 16u;
 
 layout(std430, set = 0, binding = 0) readonly buffer Src0 { act_t src0[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Src1 { act_t src1[]; };
@@ -42,7 +44,8 @@ layout(std430, set = 0, binding = 4) readonly buffer Params { float params[]; };
 layout(std430, set = 0, binding = 5) readonly buffer WScales { float wscale[]; };
 
 // The per-channel epilogue shared by conv and element-wise kernels: the order of operations
-// is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU.
+// is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU
+// or leaky ReLU (a step fuses at most one of the two).
 float epilogue(float v, uint ch)
 {
     if ((pc.flags & FLAG_BIAS) != 0u)
@@ -51,5 +54,7 @@ float epilogue(float v, uint ch)
         v = v * params[pc.oc + ch] + params[2u * pc.oc + ch];
     if ((pc.flags & FLAG_RELU) != 0u)
         v = max(v, 0.0);
+    if ((pc.flags & FLAG_LEAKY) != 0u)
+        v = v > 0.0 ? v : pc.alpha * v;
     return v;
 }

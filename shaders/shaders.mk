@@ -5,8 +5,9 @@
 # A variant is a (source, -D defines) pair with a name the backend looks up:
 #   conv2d_<act>_w<wt>   implicit-GEMM conv / fc; act = activation storage f32|f16,
 #                        wt = weight storage f32|f16|q8_0|q4_0
+#   dwconv_<act>_w<act>  depthwise conv; its float weights are stored as the activations are
 #   pool_max_<act>, pool_avg_<act>, eltwise_<act>, mean_<act>
-# Tile shapes are specialization constants chosen at run time, not variants.
+# Tile shapes and filter sizes are specialization constants chosen at run time, not variants.
 
 GLSLC ?= glslc
 VB_SPV_FLAGS := --target-env=vulkan1.1 -O -Werror
@@ -33,7 +34,8 @@ $(foreach a,f32 f16,\
   $(eval $(call vb_shader_rule,pool_max_$(a),pool.comp,-DPOOL_MAX $(call vb_act_flag,$(a))))\
   $(eval $(call vb_shader_rule,pool_avg_$(a),pool.comp,-DPOOL_AVG $(call vb_act_flag,$(a))))\
   $(eval $(call vb_shader_rule,eltwise_$(a),eltwise.comp,$(call vb_act_flag,$(a))))\
-  $(eval $(call vb_shader_rule,mean_$(a),mean.comp,$(call vb_act_flag,$(a)))))
+  $(eval $(call vb_shader_rule,mean_$(a),mean.comp,$(call vb_act_flag,$(a))))\
+  $(eval $(call vb_shader_rule,dwconv_$(a)_w$(a),dwconv.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(a)))))
 
 $(BUILD)/gen/vb_shaders.c: $(patsubst %,$(VB_SHADER_DIR)/%.inc,$(VB_SHADER_NAMES)) shaders/embed.sh
 	sh shaders/embed.sh $@ $(VB_SHADER_NAMES)

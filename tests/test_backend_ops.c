@@ -52,7 +52,9 @@ typedef struct op_case {
     int batch;
     int cout, k, stride, same; /* conv, fc (cout), pool (k, stride, same), add (its conv branch) */
     vb_dtype wt;               /* conv / fc weights */
-    int bias, affine, relu;    /* conv epilogue; add: relu after it */
+    int bias, affine, relu;    /* conv, dwconv epilogue; add: relu after it; leaky: affine before it */
+    float leaky;               /* > 0: a leaky ReLU of this slope instead of the ReLU (conv, dwconv,
+                                  add, leaky) */
     int explicit_pad, pad_top, pad_left; /* conv: override SAME/VALID's padding */
     vb_op pool;                /* K_POOL: VB_OP_MAXPOOL or VB_OP_AVGPOOL */
     int input_first;           /* K_ADD: add(input, conv) instead of add(conv, input) */
@@ -91,6 +93,8 @@ static const op_case cases[] = {
     {K_CONV, 11, 13, 7, 1, .cout = 33, .k = 7, .stride = 2, .bias = 1},
     {K_CONV, 4, 4, 32, 2, .cout = 31, .k = 3, .stride = 1, .same = 1, .bias = 1},
     {K_CONV, 17, 17, 16, 1, .cout = 64, .k = 3, .stride = 2, .bias = 1},
+    /* conv + bias + affine + leaky ReLU (Vulkan: one dispatch) */
+    {K_CONV, 9, 8, 10, 2, .cout = 24, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.1f},
     /* fc */
     {K_FC, 1, 1, 70, 5, .cout = 33, .bias = 1},
     {K_FC, 3, 2, 5, 2, .cout = 17},           /* flattens an NHWC input */
@@ -108,6 +112,8 @@ static const op_case cases[] = {
     {K_ADD, 4, 4, 6, 3, .cout = 4, .k = 2, .stride = 1, .bias = 1, .relu = 1},
     /* channels only differ (a 1x1 conv widening 3 -> 8), no ReLU after the add */
     {K_ADD, 5, 3, 3, 2, .cout = 8, .k = 1, .stride = 1, .same = 1, .input_first = 1},
+    /* add + leaky ReLU */
+    {K_ADD, 5, 5, 4, 2, .cout = 4, .k = 3, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
     /* affine + relu (fusable), then a lone affine whose value is needed twice */
     {K_AFFINE_RELU, 3, 5, 7, 2, .cout = 0},
     /* global mean */
@@ -123,8 +129,12 @@ static const op_case cases[] = {
     {K_DWCONV, 9, 6, 40, 3, .k = 3, .stride = 2},
     {K_DWCONV, 6, 7, 17, 2, .k = 5, .stride = 1, .same = 1},
     {K_DWCONV, 1, 1, 64, 2, .k = 3, .stride = 1, .same = 1, .bias = 1},
-    /* leaky ReLU, alpha 0.1 as in tiny YOLO */
-    {K_LEAKY, 5, 4, 13, 2, .cout = 0},
+    /* with a fused epilogue: bias + affine + leaky ReLU, and a ReLU after a strided filter */
+    {K_DWCONV, 10, 9, 24, 2, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.2f},
+    {K_DWCONV, 9, 9, 8, 1, .k = 3, .stride = 2, .same = 1, .relu = 1},
+    /* leaky ReLU, alpha 0.1 as in tiny YOLO; after an affine (one dispatch on Vulkan) */
+    {K_LEAKY, 5, 4, 13, 2, .leaky = 0.1f},
+    {K_LEAKY, 6, 3, 9, 3, .affine = 1, .leaky = 0.2f},
     /* separable block: dwconv -> 1x1 conv + bias -> leaky ReLU, then TF SAME 2x2/2 maxpool
      * (odd size: padded on the bottom/right only) */
     {K_SEPARABLE, 11, 9, 16, 2, .cout = 32, .k = 3, .stride = 1, .same = 1, .bias = 1},
@@ -133,6 +143,18 @@ static const op_case cases[] = {
     {K_NET, 19, 17, 3, 1, .cout = 0},
     {K_NET, 19, 17, 3, 4, .cout = 0},
 };
+
+/* The nodes after a conv or depthwise conv: [affine] [relu | leaky relu]. */
+static int epilogue(tgraph *t, int x, const op_case *c, unsigned seed)
+{
+    if (x >= 0 && c->affine)
+        x = tg_affine(t, x, seed + 2);
+    if (x >= 0 && c->relu)
+        x = vb_graph_relu(&t->g, x, "relu", &t->err);
+    else if (x >= 0 && c->leaky > 0)
+        x = vb_graph_leaky_relu(&t->g, x, "leaky", c->leaky, &t->err);
+    return x;
+}
 
 static int build_conv(tgraph *t, const op_case *c, unsigned seed)
 {
@@ -143,11 +165,7 @@ static int build_conv(tgraph *t, const op_case *c, unsigned seed)
         t->g.nodes[x].pad_top = c->pad_top;
         t->g.nodes[x].pad_left = c->pad_left;
     }
-    if (c->affine)
-        x = tg_affine(t, x, seed + 2);
-    if (c->relu)
-        x = vb_graph_relu(&t->g, x, "relu", &t->err);
-    return x;
+    return epilogue(t, x, c, seed);
 }
 
 static int build_fc(tgraph *t, const op_case *c, unsigned seed)
@@ -168,7 +186,11 @@ static int build_add(tgraph *t, const op_case *c, unsigned seed)
         return -1;
     int sum = c->input_first ? vb_graph_add_zeropad(&t->g, 0, a, "add", &t->err)
                              : vb_graph_add_zeropad(&t->g, a, 0, "add", &t->err);
-    return c->relu && sum >= 0 ? vb_graph_relu(&t->g, sum, "relu", &t->err) : sum;
+    if (sum >= 0 && c->relu)
+        return vb_graph_relu(&t->g, sum, "relu", &t->err);
+    if (sum >= 0 && c->leaky > 0)
+        return vb_graph_leaky_relu(&t->g, sum, "leaky", c->leaky, &t->err);
+    return sum;
 }
 
 static int build_affine_relu(tgraph *t, const op_case *c, unsigned seed)
@@ -196,13 +218,13 @@ static int build_net(tgraph *t, const op_case *c, unsigned seed)
 
 static int build_dwconv(tgraph *t, const op_case *c, unsigned seed)
 {
-    return tg_dwconv(t, 0, c->k, c->stride, c->same, c->bias, seed);
+    return epilogue(t, tg_dwconv(t, 0, c->k, c->stride, c->same, c->bias, seed), c, seed);
 }
 
 static int build_leaky(tgraph *t, const op_case *c, unsigned seed)
 {
-    (void)c, (void)seed;
-    return vb_graph_leaky_relu(&t->g, 0, "leaky", 0.1f, &t->err);
+    int x = c->affine ? tg_affine(t, 0, seed) : 0;
+    return x >= 0 ? vb_graph_leaky_relu(&t->g, x, "leaky", c->leaky, &t->err) : -1;
 }
 
 static int build_separable(tgraph *t, const op_case *c, unsigned seed)
@@ -218,7 +240,6 @@ static const struct kind_info {
     const char *name;
     int (*build)(tgraph *t, const op_case *c, unsigned seed);
     int cpu_exact;  /* the CPU fast path runs the reference op itself */
-    int vk_pending; /* no Vulkan kernel yet: the vulkan columns are skipped (shown as "todo") */
 } kinds[K_COUNT] = {
     [K_CONV] = {"conv", build_conv, 0},
     [K_FC] = {"fc", build_fc, 0},
@@ -227,9 +248,9 @@ static const struct kind_info {
     [K_AFFINE_RELU] = {"affine/relu", build_affine_relu, 1},
     [K_MEAN] = {"mean", build_mean, 1},
     [K_NET] = {"mini net", build_net, 0},
-    [K_DWCONV] = {"dwconv", build_dwconv, 1, 1},
-    [K_LEAKY] = {"leaky_relu", build_leaky, 1, 1},
-    [K_SEPARABLE] = {"separable", build_separable, 0, 1},
+    [K_DWCONV] = {"dwconv", build_dwconv, 1},
+    [K_LEAKY] = {"leaky_relu", build_leaky, 1},
+    [K_SEPARABLE] = {"separable", build_separable, 0},
 };
 
 static void case_label(const op_case *c, char *out, size_t n)
@@ -244,6 +265,12 @@ static void case_label(const op_case *c, char *out, size_t n)
         len += snprintf(out + len, n - (size_t)len, " k%d/%d%s", c->k, c->stride, c->same ? "S" : "V");
     if (c->kind == K_CONV || c->kind == K_FC)
         len += snprintf(out + len, n - (size_t)len, " %s", vb_dtype_name(c->wt));
+    if (c->kind == K_DWCONV || c->kind == K_LEAKY)
+        len += snprintf(out + len, n - (size_t)len, "%s", c->affine ? " +aff" : "");
+    if (c->relu && c->kind == K_DWCONV)
+        len += snprintf(out + len, n - (size_t)len, " +relu");
+    if (c->leaky > 0 && c->kind != K_LEAKY)
+        len += snprintf(out + len, n - (size_t)len, " +leaky");
     snprintf(out + len, n - (size_t)len, " b%d", c->batch);
 }
 
@@ -381,10 +408,6 @@ static void run_case(size_t index, const op_case *c)
                 printf(" | %-21s", "-");
                 continue;
             }
-            if (!v->cpu && kinds[c->kind].vk_pending) {
-                printf(" | %-21s", "todo");
-                continue;
-            }
             tol tl = v->cpu && kinds[c->kind].cpu_exact ? TOL_EXACT : v->t;
             worst w = check_variant(v, label, g, x, c->batch, &ref, tl);
             v->cases++;
@@ -510,9 +533,6 @@ int main(void)
         else
             printf("%s %s skipped", k ? "," : "", variants[k].name);
         int expected = (int)VB_ARRAY_LEN(cases);
-        if (!variants[k].cpu)
-            for (size_t i = 0; i < VB_ARRAY_LEN(cases); i++)
-                expected -= kinds[cases[i].kind].vk_pending;
         if (variants[k].b && cpu_ref) /* every case ran where the backend exists */
             CHECKF(variants[k].cases == expected, "%s ran %d of %d cases", variants[k].name, variants[k].cases,
                    expected);

@@ -1,5 +1,6 @@
 /* The Vulkan backend's behaviour beyond op numerics (those are in tests/test_backend_ops.c,
- * every op on every backend against cpu:ref): fused-away nodes in a capture, per-node
+ * every op on every backend against cpu:ref): fused-away nodes in a capture (conv and
+ * depthwise conv epilogues with ReLU or leaky ReLU), per-node
  * timings, batch sizes changing on one prepared graph, and the error paths (no device,
  * batch 0, out of device memory, device lost, a submission past its time limit). */
 #include <math.h>
@@ -54,6 +55,47 @@ static void test_fusion_capture_and_timings(void)
     vb_backend_unload(p);
     cap_free(&c);
     cap_free(&plain);
+    tg_free(&t);
+}
+
+/* The separable block of the face detector and landmark net: dwconv + affine + leaky ReLU
+ * is one dispatch and 1x1 conv + bias + leaky ReLU another (their inner nodes read NAN);
+ * a dwconv whose value has a second reader (the add) stays materialized, and the leaky
+ * ReLU after it runs on its own. */
+static void test_fusion_leaky(void)
+{
+    tgraph t;
+    tg_init(&t, 7, 6, 5);
+    int dw = tg_dwconv(&t, 0, 3, 1, 1, 0, 2000);
+    int af = tg_affine(&t, dw, 2001);
+    int lk = vb_graph_leaky_relu(&t.g, af, "leaky", 0.1f, &t.err);
+    int pw = tg_conv(&t, lk, VB_F32, 5, 1, 1, 1, 1, 2003);
+    int lk2 = vb_graph_leaky_relu(&t.g, pw, "leaky2", 0.1f, &t.err);
+    int dw2 = tg_dwconv(&t, lk2, 3, 1, 1, 1, 2005);
+    int lk3 = vb_graph_leaky_relu(&t.g, dw2, "leaky3", 0.2f, &t.err);
+    int add = vb_graph_add_zeropad(&t.g, lk3, dw2, "add", &t.err);
+    tg_finish(&t, add);
+    vb_prepared *p = NULL;
+    vb_err e = {0};
+    int rc = vb_backend_load(vk32, &t.g, &p, &e);
+    CHECKF(rc == 0, "load: %s", e.msg);
+    if (rc) {
+        tg_free(&t);
+        return;
+    }
+    capture c;
+    cap_alloc(&c, &t.g, 1);
+    float x[7 * 6 * 5];
+    vb_test_fill_random(x, VB_ARRAY_LEN(x), 2006, -1, 1);
+    rc = vb_backend_run(p, x, 1, c.out, c.node, NULL, &e);
+    CHECKF(rc == 0, "run: %s", e.msg);
+    const int fused[] = {dw, af, pw}, kept[] = {lk, lk2, dw2, lk3, add};
+    for (size_t i = 0; i < VB_ARRAY_LEN(fused) && !rc; i++)
+        CHECKF(isnan(c.node[fused[i]][0]), "node %s was materialized", t.g.nodes[fused[i]].name);
+    for (size_t i = 0; i < VB_ARRAY_LEN(kept) && !rc; i++)
+        CHECKF(!isnan(c.node[kept[i]][0]), "node %s was fused away", t.g.nodes[kept[i]].name);
+    vb_backend_unload(p);
+    cap_free(&c);
     tg_free(&t);
 }
 
@@ -180,6 +222,7 @@ int main(void)
         return vb_test_finish();
     if (vk32) {
         RUN(test_fusion_capture_and_timings);
+        RUN(test_fusion_leaky);
         RUN(test_batch_changes);
         RUN(test_errors);
     }

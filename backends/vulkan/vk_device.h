@@ -63,7 +63,7 @@ typedef struct vb_vk_buffer {
 #define VB_VK_MAX_PIPELINES 64
 #define VB_VK_MAX_SPEC 8
 #define VB_VK_BINDINGS 6
-#define VB_VK_PUSH_BYTES 64
+#define VB_VK_PUSH_BYTES 128 /* the guaranteed minimum of maxPushConstantsSize */
 
 typedef struct vb_vk_pipeline {
     const char *shader;

@@ -12,6 +12,7 @@ typedef struct vb_vk_push {
     uint32_t bh, bw, bc;   /* src1 shape per image (add) */
     uint32_t kh, kw, stride, pad_top, pad_left;
     uint32_t flags;
+    float alpha;           /* VB_VK_FLAG_LEAKY: slope for negative values */
 } vb_vk_push;
 
 enum {
@@ -19,6 +20,7 @@ enum {
     VB_VK_FLAG_AFFINE = 2,
     VB_VK_FLAG_RELU = 4,
     VB_VK_FLAG_ADD = 8,
+    VB_VK_FLAG_LEAKY = 16,
 };
 
 enum {

@@ -1,8 +1,9 @@
 /* The Vulkan compute backend: executes a vb_graph with the shaders of shaders/ on any
  * Vulkan 1.1 device (NVIDIA, AMD, Intel, Arm, Qualcomm GPUs, Mesa's llvmpipe).
  *
- * load():  the graph becomes a list of steps, one dispatch each, fusing conv + affine +
- *          relu and add + relu (and affine + relu); every weight tensor is converted to its
+ * load():  the graph becomes a list of steps, one dispatch each, fusing conv (or depthwise
+ *          conv) + affine + relu (or leaky relu), add + relu and affine + relu (ReLU or leaky
+ *          ReLU wherever a ReLU fuses); every weight tensor is converted to its
  *          device format (fp32, fp16, or repacked Q8_0/Q4_0 blocks, dequantized inside the
  *          kernel) and uploaded once to one device-local buffer through a staging buffer.
  *          Activations live in slots of one device-local buffer, a slot reused once its
@@ -28,7 +29,11 @@ typedef struct vk_backend {
     vb_vk_ctx ctx;
 } vk_backend;
 
-typedef enum step_kind { STEP_INPUT, STEP_CONV, STEP_MAXPOOL, STEP_AVGPOOL, STEP_ELTWISE, STEP_MEAN } step_kind;
+typedef enum step_kind {
+    STEP_INPUT, STEP_CONV, STEP_DWCONV, STEP_MAXPOOL, STEP_AVGPOOL, STEP_ELTWISE, STEP_MEAN
+} step_kind;
+
+_Static_assert(sizeof(vb_vk_push) <= VB_VK_PUSH_BYTES, "push constants exceed the pipeline layout's range");
 
 typedef enum weight_format { WF_NONE, WF_F32, WF_F16, WF_Q8_0, WF_Q4_0 } weight_format;
 
@@ -44,7 +49,7 @@ typedef struct step {
     char shader[32];
     vb_vk_tile tile;        /* STEP_CONV */
     weight_format wf;
-    int conv;               /* STEP_CONV: the conv/fc node (weights) */
+    int conv;               /* STEP_CONV, STEP_DWCONV: the conv/fc/dwconv node (weights) */
     int affine;             /* fused or standalone affine node, -1 if none */
     range weights, params, wscale;
     VkPipeline pipeline;
@@ -166,6 +171,19 @@ static int fusable(const vb_graph *g, const int *uses, int j, vb_op op)
            g->nodes[j + 1].src[1] < 0 && uses[j] == 1;
 }
 
+/* Fold a ReLU or leaky ReLU that follows node *j into the step's epilogue. */
+static void fuse_activation(const vb_graph *g, const int *uses, int *j, step *s)
+{
+    if (fusable(g, uses, *j, VB_OP_RELU)) {
+        ++*j;
+        s->pc.flags |= VB_VK_FLAG_RELU;
+    } else if (fusable(g, uses, *j, VB_OP_LEAKY_RELU)) {
+        ++*j;
+        s->pc.flags |= VB_VK_FLAG_LEAKY;
+        s->pc.alpha = g->nodes[*j].alpha;
+    }
+}
+
 static void set_shapes(const vb_graph *g, step *s)
 {
     const vb_node *n = &g->nodes[s->out];
@@ -239,7 +257,8 @@ static int plan_steps(vk_prepared *p, vb_err *e)
             break;
         case VB_OP_CONV2D:
         case VB_OP_FC:
-            s->kind = STEP_CONV;
+        case VB_OP_DWCONV:
+            s->kind = n->op == VB_OP_DWCONV ? STEP_DWCONV : STEP_CONV;
             s->conv = i;
             if (n->bias)
                 s->pc.flags |= VB_VK_FLAG_BIAS;
@@ -247,32 +266,28 @@ static int plan_steps(vk_prepared *p, vb_err *e)
                 s->affine = ++j;
                 s->pc.flags |= VB_VK_FLAG_AFFINE;
             }
-            if (fusable(g, uses, j, VB_OP_RELU)) {
-                j++;
-                s->pc.flags |= VB_VK_FLAG_RELU;
-            }
+            fuse_activation(g, uses, &j, s);
             break;
         case VB_OP_AFFINE:
             s->kind = STEP_ELTWISE;
             s->affine = i;
             s->pc.flags |= VB_VK_FLAG_AFFINE;
-            if (fusable(g, uses, j, VB_OP_RELU)) {
-                j++;
-                s->pc.flags |= VB_VK_FLAG_RELU;
-            }
+            fuse_activation(g, uses, &j, s);
             break;
         case VB_OP_RELU:
             s->kind = STEP_ELTWISE;
             s->pc.flags |= VB_VK_FLAG_RELU;
             break;
+        case VB_OP_LEAKY_RELU:
+            s->kind = STEP_ELTWISE;
+            s->pc.flags |= VB_VK_FLAG_LEAKY;
+            s->pc.alpha = n->alpha;
+            break;
         case VB_OP_ADD_ZEROPAD:
             s->kind = STEP_ELTWISE;
             s->src[1] = n->src[1];
             s->pc.flags |= VB_VK_FLAG_ADD;
-            if (fusable(g, uses, j, VB_OP_RELU)) {
-                j++;
-                s->pc.flags |= VB_VK_FLAG_RELU;
-            }
+            fuse_activation(g, uses, &j, s);
             break;
         case VB_OP_MAXPOOL:
         case VB_OP_AVGPOOL:
@@ -287,9 +302,9 @@ static int plan_steps(vk_prepared *p, vb_err *e)
         }
         s->out = j;
         set_shapes(g, s);
-        if (n->op == VB_OP_CONV2D || n->op == VB_OP_MAXPOOL || n->op == VB_OP_AVGPOOL) {
+        if (n->op == VB_OP_CONV2D || n->op == VB_OP_DWCONV || n->op == VB_OP_MAXPOOL || n->op == VB_OP_AVGPOOL) {
             s->pc.kh = (uint32_t)n->kh;
-            s->pc.kw = (uint32_t)(n->op == VB_OP_CONV2D ? n->kw : n->kh);
+            s->pc.kw = (uint32_t)(n->op == VB_OP_MAXPOOL || n->op == VB_OP_AVGPOOL ? n->kh : n->kw);
             s->pc.stride = (uint32_t)n->stride;
             s->pc.pad_top = (uint32_t)n->pad_top;
             s->pc.pad_left = (uint32_t)n->pad_left;
@@ -305,6 +320,7 @@ static int plan_steps(vk_prepared *p, vb_err *e)
         case STEP_CONV:
             s->tile = choose_tile(c, n->h * n->w, n->c);
             break; /* shader name set with the weight format */
+        case STEP_DWCONV: break; /* likewise */
         case STEP_MAXPOOL: snprintf(s->shader, sizeof s->shader, "pool_max_%s", act_name(p)); break;
         case STEP_AVGPOOL: snprintf(s->shader, sizeof s->shader, "pool_avg_%s", act_name(p)); break;
         case STEP_ELTWISE: snprintf(s->shader, sizeof s->shader, "eltwise_%s", act_name(p)); break;
@@ -446,6 +462,10 @@ static int layout_weights(vk_prepared *p, VkDeviceSize *total, vb_err *e)
             int64_t count;
             if (check_weight_tensor(g, n, &count, e))
                 return -1;
+            /* dwconv.comp reads its filter in the activations' float format only */
+            if (st->kind == STEP_DWCONV && n->weight->type != VB_F32)
+                return vb_fail(e, VB_EXIT_INPUT, "%s: depthwise filter %s must be F32",
+                               g->model ? g->model->path : "graph", n->weight->name);
             st->wf = device_format(n->weight, fp16);
             VkDeviceSize wb, sb;
             weight_sizes(st->wf, count, &wb, &sb);
@@ -455,7 +475,8 @@ static int layout_weights(vk_prepared *p, VkDeviceSize *total, vb_err *e)
                 st->wscale = (range){off, sb};
                 off = align_up(off + sb, a);
             }
-            snprintf(st->shader, sizeof st->shader, "conv2d_%s_w%s", act_name(p), format_name(st->wf));
+            snprintf(st->shader, sizeof st->shader, "%s_%s_w%s", st->kind == STEP_DWCONV ? "dwconv" : "conv2d",
+                     act_name(p), format_name(st->wf));
         }
         if (st->conv >= 0 || st->affine >= 0) {
             VkDeviceSize pb = (VkDeviceSize)3 * st->pc.oc * sizeof(float);
@@ -531,7 +552,7 @@ static int one_shot_copy(vk_prepared *p, const vb_vk_buffer *src, const vb_vk_bu
 static int upload_weights(vk_prepared *p, vb_err *e)
 {
     vb_vk_ctx *c = &p->be->ctx;
-    VkDeviceSize total;
+    VkDeviceSize total = 0;
     if (layout_weights(p, &total, e))
         return -1;
     if (!total)
@@ -565,6 +586,10 @@ static int create_pipelines(vk_prepared *p, vb_err *e)
             uint32_t v[6] = {t->wg_m, t->wg_n, t->tm, t->tn, t->bk, t->threads};
             memcpy(spec, v, sizeof v);
             n_spec = 6;
+        } else if (st->kind == STEP_DWCONV) { /* the filter size (shaders/dwconv.comp) */
+            spec[0] = st->pc.kh;
+            spec[1] = st->pc.kw;
+            n_spec = 2;
         }
         if (vb_vk_pipeline_get(c, st->shader, spec, n_spec, &st->pipeline, e))
             return -1;
