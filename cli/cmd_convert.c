@@ -12,8 +12,10 @@
 static void describe(FILE *f)
 {
     fprintf(f, "Converts the face-api.js nets in MODEL_DIR (the npm package's model/ folder:\n"
-               "<net>-weights_manifest.json + <net>.bin) into OUT_DIR/<net>.gguf (GGUF v3, F32\n"
-               "tensors decoded from the manifest's uint8 quantization). Prints each file written.\n"
+               "<net>-weights_manifest.json + <net>.bin) into GGUF v3 files in OUT_DIR, F32\n"
+               "tensors decoded from the manifest's uint8 quantization: face_recognition.gguf\n"
+               "(the 128-D descriptor), tiny_face_detector.gguf (face boxes, input 416) and\n"
+               "face_landmark_68.gguf (68 landmarks, input 112). Prints each file written.\n"
                "--from fingerprint (no --in) writes OUT_DIR/" VB_FP_ARCH ".gguf: the fingerprint\n"
                "matcher's parameters (segmentation, orientation, Gabor, minutiae, MCC; see\n"
                "models/fingerprint.h) at their defaults.\n\n");

@@ -1509,7 +1509,9 @@ int vb_run_main(const vb_run_config *cfg)
     if (run.fingerprint) {
         run.threshold = run.fp.threshold;
         run.distance = "mcc";
-    } else if (vb_graph_build(&base, &g, &e)) {
+    } else if (vb_graph_build(&base, &g, &e) ||
+               (!g.distance && vb_fail(&e, VB_EXIT_USAGE, "%s: a %s net gives no descriptor to compare; run takes "
+                                       "a descriptor model (face_recognition)", base.path, g.arch))) {
         vb_model_free(&base);
         return fail(&run, &e);
     } else {

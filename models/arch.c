@@ -1,25 +1,56 @@
 #include "models/arch.h"
 
+#include <stdio.h>
 #include <string.h>
 
+const vb_tensor *vb_arch_need(const vb_graph *g, const char *prefix, const char *suffix, vb_err *e)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s%s%s", prefix, *prefix && *suffix ? "/" : "", suffix);
+    const vb_tensor *t = vb_model_tensor(g->model, name);
+    if (!t)
+        vb_fail(e, VB_EXIT_INPUT, "%s: tensor '%s' not found (missing or renamed; the %s architecture needs it)",
+                g->model->path, name, g->arch);
+    return t;
+}
+
+/* descriptor: the net's output is a template compared by a distance at a threshold (the
+ * keys VB_KEY_OUT_DISTANCE and VB_KEY_OUT_THRESHOLD are required); the detector and the
+ * landmark net feed the pipeline instead and have neither (g->distance NULL). */
 static const struct {
     const char *arch;
     int (*build)(vb_graph *g, vb_err *e);
+    int descriptor;
 } builders[] = {
-    {"face_recognition", vb_arch_face_recognition},
+    {"face_recognition", vb_arch_face_recognition, 1},
+    {"tiny_face_detector", vb_arch_tiny_face_detector, 0},
+    {"face_landmark_68", vb_arch_face_landmark_68, 0},
 };
+
+/* The output's distance and threshold, required for descriptor nets only. */
+static int read_output_kind(const vb_model *m, int descriptor, vb_graph *g, vb_err *e)
+{
+    const char *distance;
+    if (!descriptor)
+        return 0;
+    if (vb_model_get_str(m, VB_KEY_OUT_DISTANCE, &distance, e) ||
+        vb_model_get_f32(m, VB_KEY_OUT_THRESHOLD, &g->threshold, e))
+        return -1;
+    g->distance = strcmp(distance, "euclidean") == 0 ? "euclidean" : NULL;
+    if (!g->distance)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported %s '%s'", m->path, VB_KEY_OUT_DISTANCE, distance);
+    return 0;
+}
 
 int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
 {
     memset(g, 0, sizeof *g);
     g->model = m;
-    const char *arch, *distance;
+    const char *arch;
     uint32_t h, w, c, dim;
     if (vb_model_get_str(m, VB_KEY_ARCH, &arch, e) || vb_model_get_u32(m, VB_KEY_IN_H, &h, e) ||
         vb_model_get_u32(m, VB_KEY_IN_W, &w, e) || vb_model_get_u32(m, VB_KEY_IN_C, &c, e) ||
         vb_model_get_u32(m, VB_KEY_OUT_DIM, &dim, e) ||
-        vb_model_get_str(m, VB_KEY_OUT_DISTANCE, &distance, e) ||
-        vb_model_get_f32(m, VB_KEY_OUT_THRESHOLD, &g->threshold, e) ||
         vb_model_get_f32(m, VB_KEY_IN_SCALE, &g->in_scale, e))
         return -1;
     if (h < 1 || w < 1 || c < 1 || c > 4 || h > 4096 || w > 4096)
@@ -31,12 +62,9 @@ int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
     g->in_w = (int)w;
     g->in_c = (int)c;
     g->out_dim = (int)dim;
-    g->distance = strcmp(distance, "euclidean") == 0 ? "euclidean" : NULL;
-    if (!g->distance)
-        return vb_fail(e, VB_EXIT_INPUT, "%s: unsupported %s '%s'", m->path, VB_KEY_OUT_DISTANCE, distance);
     for (size_t i = 0; i < VB_ARRAY_LEN(builders); i++) {
         if (strcmp(builders[i].arch, arch) == 0) {
-            if (builders[i].build(g, e))
+            if (read_output_kind(m, builders[i].descriptor, g, e) || builders[i].build(g, e))
                 return -1;
             if ((int)vb_node_size(&g->nodes[g->output]) != g->out_dim)
                 return vb_fail(e, VB_EXIT_INPUT, "%s: graph output has %zu values, metadata says %d",

@@ -19,6 +19,17 @@
 #define VB_KEY_QUANT "veribench.quant"
 #define VB_KEY_QUANTIZED "veribench.quantized_tensors"
 
+/* The tensor "prefix/suffix" of g's model, or NULL with an error naming the model file, the
+ * tensor and the architecture (a renamed or missing tensor must say which, not just
+ * "missing scale tensor"). */
+const vb_tensor *vb_arch_need(const vb_graph *g, const char *prefix, const char *suffix, vb_err *e);
+
 int vb_arch_face_recognition(vb_graph *g, vb_err *e);
+/* face-api.js tiny face detector (models/arch_tiny_face_detector.c): output cells x cells x
+ * (anchors x 5), decoded by models/face_detect.h. */
+int vb_arch_tiny_face_detector(vb_graph *g, vb_err *e);
+/* face-api.js 68-point landmark net (models/arch_face_landmark.c): 136 outputs, mapped to
+ * image pixels by models/face_landmarks.h. */
+int vb_arch_face_landmark_68(vb_graph *g, vb_err *e);
 
 #endif

@@ -5,27 +5,14 @@
 
 #include "models/arch.h"
 
-/* The tensor prefix/suffix, or NULL with an error naming the tensor and the model file (a
- * renamed or missing tensor must say which, not just "missing scale tensor"). */
-static const vb_tensor *need(const vb_model *m, const char *prefix, const char *suffix, vb_err *e)
-{
-    char name[160];
-    snprintf(name, sizeof name, "%s%s%s", prefix, *suffix ? "/" : "", suffix);
-    const vb_tensor *t = vb_model_tensor(m, name);
-    if (!t)
-        vb_fail(e, VB_EXIT_INPUT, "%s: tensor '%s' not found (missing or renamed; the face_recognition "
-                "architecture needs it)", m->path, name);
-    return t;
-}
-
 /* conv layer = conv + bias, per-channel scale, optional ReLU. */
 static int conv_layer(vb_graph *g, int x, const char *prefix, int stride, int same_pad, int relu,
                       vb_err *e)
 {
-    const vb_model *m = g->model;
     const vb_tensor *filters, *bias, *scale, *shift;
-    if (!(filters = need(m, prefix, "conv/filters", e)) || !(bias = need(m, prefix, "conv/bias", e)) ||
-        !(scale = need(m, prefix, "scale/weights", e)) || !(shift = need(m, prefix, "scale/biases", e)))
+    if (!(filters = vb_arch_need(g, prefix, "conv/filters", e)) || !(bias = vb_arch_need(g, prefix, "conv/bias", e)) ||
+        !(scale = vb_arch_need(g, prefix, "scale/weights", e)) ||
+        !(shift = vb_arch_need(g, prefix, "scale/biases", e)))
         return -1;
     char name[128];
     x = vb_graph_conv(g, x, prefix, filters, bias, stride, same_pad, e);
@@ -80,7 +67,7 @@ int vb_arch_face_recognition(vb_graph *g, vb_err *e)
             return -1;
     if ((x = vb_graph_mean_hw(g, x, "mean", e)) < 0)
         return -1;
-    const vb_tensor *fc = need(g->model, "fc", "", e);
+    const vb_tensor *fc = vb_arch_need(g, "fc", "", e);
     if (!fc || (x = vb_graph_fc(g, x, "fc", fc, NULL, e)) < 0)
         return -1;
     g->output = x;

@@ -2,7 +2,9 @@
  * The manifest lists tensors in .bin order; a tensor with `quantization {dtype: uint8,
  * scale, min}` is stored as one byte per value and decodes as q * scale + min (tfjs
  * computes that in double and stores float32; so do we, bit for bit). Filters are HWIO in
- * the manifest and become OHWI here (see models/tensor.h), fc [in][out] becomes [out][in]. */
+ * the manifest and become OHWI here (see models/tensor.h), fc [in][out] becomes [out][in];
+ * depthwise filters [kh][kw][c][1] keep their order and drop the unit axis (ne = {c, kw,
+ * kh}, what VB_OP_DWCONV reads). */
 #include "models/convert_faceapi.h"
 
 #include <cjson/cJSON.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "models/arch.h"
+#include "models/face_detect.h"
 #include "models/gguf.h"
 
 typedef struct net_desc {
@@ -23,14 +26,29 @@ typedef struct net_desc {
     float mean[3];
     float scale;
     int out_dim;
-    const char *distance;
+    const char *distance;   /* descriptor nets only (NULL: no distance/threshold keys) */
     float threshold;
+    /* Detector nets only (n_anchors 0 otherwise): face-api.js src/tinyFaceDetector/const.ts. */
+    int n_anchors;
+    float anchors[5][2];
+    float iou_threshold, score_threshold;
 } net_desc;
 
 static const net_desc nets[] = {
     /* dlib's training convention: (pixel - mean) / 256 (see ../shared/docs/model.md). */
     {"face_recognition_model", "face_recognition", "face_recognition", 150, 150, 3,
-     {122.782f, 117.001f, 104.298f}, 1.0f / 256.0f, 128, "euclidean", 0.6f},
+     {122.782f, 117.001f, 104.298f}, 1.0f / 256.0f, 128, "euclidean", 0.6f, 0, {{0}}, 0, 0},
+    /* TinyYolov2Base.forwardInput: (pixel - MEAN_RGB) / 255 at input 416 (TinyYolov2Options'
+     * default); 13 x 13 cells x 5 anchors x (x, y, w, h, score). IOU_THRESHOLD 0.4, default
+     * scoreThreshold 0.5. */
+    {"tiny_face_detector_model", "tiny_face_detector", "tiny_face_detector", 416, 416, 3,
+     {117.001f, 114.697f, 97.404f}, 1.0f / 255.0f, 13 * 13 * 5 * 5, NULL, 0, 5,
+     {{1.603231f, 2.094468f}, {6.041143f, 7.080126f}, {2.882459f, 3.518061f},
+      {4.266906f, 5.178857f}, {9.041765f, 10.66308f}},
+     0.4f, 0.5f},
+    /* FaceFeatureExtractor.forwardInput: (pixel - mean) / 255 at 112; 68 (x, y) pairs. */
+    {"face_landmark_68_model", "face_landmark_68", "face_landmark_68", 112, 112, 3,
+     {122.782f, 117.001f, 104.298f}, 1.0f / 255.0f, 136, NULL, 0, 0, {{0}}, 0, 0},
 };
 
 static const net_desc *find_net(const char *net)
@@ -81,9 +99,24 @@ static int decode_values(const cJSON *entry, const char *name, const uint8_t *bi
     return 0;
 }
 
-/* Source layout -> GGUF layout. HWIO filters -> OHWI; 2-D [in][out] -> [out][in]. */
-static void to_gguf_layout(const float *src, const int *shape, int rank, float *dst, int64_t *ne)
+/* A face-api.js depthwise filter: [kh][kw][c][1], named <layer>/depthwise_filter. */
+static int is_depthwise(const char *name, const int *shape, int rank)
 {
+    const char *suffix = "depthwise_filter";
+    size_t n = strlen(name), k = strlen(suffix);
+    return rank == 4 && shape[3] == 1 && n >= k && !strcmp(name + n - k, suffix);
+}
+
+/* Source layout -> GGUF layout. HWIO filters -> OHWI; depthwise [kh][kw][c][1] -> HWC
+ * (the same bytes, rank 3); 2-D [in][out] -> [out][in]. Returns the GGUF rank. */
+static int to_gguf_layout(const char *name, const float *src, const int *shape, int rank, float *dst,
+                          int64_t *ne)
+{
+    if (is_depthwise(name, shape, rank)) {
+        memcpy(dst, src, (size_t)shape[0] * shape[1] * shape[2] * sizeof(float));
+        ne[0] = shape[2], ne[1] = shape[1], ne[2] = shape[0];
+        return 3;
+    }
     if (rank == 4) {
         int kh = shape[0], kw = shape[1], ci = shape[2], co = shape[3];
         for (int y = 0; y < kh; y++)
@@ -106,6 +139,7 @@ static void to_gguf_layout(const float *src, const int *shape, int rank, float *
         }
         memcpy(dst, src, n * sizeof(float));
     }
+    return rank;
 }
 
 static int add_metadata(vb_gguf_writer *w, const net_desc *d, const char *model_dir,
@@ -150,12 +184,20 @@ static int add_metadata(vb_gguf_writer *w, const net_desc *d, const char *model_
     rc |= vb_gguf_set_f32_array(w, VB_KEY_IN_MEAN, d->mean, (size_t)d->in_c);
     rc |= vb_gguf_set_f32(w, VB_KEY_IN_SCALE, d->scale);
     rc |= vb_gguf_set_u32(w, VB_KEY_OUT_DIM, (uint32_t)d->out_dim);
-    rc |= vb_gguf_set_str(w, VB_KEY_OUT_DISTANCE, d->distance);
-    rc |= vb_gguf_set_f32(w, VB_KEY_OUT_THRESHOLD, d->threshold);
+    if (d->distance) {
+        rc |= vb_gguf_set_str(w, VB_KEY_OUT_DISTANCE, d->distance);
+        rc |= vb_gguf_set_f32(w, VB_KEY_OUT_THRESHOLD, d->threshold);
+    }
+    if (d->n_anchors) {
+        rc |= vb_gguf_set_str(w, VB_KEY_DET_KIND, "tiny_yolo");
+        rc |= vb_gguf_set_f32_array(w, VB_KEY_DET_ANCHORS, &d->anchors[0][0], 2 * (size_t)d->n_anchors);
+        rc |= vb_gguf_set_f32(w, VB_KEY_DET_IOU, d->iou_threshold);
+        rc |= vb_gguf_set_f32(w, VB_KEY_DET_SCORE, d->score_threshold);
+    }
     rc |= vb_gguf_set_str(w, VB_KEY_QUANT, "fp32");
     rc |= vb_gguf_set_str(w, "veribench.layout",
-                          "conv filters OHWI ne={cin,kw,kh,cout}; fc [out][in] ne={in,out}; "
-                          "vectors F32; quantized blocks run along ne[0]");
+                          "conv filters OHWI ne={cin,kw,kh,cout}; depthwise filters HWC ne={c,kw,kh}; "
+                          "fc [out][in] ne={in,out}; vectors F32; quantized blocks run along ne[0]");
     rc |= vb_gguf_set_str(w, "veribench.source.package", pkg_name);
     rc |= vb_gguf_set_str(w, "veribench.source.version", pkg_version);
     rc |= vb_gguf_set_str_array(w, "veribench.source.sha256", files, 2);
@@ -196,8 +238,8 @@ static int add_tensors(vb_gguf_writer *w, const cJSON *manifest, const uint8_t *
             int rc = -1;
             if (src && dst &&
                 !decode_values(entry, name->valuestring, bin, bin_size, &pos, count, src, bin_path, e)) {
-                to_gguf_layout(src, dims, rank, dst, ne);
-                rc = vb_gguf_add_tensor(w, name->valuestring, VB_F32, rank, ne, dst, count * sizeof(float));
+                int gguf_rank = to_gguf_layout(name->valuestring, src, dims, rank, dst, ne);
+                rc = vb_gguf_add_tensor(w, name->valuestring, VB_F32, gguf_rank, ne, dst, count * sizeof(float));
                 if (rc)
                     vb_fail(e, VB_EXIT_IO, "%s: cannot add tensor %s", manifest_path, name->valuestring);
             }

@@ -54,7 +54,8 @@ typedef struct vb_graph {
     float in_mean[4];        /* preprocessing: (pixel - mean[c]) * in_scale */
     float in_scale;
     int out_dim;             /* floats per image at the output */
-    const char *distance;    /* "euclidean": scores are distances (lower = more alike) */
+    const char *distance;    /* "euclidean": scores are distances (lower = more alike);
+                                NULL: not a descriptor net (detector, landmarks) */
     float threshold;         /* the model's trained decision threshold, in its own units */
     const vb_model *model;   /* tensors live here; the graph does not own it */
 } vb_graph;
