@@ -1,4 +1,5 @@
 #include "datasets/image.h"
+#include "core/files.h"
 
 #include <errno.h>
 #include <jpeglib.h>
@@ -528,4 +529,50 @@ int vb_image_save_pnm(const vb_image *img, const char *path, vb_err *e)
     if (fclose(f) != 0 || !ok)
         return vb_fail(e, VB_EXIT_IO, "%s: write failed", path);
     return 0;
+}
+
+/* libpng's errors longjmp back here with their message; the writer's stream is a vb_atomic
+ * temporary, so a failed write never leaves a partial file under the target's name. */
+typedef struct png_sink {
+    char message[256];
+} png_sink;
+
+static void png_write_fatal(png_structp png, png_const_charp msg)
+{
+    png_sink *s = png_get_error_ptr(png);
+    snprintf(s->message, sizeof s->message, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+int vb_image_save_png(const vb_image *img, const char *path, vb_err *e)
+{
+    if (img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot write a %dx%d image of %d channels as PNG", path, img->w, img->h,
+                       img->c);
+    vb_atomic a;
+    if (vb_atomic_begin(&a, path, "wb", e))
+        return -1;
+    png_sink sink = {"unknown error"};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, png_write_fatal, png_warn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        vb_atomic_abort(&a);
+        return vb_fail(e, VB_EXIT_IO, "%s: out of memory for the PNG writer", path);
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        vb_atomic_abort(&a);
+        return vb_fail(e, VB_EXIT_IO, "%s: PNG write failed: %s", path, sink.message);
+    }
+    png_init_io(png, a.f);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
+                 img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++)
+        png_write_row(png, img->px + (size_t)y * img->w * img->c);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return vb_atomic_commit(&a, e); /* its errors name the file */
 }

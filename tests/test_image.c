@@ -104,6 +104,37 @@ static void test_png(void)
     free(data);
 }
 
+/* vb_image_save_png: what it writes decodes to the same pixels (RGB and grey), replaces an
+ * existing file whole, and a folder that does not exist is an error naming the file. */
+static void test_png_save(void)
+{
+    char path[256];
+    path_of(path, "saved.png");
+    vb_image out = {W, H, 3, rgb}, back;
+    vb_err e = {0};
+    CHECK(vb_image_save_png(&out, path, &e) == 0);
+    CHECK(vb_image_load(path, &back, &e) == 0 && back.w == W && back.h == H && back.c == 3 &&
+          !memcmp(back.px, rgb, sizeof rgb));
+    vb_image_free(&back);
+    uint8_t grey[W * H];
+    for (int i = 0; i < W * H; i++)
+        grey[i] = (uint8_t)(255 - i * 3);
+    vb_image g = {W, H, 1, grey};
+    CHECK(vb_image_save_png(&g, path, &e) == 0); /* over the RGB one */
+    CHECK(vb_image_load(path, &back, &e) == 0 && back.w == W && back.h == H && back.c == 1 &&
+          !memcmp(back.px, grey, sizeof grey));
+    vb_image_free(&back);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/no/such/folder/chip.png", tmpdir);
+    CHECK(vb_image_save_png(&out, bad, &e) == -1);
+    CHECKF(strstr(e.msg, "chip.png") != NULL && e.code == VB_EXIT_IO, "message: %s", e.msg);
+    vb_image two = {W, H, 2, rgb};
+    CHECK(vb_image_save_png(&two, path, &e) == -1);
+}
+
 static void test_jpeg(void)
 {
     struct jpeg_compress_struct c;
@@ -490,6 +521,7 @@ int main(void)
     make_pattern();
     RUN(test_pnm);
     RUN(test_png);
+    RUN(test_png_save);
     RUN(test_jpeg);
     RUN(test_tiff);
     RUN(test_png_grey_depths);
