@@ -53,9 +53,9 @@ typedef struct op_case {
     int cout, k, stride, same; /* conv, fc (cout), pool (k, stride, same), add (its conv branch) */
     vb_dtype wt;               /* conv / fc weights */
     int bias, affine, relu;    /* conv, dwconv epilogue; add: relu after it; leaky: affine before it */
-    float leaky;               /* > 0: a leaky ReLU of this slope instead of the ReLU (conv, dwconv,
-                                  add, leaky) */
-    int explicit_pad, pad_top, pad_left; /* conv: override SAME/VALID's padding */
+    float leaky;               /* > 0: a leaky ReLU of this slope instead of the ReLU (conv, fc,
+                                  dwconv, add, leaky) */
+    int explicit_pad, pad_top, pad_left; /* conv, dwconv: override SAME/VALID's padding */
     vb_op pool;                /* K_POOL: VB_OP_MAXPOOL or VB_OP_AVGPOOL */
     int input_first;           /* K_ADD: add(input, conv) instead of add(conv, input) */
 } op_case;
@@ -95,6 +95,11 @@ static const op_case cases[] = {
     {K_CONV, 17, 17, 16, 1, .cout = 64, .k = 3, .stride = 2, .bias = 1},
     /* conv + bias + affine + leaky ReLU (Vulkan: one dispatch) */
     {K_CONV, 9, 8, 10, 2, .cout = 24, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.1f},
+    /* the leaky epilogue alone after the bias (the detector's pointwise conv), on K = 117
+     * (implicit GEMM), on Q8_0 weights at stride 2, and on an fc */
+    {K_CONV, 9, 11, 24, 2, .cout = 40, .k = 1, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
+    {K_CONV, 12, 11, 13, 2, .cout = 45, .k = 3, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
+    {K_CONV, 5, 6, 64, 1, .cout = 33, .k = 3, .stride = 2, .same = 1, .wt = VB_Q8_0, .bias = 1, .leaky = 0.1f},
     /* fc */
     {K_FC, 1, 1, 70, 5, .cout = 33, .bias = 1},
     {K_FC, 3, 2, 5, 2, .cout = 17},           /* flattens an NHWC input */
@@ -102,6 +107,7 @@ static const op_case cases[] = {
     {K_FC, 1, 1, 64, 3, .cout = 40, .bias = 1, .wt = VB_F16},
     {K_FC, 1, 1, 64, 3, .cout = 40, .bias = 1, .wt = VB_Q8_0},
     {K_FC, 1, 1, 96, 2, .cout = 20, .wt = VB_Q4_0},
+    {K_FC, 1, 1, 70, 3, .cout = 33, .bias = 1, .leaky = 0.1f},
     /* pools */
     {K_POOL, 9, 7, 5, 2, .pool = VB_OP_MAXPOOL, .k = 3, .stride = 2},           /* the net's 3x3/2 VALID */
     {K_POOL, 8, 8, 3, 1, .pool = VB_OP_MAXPOOL, .k = 3, .stride = 2, .same = 1}, /* padded taps never win */
@@ -132,6 +138,14 @@ static const op_case cases[] = {
     /* with a fused epilogue: bias + affine + leaky ReLU, and a ReLU after a strided filter */
     {K_DWCONV, 10, 9, 24, 2, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.2f},
     {K_DWCONV, 9, 9, 8, 1, .k = 3, .stride = 2, .same = 1, .relu = 1},
+    /* rows wide enough for the CPU kernel's 8-pixel blocks (and a ragged last block), with
+     * the activation fused: ReLU, leaky at stride 2 over 40 channels, leaky VALID */
+    {K_DWCONV, 5, 23, 19, 2, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1},
+    {K_DWCONV, 6, 30, 40, 1, .k = 3, .stride = 2, .same = 1, .bias = 1, .leaky = 0.1f},
+    {K_DWCONV, 4, 13, 16, 3, .k = 3, .stride = 1, .leaky = 0.1f},
+    /* padding larger than the filter: the first output row and column have no tap in range
+     * (bias alone), the next ones one tap */
+    {K_DWCONV, 6, 12, 5, 1, .k = 3, .stride = 1, .same = 1, .bias = 1, .explicit_pad = 1, .pad_top = 3, .pad_left = 3},
     /* leaky ReLU, alpha 0.1 as in tiny YOLO; after an affine (one dispatch on Vulkan) */
     {K_LEAKY, 5, 4, 13, 2, .leaky = 0.1f},
     {K_LEAKY, 6, 3, 9, 3, .affine = 1, .leaky = 0.2f},
@@ -139,12 +153,13 @@ static const op_case cases[] = {
      * (odd size: padded on the bottom/right only) */
     {K_SEPARABLE, 11, 9, 16, 2, .cout = 32, .k = 3, .stride = 1, .same = 1, .bias = 1},
     {K_SEPARABLE, 13, 13, 24, 1, .cout = 20, .k = 3, .stride = 2, .same = 1, .bias = 1},
+    {K_SEPARABLE, 26, 26, 32, 1, .cout = 48, .k = 3, .stride = 1, .same = 1, .bias = 1},
     /* two residual blocks and the head: slot reuse, a skip across several steps */
     {K_NET, 19, 17, 3, 1, .cout = 0},
     {K_NET, 19, 17, 3, 4, .cout = 0},
 };
 
-/* The nodes after a conv or depthwise conv: [affine] [relu | leaky relu]. */
+/* The nodes after a conv, fc or depthwise conv: [affine] [relu | leaky relu]. */
 static int epilogue(tgraph *t, int x, const op_case *c, unsigned seed)
 {
     if (x >= 0 && c->affine)
@@ -170,7 +185,7 @@ static int build_conv(tgraph *t, const op_case *c, unsigned seed)
 
 static int build_fc(tgraph *t, const op_case *c, unsigned seed)
 {
-    return tg_fc(t, 0, c->wt, c->cout, c->bias, seed);
+    return epilogue(t, tg_fc(t, 0, c->wt, c->cout, c->bias, seed), c, seed);
 }
 
 static int build_pool(tgraph *t, const op_case *c, unsigned seed)
@@ -218,7 +233,12 @@ static int build_net(tgraph *t, const op_case *c, unsigned seed)
 
 static int build_dwconv(tgraph *t, const op_case *c, unsigned seed)
 {
-    return epilogue(t, tg_dwconv(t, 0, c->k, c->stride, c->same, c->bias, seed), c, seed);
+    int x = tg_dwconv(t, 0, c->k, c->stride, c->same, c->bias, seed);
+    if (x >= 0 && c->explicit_pad) {
+        t->g.nodes[x].pad_top = c->pad_top;
+        t->g.nodes[x].pad_left = c->pad_left;
+    }
+    return epilogue(t, x, c, seed);
 }
 
 static int build_leaky(tgraph *t, const op_case *c, unsigned seed)
@@ -248,7 +268,7 @@ static const struct kind_info {
     [K_AFFINE_RELU] = {"affine/relu", build_affine_relu, 1},
     [K_MEAN] = {"mean", build_mean, 1},
     [K_NET] = {"mini net", build_net, 0},
-    [K_DWCONV] = {"dwconv", build_dwconv, 1},
+    [K_DWCONV] = {"dwconv", build_dwconv, 0},
     [K_LEAKY] = {"leaky_relu", build_leaky, 1},
     [K_SEPARABLE] = {"separable", build_separable, 0},
 };
@@ -265,6 +285,8 @@ static void case_label(const op_case *c, char *out, size_t n)
         len += snprintf(out + len, n - (size_t)len, " k%d/%d%s", c->k, c->stride, c->same ? "S" : "V");
     if (c->kind == K_CONV || c->kind == K_FC)
         len += snprintf(out + len, n - (size_t)len, " %s", vb_dtype_name(c->wt));
+    if (c->kind == K_DWCONV && c->explicit_pad)
+        len += snprintf(out + len, n - (size_t)len, " p%d,%d", c->pad_top, c->pad_left);
     if (c->kind == K_DWCONV || c->kind == K_LEAKY)
         len += snprintf(out + len, n - (size_t)len, "%s", c->affine ? " +aff" : "");
     if (c->relu && c->kind == K_DWCONV)
@@ -400,7 +422,7 @@ static void run_case(size_t index, const op_case *c)
     vb_test_fill_random(x, in_size, seed + 5, -1.0f, 1.0f);
     capture ref;
     cap_alloc(&ref, g, c->batch);
-    printf("%-34s", label);
+    printf("%-38s", label);
     if (run_on(cpu_ref, g, x, c->batch, &ref) == 0)
         for (int k = 0; k < V_COUNT; k++) {
             variant *v = &variants[k];
@@ -422,7 +444,7 @@ static void run_case(size_t index, const op_case *c)
 
 static void test_all_cases(void)
 {
-    printf("%-34s", "case (NMSE max-abs, worst node)");
+    printf("%-38s", "case (NMSE max-abs, worst node)");
     for (int k = 0; k < V_COUNT; k++)
         printf(" | %-21s", variants[k].name);
     printf("\n");
@@ -433,7 +455,9 @@ static void test_all_cases(void)
 /* The fast path's outputs are bit-identical whatever the thread count (1, 2, 3: different
  * row blocks and panel groups per task) and between the AVX2 and AVX-512 kernels, on
  * shapes that cut K into several blocks, the rows into several blocks and, with few rows,
- * the panels into groups. */
+ * the panels into groups; and for the depthwise conv (rows split over tasks, 8-pixel
+ * blocks and border pixels, channel counts with a masked tail in either vector width) and
+ * the separable block (dwconv -> 1x1 conv + leaky ReLU -> maxpool). */
 static void test_cpu_bitwise_across_threads_and_kernels(void)
 {
     static const op_case shapes[] = {
@@ -441,6 +465,10 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
         {K_CONV, 3, 3, 256, 1, .cout = 100, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1},
         {K_FC, 1, 1, 300, 3, .cout = 70, .bias = 1},
         {K_NET, 19, 17, 3, 3, .cout = 0},
+        {K_CONV, 20, 21, 40, 2, .cout = 72, .k = 1, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
+        {K_DWCONV, 20, 37, 40, 2, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.1f},
+        {K_DWCONV, 15, 30, 21, 3, .k = 3, .stride = 2, .same = 1, .relu = 1},
+        {K_SEPARABLE, 26, 26, 32, 2, .cout = 48, .k = 3, .stride = 1, .same = 1, .bias = 1},
     };
     vb_backend *b[3] = {NULL, NULL, NULL};
     vb_err e = {0};

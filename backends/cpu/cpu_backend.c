@@ -3,12 +3,14 @@
  *                        every kernel is checked against; weights decoded to fp32 at load;
  *   fast (cpu):          backends/cpu/fast_ops.c on a persistent thread pool (threadpool.h): conv
  *                        and fc as a packed, blocked GEMM whose epilogue also does the
- *                        affine, residual add and ReLU that follow it (one step instead of
- *                        up to four passes over the activations), and every other op split
- *                        over the threads too. Weights of any stored type are decoded and
- *                        packed into fp32 panels once at load.
+ *                        affine, residual add and ReLU or leaky ReLU that follow it (one
+ *                        step instead of up to four passes over the activations), the
+ *                        depthwise conv with the affine and activation after it, and every other op
+ *                        split over the threads too. Weights of any stored type are decoded
+ *                        and packed into fp32 panels once at load.
  * The graph is executed as a list of steps: a step is one node, or on the fast path a
- * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu]; activation buffers are
+ * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu], or dwconv
+ * [-> affine] [-> relu | leaky_relu]; activation buffers are
  * planned over the steps (backends/plan.h), and nodes fused away read NAN when asked for
  * (backends/backend.h). */
 #include <math.h>
@@ -34,7 +36,7 @@ typedef struct cpu_backend {
 /* One step of execution: a node, or a fused group ending at `last`. */
 typedef struct cpu_step {
     int node;               /* the first node (the conv/fc of a group) */
-    int affine, add, relu;  /* fused nodes, -1 when absent */
+    int affine, add, act;   /* fused nodes, -1 when absent (act: a RELU or LEAKY_RELU) */
     int res;                /* add: the node supplying the residual (the add's other input) */
     int last;               /* the node whose output the step produces */
 } cpu_step;
@@ -231,10 +233,11 @@ static int single_reader(const vb_graph *g, int i)
     return reader;
 }
 
-/* Fast path: grow a conv/fc at node i into conv [-> affine] [-> add_zeropad] [-> relu],
- * taking each next node when it is the only reader of the previous one. The add is taken
- * when its output has the conv's shape (the conv side needs no padding) and reads another
- * node; that node supplies the residual. */
+/* Fast path: grow a conv/fc at node i into conv [-> affine] [-> add_zeropad] [-> relu |
+ * leaky_relu], or a dwconv into dwconv [-> affine] [-> relu | leaky_relu], taking each next
+ * node when it is the only reader of the previous one. The add is taken when its output has the
+ * conv's shape (the conv side needs no padding) and reads another node; that node supplies
+ * the residual. */
 static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *claimed)
 {
     const vb_node *conv = &g->nodes[st->node];
@@ -248,8 +251,9 @@ static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *cla
         if (add->h == conv->h && add->w == conv->w && add->c == conv->c && other != cur && other >= 0)
             st->add = cur = next, st->res = other;
     }
-    if ((next = single_reader(g, cur)) >= 0 && g->nodes[next].op == VB_OP_RELU)
-        st->relu = cur = next;
+    if ((next = single_reader(g, cur)) >= 0 &&
+        (g->nodes[next].op == VB_OP_RELU || g->nodes[next].op == VB_OP_LEAKY_RELU))
+        st->act = cur = next;
     st->last = cur;
 }
 
@@ -265,9 +269,10 @@ static int plan_steps(cpu_prepared *p, vb_err *e)
         group[i] = (cpu_step){i, -1, -1, -1, -1, i};
         if (claimed[i])
             continue;
-        if (fuse && (g->nodes[i].op == VB_OP_CONV2D || g->nodes[i].op == VB_OP_FC)) {
+        const vb_op op = g->nodes[i].op;
+        if (fuse && (op == VB_OP_CONV2D || op == VB_OP_FC || op == VB_OP_DWCONV)) {
             fuse_group(g, &group[i], claimed);
-            const int members[3] = {group[i].affine, group[i].add, group[i].relu};
+            const int members[3] = {group[i].affine, group[i].add, group[i].act};
             for (int m = 0; m < 3; m++)
                 if (members[m] >= 0)
                     claimed[members[m]] = 1;
@@ -346,17 +351,29 @@ static float *node_buf(const cpu_prepared *p, int i)
     return p->slot_buf[p->slot[p->node_step[i]]];
 }
 
+/* The epilogue's bias, affine and activation for a step. */
+static vb_fast_epilogue step_epilogue(const cpu_prepared *p, const cpu_step *st)
+{
+    const vb_node *n = &p->g->nodes[st->node];
+    vb_fast_epilogue ep = {.bias = n->bias ? n->bias->data : NULL};
+    if (st->affine >= 0) {
+        ep.scale = p->g->nodes[st->affine].scale->data;
+        ep.shift = p->g->nodes[st->affine].shift->data;
+    }
+    if (st->act >= 0) {
+        const vb_node *act = &p->g->nodes[st->act];
+        ep.act = act->op == VB_OP_LEAKY_RELU ? VB_ACT_LEAKY : VB_ACT_RELU;
+        ep.alpha = act->alpha;
+    }
+    return ep;
+}
+
 /* A conv/fc step with its fused epilogue. */
 static void exec_gemm(cpu_prepared *p, const cpu_step *st, int batch, float *y)
 {
     const vb_node *n = &p->g->nodes[st->node], *a = &p->g->nodes[n->src[0]];
     const float *x = node_buf(p, n->src[0]);
-    const float *bias = n->bias ? n->bias->data : NULL;
-    vb_fast_epilogue ep = {.bias = bias, .relu = st->relu >= 0};
-    if (st->affine >= 0) {
-        ep.scale = p->g->nodes[st->affine].scale->data;
-        ep.shift = p->g->nodes[st->affine].shift->data;
-    }
+    vb_fast_epilogue ep = step_epilogue(p, st);
     if (st->add >= 0) {
         const vb_node *r = &p->g->nodes[st->res];
         ep.res = node_buf(p, st->res);
@@ -405,12 +422,14 @@ static void exec_fast(cpu_prepared *p, const cpu_step *st, int batch, float *y)
     case VB_OP_MEAN_HW:
         vb_fast_mean_hw(x, batch, a->h, a->w, a->c, y, pool);
         break;
-    case VB_OP_DWCONV:
-        vb_ref_dwconv2d(x, batch, a->h, a->w, a->c, p->weights[st->node].w32, n->bias ? n->bias->data : NULL,
-                        n->kh, n->kw, n->stride, n->pad_top, n->pad_left, n->h, n->w, y);
+    case VB_OP_DWCONV: {
+        const vb_fast_epilogue ep = step_epilogue(p, st);
+        vb_fast_dwconv2d(x, batch, a->h, a->w, a->c, p->weights[st->node].w32, &ep, n->kh, n->kw, n->stride,
+                         n->pad_top, n->pad_left, n->h, n->w, y, pool);
         break;
+    }
     case VB_OP_LEAKY_RELU:
-        vb_ref_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y);
+        vb_fast_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y, pool);
         break;
     }
 }

@@ -474,11 +474,53 @@ static void im2col_rows(const gemm_ctx *g, int r0, int r1, float *cols)
     }
 }
 
+/* The activations, one float: the reference ops' expressions. */
+static inline float act_scalar(float y, vb_fast_act act, float alpha)
+{
+    switch (act) {
+    case VB_ACT_RELU: return y > 0.0f ? y : 0.0f;
+    case VB_ACT_LEAKY: return y > 0.0f ? y : alpha * y;
+    default: return y;
+    }
+}
+
+static void act_rows(float *y, size_t count, vb_fast_act act, float alpha)
+{
+    if (act == VB_ACT_RELU)
+        for (size_t j = 0; j < count; j++)
+            y[j] = y[j] > 0.0f ? y[j] : 0.0f;
+    else if (act == VB_ACT_LEAKY)
+        for (size_t j = 0; j < count; j++)
+            y[j] = y[j] > 0.0f ? y[j] : alpha * y[j];
+}
+
 #if VB_X86_SIMD
+/* The activations on vectors, the same results as act_scalar lane by lane: ReLU is
+ * max(y, 0) (vmaxps returns its second operand, 0, for NaN and for -0, as y > 0 ? y : 0
+ * does); leaky picks y where y > 0 (ordered: false for NaN) and alpha * y elsewhere. */
+__attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, vb_fast_act act, float alpha)
+{
+    if (act == VB_ACT_RELU)
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == VB_ACT_LEAKY)
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                    _mm512_mul_ps(v, _mm512_set1_ps(alpha)), v);
+    return v;
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 act_avx2(__m256 v, vb_fast_act act, float alpha)
+{
+    if (act == VB_ACT_RELU)
+        return _mm256_max_ps(v, _mm256_setzero_ps());
+    if (act == VB_ACT_LEAKY)
+        return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
+                                _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return v;
+}
+
 /* One row of the epilogue, 16 channels at a time: the same float operations as the C loops
- * of epilogue() (add, multiply, add, add, max(y, 0): vmaxps returns its second operand, 0,
- * for NaN and for -0, as y > 0 ? y : 0 does). res: the residual row (channel 0), nin: its
- * channels from c0 on (the rest add +0). */
+ * of epilogue() (add, multiply, add, add, activation). res: the residual row (channel 0),
+ * nin: its channels from c0 on (the rest add +0). */
 __attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast_epilogue *ep, const float *cr,
                                                                   float *yr, int c0, int nc, const float *res,
                                                                   int nin)
@@ -495,8 +537,7 @@ __attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast
             const __mmask16 mr = j >= nin ? 0 : j + 16 <= nin ? m : (__mmask16)(m & ((1u << (nin - j)) - 1));
             v = _mm512_add_ps(v, mr ? _mm512_maskz_loadu_ps(mr, res + c0 + j) : zero);
         }
-        if (ep->relu)
-            v = _mm512_max_ps(v, zero);
+        v = act_avx512(v, ep->act, ep->alpha);
         _mm512_mask_storeu_ps(yr + j, m, v);
     }
 }
@@ -544,9 +585,7 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
             for (int j = nin; j < nc; j++)
                 yr[j] = yr[j] + 0.0f;
         }
-        if (ep->relu)
-            for (int j = 0; j < nc; j++)
-                yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+        act_rows(yr, (size_t)nc, ep->act, ep->alpha);
     }
 }
 
@@ -743,6 +782,239 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Depthwise convolution. Each output (pixel, channel) is acc = 0; acc = acc + x * w over
+ * its in-range taps in (ky, kx) order (out-of-range taps are skipped, as in the
+ * reference), then the epilogue's acc + bias, * scale + shift, activation: one FMA per tap in the SIMD families
+ * (so AVX2 and AVX-512 agree bit for bit), a multiply then an add in portable C. Tasks
+ * are ranges of output rows (image, oy); within a row, the pixels whose taps are all in
+ * range go DW_PX at a time (the weight vector is loaded once for DW_PX pixels, their sums
+ * stay in registers), the border pixels one at a time over their in-range taps only. */
+
+#define DW_PX 8 /* interior output pixels per register block */
+#define DW_ZERO_CH 64 /* channels per epilogue call for pixels with no tap in range */
+
+typedef struct dw_ctx {
+    const float *x, *wt;
+    const vb_fast_epilogue *ep;
+    float *y;
+    int h, w, c, kh, kw, stride, pad_top, pad_left, oh, ow;
+    int ox_lo, ox_hi; /* interior output columns: every kx tap in range */
+    size_t units;
+    int tasks;
+    vb_fast_kernels family;
+} dw_ctx;
+
+/* What one call computes: npix output pixels of one row, next to each other, sharing the
+ * in-range taps ky0..ky1-1 x kx0..kx1-1 (at least one). xp: the first pixel's input at its
+ * first in-range tap (ky0, kx0); yp: the first pixel's output. */
+typedef struct dw_pix {
+    const float *xp;
+    float *yp;
+    int npix, ky0, ky1, kx0, kx1;
+} dw_pix;
+
+/* y[j] for channels c0..c0+nc-1 from their sums: the epilogue()'s operations. */
+static void dw_epilogue(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc)
+{
+    for (int j = 0; j < nc; j++) {
+        float v = acc[j] + (ep->bias ? ep->bias[c0 + j] : 0.0f);
+        if (ep->scale)
+            v = v * ep->scale[c0 + j] + ep->shift[c0 + j];
+        y[j] = act_scalar(v, ep->act, ep->alpha);
+    }
+}
+
+static void dw_pixels_portable(const dw_ctx *t, const dw_pix *q)
+{
+    enum { CH = 64 };
+    const int c = t->c;
+    const size_t xstep = (size_t)t->stride * c, row = (size_t)t->w * c;
+    for (int p = 0; p < q->npix; p++)
+        for (int c0 = 0; c0 < c; c0 += CH) {
+            const int nc = c - c0 < CH ? c - c0 : CH;
+            float acc[CH];
+            for (int j = 0; j < nc; j++)
+                acc[j] = 0.0f;
+            for (int ky = q->ky0; ky < q->ky1; ky++)
+                for (int kx = q->kx0; kx < q->kx1; kx++) {
+                    const float *xs = q->xp + p * xstep + (size_t)(ky - q->ky0) * row + (size_t)(kx - q->kx0) * c + c0;
+                    const float *ws = t->wt + ((size_t)ky * t->kw + kx) * c + c0;
+                    for (int j = 0; j < nc; j++)
+                        acc[j] = acc[j] + xs[j] * ws[j];
+                }
+            dw_epilogue(t->ep, acc, q->yp + (size_t)p * c + c0, c0, nc);
+        }
+}
+
+#if VB_X86_SIMD
+/* PX pixels (a constant after inlining, so the sums live in registers), 16 channels at a
+ * time, the last ones masked. */
+__attribute__((target("avx512f"), always_inline)) static inline void dw_block_avx512(const dw_ctx *t,
+                                                                                    const dw_pix *q, const int px)
+{
+    const int c = t->c;
+    const size_t xstep = (size_t)t->stride * c, row = (size_t)t->w * c;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int j = 0; j < c; j += 16) {
+        const __mmask16 m = j + 16 <= c ? (__mmask16)0xffff : (__mmask16)((1u << (c - j)) - 1);
+        __m512 acc[DW_PX];
+#pragma GCC unroll 8
+        for (int p = 0; p < px; p++)
+            acc[p] = zero;
+        for (int ky = q->ky0; ky < q->ky1; ky++) {
+            const float *xr = q->xp + (size_t)(ky - q->ky0) * row + j, *wr = t->wt + (size_t)ky * t->kw * c + j;
+            for (int kx = q->kx0; kx < q->kx1; kx++) {
+                const __m512 wv = _mm512_maskz_loadu_ps(m, wr + (size_t)kx * c);
+                const float *xs = xr + (size_t)(kx - q->kx0) * c;
+#pragma GCC unroll 8
+                for (int p = 0; p < px; p++)
+                    acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xs + p * xstep), wv, acc[p]);
+            }
+        }
+        const vb_fast_epilogue *ep = t->ep;
+        const __m512 bv = ep->bias ? _mm512_maskz_loadu_ps(m, ep->bias + j) : zero;
+        const __m512 sv = ep->scale ? _mm512_maskz_loadu_ps(m, ep->scale + j) : zero;
+        const __m512 hv = ep->scale ? _mm512_maskz_loadu_ps(m, ep->shift + j) : zero;
+#pragma GCC unroll 8
+        for (int p = 0; p < px; p++) {
+            __m512 v = _mm512_add_ps(acc[p], bv);
+            if (ep->scale)
+                v = _mm512_add_ps(_mm512_mul_ps(v, sv), hv);
+            _mm512_mask_storeu_ps(q->yp + (size_t)p * c + j, m, act_avx512(v, ep->act, ep->alpha));
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void dw_pixels_avx512(const dw_ctx *t, const dw_pix *q)
+{
+    if (q->npix == DW_PX)
+        dw_block_avx512(t, q, DW_PX);
+    else
+        for (int p = 0; p < q->npix; p++) {
+            const dw_pix one = {q->xp + (size_t)p * t->stride * t->c, q->yp + (size_t)p * t->c, 1, q->ky0, q->ky1,
+                                q->kx0, q->kx1};
+            dw_block_avx512(t, &one, 1);
+        }
+}
+
+/* The same with 8 channels per vector; the last ones through vmaskmov. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void dw_block_avx2(const dw_ctx *t,
+                                                                                   const dw_pix *q, const int px)
+{
+    const int c = t->c;
+    const size_t xstep = (size_t)t->stride * c, row = (size_t)t->w * c;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int j = 0; j < c; j += 8) {
+        const int nc = c - j < 8 ? c - j : 8;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 acc[DW_PX];
+#pragma GCC unroll 8
+        for (int p = 0; p < px; p++)
+            acc[p] = zero;
+        for (int ky = q->ky0; ky < q->ky1; ky++) {
+            const float *xr = q->xp + (size_t)(ky - q->ky0) * row + j, *wr = t->wt + (size_t)ky * t->kw * c + j;
+            for (int kx = q->kx0; kx < q->kx1; kx++) {
+                const __m256 wv = _mm256_maskload_ps(wr + (size_t)kx * c, m);
+                const float *xs = xr + (size_t)(kx - q->kx0) * c;
+#pragma GCC unroll 8
+                for (int p = 0; p < px; p++)
+                    acc[p] = _mm256_fmadd_ps(_mm256_maskload_ps(xs + p * xstep, m), wv, acc[p]);
+            }
+        }
+        const vb_fast_epilogue *ep = t->ep;
+        const __m256 bv = ep->bias ? _mm256_maskload_ps(ep->bias + j, m) : zero;
+        const __m256 sv = ep->scale ? _mm256_maskload_ps(ep->scale + j, m) : zero;
+        const __m256 hv = ep->scale ? _mm256_maskload_ps(ep->shift + j, m) : zero;
+#pragma GCC unroll 8
+        for (int p = 0; p < px; p++) {
+            __m256 v = _mm256_add_ps(acc[p], bv);
+            if (ep->scale)
+                v = _mm256_add_ps(_mm256_mul_ps(v, sv), hv);
+            _mm256_maskstore_ps(q->yp + (size_t)p * c + j, m, act_avx2(v, ep->act, ep->alpha));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void dw_pixels_avx2(const dw_ctx *t, const dw_pix *q)
+{
+    if (q->npix == DW_PX)
+        dw_block_avx2(t, q, DW_PX);
+    else
+        for (int p = 0; p < q->npix; p++) {
+            const dw_pix one = {q->xp + (size_t)p * t->stride * t->c, q->yp + (size_t)p * t->c, 1, q->ky0, q->ky1,
+                                q->kx0, q->kx1};
+            dw_block_avx2(t, &one, 1);
+        }
+}
+#endif
+
+static void dw_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    const dw_ctx *t = arg;
+    void (*pixels)(const dw_ctx *, const dw_pix *) = dw_pixels_portable;
+#if VB_X86_SIMD
+    if (t->family == VB_KERNELS_AVX512)
+        pixels = dw_pixels_avx512;
+    else if (t->family == VB_KERNELS_AVX2)
+        pixels = dw_pixels_avx2;
+#endif
+    size_t r0, r1;
+    task_range(t->units, t->tasks, task, &r0, &r1);
+    const size_t c = (size_t)t->c;
+    for (size_t r = r0; r < r1; r++) {
+        const int b = (int)(r / (size_t)t->oh), oy = (int)(r % (size_t)t->oh);
+        const int iy0 = oy * t->stride - t->pad_top;
+        dw_pix q = {.ky0 = iy0 < 0 ? -iy0 : 0, .ky1 = iy0 + t->kh > t->h ? t->h - iy0 : t->kh};
+        const float *ximg = t->x + (size_t)b * t->h * t->w * c;
+        float *yrow = t->y + r * (size_t)t->ow * c;
+        for (int ox = 0; ox < t->ow;) {
+            const int ix0 = ox * t->stride - t->pad_left;
+            q.yp = yrow + (size_t)ox * c;
+            if (ox >= t->ox_lo && ox < t->ox_hi) {
+                q.npix = t->ox_hi - ox < DW_PX ? t->ox_hi - ox : DW_PX;
+                q.kx0 = 0, q.kx1 = t->kw;
+            } else {
+                q.npix = 1;
+                q.kx0 = ix0 < 0 ? -ix0 : 0;
+                q.kx1 = ix0 + t->kw > t->w ? t->w - ix0 : t->kw;
+            }
+            if (q.ky0 < q.ky1 && q.kx0 < q.kx1) {
+                q.xp = ximg + ((size_t)(iy0 + q.ky0) * t->w + (size_t)(ix0 + q.kx0)) * c;
+                pixels(t, &q);
+            } else { /* no tap in range: the epilogue of zero sums */
+                for (int p = 0; p < q.npix; p++)
+                    for (int c0 = 0; c0 < t->c; c0 += DW_ZERO_CH) {
+                        static const float zeros[DW_ZERO_CH];
+                        dw_epilogue(t->ep, zeros, q.yp + (size_t)p * c + c0, c0,
+                                    t->c - c0 < DW_ZERO_CH ? t->c - c0 : DW_ZERO_CH);
+                    }
+            }
+            ox += q.npix;
+        }
+    }
+}
+
+void vb_fast_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const vb_fast_epilogue *ep,
+                      int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y,
+                      vb_tpool *pool)
+{
+    static const vb_fast_epilogue none;
+    dw_ctx t = {.x = x, .wt = weight, .ep = ep ? ep : &none, .y = y, .h = h, .w = w, .c = c, .kh = kh, .kw = kw,
+                .stride = stride, .pad_top = pad_top, .pad_left = pad_left, .oh = oh, .ow = ow,
+                .units = (size_t)n * oh, .family = effective_kernels()};
+    /* interior: ox * stride - pad_left >= 0 and ox * stride - pad_left + kw <= w */
+    t.ox_lo = (pad_left + stride - 1) / stride;
+    t.ox_hi = w - kw + pad_left >= 0 ? (w - kw + pad_left) / stride + 1 : 0;
+    if (t.ox_hi > ow)
+        t.ox_hi = ow;
+    if (t.ox_lo > t.ox_hi)
+        t.ox_lo = t.ox_hi;
+    t.tasks = task_count(t.units, (size_t)ow * c * kh * kw, pool);
+    vb_tpool_run(pool, t.tasks, dw_task, &t);
+}
+
+/* ---------------------------------------------------------------------------------------
  * Element-wise and pooling ops: contiguous ranges of outputs per task. */
 
 #define ELEMS_PER_TASK 8192
@@ -769,6 +1041,9 @@ typedef struct ew_ctx {
     int tasks;
     int n, h, w, c, k, stride, pad_top, pad_left, oh, ow, oc, is_max;
     int simd; /* pooling: the AVX-512 tap loop */
+    vb_fast_kernels family; /* activations: the vector loop */
+    vb_fast_act act;
+    float alpha;
     int ah, aw, ac, bh, bw, bc;
 } ew_ctx;
 
@@ -789,20 +1064,66 @@ void vb_fast_affine(const float *x, size_t pixels, int c, const float *scale, co
     vb_tpool_run(pool, t.tasks, affine_task, &t);
 }
 
-static void relu_task(void *arg, int task, int thread)
+#if VB_X86_SIMD
+/* The activation over a range, 16 / 8 floats at a time (vectors: no branch per element;
+ * the scalar reference mispredicts on about half the elements of a random-signed tensor). */
+__attribute__((target("avx512f"))) static void act_range_avx512(const float *x, size_t count, float *y,
+                                                               vb_fast_act act, float alpha)
+{
+    for (size_t i = 0; i < count; i += 16) {
+        const __mmask16 m = i + 16 <= count ? (__mmask16)0xffff : (__mmask16)((1u << (count - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, act_avx512(_mm512_maskz_loadu_ps(m, x + i), act, alpha));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void act_range_avx2(const float *x, size_t count, float *y,
+                                                              vb_fast_act act, float alpha)
+{
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(y + i, act_avx2(_mm256_loadu_ps(x + i), act, alpha));
+    for (; i < count; i++)
+        y[i] = act_scalar(x[i], act, alpha);
+}
+#endif
+
+static void act_task(void *arg, int task, int thread)
 {
     (void)thread;
     const ew_ctx *t = arg;
     size_t i0, i1;
     task_range(t->units, t->tasks, task, &i0, &i1);
-    vb_ref_relu(t->x + i0, i1 - i0, t->y + i0);
+#if VB_X86_SIMD
+    if (t->family == VB_KERNELS_AVX512) {
+        act_range_avx512(t->x + i0, i1 - i0, t->y + i0, t->act, t->alpha);
+        return;
+    }
+    if (t->family == VB_KERNELS_AVX2) {
+        act_range_avx2(t->x + i0, i1 - i0, t->y + i0, t->act, t->alpha);
+        return;
+    }
+#endif
+    if (t->act == VB_ACT_LEAKY)
+        vb_ref_leaky_relu(t->x + i0, i1 - i0, t->alpha, t->y + i0);
+    else
+        vb_ref_relu(t->x + i0, i1 - i0, t->y + i0);
+}
+
+static void run_act(const float *x, size_t count, vb_fast_act act, float alpha, float *y, vb_tpool *pool)
+{
+    ew_ctx t = {.x = x, .y = y, .units = count, .act = act, .alpha = alpha, .family = effective_kernels()};
+    t.tasks = task_count(count, 1, pool);
+    vb_tpool_run(pool, t.tasks, act_task, &t);
 }
 
 void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool)
 {
-    ew_ctx t = {.x = x, .y = y, .units = count};
-    t.tasks = task_count(count, 1, pool);
-    vb_tpool_run(pool, t.tasks, relu_task, &t);
+    run_act(x, count, VB_ACT_RELU, 0.0f, y, pool);
+}
+
+void vb_fast_leaky_relu(const float *x, size_t count, float alpha, float *y, vb_tpool *pool)
+{
+    run_act(x, count, VB_ACT_LEAKY, alpha, y, pool);
 }
 
 /* Output rows (image, oy). The taps are visited in the reference's order (ky, kx) with

@@ -1,6 +1,7 @@
 /* The CPU fast path: a blocked GEMM over weights packed once at load, convolution as
  * per-thread im2col blocks + that GEMM, a fused epilogue (bias, per-channel affine,
- * zero-padded residual add, ReLU), and the element-wise and pooling ops, every one split
+ * zero-padded residual add, ReLU or leaky ReLU), a depthwise convolution with the same
+ * epilogue's bias and activation, and the element-wise and pooling ops, every one split
  * over a persistent thread pool (backends/cpu/threadpool.h). Tested against
  * backends/cpu/ref_ops.c (tests/test_backend_ops.c, tests/test_ops.c).
  *
@@ -12,10 +13,12 @@
  * Determinism: each output element is computed by one task, as acc = 0; acc = acc + a[k] *
  * w[k] for k = 0..K-1 in order (one fused multiply-add per step in the SIMD families, a
  * multiply then an add in portable C), then the epilogue's operations in the reference
- * ops' order (acc + bias, * scale + shift, + residual, ReLU), each rounded to float. How
+ * ops' order (acc + bias, * scale + shift, + residual, activation), each rounded to float. How
  * the work is cut into tasks, blocks and threads never changes that order, so results are
  * bit-identical for any thread count, and the AVX2 and AVX-512 families (both one FMA per
- * step) agree bit for bit. */
+ * step) agree bit for bit. The depthwise conv keeps the same promise: each output is
+ * acc = 0; acc = acc + x * w over its in-range taps in (ky, kx) order, then the epilogue
+ * (bias, affine, activation). */
 #ifndef VB_FAST_OPS_H
 #define VB_FAST_OPS_H
 
@@ -47,16 +50,25 @@ int vb_fast_pack_tensor(const vb_tensor *t, int cout, vb_packed_weights *out, vb
 
 void vb_fast_pack_free(vb_packed_weights *p);
 
+/* The activation that ends an epilogue, with the same float operations as the reference
+ * op of the same name. */
+typedef enum vb_fast_act {
+    VB_ACT_NONE = 0,
+    VB_ACT_RELU,  /* y > 0 ? y : 0 (NaN -> 0, as vb_ref_relu) */
+    VB_ACT_LEAKY  /* y > 0 ? y : alpha * y (as vb_ref_leaky_relu) */
+} vb_fast_act;
+
 /* What follows the GEMM, per output (pixel, channel c), in this order, each step rounded
  * to float as the reference ops do: y = acc + bias[c] (0 when NULL); y = y * scale[c] +
  * shift[c] (when scale); y = y + residual (when res: the residual tensor res_h x res_w x
- * res_c per image, read at the same pixel and channel, zero outside it); y = max(y, 0)
- * (when relu, NaN -> 0 as vb_ref_relu). */
+ * res_c per image, read at the same pixel and channel, zero outside it); then the
+ * activation `act` (alpha: the leaky slope). */
 typedef struct vb_fast_epilogue {
     const float *bias, *scale, *shift;
     const float *res;
     int res_h, res_w, res_c;
-    int relu;
+    vb_fast_act act;
+    float alpha;
 } vb_fast_epilogue;
 
 /* Floats of per-thread scratch a conv with reduction length K needs (im2col block and
@@ -85,12 +97,20 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
 size_t vb_fast_conv_pad_floats(int h, int w, int cin, int kh, int kw, int stride, int pad_top, int pad_left,
                                int oh, int ow);
 
+/* Depthwise convolution (NHWC input, weight HWC [kh][kw][c] as VB_OP_DWCONV) with the
+ * epilogue's bias, affine and activation (res must be NULL). Out-of-range taps are
+ * skipped, as in vb_ref_dwconv2d. Vectorized over channels, split over output rows. */
+void vb_fast_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const vb_fast_epilogue *ep,
+                      int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y,
+                      vb_tpool *pool);
+
 /* The element-wise and pooling ops, split over the pool; each output is computed with the
  * same float operations as the vb_ref_* op of the same name, so they are bit-identical to
  * it (tests/test_backend_ops.c checks exact equality). */
 void vb_fast_affine(const float *x, size_t pixels, int c, const float *scale, const float *shift, float *y,
                     vb_tpool *pool);
 void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool);
+void vb_fast_leaky_relu(const float *x, size_t count, float alpha, float *y, vb_tpool *pool);
 void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
                     int oh, int ow, float *y, int is_max, vb_tpool *pool);
 void vb_fast_add_zeropad(const float *a, int ah, int aw, int ac, const float *b, int bh, int bw, int bc, int n,
