@@ -121,6 +121,21 @@ int vb_backend_run(vb_prepared *p, const float *input, int batch, float *output,
     return p->backend->iface->run(p, input, batch, output, node_out, t, e);
 }
 
+int vb_backend_warp(vb_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
+                    const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out,
+                    vb_err *e)
+{
+    if (!b->iface->warp)
+        return vb_fail(e, VB_EXIT_USAGE, "the %s backend has no warp kernel (face alignment)", b->iface->name);
+    if (n < 0 || size < 1)
+        return vb_fail(e, VB_EXIT_USAGE, "warp: %d chips of size %d", n, size);
+    for (int i = 0; i < n; i++)
+        if (!px[i] || w[i] < 1 || h[i] < 1 || (c[i] != 1 && c[i] != 3))
+            return vb_fail(e, VB_EXIT_USAGE, "warp: image %d is %dx%d with %d channels (expected 1 or 3)", i, w[i],
+                           h[i], c[i]);
+    return n ? b->iface->warp(b, px, w, h, c, t, n, size, mean, scale, out, e) : 0;
+}
+
 int vb_backend_preferred_batch(const vb_prepared *p)
 {
     return p->backend->iface->preferred_batch(p);

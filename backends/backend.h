@@ -6,11 +6,15 @@
  *
  * Life cycle: vb_backend_init(spec) -> vb_backend_describe() -> vb_backend_load(graph)
  * -> vb_backend_run()* -> vb_backend_unload() -> vb_backend_free().
+ *
+ * Besides graphs, a backend may warp face chips (vb_backend_warp: the alignment step of the
+ * face pipeline, on the device that then runs the recognition net).
  */
 #ifndef VB_BACKEND_H
 #define VB_BACKEND_H
 
 #include "core/common.h"
+#include "models/face_align.h"
 #include "models/graph.h"
 
 typedef struct vb_device_info {
@@ -25,6 +29,8 @@ typedef struct vb_device_info {
     int subgroup_size;
     int fp16_storage, fp16_arith, int8_arith, int_dot, coopmat;
     int uses_fp16;           /* fp16 variants are in use for this run */
+    int fp64;                /* vulkan: shaderFloat64, and an opened device uses it (the warp
+                                kernel's exact variant; off with $VERIBENCH_VULKAN_NO_FP64) */
     int threads;             /* cpu: worker threads (0 elsewhere) */
     char kernels[32];        /* cpu: the kernel family in use ("avx512f", "avx2+fma",
                                 "portable", "reference"); "" elsewhere */
@@ -82,6 +88,15 @@ int vb_backend_load(vb_backend *b, const vb_graph *g, vb_prepared **out, vb_err 
  * node, and sets the entry's first float to NAN when it does not (fused away). */
 int vb_backend_run(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
                    vb_timings *t, vb_err *e);
+/* The aligned chips of n images in one call: chip i samples image i (px[i], w[i] x h[i],
+ * c[i] = 1 or 3 interleaved 8-bit channels) through chip-to-image transform t[i] into
+ * out + i * size*size*3, exactly as vb_warp_chip (models/face_align.h, the reference) with
+ * the same size, mean and scale. The CPU backend calls vb_warp_chip; Vulkan runs
+ * shaders/warp.comp (bit-identical where the device has fp64; see backends/vulkan/README.md).
+ * A backend without a warp kernel fails with VB_EXIT_USAGE saying so; n = 0 does nothing. */
+int vb_backend_warp(vb_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
+                    const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out,
+                    vb_err *e);
 /* Preferred batch size for throughput on this device. */
 int vb_backend_preferred_batch(const vb_prepared *p);
 /* Both accept NULL; unload every prepared model before freeing its backend. */

@@ -10,7 +10,9 @@
  * - run / preferred_batch: p->context is what load set; run fails with VB_EXIT_USAGE for
  *   batch < 1.
  * - unload / free: release p->context / b->context (never NULL here).
- * - supports_type: may be NULL (then every vb_dtype is supported). */
+ * - supports_type: may be NULL (then every vb_dtype is supported).
+ * - warp: may be NULL (vb_backend_warp then fails saying so); called with arguments the
+ *   wrapper checked (n >= 1, size >= 1, every image non-empty with c = 1 or 3). */
 #ifndef VB_BACKEND_IMPL_H
 #define VB_BACKEND_IMPL_H
 
@@ -25,6 +27,8 @@ struct vb_backend_iface {
     int (*run)(vb_prepared *p, const float *input, int batch, float *output, float **node_out,
                vb_timings *t, vb_err *e);
     int (*preferred_batch)(const vb_prepared *p);
+    int (*warp)(vb_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
+                const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out, vb_err *e);
     void (*unload)(vb_prepared *p);
     void (*free)(vb_backend *b);
 };

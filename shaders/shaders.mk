@@ -7,6 +7,8 @@
 #                        wt = weight storage f32|f16|q8_0|q4_0
 #   dwconv_<act>_w<act>  depthwise conv; its float weights are stored as the activations are
 #   pool_max_<act>, pool_avg_<act>, eltwise_<act>, mean_<act>
+#   warp_f64, warp_f32   face chip warp (fp32 output; exact fp64 variant, and one for devices
+#                        without fp64)
 # Tile shapes and filter sizes are specialization constants chosen at run time, not variants.
 
 GLSLC ?= glslc
@@ -36,6 +38,8 @@ $(foreach a,f32 f16,\
   $(eval $(call vb_shader_rule,eltwise_$(a),eltwise.comp,$(call vb_act_flag,$(a))))\
   $(eval $(call vb_shader_rule,mean_$(a),mean.comp,$(call vb_act_flag,$(a))))\
   $(eval $(call vb_shader_rule,dwconv_$(a)_w$(a),dwconv.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(a)))))
+$(eval $(call vb_shader_rule,warp_f64,warp.comp,-DWARP_F64))
+$(eval $(call vb_shader_rule,warp_f32,warp.comp,-DWARP_F32))
 
 $(BUILD)/gen/vb_shaders.c: $(patsubst %,$(VB_SHADER_DIR)/%.inc,$(VB_SHADER_NAMES)) shaders/embed.sh
 	sh shaders/embed.sh $@ $(VB_SHADER_NAMES)

@@ -13,6 +13,9 @@
  * fuses away must read NAN and may never be the output. Without a Vulkan device the
  * Vulkan columns are skipped with a note, not failed.
  *
+ * The face chip warp (vb_backend_warp) has its own table, `warp_cases`, against
+ * vb_warp_chip (see test_warp for its tolerances).
+ *
  * A new op: one row in `kinds` (how to build its graph, whether the CPU fast path runs
  * the reference op itself) and rows in `cases`.
  *
@@ -452,6 +455,165 @@ static void test_all_cases(void)
         run_case(i, &cases[i]);
 }
 
+/* ---- the face chip warp ----------------------------------------------------------------- */
+
+/* vb_backend_warp against vb_warp_chip (models/face_align.h). Each row is one call of n
+ * chips; chip k samples its own image (w + 2k x h + k: sizes and row strides differ within
+ * a call, channels alternate with `mixed`) through a rotation by angle + 11k degrees and a
+ * scale (image pixels per chip pixel) that puts the chip's centre at (cx, cy) * the image
+ * size. */
+typedef struct warp_case {
+    const char *what;
+    int w, h, c, mixed;   /* chip 0's image; mixed: odd chips have the other channel count */
+    double angle, scale;  /* degrees; image pixels per chip pixel */
+    double cx, cy;        /* the chip centre's position, as a fraction of the image size */
+    int size, n;
+} warp_case;
+
+static const warp_case warp_cases[] = {
+    {"rgb, inside, small rotation", 251, 247, 3, 0, 7, 0.9, 0.5, 0.45, 150, 3},
+    {"gray, odd sizes, -30 deg", 97, 131, 1, 0, -30, 0.6, 0.5, 0.5, 64, 2},
+    {"gray and rgb in one call", 121, 119, 1, 1, 15, 0.7, 0.52, 0.48, 96, 4},
+    {"reaches outside (corner)", 120, 90, 3, 0, 45, 1.0, 0.08, 0.9, 150, 2},
+    {"reaches outside (all sides)", 63, 57, 3, 0, 100, 1.2, 0.5, 0.5, 80, 2},
+    {"upscaled 4x, gray", 33, 29, 1, 0, -5, 0.25, 0.5, 0.5, 111, 1},
+    {"axis-aligned on pixel centres", 40, 30, 3, 0, 0, 1.0, 0.45, 0.5, 37, 1},
+    {"2x2 image", 2, 2, 3, 0, 30, 0.02, 0.25, 0.25, 17, 1},
+    {"1x1 image (no full tap set)", 1, 1, 1, 0, 0, 0.01, 0.0, 0.0, 9, 1},
+    {"3x face: dlib's pyramid (host)", 700, 601, 3, 0, 12, 3.0, 0.5, 0.5, 150, 2},
+    {"many chips, one dispatch", 61, 67, 3, 1, 170, 0.35, 0.5, 0.5, 24, 40},
+};
+
+/* A smooth picture with noise: gradients of every steepness, and flat saturated corners
+ * (where the 8-bit truncation of an exact integer is most fragile). */
+static void warp_image(uint8_t *px, int w, int h, int c, unsigned seed)
+{
+    unsigned r = seed * 2654435761u + 1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < c; ch++) {
+                r = r * 1103515245u + 12345u;
+                double v = 128 + 110 * sin(0.11 * x + 0.07 * y + ch) + (double)((r >> 16) % 40) - 20;
+                if (x < w / 5 && y < h / 5)
+                    v = 255; /* flat, saturated */
+                px[((size_t)y * w + x) * c + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+}
+
+typedef struct warp_diff {
+    size_t samples, differ, over1; /* samples, samples not bit-identical, more than 1 level off */
+    double max_levels;
+} warp_diff;
+
+/* One backend on one row: chips vs the reference, in 8-bit levels (out / scale). */
+static warp_diff warp_run(vb_backend *b, const warp_case *wc, unsigned seed)
+{
+    warp_diff d = {0, 0, 0, 0};
+    const int n = wc->n, size = wc->size;
+    const float mean[3] = {122.782f, 117.001f, 104.298f}, scale = 1.0f / 256.0f;
+    uint8_t **px = calloc((size_t)n, sizeof *px);
+    int *w = calloc((size_t)n, sizeof *w), *h = calloc((size_t)n, sizeof *h), *c = calloc((size_t)n, sizeof *c);
+    vb_similarity *t = calloc((size_t)n, sizeof *t);
+    size_t chip = (size_t)size * size * 3;
+    float *got = malloc((size_t)n * chip * sizeof(float)), *ref = malloc(chip * sizeof(float));
+    for (int k = 0; k < n; k++) {
+        w[k] = wc->w + 2 * (k % 5), h[k] = wc->h + k % 3;
+        c[k] = wc->mixed && k % 2 ? 4 - wc->c : wc->c;
+        px[k] = malloc((size_t)w[k] * h[k] * c[k]);
+        warp_image(px[k], w[k], h[k], c[k], seed + (unsigned)k);
+        double ang = (wc->angle + 11.0 * k) * M_PI / 180.0, m = (size - 1) / 2.0;
+        double a = wc->scale * cos(ang), bb = wc->scale * sin(ang);
+        double cx = wc->cx * w[k] + 0.37 * k, cy = wc->cy * h[k] - 0.21 * k;
+        t[k] = (vb_similarity){a, bb, cx - (a * m - bb * m), cy - (bb * m + a * m)};
+    }
+    vb_err e = {0};
+    int rc = vb_backend_warp(b, (const uint8_t *const *)px, w, h, c, t, n, size, mean, scale, got, &e);
+    CHECKF(rc == 0, "%s: warp on %s: %s", wc->what, vb_backend_name(b), e.msg);
+    for (int k = 0; k < n && rc == 0; k++) {
+        vb_err re = {0};
+        CHECKF(vb_warp_chip(px[k], w[k], h[k], c[k], &t[k], size, mean, scale, ref, NULL, &re) == 0, "reference: %s",
+               re.msg);
+        const float *g = got + (size_t)k * chip;
+        for (size_t i = 0; i < chip; i++) {
+            double lv = fabs((double)g[i] - ref[i]) / scale;
+            d.samples++;
+            d.differ += memcmp(&g[i], &ref[i], sizeof(float)) != 0;
+            d.over1 += lv > 1.0 + 1e-3;
+            d.max_levels = fmax(d.max_levels, isnan(lv) ? INFINITY : lv);
+        }
+    }
+    for (int k = 0; k < n; k++)
+        free(px[k]);
+    free(px), free(w), free(h), free(c), free(t), free(got), free(ref);
+    return d;
+}
+
+/* The warp on cpu, vulkan-fp32, vulkan-fp16 (the warp has one output type, fp32: the same
+ * kernel as vulkan-fp32, run on the second device handle) and vulkan-nofp64 (the kernel's
+ * variant for devices without shaderFloat64, forced with VERIBENCH_VULKAN_NO_FP64).
+ * Tolerances: bit-identical chips on cpu (it runs the reference) and wherever the kernel
+ * runs in fp64 (it repeats the reference's double arithmetic operation for operation). The
+ * fp32 variant places a sample to ~1e-5 px, so a truncation to 8 bits may land one level
+ * off (values within ~1e-3 of an integer) and, rarely, a sample within ~1e-5 px of the
+ * image's last row or column falls on the other side of the all-taps-inside rule: at most
+ * 0.1% of samples more than one level off, and at most 2% differing at all. An indexing
+ * or transform bug moves whole rows or chips: far more samples, by tens of levels. */
+static void test_warp(void)
+{
+    vb_backend *nofp64 = NULL;
+    if (variants[V_VK32].b) {
+        setenv("VERIBENCH_VULKAN_NO_FP64", "1", 1);
+        nofp64 = vk_test_open(1);
+        unsetenv("VERIBENCH_VULKAN_NO_FP64");
+        CHECK(!nofp64 || !vb_backend_describe(nofp64)->fp64);
+    }
+    struct {
+        const char *name;
+        vb_backend *b;
+    } cols[4] = {{"cpu", variants[V_CPU].b}, {"vulkan-fp32", variants[V_VK32].b},
+                 {"vulkan-fp16", variants[V_VK16].b}, {"vulkan-nofp64", nofp64}};
+    printf("%-34s", "warp (differing samples, max levels)");
+    for (int k = 0; k < 4; k++)
+        printf(" | %-21s", cols[k].name);
+    printf("\n");
+    for (size_t i = 0; i < VB_ARRAY_LEN(warp_cases); i++) {
+        const warp_case *wc = &warp_cases[i];
+        char label[40];
+        snprintf(label, sizeof label, "%s", wc->what);
+        printf("%-34s", label);
+        for (int k = 0; k < 4; k++) {
+            if (!cols[k].b) {
+                printf(" | %-21s", "-");
+                continue;
+            }
+            warp_diff d = warp_run(cols[k].b, wc, 500 + 7 * (unsigned)i);
+            int exact = !strcmp(vb_backend_name(cols[k].b), "cpu") || vb_backend_describe(cols[k].b)->fp64;
+            int ok = exact ? d.differ == 0
+                           : d.over1 <= d.samples / 1000 && d.differ <= d.samples / 50;
+            CHECKF(ok, "warp %s [%s]: %zu of %zu samples differ, %zu by more than one level (max %.3g)", wc->what,
+                   cols[k].name, d.differ, d.samples, d.over1, d.max_levels);
+            char cell[40];
+            snprintf(cell, sizeof cell, "%s%zu/%zu %.3g%s", ok ? " " : "!", d.differ, d.samples, d.max_levels,
+                     ok ? "" : "!");
+            printf(" | %-21s", cell);
+        }
+        printf("\n");
+    }
+    /* a backend without a warp kernel says so; bad images are refused */
+    if (variants[V_CPU].b) {
+        const uint8_t pix[3] = {1, 2, 3}, *pp = pix;
+        int one = 1, two = 2;
+        vb_similarity id = {1, 0, 0, 0};
+        float out[3];
+        const float mean[3] = {0, 0, 0};
+        vb_err e = {0};
+        CHECK(vb_backend_warp(variants[V_CPU].b, &pp, &one, &one, &two, &id, 1, 1, mean, 1, out, &e) != 0 &&
+              e.code == VB_EXIT_USAGE && strstr(e.msg, "channels"));
+        CHECK(vb_backend_warp(variants[V_CPU].b, &pp, &one, &one, &one, &id, 0, 1, mean, 1, out, &e) == 0);
+    }
+    vb_backend_free(nofp64);
+}
+
 /* The fast path's outputs are bit-identical whatever the thread count (1, 2, 3: different
  * row blocks and panel groups per task) and between the AVX2 and AVX-512 kernels, on
  * shapes that cut K into several blocks, the rows into several blocks and, with few rows,
@@ -553,6 +715,8 @@ int main(void)
     open_cpu();
     if (cpu_ref)
         RUN(test_all_cases);
+    if (cpu_ref)
+        RUN(test_warp);
     RUN(test_cpu_bitwise_across_threads_and_kernels);
     printf("backend-ops:");
     for (int k = 0; k < V_COUNT; k++) {

@@ -402,6 +402,7 @@ void vb_vk_query(vb_vk_instance *vi, VkPhysicalDevice pd, int index, vb_device_i
             feats2.pNext = &coopmat;
         }
         vk->vkGetPhysicalDeviceFeatures2(pd, &feats2);
+        caps->float64 = feats2.features.shaderFloat64;
         caps->max_allocation = maint3.maxMemoryAllocationSize;
         caps->subgroup_size = subgroup.subgroupSize;
     }
@@ -449,6 +450,7 @@ void vb_vk_query(vb_vk_instance *vi, VkPhysicalDevice pd, int index, vb_device_i
              VK_API_VERSION_MINOR(base.apiVersion), VK_API_VERSION_PATCH(base.apiVersion));
     info->subgroup_size = (int)caps->subgroup_size;
     info->fp16_storage = caps->storage16;
+    info->fp64 = caps->float64;
     info->fp16_arith = caps->float16;
     info->int8_arith = caps->int8;
     info->int_dot = caps->int_dot;
@@ -574,6 +576,9 @@ int vb_vk_ctx_create(vb_vk_ctx *c, int index, int use_fp16, int validation, vb_e
         goto fail;
     const int fp16 = use_fp16 && c->caps.storage16 && c->caps.float16;
     c->info.uses_fp16 = fp16;
+    const char *no_fp64 = getenv("VERIBENCH_VULKAN_NO_FP64");
+    c->uses_fp64 = c->caps.float64 && !(no_fp64 && *no_fp64 && strcmp(no_fp64, "0"));
+    c->info.fp64 = c->uses_fp64;
 
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue = {
@@ -594,6 +599,7 @@ int vb_vk_ctx_create(vb_vk_ctx *c, int index, int use_fp16, int validation, vb_e
     VkPhysicalDeviceFeatures2 features = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
         .pNext = fp16 ? &storage16 : NULL,
+        .features = {.shaderFloat64 = c->uses_fp64 ? VK_TRUE : VK_FALSE},
     };
     const char *exts[2];
     uint32_t n_exts = 0;

@@ -29,6 +29,7 @@ typedef struct vb_vk_caps {
     VkPhysicalDeviceMemoryProperties memory;
     VkDeviceSize max_allocation;        /* maxMemoryAllocationSize */
     int storage16, float16, int8, int_dot, coopmat;
+    int float64;                        /* shaderFloat64 (the warp kernel's exact variant) */
     int ext_float16_int8, ext_int_dot;  /* extension needed for the feature (pre-1.2/1.3) */
     uint32_t subgroup_size;
     int queue_family;                   /* first family with compute; -1 if none */
@@ -87,6 +88,8 @@ typedef struct vb_vk_ctx {
     VkPipelineLayout pipe_layout;
     vb_vk_pipeline pipelines[VB_VK_MAX_PIPELINES];
     int n_pipelines;
+    int uses_fp64;                      /* shaderFloat64 enabled (caps.float64, unless
+                                           $VERIBENCH_VULKAN_NO_FP64 is set) */
     double timeout_s;                   /* $VERIBENCH_VULKAN_TIMEOUT, 0 if unset */
     int broken;                         /* device lost or hung: refuse further work */
     char broken_why[256];

@@ -37,4 +37,22 @@ typedef struct vb_vk_tile {
     uint32_t wg_m, wg_n, tm, tn, bk, threads;
 } vb_vk_tile;
 
+/* shaders/warp.comp: its push constants and one chip's entry in binding 4 (std430). */
+typedef struct vb_vk_warp_push {
+    uint32_t n, size;
+    float mean[3], scale;
+} vb_vk_warp_push;
+
+typedef struct vb_vk_warp_chip {
+    double a, b, tx, ty;   /* the chip -> image transform (read as raw bits by WARP_F64) */
+    int32_t ix, iy;        /* floor(tx), floor(ty) */
+    float fx, fy;          /* tx - ix, ty - iy */
+    float af, bf;          /* a, b in fp32 */
+    uint32_t offset;       /* the image's first byte in binding 3 */
+    uint32_t w, h, c;
+} vb_vk_warp_chip;
+
+_Static_assert(sizeof(vb_vk_warp_push) == 24, "warp.comp's push constants");
+_Static_assert(sizeof(vb_vk_warp_chip) == 72, "warp.comp's Chip is 72 bytes in std430");
+
 #endif

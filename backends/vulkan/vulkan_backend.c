@@ -24,9 +24,20 @@
 #include "backends/vulkan/vk_device.h"
 #include "backends/vulkan/vk_kernels.h"
 
+/* The warp kernel's objects, made on the first vb_backend_warp call. */
+typedef struct vk_warp {
+    int ready;
+    VkPipeline pipeline;
+    VkDescriptorPool dpool;
+    VkDescriptorSet set;
+    VkCommandBuffer cb;
+    vb_vk_buffer in, out, dummy; /* host-visible: chip table + pixels, the chips; a placeholder */
+} warp_state;
+
 typedef struct vk_backend {
     vb_backend_opts opts;
     vb_vk_ctx ctx;
+    warp_state warp;
 } vk_backend;
 
 typedef enum step_kind {
@@ -144,9 +155,12 @@ static int vk_init(vb_backend *handle, vb_err *e)
     return 0;
 }
 
+static void warp_free(vk_backend *b);
+
 static void vk_free(vb_backend *handle)
 {
     vk_backend *b = handle->context;
+    warp_free(b);
     vb_vk_ctx_destroy(&b->ctx);
     free(b);
 }
@@ -997,6 +1011,216 @@ static int vk_run(vb_prepared *handle, const float *input, int batch, float *out
     return vb_vk_check_messages(c, e);
 }
 
+/* ---- face chip warp ---------------------------------------------------------------------------------------------- */
+
+static void warp_free(vk_backend *b)
+{
+    warp_state *w = &b->warp;
+    vb_vk_ctx *c = &b->ctx;
+    if (!w->cb && !w->dpool && !w->in.buf && !w->out.buf && !w->dummy.buf)
+        return; /* never used */
+    if (!c->dev || vb_vk_settle(c) != 0) /* a hung device may still use them */
+        return;
+    c->d.vkDeviceWaitIdle(c->dev);
+    if (w->cb)
+        c->d.vkFreeCommandBuffers(c->dev, c->cmd_pool, 1, &w->cb);
+    if (w->dpool)
+        c->d.vkDestroyDescriptorPool(c->dev, w->dpool, NULL);
+    vb_vk_buffer_destroy(c, &w->in);
+    vb_vk_buffer_destroy(c, &w->out);
+    vb_vk_buffer_destroy(c, &w->dummy);
+    memset(w, 0, sizeof *w);
+}
+
+static int warp_init(vk_backend *b, vb_err *e)
+{
+    warp_state *w = &b->warp;
+    vb_vk_ctx *c = &b->ctx;
+    if (w->ready)
+        return 0;
+    const uint32_t no_spec[1] = {0};
+    VkResult r;
+    if (vb_vk_pipeline_get(c, c->uses_fp64 ? "warp_f64" : "warp_f32", no_spec, 0, &w->pipeline, e) ||
+        vb_vk_buffer_create(c, 16, 0, "a placeholder binding", &w->dummy, e))
+        return -1;
+    VkCommandBufferAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = c->cmd_pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    if ((r = c->d.vkAllocateCommandBuffers(c->dev, &ai, &w->cb)) != VK_SUCCESS)
+        return vb_vk_fail(c, r, e, "vkAllocateCommandBuffers");
+    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = VB_VK_BINDINGS};
+    VkDescriptorPoolCreateInfo pi = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = 1,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
+    };
+    if ((r = c->d.vkCreateDescriptorPool(c->dev, &pi, NULL, &w->dpool)) != VK_SUCCESS)
+        return vb_vk_fail(c, r, e, "vkCreateDescriptorPool");
+    VkDescriptorSetAllocateInfo si = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = w->dpool,
+        .descriptorSetCount = 1,
+        .pSetLayouts = &c->set_layout,
+    };
+    if ((r = c->d.vkAllocateDescriptorSets(c->dev, &si, &w->set)) != VK_SUCCESS)
+        return vb_vk_fail(c, r, e, "vkAllocateDescriptorSets");
+    w->ready = 1;
+    return 0;
+}
+
+/* A chip the kernel reproduces: a finite transform at pyramid level 0. Chips of faces over
+ * about twice the chip's size come from dlib's image pyramid, which the kernel does not
+ * build; the backend makes those with the reference on the host. */
+static int warp_on_device(const vb_similarity *t, int size)
+{
+    const double lim = 1e9; /* keeps floor(tx), floor(ty) in an int32 */
+    return isfinite(t->a) && isfinite(t->b) && fabs(t->tx) < lim && fabs(t->ty) < lim &&
+           vb_chip_pyramid_level(t, size) == 0;
+}
+
+static int grow_host_buffer(vb_vk_ctx *c, vb_vk_buffer *buf, VkDeviceSize need, const char *what, vb_err *e)
+{
+    if (buf->buf && buf->size >= need)
+        return 0;
+    vb_vk_buffer_destroy(c, buf);
+    return vb_vk_buffer_create(c, need, 1, what, buf, e);
+}
+
+/* Chips [i, j) (all on the device) in one dispatch. */
+static int warp_chunk(vk_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
+                      const vb_similarity *t, int i, int j, int size, const float mean[3], float scale, float *out,
+                      vb_err *e)
+{
+    warp_state *wp = &b->warp;
+    vb_vk_ctx *ctx = &b->ctx;
+    const VkDeviceSize a = storage_align(ctx);
+    const VkDeviceSize table = (VkDeviceSize)(j - i) * sizeof(vb_vk_warp_chip);
+    const VkDeviceSize pix_off = align_up(table, a);
+    VkDeviceSize pix_bytes = 0;
+    for (int k = i; k < j; k++)
+        pix_bytes += (VkDeviceSize)w[k] * h[k] * c[k];
+    pix_bytes = align_up(pix_bytes, 4);
+    const VkDeviceSize out_bytes = (VkDeviceSize)(j - i) * size * size * 3 * sizeof(float);
+    if (grow_host_buffer(ctx, &wp->in, pix_off + pix_bytes, "the warp's images", e) ||
+        grow_host_buffer(ctx, &wp->out, out_bytes, "the warped chips", e))
+        return -1;
+    uint8_t *base = wp->in.map;
+    vb_vk_warp_chip *chips = wp->in.map;
+    uint32_t off = 0;
+    for (int k = i; k < j; k++) {
+        vb_vk_warp_chip *ch = &chips[k - i];
+        double ix = floor(t[k].tx), iy = floor(t[k].ty);
+        *ch = (vb_vk_warp_chip){
+            .a = t[k].a, .b = t[k].b, .tx = t[k].tx, .ty = t[k].ty,
+            .ix = (int32_t)ix, .iy = (int32_t)iy,
+            .fx = (float)(t[k].tx - ix), .fy = (float)(t[k].ty - iy),
+            .af = (float)t[k].a, .bf = (float)t[k].b,
+            .offset = off, .w = (uint32_t)w[k], .h = (uint32_t)h[k], .c = (uint32_t)c[k],
+        };
+        size_t bytes = (size_t)w[k] * h[k] * c[k];
+        memcpy(base + pix_off + off, px[k], bytes);
+        off += (uint32_t)bytes;
+    }
+    VkDescriptorBufferInfo bufs[VB_VK_BINDINGS];
+    for (int k = 0; k < VB_VK_BINDINGS; k++)
+        bufs[k] = (VkDescriptorBufferInfo){wp->dummy.buf, 0, VK_WHOLE_SIZE};
+    bufs[VB_VK_BIND_DST] = (VkDescriptorBufferInfo){wp->out.buf, 0, out_bytes};
+    bufs[VB_VK_BIND_WEIGHTS] = (VkDescriptorBufferInfo){wp->in.buf, pix_off, pix_bytes};
+    bufs[VB_VK_BIND_PARAMS] = (VkDescriptorBufferInfo){wp->in.buf, 0, table};
+    VkWriteDescriptorSet wr[VB_VK_BINDINGS];
+    for (int k = 0; k < VB_VK_BINDINGS; k++)
+        wr[k] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = wp->set,
+            .dstBinding = (uint32_t)k,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &bufs[k],
+        };
+    ctx->d.vkUpdateDescriptorSets(ctx->dev, VB_VK_BINDINGS, wr, 0, NULL);
+
+    VkCommandBufferBeginInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    VkResult r = ctx->d.vkBeginCommandBuffer(wp->cb, &bi);
+    if (r != VK_SUCCESS)
+        return vb_vk_fail(ctx, r, e, "vkBeginCommandBuffer");
+    vb_vk_warp_push pc = {(uint32_t)(j - i), (uint32_t)size, {mean[0], mean[1], mean[2]}, scale};
+    const uint64_t groups = ((uint64_t)(j - i) * size * size + 255) / 256;
+    const uint32_t max_groups = ctx->caps.limits.maxComputeWorkGroupCount[0];
+    ctx->d.vkCmdBindPipeline(wp->cb, VK_PIPELINE_BIND_POINT_COMPUTE, wp->pipeline);
+    ctx->d.vkCmdBindDescriptorSets(wp->cb, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout, 0, 1, &wp->set, 0, NULL);
+    ctx->d.vkCmdPushConstants(wp->cb, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, &pc);
+    ctx->d.vkCmdDispatch(wp->cb, (uint32_t)(groups < max_groups ? groups : max_groups), 1, 1);
+    VkMemoryBarrier to_host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    ctx->d.vkCmdPipelineBarrier(wp->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                                &to_host, 0, NULL, 0, NULL);
+    if ((r = ctx->d.vkEndCommandBuffer(wp->cb)) != VK_SUCCESS)
+        return vb_vk_fail(ctx, r, e, "vkEndCommandBuffer");
+    if (vb_vk_submit_wait(ctx, wp->cb, submit_timeout(ctx, 1), e))
+        return -1;
+    memcpy(out + (size_t)i * size * size * 3, wp->out.map, (size_t)out_bytes);
+    return 0;
+}
+
+static int vk_warp(vb_backend *handle, const uint8_t *const *px, const int *w, const int *h, const int *c,
+                   const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out, vb_err *e)
+{
+    vk_backend *b = handle->context;
+    vb_vk_ctx *ctx = &b->ctx;
+    if (ctx->broken)
+        return vb_fail(e, VB_EXIT_DEVICE, "Vulkan device %s is unusable: %s", ctx->info.name, ctx->broken_why);
+    if (warp_init(b, e))
+        return -1;
+    /* Each dispatch binds at most maxStorageBufferRange bytes of images and of chips, and
+     * indexes samples with 32-bit unsigned ints. */
+    VkDeviceSize limit = ctx->caps.limits.maxStorageBufferRange;
+    if (limit > ctx->caps.max_allocation / 2) /* images and chip table share one buffer */
+        limit = ctx->caps.max_allocation / 2;
+    if (limit > UINT32_MAX / 4)
+        limit = UINT32_MAX / 4;
+    const VkDeviceSize chip_bytes = (VkDeviceSize)size * size * 3 * sizeof(float);
+    if (chip_bytes + 4096 > limit)
+        return vb_fail(e, VB_EXIT_DEVICE, "warp: a %dx%d chip is more than %s binds", size, size, ctx->info.name);
+    size_t chip_floats = (size_t)size * size * 3;
+    for (int i = 0; i < n;) {
+        if (!warp_on_device(&t[i], size)) {
+            if (vb_warp_chip(px[i], w[i], h[i], c[i], &t[i], size, mean, scale, out + (size_t)i * chip_floats, NULL, e))
+                return -1;
+            i++;
+            continue;
+        }
+        VkDeviceSize pix = 0, outb = 0, table = 0;
+        int j = i;
+        while (j < n && warp_on_device(&t[j], size)) {
+            VkDeviceSize img = (VkDeviceSize)w[j] * h[j] * c[j];
+            if (img + 4096 > limit)
+                return vb_fail(e, VB_EXIT_DEVICE, "warp: image %d (%dx%d, %d channels) is more than %s binds in one "
+                               "buffer (%.0f MiB)", j, w[j], h[j], c[j], ctx->info.name, (double)limit / 1048576.0);
+            if (j > i && (pix + img + 4 > limit || outb + chip_bytes > limit ||
+                          table + sizeof(vb_vk_warp_chip) + 1024 > limit))
+                break;
+            pix += img;
+            outb += chip_bytes;
+            table += sizeof(vb_vk_warp_chip);
+            j++;
+        }
+        if (warp_chunk(b, px, w, h, c, t, i, j, size, mean, scale, out, e))
+            return -1;
+        i = j;
+    }
+    return vb_vk_check_messages(ctx, e);
+}
+
 static int vk_preferred_batch(const vb_prepared *handle)
 {
     const vk_prepared *p = handle->context;
@@ -1019,6 +1243,7 @@ const vb_backend_iface vb_vulkan_backend = {
     .load = vk_load,
     .run = vk_run,
     .preferred_batch = vk_preferred_batch,
+    .warp = vk_warp,
     .unload = vk_unload,
     .free = vk_free,
 };
