@@ -1,11 +1,13 @@
 /* Face alignment (models/face_align.h): the similarity fit against an independent least
  * squares solve, dlib's template and its chip geometry (the half-pixel and
  * (size*s-1)/(size-1) quirks of chip_details), the warp of a synthetic face drawn under a
- * known similarity, dlib's bilinear edge rule, truncation, normalization and the pyramid. */
+ * known similarity, dlib's bilinear edge rule, truncation, normalization and the pyramid;
+ * and the chips against dlib's own (tests/data/dlib_chips, tests/oracle/make_dlib_chip_oracle.sh). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/image.h"
 #include "models/face_align.h"
 #include "tests/testlib.h"
 
@@ -458,8 +460,131 @@ static void test_face_off_image(void)
     free(img), free(out), free(chip);
 }
 
+/* ---- against dlib itself -------------------------------------------------------------
+ * tests/data/dlib_chips/case_K.png: dlib's extract_image_chip(img,
+ * get_face_chip_details(det, size, padding)) of the synthetic cases below, made by
+ * tests/oracle/make_dlib_chip_oracle.sh (which has this binary write the cases). */
+typedef struct dlib_case {
+    int w, h, size;
+    double padding, scale, angle, fx, fy; /* fx, fy: the chip centre's place in the image */
+    int level;
+} dlib_case;
+
+static const dlib_case dlib_cases[] = {
+    {250, 250, 150, 0.25, 0.75, 0.10, 0.50, 0.45, 0},  /* LFW-like */
+    {300, 240, 150, 0.25, 1.30, -0.45, 0.15, 0.20, 0}, /* partly off the image */
+    {400, 380, 64, 0.25, 2.60, 0.30, 0.50, 0.50, 1},   /* pyramid level 1 */
+    {700, 650, 64, 0.20, 4.60, -0.20, 0.50, 0.50, 2},  /* level 2 */
+    {120, 100, 80, 0.00, 0.45, 0.60, 0.50, 0.50, 0},   /* enlarged, no padding */
+    {300, 300, 64, 0.25, 2.30, 0.50, 0.85, 0.85, 1},   /* pyramid at the image's corner */
+};
+
+static unsigned long long lcg;
+static double lcg_next(void)
+{
+    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(lcg >> 11) / 9007199254740992.0;
+}
+
+/* The case's image (a smooth pattern with a fine texture that truncation and tap choice
+ * show up in) and landmarks (the template under the case's similarity, 2 pixels of noise,
+ * a random jaw). */
+static uint8_t *dlib_case_make(int k, vb_point pts[VB_LANDMARKS])
+{
+    const dlib_case *c = &dlib_cases[k];
+    lcg = 1000 + (unsigned)k;
+    uint8_t *img = malloc((size_t)c->w * c->h * 3);
+    for (int y = 0; y < c->h; y++)
+        for (int x = 0; x < c->w; x++)
+            for (int ch = 0; ch < 3; ch++)
+                img[((size_t)y * c->w + x) * 3 + ch] =
+                    (uint8_t)(120 + 90 * sin(x * 0.045 + ch) * cos(y * 0.033 - ch) + (x * 7 + y * 13 + ch * 5) % 23);
+    double a = c->scale * cos(c->angle), b = c->scale * sin(c->angle), m = c->size / 2.0;
+    double tx = c->fx * c->w - (a * m - b * m), ty = c->fy * c->h - (b * m + a * m);
+    double norm = 2 * c->padding + 1;
+    for (int i = 0; i < VB_LANDMARKS; i++) {
+        double u = i < 17 ? lcg_next() * c->size : (c->padding + tpl_x[i - 17]) / norm * c->size;
+        double v = i < 17 ? lcg_next() * c->size : (c->padding + tpl_y[i - 17]) / norm * c->size;
+        pts[i].x = (float)(a * u - b * v + tx + (lcg_next() - 0.5) * 4);
+        pts[i].y = (float)(b * u + a * v + ty + (lcg_next() - 0.5) * 4);
+    }
+    return img;
+}
+
+static int dlib_cases_write(const char *dir)
+{
+    for (int k = 0; k < (int)VB_ARRAY_LEN(dlib_cases); k++) {
+        vb_point pts[VB_LANDMARKS];
+        uint8_t *img = dlib_case_make(k, pts);
+        char path[512];
+        snprintf(path, sizeof path, "%s/case_%d.txt", dir, k);
+        FILE *f = fopen(path, "wb");
+        if (!f)
+            return 1;
+        const dlib_case *c = &dlib_cases[k];
+        fprintf(f, "%d %d %d %d %.17g\n", c->w, c->h, VB_LANDMARKS, c->size, c->padding);
+        fwrite(img, 1, (size_t)c->w * c->h * 3, f);
+        for (int i = 0; i < VB_LANDMARKS; i++)
+            fprintf(f, "%.9g %.9g\n", pts[i].x, pts[i].y); /* exact for floats */
+        free(img);
+        if (fclose(f))
+            return 1;
+    }
+    return 0;
+}
+
+/* Our chip against dlib's: the same but for samples whose bilinear value lies within
+ * rounding of an integer (dlib fits by SVD and re-solves the corner map by least squares,
+ * we in closed form): at most 1 in 5000 samples, by 1. */
+static void test_against_dlib(void)
+{
+    for (int k = 0; k < (int)VB_ARRAY_LEN(dlib_cases); k++) {
+        const dlib_case *c = &dlib_cases[k];
+        char path[256];
+        snprintf(path, sizeof path, "tests/data/dlib_chips/case_%d.png", k);
+        vb_image ref;
+        vb_err e;
+        if (vb_image_load(path, &ref, &e)) {
+            CHECKF(0, "%s", e.msg);
+            continue;
+        }
+        CHECK(ref.w == c->size && ref.h == c->size && ref.c == 3);
+        vb_point pts[VB_LANDMARKS];
+        uint8_t *img = dlib_case_make(k, pts);
+        vb_similarity t;
+        CHECK(vb_align_dlib(pts, c->size, c->padding, &t, &e) == 0);
+        CHECKF(vb_chip_pyramid_level(&t, c->size) == c->level, "case %d: pyramid level %d, expected %d", k,
+               vb_chip_pyramid_level(&t, c->size), c->level);
+        size_t n = (size_t)c->size * c->size * 3;
+        float *out = malloc(n * sizeof *out);
+        uint8_t *chip = malloc(n);
+        const float zero[3] = {0, 0, 0};
+        CHECK(vb_warp_chip(img, c->w, c->h, 3, &t, c->size, zero, 1.0f, out, chip, &e) == 0);
+        size_t differ = 0, zeros = 0;
+        int worst = 0;
+        for (size_t i = 0; i < n && ref.w == c->size && ref.h == c->size && ref.c == 3; i++) {
+            int d = abs((int)chip[i] - (int)ref.px[i]);
+            differ += d != 0;
+            worst = d > worst ? d : worst;
+            zeros += ref.px[i] == 0;
+        }
+        if (getenv("VB_TEST_VERBOSE"))
+            printf("  dlib case %d (%dx%d, chip %d, padding %.2f, level %d): %zu of %zu samples differ, max %d; "
+                   "%zu zero samples\n",
+                   k, c->w, c->h, c->size, c->padding, c->level, differ, n, worst, zeros);
+        CHECKF(worst <= 1 && differ * 5000 <= n, "case %d: %zu of %zu samples differ from dlib's, max by %d", k,
+               differ, n, worst);
+        if (k == 1)
+            CHECKF(zeros > n / 20, "case 1 reaches outside the image (%zu zero samples)", zeros);
+        vb_image_free(&ref);
+        free(img), free(out), free(chip);
+    }
+}
+
 int main(void)
 {
+    if (getenv("VB_WRITE_DLIB_CASES"))
+        return dlib_cases_write(getenv("VB_WRITE_DLIB_CASES"));
     RUN(test_fit_exact);
     RUN(test_fit_least_squares);
     RUN(test_fit_degenerate);
@@ -469,5 +594,6 @@ int main(void)
     RUN(test_bilinear_edges);
     RUN(test_pyramid);
     RUN(test_face_off_image);
+    RUN(test_against_dlib);
     return vb_test_finish();
 }
