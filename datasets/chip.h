@@ -1,6 +1,6 @@
 /* Face chips for reports: the region of an image that went into the model (the crop box, or
- * the whole image), downscaled, and encoded as PNG in memory (libpng), so a report can
- * show which faces a trial compared. */
+ * the whole image), downscaled, for a report to show (as PNG: vb_png_encode, image.h)
+ * which faces a trial compared. */
 #ifndef VB_CHIP_H
 #define VB_CHIP_H
 
@@ -15,8 +15,5 @@
  * img. A crop box outside the image is an error naming path (VB_EXIT_INPUT). */
 int vb_chip_make(const vb_image *img, const vb_crop *crop, int size, const char *path, vb_image *out, vb_err *e);
 
-/* PNG (8-bit gray or RGB, non-interlaced) of img into a malloc'd buffer *png of *n bytes.
- * VB_EXIT_IO on allocation or libpng failure. */
-int vb_png_encode(const vb_image *img, uint8_t **png, size_t *n, vb_err *e);
 
 #endif

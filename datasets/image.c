@@ -531,17 +531,67 @@ int vb_image_save_pnm(const vb_image *img, const char *path, vb_err *e)
     return 0;
 }
 
-/* libpng's errors longjmp back here with their message; the writer's stream is a vb_atomic
- * temporary, so a failed write never leaves a partial file under the target's name. */
+/* ------------------------------------------------------------ PNG encoding */
+
 typedef struct png_sink {
-    char message[256];
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
 } png_sink;
 
-static void png_write_fatal(png_structp png, png_const_charp msg)
+static void sink_write(png_structp png, png_bytep data, size_t n)
 {
-    png_sink *s = png_get_error_ptr(png);
-    snprintf(s->message, sizeof s->message, "%s", msg);
-    png_longjmp(png, 1);
+    png_sink *s = png_get_io_ptr(png);
+    if (s->oom)
+        return;
+    if (s->len + n > s->cap) {
+        size_t cap = (s->cap ? s->cap * 2 : 4096) + n;
+        uint8_t *nb = realloc(s->buf, cap);
+        if (!nb) {
+            s->oom = 1;
+            return;
+        }
+        s->buf = nb, s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+}
+
+static void sink_flush(png_structp png)
+{
+    (void)png;
+}
+
+int vb_png_encode(const vb_image *img, uint8_t **png_out, size_t *n_out, vb_err *e)
+{
+    png_sink sink = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return vb_fail(e, VB_EXIT_IO, "PNG encoder: out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(sink.buf);
+        return vb_fail(e, VB_EXIT_IO, "PNG encoder: libpng failed");
+    }
+    png_set_write_fn(png, &sink, sink_write, sink_flush);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
+                 img->c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++)
+        png_write_row(png, img->px + (size_t)y * img->w * img->c);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (sink.oom) {
+        free(sink.buf);
+        return vb_fail(e, VB_EXIT_IO, "PNG encoder: out of memory");
+    }
+    *png_out = sink.buf;
+    *n_out = sink.len;
+    return 0;
 }
 
 int vb_image_save_png(const vb_image *img, const char *path, vb_err *e)
@@ -549,30 +599,13 @@ int vb_image_save_png(const vb_image *img, const char *path, vb_err *e)
     if (img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
         return vb_fail(e, VB_EXIT_IO, "%s: cannot write a %dx%d image of %d channels as PNG", path, img->w, img->h,
                        img->c);
-    vb_atomic a;
-    if (vb_atomic_begin(&a, path, "wb", e))
+    uint8_t *png;
+    size_t n;
+    if (vb_png_encode(img, &png, &n, e)) {
+        vb_err_prefix(e, "%s", path);
         return -1;
-    png_sink sink = {"unknown error"};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, png_write_fatal, png_warn);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        vb_atomic_abort(&a);
-        return vb_fail(e, VB_EXIT_IO, "%s: out of memory for the PNG writer", path);
     }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        vb_atomic_abort(&a);
-        return vb_fail(e, VB_EXIT_IO, "%s: PNG write failed: %s", path, sink.message);
-    }
-    png_init_io(png, a.f);
-    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
-                 img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < img->h; y++)
-        png_write_row(png, img->px + (size_t)y * img->w * img->c);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return vb_atomic_commit(&a, e); /* its errors name the file */
+    int rc = vb_write_file_atomic(path, png, n, e); /* its errors name the file */
+    free(png);
+    return rc;
 }

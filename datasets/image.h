@@ -30,6 +30,9 @@ int vb_image_decode(const uint8_t *data, size_t size, const char *path_for_error
 void vb_image_free(vb_image *img);
 /* Write as binary PPM (P6) or PGM (P5): for debugging and for oracle scripts. */
 int vb_image_save_pnm(const vb_image *img, const char *path, vb_err *e);
+/* PNG (8-bit gray or RGB, non-interlaced) of img into a malloc'd buffer *png of *n bytes.
+ * VB_EXIT_IO on allocation or libpng failure. */
+int vb_png_encode(const vb_image *img, uint8_t **png, size_t *n, vb_err *e);
 /* Write as an 8-bit PNG, grey (c = 1) or RGB (c = 3), atomically (core/files.h: the old
  * file or the complete new one, never a part); errors name the file. For --save-chips. */
 int vb_image_save_png(const vb_image *img, const char *path, vb_err *e);
