@@ -460,6 +460,29 @@ static void test_face_off_image(void)
     free(img), free(out), free(chip);
 }
 
+/* A gray image gives the chip of its RGB replica (dlib loads gray as rgb_pixel), on the
+ * plain path and through the pyramid. */
+static void test_gray_is_replicated(void)
+{
+    enum { W = 500, H = 460 };
+    uint8_t *g = malloc(W * H), *rgb = malloc(W * H * 3);
+    for (int i = 0; i < W * H; i++)
+        g[i] = (uint8_t)((i % W) * 3 + (i / W) * 7 + (i % 13) * 11), rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g[i];
+    vb_similarity ts[2] = {{0.9 * cos(0.3), 0.9 * sin(0.3), 200, 40}, {2.7 * cos(-0.2), 2.7 * sin(-0.2), 30, 120}};
+    float *o1 = malloc(sizeof(float) * N * N * 3), *o3 = malloc(sizeof(float) * N * N * 3);
+    uint8_t *c1 = malloc(N * N * 3), *c3 = malloc(N * N * 3);
+    const float mean[3] = {122.782f, 117.001f, 104.298f};
+    vb_err e;
+    for (int k = 0; k < 2; k++) {
+        CHECK(vb_chip_pyramid_level(&ts[k], N) == k);
+        CHECK(vb_warp_chip(g, W, H, 1, &ts[k], N, mean, 1 / 256.0f, o1, c1, &e) == 0);
+        CHECK(vb_warp_chip(rgb, W, H, 3, &ts[k], N, mean, 1 / 256.0f, o3, c3, &e) == 0);
+        CHECKF(!memcmp(c1, c3, N * N * 3) && !memcmp(o1, o3, sizeof(float) * N * N * 3),
+               "gray and its RGB replica give the same chip (level %d)", k);
+    }
+    free(g), free(rgb), free(o1), free(o3), free(c1), free(c3);
+}
+
 /* ---- against dlib itself -------------------------------------------------------------
  * tests/data/dlib_chips/case_K.png: dlib's extract_image_chip(img,
  * get_face_chip_details(det, size, padding)) of the synthetic cases below, made by
@@ -594,6 +617,7 @@ int main(void)
     RUN(test_bilinear_edges);
     RUN(test_pyramid);
     RUN(test_face_off_image);
+    RUN(test_gray_is_replicated);
     RUN(test_against_dlib);
     return vb_test_finish();
 }
