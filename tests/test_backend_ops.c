@@ -117,6 +117,10 @@ static const op_case cases[] = {
     {K_POOL, 7, 7, 3, 2, .pool = VB_OP_AVGPOOL, .k = 2, .stride = 2},           /* residual-down 2x2/2 */
     {K_POOL, 6, 5, 4, 3, .pool = VB_OP_AVGPOOL, .k = 3, .stride = 2, .same = 1}, /* padded taps not counted */
     {K_POOL, 1, 1, 7, 2, .pool = VB_OP_AVGPOOL, .k = 1, .stride = 1},           /* 1x1 spatial */
+    /* the detector's TF SAME 2x2/2 on an odd size (last row and column one tap wide) and its
+     * last 2x2/1 SAME, over channel counts with a masked tail in both vector widths */
+    {K_POOL, 9, 11, 21, 2, .pool = VB_OP_MAXPOOL, .k = 2, .stride = 2, .same = 1},
+    {K_POOL, 5, 6, 32, 1, .pool = VB_OP_MAXPOOL, .k = 2, .stride = 1, .same = 1},
     /* add_zeropad: both inputs padded (a 2x2 VALID conv of the input: 3x3x4 -> 4x4x6), ReLU */
     {K_ADD, 4, 4, 6, 3, .cout = 4, .k = 2, .stride = 1, .bias = 1, .relu = 1},
     /* channels only differ (a 1x1 conv widening 3 -> 8), no ReLU after the add */

@@ -1041,7 +1041,7 @@ typedef struct ew_ctx {
     int tasks;
     int n, h, w, c, k, stride, pad_top, pad_left, oh, ow, oc, is_max;
     int simd; /* pooling: the AVX-512 tap loop */
-    vb_fast_kernels family; /* activations: the vector loop */
+    vb_fast_kernels family; /* activations, max pooling: the vector loops */
     vb_fast_act act;
     float alpha;
     int ah, aw, ac, bh, bw, bc;
@@ -1200,6 +1200,65 @@ static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *
     }
 }
 
+#if VB_X86_SIMD
+/* Max pooling of one output pixel over its ny x nx in-range taps (at least one; xp: the
+ * first, row: floats from one input row to the next), the running max in registers:
+ * best = max(x, best) tap by tap in the reference's order from -FLT_MAX, the same rule as
+ * pool_pixel's (NaN x never wins, an equal x leaves best). */
+__attribute__((target("avx512f"))) static void maxpool_pixel_avx512(const float *xp, size_t row, int ny, int nx,
+                                                                   int c, float *yp)
+{
+    for (int j = 0; j < c; j += 16) {
+        const __mmask16 m = j + 16 <= c ? (__mmask16)0xffff : (__mmask16)((1u << (c - j)) - 1);
+        __m512 best = _mm512_set1_ps(-FLT_MAX);
+        for (int ky = 0; ky < ny; ky++)
+            for (int kx = 0; kx < nx; kx++)
+                best = _mm512_max_ps(_mm512_maskz_loadu_ps(m, xp + ky * row + (size_t)kx * c + j), best);
+        _mm512_mask_storeu_ps(yp + j, m, best);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void maxpool_pixel_avx2(const float *xp, size_t row, int ny, int nx,
+                                                                  int c, float *yp)
+{
+    for (int j = 0; j < c; j += 8) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(c - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 best = _mm256_set1_ps(-FLT_MAX);
+        for (int ky = 0; ky < ny; ky++)
+            for (int kx = 0; kx < nx; kx++)
+                best = _mm256_max_ps(_mm256_maskload_ps(xp + ky * row + (size_t)kx * c + j, m), best);
+        _mm256_maskstore_ps(yp + j, m, best);
+    }
+}
+#endif
+
+/* Max pooling with the vector families: each output pixel's in-range window at once. */
+static void maxpool_row_simd(const ew_ctx *t, const float *xi, int oy, float *yrow)
+{
+    const int iy0 = oy * t->stride - t->pad_top, ky0 = iy0 < 0 ? -iy0 : 0;
+    const int ky1 = iy0 + t->k > t->h ? t->h - iy0 : t->k;
+    const size_t c = (size_t)t->c, row = (size_t)t->w * c;
+    for (int ox = 0; ox < t->ow; ox++) {
+        const int ix0 = ox * t->stride - t->pad_left, kx0 = ix0 < 0 ? -ix0 : 0;
+        const int kx1 = ix0 + t->k > t->w ? t->w - ix0 : t->k;
+        float *yp = yrow + (size_t)ox * c;
+        if (ky0 >= ky1 || kx0 >= kx1) { /* no tap in range */
+            for (size_t j = 0; j < c; j++)
+                yp[j] = -FLT_MAX;
+            continue;
+        }
+        const float *xp = xi + (size_t)(iy0 + ky0) * row + (size_t)(ix0 + kx0) * c;
+#if VB_X86_SIMD
+        if (t->family == VB_KERNELS_AVX512)
+            maxpool_pixel_avx512(xp, row, ky1 - ky0, kx1 - kx0, t->c, yp);
+        else
+            maxpool_pixel_avx2(xp, row, ky1 - ky0, kx1 - kx0, t->c, yp);
+#else
+        (void)xp;
+#endif
+    }
+}
+
 static void pool_task(void *arg, int task, int thread)
 {
     (void)thread;
@@ -1207,8 +1266,13 @@ static void pool_task(void *arg, int task, int thread)
     size_t r0, r1;
     task_range(t->units, t->tasks, task, &r0, &r1);
     const size_t in_image = (size_t)t->h * t->w * t->c;
+    const int simd_max = t->is_max && (t->family == VB_KERNELS_AVX512 || t->family == VB_KERNELS_AVX2);
     for (size_t r = r0; r < r1; r++) {
         const int b = (int)(r / (size_t)t->oh), oy = (int)(r % (size_t)t->oh);
+        if (simd_max) {
+            maxpool_row_simd(t, t->x + (size_t)b * in_image, oy, t->y + r * (size_t)t->ow * t->c);
+            continue;
+        }
         for (int ox = 0; ox < t->ow; ox++)
             pool_pixel(t, t->x + (size_t)b * in_image, oy, ox, t->y + (r * (size_t)t->ow + ox) * t->c);
     }
@@ -1220,7 +1284,8 @@ void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int strid
     ew_ctx t = {.x = x, .y = y, .units = (size_t)n * oh, .n = n, .h = h, .w = w, .c = c, .k = k, .stride = stride,
                 .pad_top = pad_top, .pad_left = pad_left, .oh = oh, .ow = ow, .is_max = is_max};
     t.tasks = task_count(t.units, (size_t)ow * c * k * k, pool);
-    t.simd = effective_kernels() == VB_KERNELS_AVX512;
+    t.family = effective_kernels();
+    t.simd = t.family == VB_KERNELS_AVX512;
     vb_tpool_run(pool, t.tasks, pool_task, &t);
 }
 
