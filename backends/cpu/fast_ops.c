@@ -698,9 +698,12 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const vb
 }
 
 /* Implicit GEMM pays off when a filter row is long enough to run the micro-kernel over: it
- * measured faster than im2col for every conv of this net, the first one included (7x7 on 3
- * channels: filter rows of 21 floats; 0.63 -> 0.48 ms per image at batch 8, AVX-512). */
-#define IMPLICIT_MIN_SEG 16
+ * measured faster than im2col for every conv of the recognition net, the first one included
+ * (7x7 on 3 channels: filter rows of 21 floats; 0.63 -> 0.48 ms per image at batch 8,
+ * AVX-512), and for the tiny face detector's first conv (3x3 on 3 channels: rows of 9
+ * floats; 6.2 -> 3.8 ms per 416x416 image on one thread, AVX-512: im2col's three 36-byte
+ * copies per pixel cost more than its GEMM). */
+#define IMPLICIT_MIN_SEG 8
 
 /* The padded input an implicit conv reads: rows and columns from -pad_top / -pad_left up to
  * the last tap of the last output. 0 when the input serves as it is (no tap outside it). */

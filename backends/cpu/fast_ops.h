@@ -83,7 +83,7 @@ void vb_fast_gemm(const float *a, int rows, const vb_packed_weights *w, const vb
 
 /* Convolution (NHWC input, weights packed from OHWI rows) with the epilogue. Out-of-range
  * taps read zero. Two ways, same floats in the same order:
- *   implicit GEMM (filter rows of kw * cin >= 16 floats: every conv of the face net): the
+ *   implicit GEMM (filter rows of kw * cin >= 8 floats: every conv of the face nets): the
  *     micro-kernel reads each output pixel's filter rows straight from the input, or from
  *     a zero-padded copy of it in `padded` (n * vb_fast_conv_pad_floats(...) floats) when
  *     taps fall outside; with padded NULL such a conv takes the im2col way;
