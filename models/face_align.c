@@ -354,6 +354,10 @@ static int warp_pyramid(const uint8_t *px, int w, int h, int c, const vb_similar
     return 0;
 }
 
+/* One branch of extract_image_chip is left out: when the angle is exactly 0 and the chip's
+ * rectangle exactly size pixels wide (scale exactly 1), dlib copies whole pixels from the
+ * rectangle rounded to integers (basic_extract_image_chip) instead of interpolating. Real
+ * landmarks never land there; the template itself would (shifted by a pixel, not half). */
 int vb_warp_chip(const uint8_t *px, int w, int h, int c, const vb_similarity *t, int size, const float mean[3],
                  float scale, float *out, uint8_t *chip_rgb, vb_err *e)
 {
