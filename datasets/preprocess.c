@@ -72,3 +72,80 @@ int vb_preprocess(const vb_image *img, const vb_crop *crop, const vb_graph *g, c
     free(resized);
     return 0;
 }
+
+/* Normalizes resized pixels (n pixels of c channels, 0..255) into the net's input:
+ * (pixel - mean[ch]) * scale, three channels, gray replicated. */
+static void normalize_rgb(const float *px, size_t n, int c, const float mean[3], float scale, float *out)
+{
+    for (size_t p = 0; p < n; p++)
+        for (int ch = 0; ch < 3; ch++)
+            out[p * 3 + ch] = (px[p * c + (c == 1 ? 0 : ch)] - mean[ch]) * scale;
+}
+
+/* The region (rx0, ry0, rw, rh) of img placed at (left, top) of a zeroed side x side square
+ * (face-api.js padToSquare), resized to size x size and normalized. */
+static int pad_resize_normalize(const vb_image *img, int rx0, int ry0, int rw, int rh, int left, int top,
+                                int side, int size, const float mean[3], float scale, float *out)
+{
+    const int c = img->c;
+    uint8_t *square = calloc((size_t)side * side, (size_t)c);
+    float *resized = malloc((size_t)size * size * c * sizeof(float));
+    if (!square || !resized) {
+        free(square);
+        free(resized);
+        return -1;
+    }
+    for (int y = 0; y < rh; y++)
+        memcpy(square + ((size_t)(top + y) * side + left) * c, img->px + ((size_t)(ry0 + y) * img->w + rx0) * c,
+               (size_t)rw * c);
+    vb_resize_bilinear_tf(square, side, side, c, 0, 0, side, side, resized, size, size);
+    normalize_rgb(resized, (size_t)size * size, c, mean, scale, out);
+    free(square);
+    free(resized);
+    return 0;
+}
+
+/* TinyYolov2Base.forwardInput -> NetInput.toBatchTensor(size, isCenterInputs=false). */
+int vb_prep_letterbox(const vb_image *img, int size, const float mean[3], float scale, float *out)
+{
+    if (img->w < 1 || img->h < 1 || size < 1)
+        return -1;
+    if (img->w == img->h) { /* nothing to pad: resize straight from the image */
+        float *resized = malloc((size_t)size * size * img->c * sizeof(float));
+        if (!resized)
+            return -1;
+        vb_resize_bilinear_tf(img->px, img->w, img->h, img->c, 0, 0, img->w, img->h, resized, size, size);
+        normalize_rgb(resized, (size_t)size * size, img->c, mean, scale, out);
+        free(resized);
+        return 0;
+    }
+    const int side = img->w > img->h ? img->w : img->h;
+    return pad_resize_normalize(img, 0, 0, img->w, img->h, 0, 0, side, size, mean, scale, out);
+}
+
+/* DetectSingleFaceLandmarksTask with a tensor input: extractFaceTensors (Box
+ * clipAtImageBorders: origin clamped to 0, size clamped to the image, each of x, y, width,
+ * height floored), then FaceFeatureExtractor's toBatchTensor(size, isCenterInputs=true):
+ * padToSquare appends round(diff / 2) zero rows/columns after the crop and the rest before,
+ * then resizeBilinear unless the square already has the input size. */
+int vb_prep_face_square(const vb_image *img, float x0, float y0, float x1, float y1, int size,
+                        const float mean[3], float scale, float *out, vb_landmark_box *used)
+{
+    if (!(isfinite(x0) && isfinite(y0) && isfinite(x1) && isfinite(y1)) || size < 1)
+        return -1;
+    double cx = x0 > 0 ? x0 : 0, cy = y0 > 0 ? y0 : 0;
+    if (!(cx < img->w && cy < img->h))
+        return -1;
+    double cw = fmin((double)x1 - cx, img->w - cx), ch = fmin((double)y1 - cy, img->h - cy);
+    if (!(cw >= 1 && ch >= 1))
+        return -1;
+    const int rx0 = (int)floor(cx), ry0 = (int)floor(cy), rw = (int)floor(cw), rh = (int)floor(ch);
+    const int side = rw > rh ? rw : rh, diff = side - (rw < rh ? rw : rh);
+    const int before = diff - (diff + 1) / 2; /* Math.round(diff * 0.5) goes after */
+    const int left = rw < rh ? before : 0, top = rh < rw ? before : 0;
+    if (pad_resize_normalize(img, rx0, ry0, rw, rh, left, top, side, size, mean, scale, out))
+        return -1;
+    if (used)
+        *used = (vb_landmark_box){(float)rx0, (float)ry0, (float)rw, (float)rh};
+    return 0;
+}

@@ -23,7 +23,8 @@ typedef struct vb_landmark_box {
 
 /* The net's 136 outputs (x0,y0,x1,y1,... relative to the padded square input) -> 68 points
  * in image pixels (face-api.js FaceLandmark68NetBase.postProcess, then shifted by the
- * crop's origin). */
+ * crop's origin; face-api.js shifts by the detection box's unclipped, unfloored origin
+ * instead, less than a pixel away unless the box leaves the image). */
 void vb_landmarks_to_image(const float *net_out, const vb_landmark_box *box, vb_point pts[VB_LANDMARKS]);
 
 #endif

@@ -1,0 +1,110 @@
+// Oracle: the tiny face detector's detections and the 68-point landmark net's landmarks as
+// face-api.js itself computes them (@vladmandic/face-api 1.7.15, tfjs CPU backend under
+// node) from pixels decoded by veribench (binary PPM files written by
+// `veribench embed --save-pixels`), the whole image (no crop).
+// usage:
+//   node faceapi_face_nets.cjs MODEL_DIR detections T ITEM...   CSV of every detection, scoreThreshold T
+//   node faceapi_face_nets.cjs MODEL_DIR landmarks T ITEM...    CSV of the best box's landmarks
+//   node faceapi_face_nets.cjs MODEL_DIR count FILE.ppm...      images with no face (stdout)
+// ITEM is NAME=FILE.ppm, or NAME=FILE.ppm@x0,y0,x1,y1 to run on that region only (a
+// non-square image: exercises the detector's padding and correction factors and the
+// landmark crop's clipping). The CSVs name the region (rx0,ry0,rx1,ry1: the whole image when
+// none was given); their coordinates are in the region's pixels.
+// Detector options: inputSize 416 and scoreThreshold 0.5 (TinyFaceDetectorOptions'
+// defaults) unless T says otherwise.
+const fs = require('fs');
+const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+const tf = faceapi.tf;
+
+function readPPM(path) {
+  const buf = fs.readFileSync(path);
+  const header = buf.toString('latin1', 0, 64).split(/\s+/);
+  if (header[0] !== 'P6' || header[3] !== '255') throw new Error(`${path}: not an 8-bit P6 PPM`);
+  const w = parseInt(header[1], 10), h = parseInt(header[2], 10);
+  // The header is "P6\n<w> <h>\n255\n": pixels start after the fourth whitespace run.
+  let pos = 0, fields = 0;
+  while (fields < 4) {
+    while (!/\s/.test(String.fromCharCode(buf[pos]))) pos++;
+    fields++;
+    pos++;
+  }
+  return tf.tensor3d(new Int32Array(buf.subarray(pos, pos + w * h * 3)), [h, w, 3], 'int32');
+}
+
+const num = (v) => v.toPrecision(9);
+const options = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: t });
+
+// NAME=FILE[@x0,y0,x1,y1] -> { name, img (int32 tensor), region [x0, y0, x1, y1] }
+function readItem(item) {
+  const [name, spec] = item.split('=');
+  const [file, box] = spec.split('@');
+  const whole = readPPM(file);
+  if (!box) return { name, img: whole, region: [0, 0, whole.shape[1], whole.shape[0]] };
+  const [x0, y0, x1, y1] = box.split(',').map(Number);
+  const img = tf.slice(whole, [y0, x0, 0], [y1 - y0, x1 - x0, 3]);
+  tf.dispose(whole);
+  return { name, img, region: [x0, y0, x1, y1] };
+}
+
+async function detections(threshold, items) {
+  // One row per detection, best first (face-api.js's NMS order); n = 0 with empty fields
+  // for an image without a face. x1 = box.right, y1 = box.bottom.
+  console.log('image,rx0,ry0,rx1,ry1,threshold,n,index,x0,y0,x1,y1,score');
+  for (const item of items) {
+    const { name, img, region } = readItem(item);
+    const dets = await faceapi.detectAllFaces(img, options(threshold));
+    const head = [name, ...region, threshold];
+    if (!dets.length) console.log([...head, 0, '', '', '', '', '', ''].join(','));
+    dets.forEach((d, i) => {
+      const b = d.box;
+      console.log([...head, dets.length, i, num(b.x), num(b.y), num(b.right), num(b.bottom), num(d.score)].join(','));
+    });
+    tf.dispose(img);
+  }
+}
+
+async function landmarks(threshold, items) {
+  // detectSingleFace (the highest-scoring box) + withFaceLandmarks (the full 68-point net):
+  // the box it ran on and landmarks.positions, image pixels.
+  const cols = [];
+  for (let i = 0; i < 68; i++) cols.push(`x${i}`, `y${i}`);
+  console.log(['image', 'rx0', 'ry0', 'rx1', 'ry1', 'threshold', 'bx0', 'by0', 'bx1', 'by1', 'score', ...cols].join(','));
+  for (const item of items) {
+    const { name, img, region } = readItem(item);
+    const res = await faceapi.detectSingleFace(img, options(threshold)).withFaceLandmarks();
+    if (res) {
+      const b = res.detection.box;
+      const pts = res.landmarks.positions.flatMap((p) => [num(p.x), num(p.y)]);
+      console.log([name, ...region, threshold, num(b.x), num(b.y), num(b.right), num(b.bottom), num(res.detection.score), ...pts].join(','));
+    }
+    tf.dispose(img);
+  }
+}
+
+async function count(files) {
+  let none = 0;
+  const start = Date.now();
+  for (const file of files) {
+    const img = readPPM(file);
+    const dets = await faceapi.detectAllFaces(img, options());
+    if (!dets.length) {
+      none++;
+      console.error(`no face: ${file}`);
+    }
+    tf.dispose(img);
+  }
+  const s = (Date.now() - start) / 1000;
+  console.log(`tiny face detector (inputSize 416, scoreThreshold 0.5): no face in ${none} of ${files.length} images (${s.toFixed(1)} s)`);
+}
+
+(async () => {
+  const [modelDir, mode, ...items] = process.argv.slice(2);
+  await tf.setBackend('cpu');
+  await tf.ready();
+  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
+  if (mode === 'detections') await detections(Number(items[0]), items.slice(1));
+  else if (mode === 'landmarks') await landmarks(Number(items[0]), items.slice(1));
+  else if (mode === 'count') await count(items);
+  else throw new Error(`unknown mode ${mode}`);
+})().catch((err) => { console.error(err); process.exit(1); });
