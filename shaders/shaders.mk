@@ -5,6 +5,7 @@
 # A variant is a (source, -D defines) pair with a name the backend looks up:
 #   conv2d_<act>_w<wt>   implicit-GEMM conv / fc; act = activation storage f32|f16,
 #                        wt = weight storage f32|f16|q8_0|q4_0
+#   conv2d_sg_<act>_w<wt> the same for CPU devices (llvmpipe): subgroup register tiles
 #   dwconv_<act>_w<act>  depthwise conv; its float weights are stored as the activations are
 #   pool_max_<act>, pool_avg_<act>, eltwise_<act>, mean_<act>
 #   warp_f64, warp_f32   face chip warp (fp32 output; exact fp64 variant, and one for devices
@@ -31,7 +32,8 @@ vb_act_flag = $(if $(filter f16,$(1)),-DACT_F16)
 vb_wt_flag = -DW_$(subst f,F,$(subst q,Q,$(1)))
 
 $(foreach a,f32 f16,$(foreach w,f32 f16 q8_0 q4_0,\
-  $(eval $(call vb_shader_rule,conv2d_$(a)_w$(w),conv2d.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(w))))))
+  $(eval $(call vb_shader_rule,conv2d_$(a)_w$(w),conv2d.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(w))))\
+  $(eval $(call vb_shader_rule,conv2d_sg_$(a)_w$(w),conv2d_sg.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(w))))))
 $(foreach a,f32 f16,\
   $(eval $(call vb_shader_rule,pool_max_$(a),pool.comp,-DPOOL_MAX $(call vb_act_flag,$(a))))\
   $(eval $(call vb_shader_rule,pool_avg_$(a),pool.comp,-DPOOL_AVG $(call vb_act_flag,$(a))))\

@@ -31,3 +31,28 @@ float load_weight(uint idx)
 #error "define one of W_F32, W_F16, W_Q8_0, W_Q4_0"
 #endif
 }
+
+// Four consecutive elements idx..idx+3 of one weight row, idx a multiple of 4 (rows whose
+// length K is a multiple of 4: conv2d_sg.comp's vector path). One 32-bit word per element
+// for W_F32, two for W_F16, one word (plus a scale) for the quantized types: a CPU
+// implementation (llvmpipe) pays per loaded component, so wide loads are what make it fast.
+layout(std430, set = 0, binding = 3) readonly buffer Weights4 { uvec4 wdata4[]; };
+layout(std430, set = 0, binding = 3) readonly buffer Weights2 { uvec2 wdata2[]; };
+
+vec4 load_weight4(uint idx)
+{
+#if defined(W_F32)
+    return uintBitsToFloat(wdata4[idx >> 2]);
+#elif defined(W_F16)
+    uvec2 w = wdata2[idx >> 2];
+    return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+#elif defined(W_Q8_0)
+    ivec4 q = (ivec4(wdata[idx >> 2]) << ivec4(24, 16, 8, 0)) >> 24; // sign-extended bytes
+    return vec4(q) * wscale[idx >> 5];
+#elif defined(W_Q4_0)
+    uint j = idx & 31u;
+    uint w = wdata[((idx >> 5) * 16u + (j & 15u)) >> 2];
+    uvec4 q = (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + (j < 16u ? 0u : 4u))) & 15u;
+    return (vec4(q) - 8.0) * wscale[idx >> 5];
+#endif
+}

@@ -9,6 +9,9 @@
  *   cpu-portable  the fast path with the portable C kernels forced, 2 threads
  *   vulkan-fp32   Vulkan, fp32 shader variants, validation layer on (any message fails)
  *   vulkan-fp16   Vulkan, fp16 variants (where the device has fp16 storage/arithmetic)
+ *   vk-tiles-fp32, vk-tiles-fp16   the same with the shared-memory conv kernel
+ *                 (conv2d.comp) forced by VERIBENCH_VULKAN_CONV=tiles: the kernel GPUs run,
+ *                 while CPU devices (llvmpipe, the CI device) default to conv2d_sg.comp
  * Every node a variant materializes is compared with cpu:ref (NMSE and max-abs); nodes it
  * fuses away must read NAN and may never be the output. Without a Vulkan device the
  * Vulkan columns are skipped with a note, not failed.
@@ -322,7 +325,7 @@ typedef struct variant {
     int cases, failed; /* cases run, cases with a failed check */
 } variant;
 
-enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_VK32, V_VK16, V_COUNT };
+enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_VK32, V_VK16, V_VKT32, V_VKT16, V_COUNT };
 
 static variant variants[V_COUNT] = {
     [V_CPU] = {"cpu", NULL, 1, VB_KERNELS_BEST, TOL_F32, 0, 0},
@@ -330,6 +333,8 @@ static variant variants[V_COUNT] = {
     [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, VB_KERNELS_PORTABLE, TOL_F32, 0, 0},
     [V_VK32] = {"vulkan-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
     [V_VK16] = {"vulkan-fp16", NULL, 0, VB_KERNELS_BEST, TOL_F16, 0, 0},
+    [V_VKT32] = {"vk-tiles-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
+    [V_VKT16] = {"vk-tiles-fp16", NULL, 0, VB_KERNELS_BEST, TOL_F16, 0, 0},
 };
 
 static vb_backend *cpu_ref;
@@ -696,6 +701,11 @@ static void open_vulkan(void)
         printf("note: the device has no fp16 storage/arithmetic; vulkan-fp16 skipped\n");
         vb_backend_free(fp16);
     }
+    setenv("VERIBENCH_VULKAN_CONV", "tiles", 1); /* read when a backend is opened */
+    variants[V_VKT32].b = vk_test_open(1);
+    if (variants[V_VK16].b)
+        variants[V_VKT16].b = vk_test_open(0);
+    unsetenv("VERIBENCH_VULKAN_CONV");
 }
 
 static void open_cpu(void)

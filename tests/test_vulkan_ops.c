@@ -155,6 +155,13 @@ static void test_errors(void)
     vb_backend *b = NULL;
     CHECK(vb_backend_init_named("vulkan", &o, &b, &e) == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "99"));
 
+    /* a conv kernel name VERIBENCH_VULKAN_CONV does not know: a usage error, not a silent default */
+    vb_backend_opts d = {.device_index = -1, .no_fp16 = 1};
+    setenv("VERIBENCH_VULKAN_CONV", "fast", 1);
+    CHECKF(vb_backend_init_named("vulkan", &d, &b, &e) == -1 && e.code == VB_EXIT_USAGE && strstr(e.msg, "tiles"),
+           "VERIBENCH_VULKAN_CONV=fast: %s", e.msg);
+    unsetenv("VERIBENCH_VULKAN_CONV");
+
     /* batch 0 */
     CHECK(vb_backend_load(vk32, &t.g, &p, &e) == 0);
     if (p) {

@@ -405,6 +405,9 @@ void vb_vk_query(vb_vk_instance *vi, VkPhysicalDevice pd, int index, vb_device_i
         caps->float64 = feats2.features.shaderFloat64;
         caps->max_allocation = maint3.maxMemoryAllocationSize;
         caps->subgroup_size = subgroup.subgroupSize;
+        const VkSubgroupFeatureFlags bcast = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
+        caps->subgroup_broadcast = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                                   (subgroup.supportedOperations & bcast) == bcast;
     }
     caps->storage16 = f16storage.storageBuffer16BitAccess;
     caps->float16 = f16int8.shaderFloat16;

@@ -32,6 +32,7 @@ typedef struct vb_vk_caps {
     int float64;                        /* shaderFloat64 (the warp kernel's exact variant) */
     int ext_float16_int8, ext_int_dot;  /* extension needed for the feature (pre-1.2/1.3) */
     uint32_t subgroup_size;
+    int subgroup_broadcast;             /* subgroupBroadcast (basic + ballot) in compute shaders */
     int queue_family;                   /* first family with compute; -1 if none */
     uint32_t timestamp_valid_bits;
     float timestamp_period;             /* ns per tick */

@@ -55,4 +55,11 @@ typedef struct vb_vk_warp_chip {
 _Static_assert(sizeof(vb_vk_warp_push) == 24, "warp.comp's push constants");
 _Static_assert(sizeof(vb_vk_warp_chip) == 72, "warp.comp's Chip is 72 bytes in std430");
 
+/* conv2d_sg specialization constants, ids 0..2 (shaders/conv2d_sg.comp): subgroup size (=
+ * local size), output pixels per workgroup, k per load (4 or 1). A workgroup covers pix
+ * pixels x 4 * sg channels. */
+typedef struct vb_vk_sg_tile {
+    uint32_t sg, pix, kv;
+} vb_vk_sg_tile;
+
 #endif

@@ -34,10 +34,15 @@ typedef struct vk_warp {
     vb_vk_buffer in, out, dummy; /* host-visible: chip table + pixels, the chips; a placeholder */
 } warp_state;
 
+/* Which conv/fc kernel: conv2d_sg.comp on CPU devices, conv2d.comp elsewhere, unless
+ * VERIBENCH_VULKAN_CONV forces one (tests run both kernels on the CI device). */
+typedef enum conv_kernel { CONV_AUTO, CONV_TILES, CONV_SUBGROUP } conv_kernel;
+
 typedef struct vk_backend {
     vb_backend_opts opts;
     vb_vk_ctx ctx;
     warp_state warp;
+    conv_kernel conv;
 } vk_backend;
 
 typedef enum step_kind {
@@ -58,7 +63,9 @@ typedef struct step {
     int src[2];             /* nodes read (-1: none) */
     vb_vk_push pc;          /* batch filled in at record time */
     char shader[32];
-    vb_vk_tile tile;        /* STEP_CONV */
+    vb_vk_tile tile;        /* STEP_CONV on conv2d.comp */
+    int sg;                 /* STEP_CONV on conv2d_sg.comp instead, with sg_tile */
+    vb_vk_sg_tile sg_tile;
     weight_format wf;
     int conv;               /* STEP_CONV, STEP_DWCONV: the conv/fc/dwconv node (weights) */
     int affine;             /* fused or standalone affine node, -1 if none */
@@ -134,6 +141,34 @@ out:
     return rc;
 }
 
+static int subgroup_conv_possible(const vb_vk_ctx *c)
+{
+    const uint32_t sg = c->caps.subgroup_size;
+    return c->caps.subgroup_broadcast && sg >= 4 && sg <= 16 && c->caps.limits.maxComputeWorkGroupSize[0] >= sg &&
+           c->caps.limits.maxComputeWorkGroupInvocations >= sg;
+}
+
+static int conv_kernel_from_env(vk_backend *b, vb_err *e)
+{
+    const char *env = getenv("VERIBENCH_VULKAN_CONV");
+    b->conv = CONV_AUTO;
+    if (!env || !*env || !strcmp(env, "auto"))
+        return 0;
+    if (!strcmp(env, "tiles")) {
+        b->conv = CONV_TILES;
+        return 0;
+    }
+    if (strcmp(env, "subgroup"))
+        return vb_fail(e, VB_EXIT_USAGE, "VERIBENCH_VULKAN_CONV='%s': expected auto, tiles or subgroup", env);
+    if (!subgroup_conv_possible(&b->ctx))
+        return vb_fail(e, VB_EXIT_DEVICE,
+                       "VERIBENCH_VULKAN_CONV=subgroup: %s has no subgroupBroadcast in compute shaders or a "
+                       "subgroup size outside 4..16 (%u)",
+                       b->ctx.info.name, b->ctx.caps.subgroup_size);
+    b->conv = CONV_SUBGROUP;
+    return 0;
+}
+
 static int vk_init(vb_backend *handle, vb_err *e)
 {
     const vb_backend_opts *opts = &handle->opts;
@@ -142,6 +177,11 @@ static int vk_init(vb_backend *handle, vb_err *e)
         return -1;
     b->opts = *opts;
     if (vb_vk_ctx_create(&b->ctx, opts->device_index, !opts->no_fp16, validation_wanted(opts), e)) {
+        free(b);
+        return -1;
+    }
+    if (conv_kernel_from_env(b, e)) {
+        vb_vk_ctx_destroy(&b->ctx);
         free(b);
         return -1;
     }
@@ -240,6 +280,29 @@ static vb_vk_tile choose_tile(const vb_vk_ctx *c, int m_per_image, int n)
     return t;
 }
 
+/* CPU implementations of Vulkan (llvmpipe, SwiftShader) run a subgroup as one SIMD register
+ * and emulate every buffer load lane by lane: conv2d_sg.comp is written for that. GPUs keep
+ * conv2d.comp's shared-memory tiles. */
+static int use_subgroup_conv(const vk_backend *b)
+{
+    if (b->conv != CONV_AUTO)
+        return b->conv == CONV_SUBGROUP;
+    return b->ctx.caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU && subgroup_conv_possible(&b->ctx);
+}
+
+/* conv2d_sg.comp's tile: two pixels per lane (2 * sg pixels, 4 * sg channels: per k, 6
+ * loaded words feed 8 * sg vector FMAs; on llvmpipe 8 and 32 pixels were 10-20% slower
+ * than 16), fewer where an image has fewer output pixels, so that small layers (fc, 1x1
+ * outputs) do not compute rows that are thrown away. Chosen per image, not per batch, like
+ * choose_tile. */
+static vb_vk_sg_tile choose_sg_tile(const vb_vk_ctx *c, int m_per_image, int ic)
+{
+    uint32_t sg = c->caps.subgroup_size, pix = 2 * sg;
+    if ((uint32_t)m_per_image < pix)
+        pix = (uint32_t)m_per_image;
+    return (vb_vk_sg_tile){sg, pix, ic % 4 == 0 ? 4 : 1};
+}
+
 static const char *act_name(const vk_prepared *p)
 {
     return p->act_bytes == 2 ? "f16" : "f32";
@@ -332,7 +395,11 @@ static int plan_steps(vk_prepared *p, vb_err *e)
         switch (s->kind) {
         case STEP_INPUT: break;
         case STEP_CONV:
-            s->tile = choose_tile(c, n->h * n->w, n->c);
+            s->sg = use_subgroup_conv(p->be);
+            if (s->sg)
+                s->sg_tile = choose_sg_tile(c, n->h * n->w, (int)s->pc.ic);
+            else
+                s->tile = choose_tile(c, n->h * n->w, n->c);
             break; /* shader name set with the weight format */
         case STEP_DWCONV: break; /* likewise */
         case STEP_MAXPOOL: snprintf(s->shader, sizeof s->shader, "pool_max_%s", act_name(p)); break;
@@ -489,8 +556,9 @@ static int layout_weights(vk_prepared *p, VkDeviceSize *total, vb_err *e)
                 st->wscale = (range){off, sb};
                 off = align_up(off + sb, a);
             }
-            snprintf(st->shader, sizeof st->shader, "%s_%s_w%s", st->kind == STEP_DWCONV ? "dwconv" : "conv2d",
-                     act_name(p), format_name(st->wf));
+            snprintf(st->shader, sizeof st->shader, "%s_%s_w%s",
+                     st->kind == STEP_DWCONV ? "dwconv" : st->sg ? "conv2d_sg" : "conv2d", act_name(p),
+                     format_name(st->wf));
         }
         if (st->conv >= 0 || st->affine >= 0) {
             VkDeviceSize pb = (VkDeviceSize)3 * st->pc.oc * sizeof(float);
@@ -595,7 +663,12 @@ static int create_pipelines(vk_prepared *p, vb_err *e)
             continue;
         uint32_t spec[6];
         int n_spec = 0;
-        if (st->kind == STEP_CONV) {
+        if (st->kind == STEP_CONV && st->sg) {
+            const vb_vk_sg_tile *t = &st->sg_tile;
+            uint32_t v[3] = {t->sg, t->pix, t->kv};
+            memcpy(spec, v, sizeof v);
+            n_spec = 3;
+        } else if (st->kind == STEP_CONV) {
             const vb_vk_tile *t = &st->tile;
             uint32_t v[6] = {t->wg_m, t->wg_n, t->tm, t->tn, t->bk, t->threads};
             memcpy(spec, v, sizeof v);
@@ -692,6 +765,12 @@ static void dispatch_size(const vk_prepared *p, const step *st, int batch, uint3
     switch (st->kind) {
     case STEP_CONV: {
         uint64_t m = (uint64_t)batch * st->pc.oh * st->pc.ow;
+        if (st->sg) {
+            const vb_vk_sg_tile *t = &st->sg_tile;
+            groups[0] = (uint32_t)((m + t->pix - 1) / t->pix);
+            groups[1] = (st->pc.oc + 4 * t->sg - 1) / (4 * t->sg);
+            return;
+        }
         groups[0] = (uint32_t)((m + st->tile.wg_m * st->tile.tm - 1) / (st->tile.wg_m * st->tile.tm));
         groups[1] = (uint32_t)((st->pc.oc + st->tile.wg_n * st->tile.tn - 1) / (st->tile.wg_n * st->tile.tn));
         return;

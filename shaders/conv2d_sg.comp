@@ -1,0 +1,138 @@
+#version 450
+// Convolution / fully connected layer as an implicit GEMM for devices whose subgroup is one
+// SIMD register of a CPU (llvmpipe, SwiftShader): the same product as conv2d.comp,
+// Y[m][n] = sum_k A[m][k] * W[n][k] with m = output pixel, n = output channel,
+// k = (ky * kw + kx) * ic + ci, but organised for how such a device executes a shader:
+//  - a workgroup is exactly one subgroup (SG invocations, one per SIMD lane), so no
+//    shared memory and no barrier is needed (llvmpipe runs every barrier as a coroutine
+//    switch of every lane group);
+//  - inside a loop every buffer load is emulated lane by lane, component by component,
+//    while arithmetic and subgroupBroadcast (a register shuffle) are whole-register
+//    operations. So each lane loads few values and the subgroup shares them: lane l loads
+//    the activations of pixels m0 + l (+ SG, ...) and the weights of channels
+//    n0 + l + SG * j (j < 4); each pixel's activation is broadcast to every lane and
+//    multiplied with the lane's four channels. Per k: AV + 4 loaded words for
+//    PIX * 4 vector FMAs (conv2d.comp's tiles: TM + TN shared loads for TM * TN FMAs, plus
+//    the global loads and shared stores that fill them);
+//  - with KV = 4 (ic a multiple of 4) four consecutive k are one vec4 load (two words in
+//    fp16), and the tap loop (ky, kx, ci) is nested so no integer division runs per k.
+// The workgroup computes PIX output pixels (m0 = workgroup x * PIX) times 4 * SG output
+// channels (workgroup y). Out-of-range taps read zero; the epilogue is conv2d.comp's.
+// Sums are fp32 in the same k order as conv2d.comp (ky, kx, ci ascending).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#include "common.glsl"
+#include "weights.glsl"
+
+layout(constant_id = 0) const uint SG = 8;   // subgroup size = local size, at most 16
+layout(constant_id = 1) const uint PIX = 16; // output pixels per workgroup, 1 .. 4 * SG
+layout(constant_id = 2) const uint KV = 4;   // k per load: 4 (needs ic % 4 == 0) or 1
+layout(local_size_x_id = 0) in;
+
+const uint AV = (PIX + SG - 1) / SG;         // pixels each lane loads
+
+#ifdef ACT_F16
+layout(std430, set = 0, binding = 0) readonly buffer Src0v { uvec2 src0_v[]; };
+vec4 load_act4(uint idx)
+{
+    uvec2 h = src0_v[idx >> 2];
+    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+}
+#else
+layout(std430, set = 0, binding = 0) readonly buffer Src0v { vec4 src0_v[]; };
+vec4 load_act4(uint idx)
+{
+    return src0_v[idx >> 2];
+}
+#endif
+
+// KV consecutive k starting at idx in .x (KV = 1) or .xyzw (KV = 4).
+vec4 act_k(uint idx)
+{
+    return KV == 4u ? load_act4(idx) : vec4(float(src0[idx]), 0.0, 0.0, 0.0);
+}
+vec4 weight_k(uint idx)
+{
+    return KV == 4u ? load_weight4(idx) : vec4(load_weight(idx), 0.0, 0.0, 0.0);
+}
+
+// acc[p] += broadcast(a, S) * b for the pixel p = i * SG + S this lane group holds at lane S.
+// subgroupBroadcast needs a constant lane, hence one line per lane; the conditions are
+// specialization constants and the unrolled loop counter, folded away at pipeline creation.
+#define STEP(S)                                                                           \
+    if (S < SG && i * SG + S < PIX)                                                       \
+        acc[i * SG + S] = fma(vec4(subgroupBroadcast(a, S)), b, acc[i * SG + S]);
+
+void main()
+{
+    const uint lane = gl_SubgroupInvocationID;
+    const uint M = pc.batch * pc.oh * pc.ow;
+    const uint N = pc.oc;
+    const uint K = pc.kh * pc.kw * pc.ic;
+    const uint m0 = gl_WorkGroupID.x * PIX;
+    const uint n0 = gl_WorkGroupID.y * 4u * SG;
+
+    // This lane's pixels: top-left tap, first pixel of its image, in range.
+    int iy0[AV], ix0[AV];
+    uint img0[AV];
+    bool pix_ok[AV];
+    for (uint i = 0; i < AV; i++) {
+        uint p = i * SG + lane, m = m0 + p;
+        uint ox = m % pc.ow, rest = m / pc.ow;
+        uint oy = rest % pc.oh, img = rest / pc.oh;
+        iy0[i] = int(oy * pc.stride) - int(pc.pad_top);
+        ix0[i] = int(ox * pc.stride) - int(pc.pad_left);
+        img0[i] = img * pc.ih * pc.iw;
+        pix_ok[i] = p < PIX && m < M;
+    }
+    // This lane's weight rows (channels past N read row N - 1 and are never stored).
+    uint wrow[4];
+    for (uint j = 0; j < 4u; j++)
+        wrow[j] = min(n0 + lane + j * SG, N - 1u) * K;
+
+    vec4 acc[PIX];
+    for (uint p = 0; p < PIX; p++)
+        acc[p] = vec4(0.0);
+
+    for (uint ky = 0; ky < pc.kh; ky++) {
+        for (uint kx = 0; kx < pc.kw; kx++) {
+            // Where this tap reads each of the lane's pixels; out of range: element 0, zeroed.
+            uint abase[AV];
+            bool aok[AV];
+            for (uint i = 0; i < AV; i++) {
+                int iy = iy0[i] + int(ky), ix = ix0[i] + int(kx);
+                aok[i] = pix_ok[i] && iy >= 0 && iy < int(pc.ih) && ix >= 0 && ix < int(pc.iw);
+                abase[i] = aok[i] ? (img0[i] + uint(iy) * pc.iw + uint(ix)) * pc.ic : 0u;
+            }
+            const uint tap = (ky * pc.kw + kx) * pc.ic;
+            for (uint c = 0; c < pc.ic; c += KV) {
+                vec4 av[AV], bw[4];
+                for (uint i = 0; i < AV; i++) {
+                    vec4 v = act_k(abase[i] + c); // unconditional load, then select: no branch
+                    av[i] = aok[i] ? v : vec4(0.0);
+                }
+                for (uint j = 0; j < 4u; j++)
+                    bw[j] = weight_k(wrow[j] + tap + c);
+                for (uint kk = 0; kk < KV; kk++) {
+                    vec4 b = vec4(bw[0][kk], bw[1][kk], bw[2][kk], bw[3][kk]);
+                    for (uint i = 0; i < AV; i++) {
+                        float a = av[i][kk];
+                        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
+                        STEP(8) STEP(9) STEP(10) STEP(11) STEP(12) STEP(13) STEP(14) STEP(15)
+                    }
+                }
+            }
+        }
+    }
+
+    for (uint p = 0; p < PIX; p++) {
+        uint m = m0 + p;
+        if (m >= M)
+            break;
+        for (uint j = 0; j < 4u; j++) {
+            uint n = n0 + lane + j * SG;
+            if (n < N)
+                dst[m * N + n] = act_t(epilogue(acc[p][j], n));
+        }
+    }
+}
