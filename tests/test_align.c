@@ -604,6 +604,42 @@ static void test_against_dlib(void)
     }
 }
 
+/* LFW's scale, from face-api.js's own landmarks of 13 LFW images (tests/data/
+ * faceapi_landmarks.csv, whole-image rows): a chip pixel spans 0.7-0.9 image pixels, far
+ * from the 2 where dlib's pyramid starts, so on LFW every backend's plain bilinear warp is
+ * the whole of dlib's chip. */
+static void test_lfw_scale(void)
+{
+    FILE *f = fopen("tests/data/faceapi_landmarks.csv", "r");
+    CHECKF(f != NULL, "tests/data/faceapi_landmarks.csv");
+    if (!f)
+        return;
+    static char line[16384];
+    int rows = 0;
+    double lo = 1e9, hi = 0;
+    for (int r = 0; fgets(line, sizeof line, f); r++) {
+        char *fld[11 + 2 * VB_LANDMARKS];
+        int n = 0;
+        for (char *s = strtok(line, ",\r\n"); s && n < (int)VB_ARRAY_LEN(fld); s = strtok(NULL, ",\r\n"))
+            fld[n++] = s;
+        if (r == 0 || n != (int)VB_ARRAY_LEN(fld) || strcmp(fld[1], "0") || strcmp(fld[2], "0") ||
+            strcmp(fld[3], "250") || strcmp(fld[4], "250"))
+            continue;
+        vb_point pts[VB_LANDMARKS];
+        for (int i = 0; i < VB_LANDMARKS; i++)
+            pts[i] = (vb_point){strtof(fld[11 + 2 * i], NULL), strtof(fld[12 + 2 * i], NULL)};
+        vb_similarity t;
+        vb_err e;
+        CHECK(vb_align_dlib(pts, N, PAD, &t, &e) == 0);
+        CHECK(vb_chip_pyramid_level(&t, N) == 0);
+        double k = hypot(t.a, t.b);
+        lo = fmin(lo, k), hi = fmax(hi, k);
+        rows++;
+    }
+    fclose(f);
+    CHECKF(rows == 13 && lo > 0.7 && hi < 0.9, "%d LFW rows, chip scale %.3f..%.3f", rows, lo, hi);
+}
+
 int main(void)
 {
     if (getenv("VB_WRITE_DLIB_CASES"))
@@ -619,5 +655,6 @@ int main(void)
     RUN(test_face_off_image);
     RUN(test_gray_is_replicated);
     RUN(test_against_dlib);
+    RUN(test_lfw_scale);
     return vb_test_finish();
 }
