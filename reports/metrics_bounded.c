@@ -528,8 +528,10 @@ static int kfold_begin(const vb_bounded *b, kfold_state *k, vb_err *e)
         return 0;
     for (int f = 1; f < FOLD_IDS; f++)
         k->k += b->fold_count[GEN][f] + b->fold_count[IMP][f] > 0;
-    if (k->k < 2)
+    if (k->k < 2) {
+        k->k = 0; /* one fold: nothing to cross-validate (pass_walk tests k->k) */
         return 0;
+    }
     size_t n = k->k;
     k->dense = vb_malloc(FOLD_IDS * sizeof *k->dense, e);
     k->size = vb_calloc(n, sizeof(uint64_t), e);

@@ -37,7 +37,7 @@ static void make_set(vb_scores *s, size_t n, int is_distance, int folds, uint64_
         s->label[i] = (uint8_t)gen;
         s->score[i] = is_distance ? -x : x; /* -(-inf) = +inf: the distance FTA */
         if (folds)
-            s->fold[i] = (uint16_t)((r >> 50) % 11); /* 0: in no fold */
+            s->fold[i] = (uint16_t)((r >> 50) % (folds == 2 ? 2 : 11)); /* 0: in no fold; 2: one fold */
     }
 }
 
@@ -97,8 +97,10 @@ static void check_case(size_t n, int is_distance, int folds, size_t chunk, uint6
                    "spilling", what, st.runs[1], (unsigned long long)st.spilled_bytes);
         else
             CHECKF(st.spilled_bytes == 0, "%s: spilled although everything fits", what);
-        if (folds)
+        if (folds == 1)
             CHECKF(b.have & VB_MG_KFOLD, "%s: no k-fold rows", what);
+        if (folds == 2) /* one fold (run --folds 1): no cross-validation to do */
+            CHECKF(!(b.have & VB_MG_KFOLD), "%s: k-fold rows from a single fold", what);
         if (n >= 1000)
             CHECKF(b.fta_genuine > 0 && b.fta_impostor > 0, "%s: the set has no FTA trials to compare", what);
     }
@@ -117,6 +119,7 @@ static void test_identical_to_in_memory(void)
     check_case(30000, 1, 1, 1 << 20, 4); /* one buffer: no spill */
     check_case(200, 1, 1, 2, 5);         /* the smallest buffer: a run per trial or two */
     check_case(25000, 0, 0, 5000, 6);    /* > DET_KEEP_ALL_BELOW: decimated curve */
+    check_case(20000, 1, 2, 3000, 7);    /* a single fold (run --folds 1): crashed before */
 }
 
 /* Exact ties across runs: every score the same but one, split across many runs. */
