@@ -64,6 +64,7 @@ typedef struct op_case {
     int explicit_pad, pad_top, pad_left; /* conv, dwconv: override SAME/VALID's padding */
     vb_op pool;                /* K_POOL: VB_OP_MAXPOOL or VB_OP_AVGPOOL */
     int input_first;           /* K_ADD: add(input, conv) instead of add(conv, input) */
+    int pool_k, pool_stride, pool_same; /* conv: a max pool after the epilogue */
 } op_case;
 
 static const op_case cases[] = {
@@ -106,6 +107,16 @@ static const op_case cases[] = {
     {K_CONV, 9, 11, 24, 2, .cout = 40, .k = 1, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
     {K_CONV, 12, 11, 13, 2, .cout = 45, .k = 3, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
     {K_CONV, 5, 6, 64, 1, .cout = 33, .k = 3, .stride = 2, .same = 1, .wt = VB_Q8_0, .bias = 1, .leaky = 0.1f},
+    /* conv + epilogue + max pool (the CPU computes conv rows into a band and pools them):
+     * the detector's first layer (3x3 VALID on 3 channels, leaky, TF SAME 2x2/2 on an odd
+     * size), a 1x1 + ReLU with a VALID 2x2/2 over three images, a 3x3/3 pool (stride >
+     * k: conv rows no window reads), and a 3x3/2 pool (overlapping windows: not fused) */
+    {K_CONV, 21, 19, 3, 2, .cout = 16, .k = 3, .stride = 1, .bias = 1, .leaky = 0.1f, .pool_k = 2, .pool_stride = 2,
+     .pool_same = 1},
+    {K_CONV, 9, 10, 24, 3, .cout = 40, .k = 1, .stride = 1, .bias = 1, .relu = 1, .pool_k = 2, .pool_stride = 2},
+    {K_CONV, 11, 10, 8, 1, .cout = 20, .k = 3, .stride = 1, .same = 1, .bias = 1, .pool_k = 2, .pool_stride = 3},
+    {K_CONV, 9, 9, 8, 2, .cout = 24, .k = 3, .stride = 1, .same = 1, .affine = 1, .relu = 1, .pool_k = 3,
+     .pool_stride = 2, .pool_same = 1},
     /* fc */
     {K_FC, 1, 1, 70, 5, .cout = 33, .bias = 1},
     {K_FC, 3, 2, 5, 2, .cout = 17},           /* flattens an NHWC input */
@@ -190,7 +201,10 @@ static int build_conv(tgraph *t, const op_case *c, unsigned seed)
         t->g.nodes[x].pad_top = c->pad_top;
         t->g.nodes[x].pad_left = c->pad_left;
     }
-    return epilogue(t, x, c, seed);
+    x = epilogue(t, x, c, seed);
+    if (x >= 0 && c->pool_k)
+        x = vb_graph_pool(&t->g, VB_OP_MAXPOOL, x, "maxpool", c->pool_k, c->pool_stride, c->pool_same, &t->err);
+    return x;
 }
 
 static int build_fc(tgraph *t, const op_case *c, unsigned seed)
@@ -295,6 +309,8 @@ static void case_label(const op_case *c, char *out, size_t n)
         len += snprintf(out + len, n - (size_t)len, " k%d/%d%s", c->k, c->stride, c->same ? "S" : "V");
     if (c->kind == K_CONV || c->kind == K_FC)
         len += snprintf(out + len, n - (size_t)len, " %s", vb_dtype_name(c->wt));
+    if (c->pool_k)
+        len += snprintf(out + len, n - (size_t)len, " mp%d/%d%s", c->pool_k, c->pool_stride, c->pool_same ? "S" : "V");
     if (c->kind == K_DWCONV && c->explicit_pad)
         len += snprintf(out + len, n - (size_t)len, " p%d,%d", c->pad_top, c->pad_left);
     if (c->kind == K_DWCONV || c->kind == K_LEAKY)
@@ -434,7 +450,7 @@ static void run_case(size_t index, const op_case *c)
     vb_test_fill_random(x, in_size, seed + 5, -1.0f, 1.0f);
     capture ref;
     cap_alloc(&ref, g, c->batch);
-    printf("%-38s", label);
+    printf("%-44s", label);
     if (run_on(cpu_ref, g, x, c->batch, &ref) == 0)
         for (int k = 0; k < V_COUNT; k++) {
             variant *v = &variants[k];
@@ -456,7 +472,7 @@ static void run_case(size_t index, const op_case *c)
 
 static void test_all_cases(void)
 {
-    printf("%-38s", "case (NMSE max-abs, worst node)");
+    printf("%-44s", "case (NMSE max-abs, worst node)");
     for (int k = 0; k < V_COUNT; k++)
         printf(" | %-21s", variants[k].name);
     printf("\n");
@@ -628,7 +644,8 @@ static void test_warp(void)
  * shapes that cut K into several blocks, the rows into several blocks and, with few rows,
  * the panels into groups; and for the depthwise conv (rows split over tasks, 8-pixel
  * blocks and border pixels, channel counts with a masked tail in either vector width) and
- * the separable block (dwconv -> 1x1 conv + leaky ReLU -> maxpool). */
+ * the separable block (dwconv -> 1x1 conv + leaky ReLU -> maxpool), and a conv + leaky +
+ * maxpool step (pool rows split over tasks, each computing its conv rows). */
 static void test_cpu_bitwise_across_threads_and_kernels(void)
 {
     static const op_case shapes[] = {
@@ -640,6 +657,8 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
         {K_DWCONV, 20, 37, 40, 2, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .leaky = 0.1f},
         {K_DWCONV, 15, 30, 21, 3, .k = 3, .stride = 2, .same = 1, .relu = 1},
         {K_SEPARABLE, 26, 26, 32, 2, .cout = 48, .k = 3, .stride = 1, .same = 1, .bias = 1},
+        {K_CONV, 41, 39, 3, 2, .cout = 16, .k = 3, .stride = 1, .bias = 1, .leaky = 0.1f, .pool_k = 2,
+         .pool_stride = 2, .pool_same = 1},
     };
     vb_backend *b[3] = {NULL, NULL, NULL};
     vb_err e = {0};
@@ -683,6 +702,44 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
     }
     for (int t = 0; t < 3; t++)
         vb_backend_free(b[t]);
+}
+
+/* The CPU planner fuses a max pool into the conv step before it only when the windows do
+ * not overlap: conv -> leaky -> maxpool 2x2/2 runs as one step (the conv and leaky nodes
+ * are never written: they read NAN), conv -> leaky -> maxpool 3x3/2 as conv+leaky, pool. */
+static void test_cpu_conv_maxpool_fusion(void)
+{
+    static const struct {
+        int pool_k, pool_stride, fused;
+    } rows[] = {{2, 2, 1}, {3, 2, 0}};
+    for (size_t i = 0; i < VB_ARRAY_LEN(rows) && variants[V_CPU].b; i++) {
+        const op_case c = {K_CONV, 12, 13, 3, 2, .cout = 16, .k = 3, .stride = 1, .bias = 1, .leaky = 0.1f,
+                           .pool_k = rows[i].pool_k, .pool_stride = rows[i].pool_stride, .pool_same = 1};
+        tgraph t;
+        tg_init(&t, c.h, c.w, c.c);
+        int out = build_conv(&t, &c, 77);
+        CHECKF(out == 3, "conv, leaky, pool: %s", t.err.msg);
+        if (out != 3) {
+            tg_free(&t);
+            continue;
+        }
+        tg_finish(&t, out);
+        size_t in_size = vb_node_size(&t.g.nodes[0]) * (size_t)c.batch;
+        float *x = malloc(in_size * sizeof(float));
+        vb_test_fill_random(x, in_size, 78, -1.0f, 1.0f);
+        capture got;
+        cap_alloc(&got, &t.g, c.batch);
+        if (run_on(variants[V_CPU].b, &t.g, x, c.batch, &got) == 0) {
+            CHECKF(isnan(got.node[1][0]) && isnan(got.node[2][0]) == rows[i].fused && !isnan(got.node[3][0]),
+                   "maxpool %d/%d: conv %s, leaky %s, pool %s (want the leaky %s)", rows[i].pool_k,
+                   rows[i].pool_stride, isnan(got.node[1][0]) ? "fused" : "written",
+                   isnan(got.node[2][0]) ? "fused" : "written", isnan(got.node[3][0]) ? "fused" : "written",
+                   rows[i].fused ? "fused" : "written");
+        }
+        cap_free(&got);
+        free(x);
+        tg_free(&t);
+    }
 }
 
 /* The Vulkan variants: NULL columns, with a note, on a machine without Vulkan or fp16. */
@@ -732,6 +789,7 @@ int main(void)
     if (cpu_ref)
         RUN(test_warp);
     RUN(test_cpu_bitwise_across_threads_and_kernels);
+    RUN(test_cpu_conv_maxpool_fusion);
     printf("backend-ops:");
     for (int k = 0; k < V_COUNT; k++) {
         if (variants[k].b)

@@ -9,8 +9,10 @@
  *                        split over the threads too. Weights of any stored type are decoded
  *                        and packed into fp32 panels once at load.
  * The graph is executed as a list of steps: a step is one node, or on the fast path a
- * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu], or dwconv
- * [-> affine] [-> relu | leaky_relu]; activation buffers are
+ * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu] [-> maxpool]
+ * (the pool only after a conv, with windows that do not overlap: the conv's output is then
+ * never written, only pooled from a per-thread band), or dwconv [-> affine] [-> relu |
+ * leaky_relu]; activation buffers are
  * planned over the steps (backends/plan.h), and nodes fused away read NAN when asked for
  * (backends/backend.h). */
 #include <math.h>
@@ -37,6 +39,7 @@ typedef struct cpu_backend {
 typedef struct cpu_step {
     int node;               /* the first node (the conv/fc of a group) */
     int affine, add, act;   /* fused nodes, -1 when absent (act: a RELU or LEAKY_RELU) */
+    int pool;               /* a fused MAXPOOL after a conv, -1 when absent */
     int res;                /* add: the node supplying the residual (the add's other input) */
     int last;               /* the node whose output the step produces */
 } cpu_step;
@@ -62,6 +65,8 @@ typedef struct cpu_prepared {
     size_t scratch_floats;   /* per thread */
     float *padded;           /* fast path: zero-padded conv input (implicit GEMM) */
     size_t padded_floats;    /* per image */
+    float *band;             /* fast path: per-thread conv rows of a conv + maxpool step */
+    size_t band_floats;      /* per thread */
 } cpu_prepared;
 
 static void cpu_model_name(char *out, size_t n)
@@ -163,6 +168,7 @@ static void cpu_free_prepared(cpu_prepared *p)
     free(p->weights);
     free(p->scratch);
     free(p->padded);
+    free(p->band);
     free(p);
 }
 
@@ -234,10 +240,11 @@ static int single_reader(const vb_graph *g, int i)
 }
 
 /* Fast path: grow a conv/fc at node i into conv [-> affine] [-> add_zeropad] [-> relu |
- * leaky_relu], or a dwconv into dwconv [-> affine] [-> relu | leaky_relu], taking each next
- * node when it is the only reader of the previous one. The add is taken when its output has the
- * conv's shape (the conv side needs no padding) and reads another node; that node supplies
- * the residual. */
+ * leaky_relu] [-> maxpool], or a dwconv into dwconv [-> affine] [-> relu | leaky_relu],
+ * taking each next node when it is the only reader of the previous one. The add is taken
+ * when its output has the conv's shape (the conv side needs no padding) and reads another
+ * node; that node supplies the residual. The max pool is taken after a conv when its
+ * windows do not overlap (k <= stride: no conv row is computed twice). */
 static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *claimed)
 {
     const vb_node *conv = &g->nodes[st->node];
@@ -254,6 +261,9 @@ static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *cla
     if ((next = single_reader(g, cur)) >= 0 &&
         (g->nodes[next].op == VB_OP_RELU || g->nodes[next].op == VB_OP_LEAKY_RELU))
         st->act = cur = next;
+    if (conv->op == VB_OP_CONV2D && (next = single_reader(g, cur)) >= 0 && g->nodes[next].op == VB_OP_MAXPOOL &&
+        g->nodes[next].kh <= g->nodes[next].stride)
+        st->pool = cur = next;
     st->last = cur;
 }
 
@@ -266,14 +276,14 @@ static int plan_steps(cpu_prepared *p, vb_err *e)
     cpu_step group[VB_GRAPH_MAX_NODES];
     unsigned char claimed[VB_GRAPH_MAX_NODES] = {0};
     for (int i = 0; i < g->n_nodes; i++) {
-        group[i] = (cpu_step){i, -1, -1, -1, -1, i};
+        group[i] = (cpu_step){.node = i, .affine = -1, .add = -1, .act = -1, .pool = -1, .res = -1, .last = i};
         if (claimed[i])
             continue;
         const vb_op op = g->nodes[i].op;
         if (fuse && (op == VB_OP_CONV2D || op == VB_OP_FC || op == VB_OP_DWCONV)) {
             fuse_group(g, &group[i], claimed);
-            const int members[3] = {group[i].affine, group[i].add, group[i].act};
-            for (int m = 0; m < 3; m++)
+            const int members[4] = {group[i].affine, group[i].add, group[i].act, group[i].pool};
+            for (int m = 0; m < 4; m++)
                 if (members[m] >= 0)
                     claimed[members[m]] = 1;
         }
@@ -319,6 +329,15 @@ static int cpu_load(vb_backend *handle, const vb_graph *g, vb_prepared *out, vb_
             goto fail;
     if (p->scratch_floats &&
         !(p->scratch = vb_malloc(p->scratch_floats * (size_t)p->be->threads * sizeof(float), e)))
+        goto fail;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].pool >= 0) {
+            const vb_node *conv = &g->nodes[p->steps[s].node];
+            size_t need = vb_fast_band_floats(g->nodes[p->steps[s].pool].kh, conv->w, conv->c);
+            if (need > p->band_floats)
+                p->band_floats = need;
+        }
+    if (p->band_floats && !(p->band = vb_malloc(p->band_floats * (size_t)p->be->threads * sizeof(float), e)))
         goto fail;
     out->context = p;
     return 0;
@@ -380,7 +399,12 @@ static void exec_gemm(cpu_prepared *p, const cpu_step *st, int batch, float *y)
         ep.res_h = r->h, ep.res_w = r->w, ep.res_c = r->c;
     }
     vb_tpool *pool = p->be->pool;
-    if (n->op == VB_OP_CONV2D)
+    if (st->pool >= 0) {
+        const vb_node *mp = &p->g->nodes[st->pool];
+        vb_fast_conv2d_maxpool(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw,
+                               n->stride, n->pad_top, n->pad_left, n->h, n->w, mp->kh, mp->stride, mp->pad_top,
+                               mp->pad_left, mp->h, mp->w, y, p->scratch, p->padded, p->band, pool);
+    } else if (n->op == VB_OP_CONV2D)
         vb_fast_conv2d(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw, n->stride,
                        n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, p->padded, pool);
     else

@@ -543,13 +543,15 @@ __attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast
 }
 #endif
 
-/* y rows r0..r1, channels c0..c1 from a C tile (row r0, channel c0 at cb[0]). */
-static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int r1, int c0, int c1)
+/* Output rows r0..r1, channels c0..c1 from a C tile (row r0, channel c0 at cb[0]); row r
+ * goes to y + (r - y_row0) * cout. */
+static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int r1, int c0, int c1, float *y,
+                     int y_row0)
 {
     const vb_fast_epilogue *ep = g->ep;
     const int cout = g->w->cout, nc = c1 - c0;
     for (int r = r0; r < r1; r++) {
-        float *yr = g->y + (size_t)r * cout + c0;
+        float *yr = y + (size_t)(r - y_row0) * cout + c0;
         const float *cr = cb + (size_t)(r - r0) * ldc;
 #if VB_X86_SIMD
         if (g->simd_epilogue) {
@@ -589,23 +591,28 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
     }
 }
 
-static void gemm_task(void *arg, int task, int thread)
+/* Rows r0..r1 (at most mc of them) x panels p0..p1 of the GEMM on the calling thread, with
+ * its scratch; the epilogue writes row r at y + (r - y_row0) * cout. */
+static void gemm_block(const gemm_ctx *g, int r0, int r1, int p0, int p1, int thread, float *y, int y_row0)
 {
-    const gemm_ctx *g = arg;
     const vb_packed_weights *w = g->w;
     const int k = w->k;
-    const int rb = task / g->n_groups, grp = task % g->n_groups;
-    const int r0 = rb * g->mc, r1 = r0 + g->mc < g->rows ? r0 + g->mc : g->rows;
-    const int p0 = grp * g->group_panels, p1 = p0 + g->group_panels < w->n_panels ? p0 + g->group_panels : w->n_panels;
     float *scratch = g->scratch + (size_t)thread * g->scratch_stride;
     const float *a = NULL;
     float *cb = scratch;
     size_t base[MC_MAX]; /* implicit GEMM: each row's pixel in src */
     if (g->src) {
+        /* (image, oy, ox) of row r0 by division, then stepped (a division per row cost 9%
+         * of the detector's first conv) */
+        int b = r0 / (g->oh * g->ow), rem = r0 % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
         for (int r = r0; r < r1; r++) {
-            const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
             base[r - r0] = (((size_t)b * g->src_h + (size_t)oy * g->geom.stride) * g->src_w +
                             (size_t)ox * g->geom.stride) * g->geom.cin;
+            if (++ox == g->ow) {
+                ox = 0;
+                if (++oy == g->oh)
+                    oy = 0, b++;
+            }
         }
     } else if (g->a) {
         a = g->a + (size_t)r0 * k;
@@ -641,10 +648,20 @@ static void gemm_task(void *arg, int task, int thread)
                 float *ct = cb + (size_t)(r - r0) * ldc + (size_t)(p - p0) * NR;
                 g->tile(rows, m, wp, w->panel_floats, np, kc, ct, ldc, kb > 0);
                 if (last) /* while the tile is in L1 */
-                    epilogue(g, ct, ldc, r, r + m, c0, c1);
+                    epilogue(g, ct, ldc, r, r + m, c0, c1, y, y_row0);
             }
         }
     }
+}
+
+static void gemm_task(void *arg, int task, int thread)
+{
+    const gemm_ctx *g = arg;
+    const int n_panels = g->w->n_panels;
+    const int rb = task / g->n_groups, grp = task % g->n_groups;
+    const int r0 = rb * g->mc, r1 = r0 + g->mc < g->rows ? r0 + g->mc : g->rows;
+    const int p0 = grp * g->group_panels, p1 = p0 + g->group_panels < n_panels ? p0 + g->group_panels : n_panels;
+    gemm_block(g, r0, r1, p0, p1, thread, g->y, 0);
 }
 
 /* Cut rows x panels into tasks for `threads` threads (see above). */
@@ -677,7 +694,8 @@ static void plan_tasks(gemm_ctx *g, int threads)
     }
 }
 
-static void run_gemm(gemm_ctx *g, vb_tpool *pool)
+/* The kernel family, scratch layout and blocking for `threads` threads. */
+static void gemm_setup(gemm_ctx *g, int threads)
 {
     static const vb_fast_epilogue none;
     if (!g->ep)
@@ -685,7 +703,12 @@ static void run_gemm(gemm_ctx *g, vb_tpool *pool)
     g->tile = pick_kernel();
     g->simd_epilogue = effective_kernels() == VB_KERNELS_AVX512;
     g->scratch_stride = vb_fast_scratch_floats(g->w->k, g->w->cout);
-    plan_tasks(g, vb_tpool_threads(pool));
+    plan_tasks(g, threads);
+}
+
+static void run_gemm(gemm_ctx *g, vb_tpool *pool)
+{
+    gemm_setup(g, vb_tpool_threads(pool));
     const int blocks = (g->rows + g->mc - 1) / g->mc;
     vb_tpool_run(pool, blocks * g->n_groups, gemm_task, g);
 }
@@ -757,9 +780,11 @@ static void pad_task(void *arg, int task, int thread)
     }
 }
 
-void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
-                    const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
-                    int ow, float *y, float *scratch, float *padded, vb_tpool *pool)
+/* A conv's GEMM context; for the implicit way, the zero-padded copy of the input is made
+ * here (over the pool). */
+static gemm_ctx conv_ctx(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
+                         const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
+                         int ow, float *y, float *scratch, float *padded, vb_tpool *pool)
 {
     gemm_ctx g = {.geom = {x, h, w, cin, kh, kw, stride, pad_top, pad_left},
                   .rows = n * oh * ow,
@@ -781,17 +806,91 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
             g.src = padded, g.src_h = ph, g.src_w = pw;
         }
     }
+    return g;
+}
+
+void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
+                    const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
+                    int ow, float *y, float *scratch, float *padded, vb_tpool *pool)
+{
+    gemm_ctx g = conv_ctx(x, n, h, w, cin, wt, ep, kh, kw, stride, pad_top, pad_left, oh, ow, y, scratch, padded,
+                          pool);
     run_gemm(&g, pool);
+}
+
+/* Conv + max pool: tasks are ranges of pool output rows (image, py); for each, the conv
+ * rows its window reads are computed (gemm_block, mc rows at a time, every panel) into
+ * the thread's band, then pooled. Windows that overlap (k > stride) recompute the shared
+ * conv rows: the same floats, so still bit-identical; the planner fuses only k <= stride. */
+typedef struct convpool_ctx {
+    gemm_ctx g;
+    float *band, *y;
+    size_t band_stride; /* floats per thread */
+    int pk, pstride, ppad_top, ppad_left, poh, pow;
+    size_t units;
+    int tasks;
+} convpool_ctx;
+
+static void maxpool_out_row(const float *xr, size_t row, int ny, int w, int c, int k, int stride, int pad_left,
+                            int ow, float *yrow, vb_fast_kernels family);
+
+static void convpool_task(void *arg, int task, int thread)
+{
+    const convpool_ctx *t = arg;
+    const gemm_ctx *g = &t->g;
+    const int oh = g->oh, ow = g->ow, cout = g->w->cout;
+    float *band = t->band + (size_t)thread * t->band_stride;
+    const vb_fast_kernels family = effective_kernels();
+    size_t u0, u1;
+    task_range(t->units, t->tasks, task, &u0, &u1);
+    for (size_t u = u0; u < u1; u++) {
+        const int b = (int)(u / (size_t)t->poh), py = (int)(u % (size_t)t->poh);
+        const int cy = py * t->pstride - t->ppad_top;
+        const int cy0 = cy < 0 ? 0 : cy, cy1 = cy + t->pk > oh ? oh : cy + t->pk;
+        float *yrow = t->y + u * (size_t)t->pow * cout;
+        if (cy0 >= cy1) { /* no window row in range: the pool's empty max */
+            for (size_t j = 0; j < (size_t)t->pow * cout; j++)
+                yrow[j] = -FLT_MAX;
+            continue;
+        }
+        const int r0 = (b * oh + cy0) * ow, r1 = (b * oh + cy1) * ow;
+        for (int r = r0; r < r1; r += g->mc)
+            gemm_block(g, r, r1 - r < g->mc ? r1 : r + g->mc, 0, g->w->n_panels, thread, band, r0);
+        maxpool_out_row(band, (size_t)ow * cout, cy1 - cy0, ow, cout, t->pk, t->pstride, t->ppad_left, t->pow, yrow,
+                        family);
+    }
+}
+
+size_t vb_fast_band_floats(int pool_k, int ow, int cout)
+{
+    return (size_t)pool_k * ow * cout;
+}
+
+void vb_fast_conv2d_maxpool(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
+                            const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
+                            int ow, int pool_k, int pool_stride, int pool_pad_top, int pool_pad_left, int poh,
+                            int pow, float *y, float *scratch, float *padded, float *band, vb_tpool *pool)
+{
+    convpool_ctx t = {.g = conv_ctx(x, n, h, w, cin, wt, ep, kh, kw, stride, pad_top, pad_left, oh, ow, NULL,
+                                    scratch, padded, pool),
+                      .band = band, .y = y, .band_stride = vb_fast_band_floats(pool_k, ow, wt->cout),
+                      .pk = pool_k, .pstride = pool_stride, .ppad_top = pool_pad_top, .ppad_left = pool_pad_left,
+                      .poh = poh, .pow = pow, .units = (size_t)n * poh};
+    /* one thread's blocking: a task runs whole conv rows over every panel itself */
+    gemm_setup(&t.g, 1);
+    t.tasks = task_count(t.units, (size_t)pool_k * ow * wt->cout * (size_t)wt->k / 16, pool);
+    vb_tpool_run(pool, t.tasks, convpool_task, &t);
 }
 
 /* ---------------------------------------------------------------------------------------
  * Depthwise convolution. Each output (pixel, channel) is acc = 0; acc = acc + x * w over
  * its in-range taps in (ky, kx) order (out-of-range taps are skipped, as in the
- * reference), then the epilogue's acc + bias, * scale + shift, activation: one FMA per tap in the SIMD families
- * (so AVX2 and AVX-512 agree bit for bit), a multiply then an add in portable C. Tasks
- * are ranges of output rows (image, oy); within a row, the pixels whose taps are all in
- * range go DW_PX at a time (the weight vector is loaded once for DW_PX pixels, their sums
- * stay in registers), the border pixels one at a time over their in-range taps only. */
+ * reference), then the epilogue's acc + bias, * scale + shift, activation: one FMA per
+ * tap in the SIMD families (so AVX2 and AVX-512 agree bit for bit), a multiply then an add
+ * in portable C. Tasks are ranges of output rows (image, oy); within a row, the pixels
+ * whose taps are all in range go DW_PX at a time (the weight vector is loaded once for
+ * DW_PX pixels, their sums stay in registers), the border pixels one at a time over their
+ * in-range taps only. */
 
 #define DW_PX 8 /* interior output pixels per register block */
 #define DW_ZERO_CH 64 /* channels per epilogue call for pixels with no tap in range */
@@ -1043,8 +1142,7 @@ typedef struct ew_ctx {
     size_t units;
     int tasks;
     int n, h, w, c, k, stride, pad_top, pad_left, oh, ow, oc, is_max;
-    int simd; /* pooling: the AVX-512 tap loop */
-    vb_fast_kernels family; /* activations, max pooling: the vector loops */
+    vb_fast_kernels family; /* activations, pooling: the vector loops */
     vb_fast_act act;
     float alpha;
     int ah, aw, ac, bh, bw, bc;
@@ -1129,48 +1227,37 @@ void vb_fast_leaky_relu(const float *x, size_t count, float alpha, float *y, vb_
     run_act(x, count, VB_ACT_LEAKY, alpha, y, pool);
 }
 
-/* Output rows (image, oy). The taps are visited in the reference's order (ky, kx) with
- * the channels innermost, so the max keeps the same first winner and the mean sums the
- * same doubles in the same order as vb_ref_maxpool / vb_ref_avgpool. */
+/* Pooling over output rows (image, oy). The taps are visited in the reference's order
+ * (ky, kx) per channel, so the max keeps the same first winner and the mean sums the same
+ * doubles in the same order as vb_ref_maxpool / vb_ref_avgpool. */
 #define POOL_CHUNK 256 /* channels per double accumulator chunk */
 
 #if VB_X86_SIMD
-/* One tap for nc channels: best = x > best ? x : best (vmaxps with x first: the same rule,
- * NaN x never wins), or sum += (double)x lane by lane. */
-__attribute__((target("avx512f"))) static void pool_tap_avx512(const float *xp, float *best, double *sum, int nc,
-                                                              int is_max)
+/* One tap of the mean for nc channels: sum += (double)x lane by lane. */
+__attribute__((target("avx512f"))) static void avgpool_tap_avx512(const float *xp, double *sum, int nc)
 {
     for (int j = 0; j < nc; j += 16) {
         const __mmask16 m = j + 16 <= nc ? (__mmask16)0xffff : (__mmask16)((1u << (nc - j)) - 1);
         const __m512 x = _mm512_maskz_loadu_ps(m, xp + j);
-        if (is_max) {
-            _mm512_mask_storeu_ps(best + j, m, _mm512_max_ps(x, _mm512_maskz_loadu_ps(m, best + j)));
-        } else {
-            const __mmask8 lo = (__mmask8)(m & 0xff), hi = (__mmask8)(m >> 8);
-            _mm512_mask_storeu_pd(sum + j, lo,
-                                  _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum + j),
-                                                _mm512_cvtps_pd(_mm512_castps512_ps256(x))));
-            _mm512_mask_storeu_pd(sum + j + 8, hi,
-                                  _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum + j + 8),
-                                                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
-        }
+        const __mmask8 lo = (__mmask8)(m & 0xff), hi = (__mmask8)(m >> 8);
+        const __m256 x_hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+        const __m256 x_lo = _mm512_castps512_ps256(x);
+        _mm512_mask_storeu_pd(sum + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum + j), _mm512_cvtps_pd(x_lo)));
+        _mm512_mask_storeu_pd(sum + j + 8, hi,
+                              _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum + j + 8), _mm512_cvtps_pd(x_hi)));
     }
 }
 #endif
 
-static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *yp)
+static void avgpool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *yp)
 {
     const int c = t->c;
-    if (t->is_max)
-        for (int ch = 0; ch < c; ch++)
-            yp[ch] = -FLT_MAX;
     for (int c0 = 0; c0 < c; c0 += POOL_CHUNK) {
         const int nc = c - c0 < POOL_CHUNK ? c - c0 : POOL_CHUNK;
         double sum[POOL_CHUNK];
         int taps = 0;
-        if (!t->is_max)
-            for (int j = 0; j < nc; j++)
-                sum[j] = 0.0;
+        for (int j = 0; j < nc; j++)
+            sum[j] = 0.0;
         for (int ky = 0; ky < t->k; ky++) {
             const int iy = oy * t->stride - t->pad_top + ky;
             if (iy < 0 || iy >= t->h)
@@ -1180,34 +1267,27 @@ static void pool_pixel(const ew_ctx *t, const float *xi, int oy, int ox, float *
                 if (ix < 0 || ix >= t->w)
                     continue;
                 const float *xp = xi + ((size_t)iy * t->w + ix) * c + c0;
+                taps++;
 #if VB_X86_SIMD
-                if (t->simd) {
-                    pool_tap_avx512(xp, yp + c0, sum, nc, t->is_max);
-                    taps++;
+                if (t->family == VB_KERNELS_AVX512) {
+                    avgpool_tap_avx512(xp, sum, nc);
                     continue;
                 }
 #endif
-                if (t->is_max) {
-                    for (int j = 0; j < nc; j++)
-                        yp[c0 + j] = xp[j] > yp[c0 + j] ? xp[j] : yp[c0 + j];
-                } else {
-                    for (int j = 0; j < nc; j++)
-                        sum[j] += xp[j];
-                }
-                taps++;
+                for (int j = 0; j < nc; j++)
+                    sum[j] += xp[j];
             }
         }
-        if (!t->is_max)
-            for (int j = 0; j < nc; j++)
-                yp[c0 + j] = taps ? (float)(sum[j] / taps) : 0.0f;
+        for (int j = 0; j < nc; j++)
+            yp[c0 + j] = taps ? (float)(sum[j] / taps) : 0.0f;
     }
 }
 
+/* The max of one output pixel over its ny x nx in-range taps (at least one; xp: the first,
+ * row: floats from one input row to the next), the running max in registers: best =
+ * max(x, best) tap by tap from -FLT_MAX, the reference's rule (vmaxps returns its second
+ * operand unless x > best: NaN x never wins, an equal x leaves best). */
 #if VB_X86_SIMD
-/* Max pooling of one output pixel over its ny x nx in-range taps (at least one; xp: the
- * first, row: floats from one input row to the next), the running max in registers:
- * best = max(x, best) tap by tap in the reference's order from -FLT_MAX, the same rule as
- * pool_pixel's (NaN x never wins, an equal x leaves best). */
 __attribute__((target("avx512f"))) static void maxpool_pixel_avx512(const float *xp, size_t row, int ny, int nx,
                                                                    int c, float *yp)
 {
@@ -1235,30 +1315,44 @@ __attribute__((target("avx2,fma"))) static void maxpool_pixel_avx2(const float *
 }
 #endif
 
-/* Max pooling with the vector families: each output pixel's in-range window at once. */
-static void maxpool_row_simd(const ew_ctx *t, const float *xi, int oy, float *yrow)
+static void maxpool_pixel_portable(const float *xp, size_t row, int ny, int nx, int c, float *yp)
 {
-    const int iy0 = oy * t->stride - t->pad_top, ky0 = iy0 < 0 ? -iy0 : 0;
-    const int ky1 = iy0 + t->k > t->h ? t->h - iy0 : t->k;
-    const size_t c = (size_t)t->c, row = (size_t)t->w * c;
-    for (int ox = 0; ox < t->ow; ox++) {
-        const int ix0 = ox * t->stride - t->pad_left, kx0 = ix0 < 0 ? -ix0 : 0;
-        const int kx1 = ix0 + t->k > t->w ? t->w - ix0 : t->k;
+    for (int j = 0; j < c; j++)
+        yp[j] = -FLT_MAX;
+    for (int ky = 0; ky < ny; ky++)
+        for (int kx = 0; kx < nx; kx++) {
+            const float *xs = xp + ky * row + (size_t)kx * c;
+            for (int j = 0; j < c; j++)
+                yp[j] = xs[j] > yp[j] ? xs[j] : yp[j];
+        }
+}
+
+/* One output row of a max pool whose window rows in range are the ny input rows from xr on
+ * (row floats apart): each pixel over its in-range columns. */
+static void maxpool_out_row(const float *xr, size_t row, int ny, int w, int c, int k, int stride, int pad_left,
+                            int ow, float *yrow, vb_fast_kernels family)
+{
+    for (int ox = 0; ox < ow; ox++) {
+        const int ix0 = ox * stride - pad_left, kx0 = ix0 < 0 ? -ix0 : 0;
+        const int kx1 = ix0 + k > w ? w - ix0 : k;
         float *yp = yrow + (size_t)ox * c;
-        if (ky0 >= ky1 || kx0 >= kx1) { /* no tap in range */
-            for (size_t j = 0; j < c; j++)
+        if (ny <= 0 || kx0 >= kx1) { /* no tap in range */
+            for (int j = 0; j < c; j++)
                 yp[j] = -FLT_MAX;
             continue;
         }
-        const float *xp = xi + (size_t)(iy0 + ky0) * row + (size_t)(ix0 + kx0) * c;
+        const float *xp = xr + (size_t)(ix0 + kx0) * c;
 #if VB_X86_SIMD
-        if (t->family == VB_KERNELS_AVX512)
-            maxpool_pixel_avx512(xp, row, ky1 - ky0, kx1 - kx0, t->c, yp);
-        else
-            maxpool_pixel_avx2(xp, row, ky1 - ky0, kx1 - kx0, t->c, yp);
-#else
-        (void)xp;
+        if (family == VB_KERNELS_AVX512) {
+            maxpool_pixel_avx512(xp, row, ny, kx1 - kx0, c, yp);
+            continue;
+        }
+        if (family == VB_KERNELS_AVX2) {
+            maxpool_pixel_avx2(xp, row, ny, kx1 - kx0, c, yp);
+            continue;
+        }
 #endif
+        maxpool_pixel_portable(xp, row, ny, kx1 - kx0, c, yp);
     }
 }
 
@@ -1268,16 +1362,20 @@ static void pool_task(void *arg, int task, int thread)
     const ew_ctx *t = arg;
     size_t r0, r1;
     task_range(t->units, t->tasks, task, &r0, &r1);
-    const size_t in_image = (size_t)t->h * t->w * t->c;
-    const int simd_max = t->is_max && (t->family == VB_KERNELS_AVX512 || t->family == VB_KERNELS_AVX2);
+    const size_t in_image = (size_t)t->h * t->w * t->c, row = (size_t)t->w * t->c;
     for (size_t r = r0; r < r1; r++) {
         const int b = (int)(r / (size_t)t->oh), oy = (int)(r % (size_t)t->oh);
-        if (simd_max) {
-            maxpool_row_simd(t, t->x + (size_t)b * in_image, oy, t->y + r * (size_t)t->ow * t->c);
+        const float *xi = t->x + (size_t)b * in_image;
+        float *yrow = t->y + r * (size_t)t->ow * t->c;
+        if (t->is_max) {
+            const int iy0 = oy * t->stride - t->pad_top, ky0 = iy0 < 0 ? -iy0 : 0;
+            const int ky1 = iy0 + t->k > t->h ? t->h - iy0 : t->k;
+            maxpool_out_row(ky0 < ky1 ? xi + (size_t)(iy0 + ky0) * row : xi, row, ky1 - ky0, t->w, t->c, t->k,
+                            t->stride, t->pad_left, t->ow, yrow, t->family);
             continue;
         }
         for (int ox = 0; ox < t->ow; ox++)
-            pool_pixel(t, t->x + (size_t)b * in_image, oy, ox, t->y + (r * (size_t)t->ow + ox) * t->c);
+            avgpool_pixel(t, xi, oy, ox, yrow + (size_t)ox * t->c);
     }
 }
 
@@ -1285,10 +1383,9 @@ void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int strid
                     int oh, int ow, float *y, int is_max, vb_tpool *pool)
 {
     ew_ctx t = {.x = x, .y = y, .units = (size_t)n * oh, .n = n, .h = h, .w = w, .c = c, .k = k, .stride = stride,
-                .pad_top = pad_top, .pad_left = pad_left, .oh = oh, .ow = ow, .is_max = is_max};
+                .pad_top = pad_top, .pad_left = pad_left, .oh = oh, .ow = ow, .is_max = is_max,
+                .family = effective_kernels()};
     t.tasks = task_count(t.units, (size_t)ow * c * k * k, pool);
-    t.family = effective_kernels();
-    t.simd = t.family == VB_KERNELS_AVX512;
     vb_tpool_run(pool, t.tasks, pool_task, &t);
 }
 

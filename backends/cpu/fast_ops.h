@@ -97,6 +97,19 @@ void vb_fast_conv2d(const float *x, int n, int h, int w, int cin, const vb_packe
 size_t vb_fast_conv_pad_floats(int h, int w, int cin, int kh, int kw, int stride, int pad_top, int pad_left,
                                int oh, int ow);
 
+/* vb_fast_conv2d with its epilogue, then a max pool (pool_k x pool_k window, stride,
+ * explicit padding; poh x pow outputs, as vb_ref_maxpool) of the conv's oh x ow output,
+ * without writing that output: each task computes the conv rows its pool rows read into
+ * its thread's band (`band`: vb_tpool_threads(pool) blocks of vb_fast_band_floats) and
+ * pools them while they are in cache. The same floats as the two ops one after the other.
+ * Windows that overlap (pool_k > stride) recompute the conv rows they share. */
+void vb_fast_conv2d_maxpool(const float *x, int n, int h, int w, int cin, const vb_packed_weights *wt,
+                            const vb_fast_epilogue *ep, int kh, int kw, int stride, int pad_top, int pad_left, int oh,
+                            int ow, int pool_k, int pool_stride, int pool_pad_top, int pool_pad_left, int poh,
+                            int pow, float *y, float *scratch, float *padded, float *band, vb_tpool *pool);
+/* Floats of one thread's band for vb_fast_conv2d_maxpool. */
+size_t vb_fast_band_floats(int pool_k, int ow, int cout);
+
 /* Depthwise convolution (NHWC input, weight HWC [kh][kw][c] as VB_OP_DWCONV) with the
  * epilogue's bias, affine and activation (res must be NULL). Out-of-range taps are
  * skipped, as in vb_ref_dwconv2d. Vectorized over channels, split over output rows. */
