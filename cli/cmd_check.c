@@ -33,7 +33,10 @@ static void describe(FILE *f)
             "  - per image: cosine similarity of the descriptors (mean and worst reported);\n"
             "  - per pair of images (all pairs of IMAGE..., or the trials of a dataset's\n"
             "    protocol): whether the same/different decision at the model's threshold\n"
-            "    (euclidean distance < 0.6 for the face net) flips.\n"
+            "    (euclidean distance < 0.6 for the face net) flips. The face detector and\n"
+            "    landmark nets (--model tiny_face_detector.gguf, face_landmark_68.gguf) take\n"
+            "    no decisions: their whole output's cosine is checked; images are resized to\n"
+            "    the net's input as they are (no letterbox, no face crop unless --crop).\n"
             "Verdict: PASS (exit 0) when the worst cosine >= the tolerance (default %.5f when\n"
             "the backend runs fp32 variants, %.4f with fp16 variants) and no more than\n"
             "--max-flips decisions flip; otherwise FAIL (exit 1). The default batch is the\n"
@@ -184,7 +187,9 @@ static void summarize(const checker *c, size_t n, const vb_dataset *ds, const ch
             s->worst_image = i;
         }
     }
-    if (ds) {
+    if (!c->g->distance) {
+        /* a detector or landmark net: no descriptors, so no decisions to flip */
+    } else if (ds) {
         vb_trial_iter it;
         vb_trial t;
         vb_trial_iter_init(&it, ds, 0, ds->n_trials);
@@ -226,11 +231,14 @@ static void print_table(const checker *c, const summary *s, char **paths, const 
     }
     if (fused)
         printf("(%d layers fused into their successor on %s, not separately observable)\n", fused, en->spec.text);
-    printf("\ndescriptor cosine: mean %.9f (1 - %.2g), worst %.9f (1 - %.2g, %s); tolerance >= %g\n", s->cos_mean,
-           1 - s->cos_mean, s->cos_worst, 1 - s->cos_worst, paths[s->worst_image], s->min_cosine);
-    printf("decisions at %s distance %g: %zu pairs, %zu flipped (tolerance %d), largest distance change %.3g\n",
-           g->distance ? g->distance : "euclidean", g->threshold, s->pairs, s->flips, o->max_flips,
-           s->max_dist_change);
+    printf("\n%s cosine: mean %.9f (1 - %.2g), worst %.9f (1 - %.2g, %s); tolerance >= %g\n",
+           g->distance ? "descriptor" : "output", s->cos_mean, 1 - s->cos_mean, s->cos_worst, 1 - s->cos_worst,
+           paths[s->worst_image], s->min_cosine);
+    if (g->distance)
+        printf("decisions at %s distance %g: %zu pairs, %zu flipped (tolerance %d), largest distance change %.3g\n",
+               g->distance, g->threshold, s->pairs, s->flips, o->max_flips, s->max_dist_change);
+    else
+        printf("decisions: none (the %s net's output is not a descriptor)\n", g->arch);
     printf("verdict: %s\n", s->pass ? "PASS" : "FAIL");
 }
 

@@ -34,6 +34,13 @@ vb_dtype vb_quant_weight_type(vb_quant_level l, int64_t ne0)
     return VB_F32;
 }
 
+/* Conv filters (4-D) and fc weights (2-D) are quantized; vectors and depthwise filters
+ * (3-D: VB_OP_DWCONV reads F32 only, and they are a few KB) keep their type. */
+static int is_quantized_weight(const vb_tensor *t)
+{
+    return t->n_dims == 2 || t->n_dims == 4;
+}
+
 int vb_quantize_to_writer(const vb_model *src, vb_quant_level l, vb_gguf_writer *w, FILE *log, vb_err *e)
 {
     if (vb_gguf_copy_kv(w, src))
@@ -46,8 +53,8 @@ int vb_quantize_to_writer(const vb_model *src, vb_quant_level l, vb_gguf_writer 
     for (size_t i = 0; i < src->n_tensors; i++) {
         const vb_tensor *t = &src->tensors[i];
         int64_t n = vb_tensor_nelements(t);
-        vb_dtype target = t->n_dims >= 2 ? vb_quant_weight_type(l, t->ne[0]) : t->type;
-        if (t->n_dims >= 2 && target == VB_F16 && t->type == VB_F32 && l == VB_QUANT_FP32)
+        vb_dtype target = is_quantized_weight(t) ? vb_quant_weight_type(l, t->ne[0]) : t->type;
+        if (is_quantized_weight(t) && target == VB_F16 && t->type == VB_F32 && l == VB_QUANT_FP32)
             target = VB_F32;
         float *f = vb_malloc((size_t)n * sizeof(float), e);
         size_t bytes = vb_dtype_row_bytes(target, t->ne[0]) * (size_t)(n / t->ne[0]);
@@ -65,7 +72,7 @@ int vb_quantize_to_writer(const vb_model *src, vb_quant_level l, vb_gguf_writer 
             vb_fail(e, VB_EXIT_IO, "out of memory adding tensor %s", t->name);
             goto done;
         }
-        if (t->n_dims >= 2) {
+        if (is_quantized_weight(t)) {
             char line[200];
             snprintf(line, sizeof line, "%s=%s", t->name, vb_dtype_name(target));
             record[n_record++] = strdup(line);

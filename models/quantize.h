@@ -1,5 +1,6 @@
 /* Weight quantization levels for the sweep: fp32, fp16, int8 (ggml Q8_0), int4 (ggml Q4_0).
- * Only conv filters and fc weights (tensors of 2+ dims) are quantized; vectors stay F32.
+ * Only conv filters and fc weights (4-D and 2-D tensors) are quantized; vectors and
+ * depthwise filters (3-D) stay F32.
  * A tensor whose rows (ne[0], the contiguous part of each output's reduction) are not a
  * multiple of 32 cannot hold Q8_0/Q4_0 blocks and stays at the next higher level that fits
  * (fp16). */

@@ -35,4 +35,30 @@ patch_at "$CLI_TMP/renamed.gguf" $((at + ${#name} - 1)) 'X'
 expect_exit 3 "embed, renamed tensor" -- "$VB" embed --model "$CLI_TMP/renamed.gguf" "$A"
 expect_grep "renamed.gguf: tensor '$name' not found" "$CLI_TMP/err" "error names the tensor and the file"
 
+# The face pipeline's nets: check compares their whole output (no decisions), bench times
+# them at every weight level (depthwise filters stay F32), run refuses them (no descriptor),
+# and a renamed tensor is named as for the face net.
+D="$VB_MODELS/tiny_face_detector.gguf"
+L="$VB_MODELS/face_landmark_68.gguf"
+if [ -f "$D" ] && [ -f "$L" ]; then
+    expect_exit 0 "check, detector" -- "$VB" check --model "$D" --backend cpu "$A"
+    expect_grep "decisions: none \(the tiny_face_detector net" "$CLI_TMP/out" "check takes no decisions"
+    expect_grep "^verdict: PASS" "$CLI_TMP/out" "check passes the detector"
+    expect_exit 0 "check, landmarks" -- "$VB" check --model "$L" --backend cpu --crop 70,70,180,180 "$A"
+    expect_exit 0 "bench, detector, int8" -- "$VB" bench --model "$D" --quant fp32,int8 --seconds 0
+    expect_grep "^cpu,.*,int8," "$CLI_TMP/out" "bench row at int8"
+    expect_exit 0 "bench, landmarks, int4" -- "$VB" bench --model "$L" --quant int4 --seconds 0
+    expect_exit 2 "run, detector" -- "$VB" run --dataset lfw --folds 1 --model "$D" --out "$CLI_TMP/run"
+    expect_grep "gives no descriptor to compare" "$CLI_TMP/err" "run says why"
+    name="dense2/conv3/pointwise_filter"
+    at=$(grep -obUa "$name" "$L" | head -n 1 | cut -d: -f1)
+    cp "$L" "$CLI_TMP/renamed_lm.gguf"
+    [ -n "$at" ] && ok || { not_ok "$name not found in $L"; at=0; }
+    patch_at "$CLI_TMP/renamed_lm.gguf" $((at + ${#name} - 1)) 'X'
+    expect_exit 3 "check, renamed landmark tensor" -- "$VB" check --model "$CLI_TMP/renamed_lm.gguf" --backend cpu "$A"
+    expect_grep "renamed_lm.gguf: tensor '$name' not found .*face_landmark_68" "$CLI_TMP/err" "error names the tensor"
+else
+    echo "skipped: face pipeline nets: $D or $L not found (make models)"
+fi
+
 cli_finish
