@@ -189,6 +189,14 @@ static void test_errors(void)
         unsetenv("VERIBENCH_VULKAN_FAULT");
         rc = vb_backend_run(p, x, 1, y, NULL, NULL, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "unusable"), "after loss: %s", e.msg);
+        /* the warp refuses the lost device too */
+        const uint8_t pix[4] = {9, 9, 9, 9}, *pp = pix;
+        const int two = 2, gray = 1;
+        const vb_similarity id = {1, 0, 0, 0};
+        const float mean[3] = {0, 0, 0};
+        float chip[2 * 2 * 3];
+        rc = vb_backend_warp(lost, &pp, &two, &two, &gray, &id, 1, 2, mean, 1, chip, &e);
+        CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "unusable"), "warp after loss: %s", e.msg);
         vb_backend_unload(p);
     }
     vb_backend_free(lost);

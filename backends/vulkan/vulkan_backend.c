@@ -258,6 +258,19 @@ static void set_shapes(const vb_graph *g, step *s)
     }
 }
 
+/* Output pixels per invocation of shaders/dwconv.comp: runs of 4 along a row (shorter on
+ * narrower outputs, where a longer run would only compute pixels it throws away), and its
+ * channels per invocation: a vec4 where the channel count allows. */
+static uint32_t dw_run(const step *st)
+{
+    return st->pc.ow < 4 ? st->pc.ow : 4;
+}
+
+static uint32_t dw_channels(const step *st)
+{
+    return st->pc.oc % 4 == 0 ? 4 : 1;
+}
+
 /* Tile shape of a layer's implicit GEMM (see shaders/conv2d.comp for the divisibility rules
  * every shape here satisfies). Chosen from the pixels per image, not per batch, so that one
  * pipeline serves every batch size and an image's descriptor never depends on its batch. */
@@ -673,10 +686,13 @@ static int create_pipelines(vk_prepared *p, vb_err *e)
             uint32_t v[6] = {t->wg_m, t->wg_n, t->tm, t->tn, t->bk, t->threads};
             memcpy(spec, v, sizeof v);
             n_spec = 6;
-        } else if (st->kind == STEP_DWCONV) { /* the filter size (shaders/dwconv.comp) */
+        } else if (st->kind == STEP_DWCONV) { /* shaders/dwconv.comp */
             spec[0] = st->pc.kh;
             spec[1] = st->pc.kw;
-            n_spec = 2;
+            spec[2] = st->pc.stride;
+            spec[3] = dw_run(st);
+            spec[4] = dw_channels(st);
+            n_spec = 5;
         }
         if (vb_vk_pipeline_get(c, st->shader, spec, n_spec, &st->pipeline, e))
             return -1;
@@ -778,6 +794,11 @@ static void dispatch_size(const vk_prepared *p, const step *st, int batch, uint3
     case STEP_MEAN:
         total = ((uint64_t)batch * st->pc.oc + 63) / 64;
         break;
+    case STEP_DWCONV: { /* grid-stride loop of 256 invocations over channels x runs of a row */
+        uint64_t runs = (st->pc.ow + dw_run(st) - 1) / dw_run(st);
+        total = ((uint64_t)batch * st->pc.oh * runs * (st->pc.oc / dw_channels(st)) + 255) / 256;
+        break;
+    }
     default: /* grid-stride loops of 256 invocations */
         total = ((uint64_t)batch * st->pc.oh * st->pc.ow * st->pc.oc + 255) / 256;
         break;
