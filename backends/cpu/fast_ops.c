@@ -440,7 +440,7 @@ typedef struct gemm_ctx {
     float *y, *scratch;
     size_t scratch_stride; /* floats per thread */
     tile_fn *tile;
-    int simd_epilogue;     /* the AVX-512 epilogue (with the AVX-512 kernels) */
+    vb_fast_kernels family; /* the epilogue's vector loop */
     int mc, kc, n_groups, group_panels;
 } gemm_ctx;
 
@@ -521,9 +521,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 act_avx2(__m256 v, vb_f
 /* One row of the epilogue, 16 channels at a time: the same float operations as the C loops
  * of epilogue() (add, multiply, add, add, activation). res: the residual row (channel 0),
  * nin: its channels from c0 on (the rest add +0). */
-__attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast_epilogue *ep, const float *cr,
-                                                                  float *yr, int c0, int nc, const float *res,
-                                                                  int nin)
+__attribute__((target("avx512f"), always_inline)) static inline void epilogue_row_avx512(
+    const vb_fast_epilogue *ep, const float *cr, float *yr, int c0, int nc, const float *res, int nin)
 {
     const __m512 zero = _mm512_setzero_ps();
     for (int j = 0; j < nc; j += 16) {
@@ -541,6 +540,71 @@ __attribute__((target("avx512f"))) static void epilogue_row_avx512(const vb_fast
         _mm512_mask_storeu_ps(yr + j, m, v);
     }
 }
+
+/* The same with 8 channels per vector (vmaskmov for the last ones and the residual's). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void epilogue_row_avx2(
+    const vb_fast_epilogue *ep, const float *cr, float *yr, int c0, int nc, const float *res, int nin)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int j = 0; j < nc; j += 8) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - j), lane);
+        __m256 v = _mm256_maskload_ps(cr + j, m);
+        v = _mm256_add_ps(v, ep->bias ? _mm256_maskload_ps(ep->bias + c0 + j, m) : zero);
+        if (ep->scale)
+            v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_maskload_ps(ep->scale + c0 + j, m)),
+                              _mm256_maskload_ps(ep->shift + c0 + j, m));
+        if (ep->res) {
+            const __m256i mr = _mm256_and_si256(m, _mm256_cmpgt_epi32(_mm256_set1_epi32(nin - j), lane));
+            v = _mm256_add_ps(v, res ? _mm256_maskload_ps(res + c0 + j, mr) : zero);
+        }
+        v = act_avx2(v, ep->act, ep->alpha);
+        _mm256_maskstore_ps(yr + j, m, v);
+    }
+}
+#endif
+
+/* Output row r's residual row (channel 0; NULL when the pixel lies outside the residual)
+ * and nin, how many of the channels c0..c0+nc-1 it has. */
+static inline const float *residual_row(const gemm_ctx *g, int r, int c0, int nc, int *nin)
+{
+    const vb_fast_epilogue *ep = g->ep;
+    const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
+    *nin = 0;
+    if (oy >= ep->res_h || ox >= ep->res_w)
+        return NULL;
+    *nin = ep->res_c - c0 < 0 ? 0 : ep->res_c - c0 < nc ? ep->res_c - c0 : nc;
+    return ep->res + (((size_t)b * ep->res_h + oy) * ep->res_w + ox) * ep->res_c;
+}
+
+#if VB_X86_SIMD
+/* epilogue() in the vector families: the row loop inside the target function, so each row
+ * costs no call (a 16-channel row, as in the detector's first conv, is one vector). */
+__attribute__((target("avx512f"))) static void epilogue_rows_avx512(const gemm_ctx *g, const float *cb, size_t ldc,
+                                                                   int r0, int r1, int c0, int nc, float *y,
+                                                                   int y_row0)
+{
+    const int cout = g->w->cout;
+    for (int r = r0; r < r1; r++) {
+        int nin = 0;
+        const float *rr = g->ep->res ? residual_row(g, r, c0, nc, &nin) : NULL;
+        epilogue_row_avx512(g->ep, cb + (size_t)(r - r0) * ldc, y + (size_t)(r - y_row0) * cout + c0, c0, nc, rr,
+                            nin);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void epilogue_rows_avx2(const gemm_ctx *g, const float *cb, size_t ldc,
+                                                                  int r0, int r1, int c0, int nc, float *y,
+                                                                  int y_row0)
+{
+    const int cout = g->w->cout;
+    for (int r = r0; r < r1; r++) {
+        int nin = 0;
+        const float *rr = g->ep->res ? residual_row(g, r, c0, nc, &nin) : NULL;
+        epilogue_row_avx2(g->ep, cb + (size_t)(r - r0) * ldc, y + (size_t)(r - y_row0) * cout + c0, c0, nc, rr,
+                          nin);
+    }
+}
 #endif
 
 /* Output rows r0..r1, channels c0..c1 from a C tile (row r0, channel c0 at cb[0]); row r
@@ -550,24 +614,19 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
 {
     const vb_fast_epilogue *ep = g->ep;
     const int cout = g->w->cout, nc = c1 - c0;
+#if VB_X86_SIMD
+    if (g->family == VB_KERNELS_AVX512) {
+        epilogue_rows_avx512(g, cb, ldc, r0, r1, c0, nc, y, y_row0);
+        return;
+    }
+    if (g->family == VB_KERNELS_AVX2) {
+        epilogue_rows_avx2(g, cb, ldc, r0, r1, c0, nc, y, y_row0);
+        return;
+    }
+#endif
     for (int r = r0; r < r1; r++) {
         float *yr = y + (size_t)(r - y_row0) * cout + c0;
         const float *cr = cb + (size_t)(r - r0) * ldc;
-#if VB_X86_SIMD
-        if (g->simd_epilogue) {
-            const float *rr = NULL;
-            int nin = 0;
-            if (ep->res) {
-                const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
-                if (oy < ep->res_h && ox < ep->res_w) {
-                    rr = ep->res + (((size_t)b * ep->res_h + oy) * ep->res_w + ox) * ep->res_c;
-                    nin = ep->res_c - c0 < 0 ? 0 : ep->res_c - c0 < nc ? ep->res_c - c0 : nc;
-                }
-            }
-            epilogue_row_avx512(ep, cr, yr, c0, nc, rr, nin);
-            continue;
-        }
-#endif
         if (ep->bias)
             for (int j = 0; j < nc; j++)
                 yr[j] = cr[j] + ep->bias[c0 + j];
@@ -578,10 +637,8 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
             for (int j = 0; j < nc; j++)
                 yr[j] = yr[j] * ep->scale[c0 + j] + ep->shift[c0 + j];
         if (ep->res) {
-            const int b = r / (g->oh * g->ow), rem = r % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
-            const int inside = oy < ep->res_h && ox < ep->res_w;
-            const float *rr = inside ? ep->res + (((size_t)b * ep->res_h + oy) * ep->res_w + ox) * ep->res_c : NULL;
-            const int nin = !inside ? 0 : ep->res_c - c0 < 0 ? 0 : ep->res_c - c0 < nc ? ep->res_c - c0 : nc;
+            int nin;
+            const float *rr = residual_row(g, r, c0, nc, &nin);
             for (int j = 0; j < nin; j++)
                 yr[j] = yr[j] + rr[c0 + j];
             for (int j = nin; j < nc; j++)
@@ -701,7 +758,7 @@ static void gemm_setup(gemm_ctx *g, int threads)
     if (!g->ep)
         g->ep = &none;
     g->tile = pick_kernel();
-    g->simd_epilogue = effective_kernels() == VB_KERNELS_AVX512;
+    g->family = effective_kernels();
     g->scratch_stride = vb_fast_scratch_floats(g->w->k, g->w->cout);
     plan_tasks(g, threads);
 }
