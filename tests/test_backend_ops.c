@@ -143,6 +143,9 @@ static const op_case cases[] = {
     {K_ADD, 5, 5, 4, 2, .cout = 4, .k = 3, .stride = 1, .same = 1, .bias = 1, .leaky = 0.1f},
     /* affine + relu (fusable), then a lone affine whose value is needed twice */
     {K_AFFINE_RELU, 3, 5, 7, 2, .cout = 0},
+    /* the same on rows long enough for the vector loops (the add of two same-shape inputs,
+     * as in the landmark net's dense blocks, is one vector loop over the rows) */
+    {K_AFFINE_RELU, 9, 13, 40, 2, .cout = 0},
     /* global mean */
     {K_MEAN, 5, 3, 7, 3, .cout = 0},
     {K_MEAN, 2, 2, 256, 1, .cout = 0},
