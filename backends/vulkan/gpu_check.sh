@@ -5,7 +5,10 @@
 #   sh backends/vulkan/gpu_check.sh prepare   # here: static build, loader debs, libcjson,
 #                                             # the model and a few LFW faces into .gl/
 #   sh backends/vulkan/gpu_check.sh run       # there (repository root; .gl/ carried along):
-#                                             # devices, check fp32/fp16, bench batch 1,8,64
+#                                             # devices, check fp32/fp16, bench batch 1,8,64;
+#                                             # the same check and bench 1,8 for the face
+#                                             # detector and landmark nets (depthwise conv,
+#                                             # leaky ReLU) when make models made them
 #
 # `run` writes everything to $OUT (default .gl/out) and also works on a machine with a
 # Vulkan driver already installed (then the debs are not needed). .gl/ is git-ignored.
@@ -20,6 +23,9 @@ prepare)
     cp build/static/veribench "$BIN"
     cp -L /usr/lib/x86_64-linux-gnu/libcjson.so.1 "$G/lib/"   # no static cJSON in Debian
     cp -L "${VB_MODELS:-build/models}/face_recognition.gguf" "$G/"
+    for m in tiny_face_detector face_landmark_68; do
+        [ -e "${VB_MODELS:-build/models}/$m.gguf" ] && cp -L "${VB_MODELS:-build/models}/$m.gguf" "$G/"
+    done
     lfw="${VERIBENCH_DATA:-../shared/datasets}/lfw/images_deepfunneled"
     for f in Abel_Pacheco/Abel_Pacheco_0001 Abel_Pacheco/Abel_Pacheco_0004 Akhmed_Zakayev/Akhmed_Zakayev_0001 \
              Akhmed_Zakayev/Akhmed_Zakayev_0002 Akhmed_Zakayev/Akhmed_Zakayev_0003 Amber_Tamblyn/Amber_Tamblyn_0001 \
@@ -52,6 +58,17 @@ run)
     "$BIN" bench --model "$M" --backend vulkan --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_default.csv" 2>>"$OUT/bench.err"
     "$BIN" bench --model "$M" --backend vulkan --no-fp16 --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_fp32.csv" 2>>"$OUT/bench.err"
     "$BIN" bench --model "$M" --backend cpu --batch 1,8 --seconds 3 >"$OUT/bench_cpu.csv" 2>>"$OUT/bench.err"
+    # the face pipeline's nets: whole-output cosine against cpu:ref on the same faces (resized
+    # to the net's input), then their speed
+    for m in tiny_face_detector face_landmark_68; do
+        [ -e "$G/$m.gguf" ] || continue
+        "$BIN" check --model "$G/$m.gguf" --no-fp16 "$G"/faces/*.jpg >"$OUT/check_${m}_fp32.txt" 2>&1
+        echo "exit $?" >>"$OUT/check_${m}_fp32.txt"
+        "$BIN" check --model "$G/$m.gguf" "$G"/faces/*.jpg >"$OUT/check_${m}_default.txt" 2>&1
+        echo "exit $?" >>"$OUT/check_${m}_default.txt"
+        "$BIN" bench --model "$G/$m.gguf" --backend vulkan --batch 1,8 --seconds 3 >"$OUT/bench_${m}_vulkan.csv" \
+            2>>"$OUT/bench.err"
+    done
     grep -H -E "checked|cosine|decisions|verdict|^exit" "$OUT"/check_*.txt
     grep -H . "$OUT"/bench_*.csv "$OUT/bench.err"
     ;;
