@@ -26,42 +26,49 @@
 
 layout(constant_id = 0) const uint SG = 8;   // subgroup size = local size, at most 16
 layout(constant_id = 1) const uint PIX = 16; // output pixels per workgroup, 1 .. 4 * SG
-layout(constant_id = 2) const uint KV = 4;   // k per load: 4 (needs ic % 4 == 0) or 1
+layout(constant_id = 2) const uint KV = 4;   // k per load: 4 (ic % 4 == 0) or 1
 layout(local_size_x_id = 0) in;
 
 const uint AV = (PIX + SG - 1) / SG;         // pixels each lane loads
 
+// Activations: KV consecutive values, as raw words (4 halves in a uvec2, 4 floats, or one
+// value, already a float, in .x) so that out-of-range taps can be zeroed by one select, then
+// decoded. Zero bits are 0.0 in fp32 and fp16.
 #ifdef ACT_F16
-layout(std430, set = 0, binding = 0) readonly buffer Src0v { uvec2 src0_v[]; };
-vec4 load_act4(uint idx)
+layout(std430, set = 0, binding = 0) readonly buffer Src0u2 { uvec2 src0_u2[]; };
+uvec4 act_raw(uint idx)
 {
-    uvec2 h = src0_v[idx >> 2];
-    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    return KV == 4u ? uvec4(src0_u2[idx >> 2], 0u, 0u) : uvec4(floatBitsToUint(float(src0[idx])), 0u, 0u, 0u);
+}
+vec4 act_unpack(uvec4 raw)
+{
+    return KV == 4u ? vec4(unpackHalf2x16(raw.x), unpackHalf2x16(raw.y)) : vec4(uintBitsToFloat(raw.x), 0.0, 0.0, 0.0);
 }
 #else
-layout(std430, set = 0, binding = 0) readonly buffer Src0v { vec4 src0_v[]; };
-vec4 load_act4(uint idx)
+layout(std430, set = 0, binding = 0) readonly buffer Src0v4 { vec4 src0_v4[]; };
+uvec4 act_raw(uint idx)
 {
-    return src0_v[idx >> 2];
+    return KV == 4u ? floatBitsToUint(src0_v4[idx >> 2]) : uvec4(floatBitsToUint(src0[idx]), 0u, 0u, 0u);
+}
+vec4 act_unpack(uvec4 raw)
+{
+    return uintBitsToFloat(raw); // KV == 1: .x
 }
 #endif
 
-// KV consecutive k starting at idx in .x (KV = 1) or .xyzw (KV = 4).
-vec4 act_k(uint idx)
-{
-    return KV == 4u ? load_act4(idx) : vec4(float(src0[idx]), 0.0, 0.0, 0.0);
-}
-vec4 weight_k(uint idx)
-{
-    return KV == 4u ? load_weight4(idx) : vec4(load_weight(idx), 0.0, 0.0, 0.0);
-}
-
-// acc[p] += broadcast(a, S) * b for the pixel p = i * SG + S this lane group holds at lane S.
-// subgroupBroadcast needs a constant lane, hence one line per lane; the conditions are
-// specialization constants and the unrolled loop counter, folded away at pipeline creation.
+// acc[p] += broadcast(a[kk], S) * b[kk] over the KV k of this step, for the pixel
+// p = i * SG + S whose activations lane S loaded. One pixel's four accumulators stay in
+// registers for all KV k (measured ~20% less CPU time on llvmpipe than k-outer order, which
+// keeps every accumulator live at once and spills). subgroupBroadcast needs a constant lane,
+// hence one line per lane; the conditions are specialization constants and the unrolled loop
+// counter, folded away at pipeline creation.
 #define STEP(S)                                                                           \
-    if (S < SG && i * SG + S < PIX)                                                       \
-        acc[i * SG + S] = fma(vec4(subgroupBroadcast(a, S)), b, acc[i * SG + S]);
+    if (S < SG && i * SG + S < PIX) {                                                     \
+        vec4 t = acc[i * SG + S];                                                         \
+        for (uint kk = 0; kk < KV; kk++)                                                  \
+            t = fma(vec4(subgroupBroadcast(av[i][kk], S)), b[kk], t);                     \
+        acc[i * SG + S] = t;                                                              \
+    }
 
 void main()
 {
@@ -106,20 +113,24 @@ void main()
             }
             const uint tap = (ky * pc.kw + kx) * pc.ic;
             for (uint c = 0; c < pc.ic; c += KV) {
-                vec4 av[AV], bw[4];
+                uvec4 ar[AV], br[4];
                 for (uint i = 0; i < AV; i++) {
-                    vec4 v = act_k(abase[i] + c); // unconditional load, then select: no branch
-                    av[i] = aok[i] ? v : vec4(0.0);
+                    uvec4 r = act_raw(abase[i] + c); // unconditional load, then select: no branch
+                    ar[i] = aok[i] ? r : uvec4(0u);   // zero bits are 0.0 in fp32 and fp16
                 }
                 for (uint j = 0; j < 4u; j++)
-                    bw[j] = weight_k(wrow[j] + tap + c);
-                for (uint kk = 0; kk < KV; kk++) {
-                    vec4 b = vec4(bw[0][kk], bw[1][kk], bw[2][kk], bw[3][kk]);
-                    for (uint i = 0; i < AV; i++) {
-                        float a = av[i][kk];
-                        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
-                        STEP(8) STEP(9) STEP(10) STEP(11) STEP(12) STEP(13) STEP(14) STEP(15)
-                    }
+                    br[j] = weight_raw(wrow[j] + tap + c, KV);
+                vec4 av[AV], bw[4];
+                for (uint i = 0; i < AV; i++)
+                    av[i] = act_unpack(ar[i]);
+                for (uint j = 0; j < 4u; j++)
+                    bw[j] = weight_unpack(br[j], KV);
+                vec4 b[KV]; // b[kk]: the lane's four channels at k = c + kk
+                for (uint kk = 0; kk < KV; kk++)
+                    b[kk] = vec4(bw[0][kk], bw[1][kk], bw[2][kk], bw[3][kk]);
+                for (uint i = 0; i < AV; i++) {
+                    STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
+                    STEP(8) STEP(9) STEP(10) STEP(11) STEP(12) STEP(13) STEP(14) STEP(15)
                 }
             }
         }

@@ -32,27 +32,52 @@ float load_weight(uint idx)
 #endif
 }
 
-// Four consecutive elements idx..idx+3 of one weight row, idx a multiple of 4 (rows whose
-// length K is a multiple of 4: conv2d_sg.comp's vector path). One 32-bit word per element
-// for W_F32, two for W_F16, one word (plus a scale) for the quantized types: a CPU
-// implementation (llvmpipe) pays per loaded component, so wide loads are what make it fast.
+// conv2d_sg.comp's loads: KV consecutive elements idx.. of one weight row (KV = 4 or 1, idx
+// a multiple of KV) as raw 32-bit words, decoded by weight_unpack. A CPU implementation
+// (llvmpipe) pays per loaded component, so packed formats are loaded packed (4 halves in a
+// uvec2, 4 int8 quants in one word).
+//   raw.xy: the packed words (W_F32: raw = 4 floats; KV = 1: raw.x = the decoded float)
+//   raw.z:  the block scale (quantized types), raw.w: the Q4_0 nibble shift
 layout(std430, set = 0, binding = 3) readonly buffer Weights4 { uvec4 wdata4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Weights2 { uvec2 wdata2[]; };
 
-vec4 load_weight4(uint idx)
+uvec4 weight_raw(uint idx, uint kv)
 {
+    if (kv == 1u)
+        return uvec4(floatBitsToUint(load_weight(idx)), 0u, 0u, 0u);
 #if defined(W_F32)
-    return uintBitsToFloat(wdata4[idx >> 2]);
+    return wdata4[idx >> 2];
 #elif defined(W_F16)
-    uvec2 w = wdata2[idx >> 2];
-    return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+    return uvec4(wdata2[idx >> 2], 0u, 0u);
 #elif defined(W_Q8_0)
-    ivec4 q = (ivec4(wdata[idx >> 2]) << ivec4(24, 16, 8, 0)) >> 24; // sign-extended bytes
-    return vec4(q) * wscale[idx >> 5];
+    return uvec4(wdata[idx >> 2], 0u, floatBitsToUint(wscale[idx >> 5]), 0u);
 #elif defined(W_Q4_0)
     uint j = idx & 31u;
-    uint w = wdata[((idx >> 5) * 16u + (j & 15u)) >> 2];
-    uvec4 q = (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + (j < 16u ? 0u : 4u))) & 15u;
-    return (vec4(q) - 8.0) * wscale[idx >> 5];
+    return uvec4(wdata[((idx >> 5) * 16u + (j & 15u)) >> 2], 0u, floatBitsToUint(wscale[idx >> 5]),
+                 j < 16u ? 0u : 4u);
 #endif
+}
+
+// The KV elements of a weight_raw (KV = 1: the element in .x).
+vec4 weight_unpack(uvec4 raw, uint kv)
+{
+    if (kv == 1u)
+        return vec4(uintBitsToFloat(raw.x), 0.0, 0.0, 0.0);
+#if defined(W_F32)
+    return uintBitsToFloat(raw);
+#elif defined(W_F16)
+    return vec4(unpackHalf2x16(raw.x), unpackHalf2x16(raw.y));
+#elif defined(W_Q8_0)
+    ivec4 q = (ivec4(raw.x) << ivec4(24, 16, 8, 0)) >> 24; // sign-extended bytes
+    return vec4(q) * uintBitsToFloat(raw.z);
+#elif defined(W_Q4_0)
+    uvec4 q = (uvec4(raw.x) >> (uvec4(0u, 8u, 16u, 24u) + raw.w)) & 15u;
+    return (vec4(q) - 8.0) * uintBitsToFloat(raw.z);
+#endif
+}
+
+// Four consecutive elements idx..idx+3 of one weight row, idx a multiple of 4 (dwconv.comp).
+vec4 load_weight4(uint idx)
+{
+    return weight_unpack(weight_raw(idx, 4u), 4u);
 }

@@ -303,11 +303,12 @@ static int use_subgroup_conv(const vk_backend *b)
     return b->ctx.caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU && subgroup_conv_possible(&b->ctx);
 }
 
-/* conv2d_sg.comp's tile: two pixels per lane (2 * sg pixels, 4 * sg channels: per k, 6
- * loaded words feed 8 * sg vector FMAs; on llvmpipe 8 and 32 pixels were 10-20% slower
- * than 16), fewer where an image has fewer output pixels, so that small layers (fc, 1x1
- * outputs) do not compute rows that are thrown away. Chosen per image, not per batch, like
- * choose_tile. */
+/* conv2d_sg.comp's tile: two pixels per lane (2 * sg pixels, 4 * sg channels: per 4 k, 6
+ * loaded words feed 32 * sg vector FMAs; on llvmpipe 8 and 32 pixels took 10-40% more CPU
+ * time than 16), fewer where an image has fewer output pixels, so that small layers (fc,
+ * 1x1 outputs) do not compute rows that are thrown away. Chosen per image, not per batch,
+ * like choose_tile. Loads along k are vec4 where the channels allow (8 halves per load for
+ * fp16 was measured no faster: it only trades load overhead for live registers). */
 static vb_vk_sg_tile choose_sg_tile(const vb_vk_ctx *c, int m_per_image, int ic)
 {
     uint32_t sg = c->caps.subgroup_size, pix = 2 * sg;
