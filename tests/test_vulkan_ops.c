@@ -177,7 +177,20 @@ static void test_errors(void)
     if (!rc)
         vb_backend_unload(p);
     p = NULL;
+    /* ... and while making the warp's buffers: the call fails, the next one (no fault) works
+     * (and nothing half-made leaks: the validation layer counts undestroyed objects) */
+    const uint8_t pix[4] = {9, 9, 9, 9}, *pp = pix;
+    const int two = 2, gray = 1;
+    const vb_similarity id = {1, 0, 0, 0};
+    const float mean[3] = {0, 0, 0};
+    float chip[2 * 2 * 3];
+    rc = vb_backend_warp(vk32, &pp, &two, &two, &gray, &id, 1, 2, mean, 1, chip, &e);
+    CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "OUT_OF_DEVICE_MEMORY"), "warp oom: rc %d: %s", rc,
+           e.msg);
     unsetenv("VERIBENCH_VULKAN_FAULT");
+    rc = vb_backend_warp(vk32, &pp, &two, &two, &gray, &id, 1, 2, mean, 1, chip, &e);
+    CHECKF(rc == 0 && chip[0] == 9 && chip[3] == 0, "warp after oom: rc %d (%s), chip %g %g", rc, e.msg, chip[0],
+           chip[3]);
 
     /* device lost during a run: that run and every later one fail with exit code 4;
      * unload and free still work (a separate backend, this one is spent) */
@@ -190,11 +203,6 @@ static void test_errors(void)
         rc = vb_backend_run(p, x, 1, y, NULL, NULL, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "unusable"), "after loss: %s", e.msg);
         /* the warp refuses the lost device too */
-        const uint8_t pix[4] = {9, 9, 9, 9}, *pp = pix;
-        const int two = 2, gray = 1;
-        const vb_similarity id = {1, 0, 0, 0};
-        const float mean[3] = {0, 0, 0};
-        float chip[2 * 2 * 3];
         rc = vb_backend_warp(lost, &pp, &two, &two, &gray, &id, 1, 2, mean, 1, chip, &e);
         CHECKF(rc == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "unusable"), "warp after loss: %s", e.msg);
         vb_backend_unload(p);

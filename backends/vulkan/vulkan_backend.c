@@ -1133,12 +1133,10 @@ static void warp_free(vk_backend *b)
     memset(w, 0, sizeof *w);
 }
 
-static int warp_init(vk_backend *b, vb_err *e)
+static int warp_create(vk_backend *b, vb_err *e)
 {
     warp_state *w = &b->warp;
     vb_vk_ctx *c = &b->ctx;
-    if (w->ready)
-        return 0;
     const uint32_t no_spec[1] = {0};
     VkResult r;
     if (vb_vk_pipeline_get(c, c->uses_fp64 ? "warp_f64" : "warp_f32", no_spec, 0, &w->pipeline, e) ||
@@ -1171,6 +1169,17 @@ static int warp_init(vk_backend *b, vb_err *e)
         return vb_vk_fail(c, r, e, "vkAllocateDescriptorSets");
     w->ready = 1;
     return 0;
+}
+
+/* The warp's objects, made once; a failure frees what it made, so a later call retries. */
+static int warp_init(vk_backend *b, vb_err *e)
+{
+    if (b->warp.ready)
+        return 0;
+    if (warp_create(b, e) == 0)
+        return 0;
+    warp_free(b);
+    return -1;
 }
 
 /* A chip the kernel reproduces: a finite transform at pyramid level 0. Chips of faces over
