@@ -46,15 +46,40 @@ layout(std430, set = 0, binding = 5) readonly buffer WScales { float wscale[]; }
 // The per-channel epilogue shared by conv and element-wise kernels: the order of operations
 // is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU
 // or leaky ReLU (a step fuses at most one of the two).
-float epilogue(float v, uint ch)
+float epilogue_affine(float v, uint ch)
 {
     if ((pc.flags & FLAG_BIAS) != 0u)
         v += params[ch];
     if ((pc.flags & FLAG_AFFINE) != 0u)
         v = v * params[pc.oc + ch] + params[2u * pc.oc + ch];
+    return v;
+}
+
+float epilogue_activation(float v)
+{
     if ((pc.flags & FLAG_RELU) != 0u)
         v = max(v, 0.0);
     if ((pc.flags & FLAG_LEAKY) != 0u)
         v = v > 0.0 ? v : pc.alpha * v;
     return v;
+}
+
+float epilogue(float v, uint ch)
+{
+    return epilogue_activation(epilogue_affine(v, ch));
+}
+
+// A conv step's epilogue at output pixel m (over batch * oh * ow) and channel ch: with
+// FLAG_ADD a residual add_zeropad is fused between the affine and the activation, as the
+// graph orders them; src1 (shape bh x bw x bc) reads zero outside its shape.
+float conv_epilogue(float v, uint m, uint ch)
+{
+    v = epilogue_affine(v, ch);
+    if ((pc.flags & FLAG_ADD) != 0u) {
+        uint x = m % pc.ow, rest = m / pc.ow;
+        uint y = rest % pc.oh, img = rest / pc.oh;
+        if (y < pc.bh && x < pc.bw && ch < pc.bc)
+            v += float(src1[((img * pc.bh + y) * pc.bw + x) * pc.bc + ch]);
+    }
+    return epilogue_activation(v);
 }

@@ -106,7 +106,7 @@ void main()
         for (uint j = 0; j < TN; j++) {
             uint n = n0 + tx + j * WG_N;
             if (n < N)
-                dst[m * N + n] = act_t(epilogue(acc[i * TN + j], n));
+                dst[m * N + n] = act_t(conv_epilogue(acc[i * TN + j], m, n));
         }
     }
 }

@@ -143,7 +143,7 @@ void main()
         for (uint j = 0; j < 4u; j++) {
             uint n = n0 + lane + j * SG;
             if (n < N)
-                dst[m * N + n] = act_t(epilogue(acc[p][j], n));
+                dst[m * N + n] = act_t(conv_epilogue(acc[p][j], m, n));
         }
     }
 }

@@ -1,6 +1,6 @@
 /* The Vulkan backend's behaviour beyond op numerics (those are in tests/test_backend_ops.c,
  * every op on every backend against cpu:ref): fused-away nodes in a capture (conv and
- * depthwise conv epilogues with ReLU or leaky ReLU), per-node
+ * depthwise conv epilogues with ReLU or leaky ReLU, residual adds in conv epilogues), per-node
  * timings, batch sizes changing on one prepared graph, and the error paths (no device,
  * batch 0, out of device memory, device lost, a submission past its time limit). */
 #include <math.h>
@@ -94,6 +94,69 @@ static void test_fusion_leaky(void)
         CHECKF(isnan(c.node[fused[i]][0]), "node %s was materialized", t.g.nodes[fused[i]].name);
     for (size_t i = 0; i < VB_ARRAY_LEN(kept) && !rc; i++)
         CHECKF(!isnan(c.node[kept[i]][0]), "node %s was fused away", t.g.nodes[kept[i]].name);
+    vb_backend_unload(p);
+    cap_free(&c);
+    tg_free(&t);
+}
+
+/* The face net's residual blocks: conv + affine + add_zeropad + ReLU is one dispatch when
+ * the skip input is already materialized (identity block: its add and the conv, affine
+ * before it read NAN, the ReLU holds the value); a skip computed after the conv (down
+ * block: avgpool of the block input comes after conv2 in node order) keeps its add a
+ * separate step. */
+static void test_fusion_residual(void)
+{
+    tgraph t;
+    tg_init(&t, 6, 6, 8);
+    int c1 = tg_conv(&t, 0, VB_F32, 8, 3, 1, 1, 0, 3000);
+    int af1 = tg_affine(&t, c1, 3001);
+    int add1 = vb_graph_add_zeropad(&t.g, af1, 0, "add1", &t.err);
+    int r1 = vb_graph_relu(&t.g, add1, "relu1", &t.err);
+    int c2 = tg_conv(&t, r1, VB_F32, 16, 3, 2, 1, 0, 3002);
+    int af2 = tg_affine(&t, c2, 3003);
+    int pool = vb_graph_pool(&t.g, VB_OP_AVGPOOL, r1, "pool", 2, 2, 0, &t.err);
+    int add2 = vb_graph_add_zeropad(&t.g, af2, pool, "add2", &t.err);
+    int r2 = vb_graph_relu(&t.g, add2, "relu2", &t.err);
+    tg_finish(&t, r2);
+    vb_prepared *p = NULL;
+    vb_err e = {0};
+    int rc = vb_backend_load(vk32, &t.g, &p, &e);
+    CHECKF(rc == 0, "load: %s", e.msg);
+    if (rc) {
+        tg_free(&t);
+        return;
+    }
+    capture c;
+    cap_alloc(&c, &t.g, 2);
+    float x[2 * 6 * 6 * 8];
+    vb_test_fill_random(x, VB_ARRAY_LEN(x), 3004, -1, 1);
+    rc = vb_backend_run(p, x, 2, c.out, c.node, NULL, &e);
+    CHECKF(rc == 0, "run: %s", e.msg);
+    const int fused[] = {c1, af1, add1, c2}, kept[] = {r1, af2, pool, r2};
+    for (size_t i = 0; i < VB_ARRAY_LEN(fused) && !rc; i++)
+        CHECKF(isnan(c.node[fused[i]][0]), "node %s was materialized", t.g.nodes[fused[i]].name);
+    for (size_t i = 0; i < VB_ARRAY_LEN(kept) && !rc; i++)
+        CHECKF(!isnan(c.node[kept[i]][0]), "node %s was fused away", t.g.nodes[kept[i]].name);
+    /* both blocks' values against cpu:ref (the fp32 bound of test_backend_ops) */
+    vb_backend_opts ro = {.device_index = -1, .reference = 1};
+    vb_backend *ref = NULL;
+    vb_prepared *rp = NULL;
+    capture rc_ref;
+    cap_alloc(&rc_ref, &t.g, 2);
+    if (!rc && vb_backend_init_named("cpu", &ro, &ref, &e) == 0 && vb_backend_load(ref, &t.g, &rp, &e) == 0 &&
+        vb_backend_run(rp, x, 2, rc_ref.out, rc_ref.node, NULL, &e) == 0) {
+        const int cmp[] = {r1, r2};
+        for (size_t i = 0; i < VB_ARRAY_LEN(cmp); i++) {
+            size_t n = 2 * vb_node_size(&t.g.nodes[cmp[i]]);
+            double nmse = vb_nmse(c.node[cmp[i]], rc_ref.node[cmp[i]], n);
+            CHECKF(nmse <= 1e-10, "%s: NMSE %g against cpu:ref", t.g.nodes[cmp[i]].name, nmse);
+        }
+    } else {
+        CHECKF(rc, "cpu:ref: %s", e.msg);
+    }
+    vb_backend_unload(rp);
+    vb_backend_free(ref);
+    cap_free(&rc_ref);
     vb_backend_unload(p);
     cap_free(&c);
     tg_free(&t);
@@ -246,6 +309,7 @@ int main(void)
     if (vk32) {
         RUN(test_fusion_capture_and_timings);
         RUN(test_fusion_leaky);
+        RUN(test_fusion_residual);
         RUN(test_batch_changes);
         RUN(test_errors);
     }

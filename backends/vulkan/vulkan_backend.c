@@ -2,8 +2,8 @@
  * Vulkan 1.1 device (NVIDIA, AMD, Intel, Arm, Qualcomm GPUs, Mesa's llvmpipe).
  *
  * load():  the graph becomes a list of steps, one dispatch each, fusing conv (or depthwise
- *          conv) + affine + relu (or leaky relu), add + relu and affine + relu (ReLU or leaky
- *          ReLU wherever a ReLU fuses); every weight tensor is converted to its
+ *          conv) + affine + relu (or leaky relu), conv + affine + residual add + relu, add +
+ *          relu and affine + relu (ReLU or leaky ReLU wherever a ReLU fuses); every weight tensor is converted to its
  *          device format (fp32, fp16, or repacked Q8_0/Q4_0 blocks, dequantized inside the
  *          kernel) and uploaded once to one device-local buffer through a staging buffer.
  *          Activations live in slots of one device-local buffer, a slot reused once its
@@ -225,6 +225,28 @@ static int fusable(const vb_graph *g, const int *uses, int j, vb_op op)
            g->nodes[j + 1].src[1] < 0 && uses[j] == 1;
 }
 
+/* Fold a residual add that follows conv step s (ending at node *j) into its epilogue: the
+ * add must read *j, nothing else may need *j, the add's output must have the conv's shape
+ * (the other input may be smaller: it reads zero outside its shape, as add_zeropad pads),
+ * and the other input must be materialized by an earlier step (the face net's identity
+ * blocks; in its down blocks the skip's avgpool comes after the conv). Saves a dispatch
+ * and a pass over three activations per block. */
+static void fuse_residual(const vk_prepared *p, const int *uses, int *j, step *s)
+{
+    const vb_graph *g = p->g;
+    const int a = *j + 1;
+    if (a >= g->n_nodes || g->nodes[a].op != VB_OP_ADD_ZEROPAD || uses[*j] != 1)
+        return;
+    const vb_node *add = &g->nodes[a], *conv = &g->nodes[*j];
+    const int other = add->src[0] == *j ? add->src[1] : add->src[1] == *j ? add->src[0] : -1;
+    if (other < 0 || other == *j || other >= s->conv || p->node_step[other] < 0 || add->h != conv->h ||
+        add->w != conv->w || add->c != conv->c)
+        return;
+    s->src[1] = other;
+    s->pc.flags |= VB_VK_FLAG_ADD;
+    ++*j;
+}
+
 /* Fold a ReLU or leaky ReLU that follows node *j into the step's epilogue. */
 static void fuse_activation(const vb_graph *g, const int *uses, int *j, step *s)
 {
@@ -357,6 +379,8 @@ static int plan_steps(vk_prepared *p, vb_err *e)
                 s->affine = ++j;
                 s->pc.flags |= VB_VK_FLAG_AFFINE;
             }
+            if (s->kind == STEP_CONV)
+                fuse_residual(p, uses, &j, s);
             fuse_activation(g, uses, &j, s);
             break;
         case VB_OP_AFFINE:
