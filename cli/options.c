@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/backend.h"
@@ -87,7 +88,49 @@ int vb_opt_quant_list(void *value, const char *text, vb_err *e)
 
 int vb_opt_crop(void *value, const char *text, vb_err *e)
 {
+    vb_face_prep *p = value;
+    if (vb_crop_parse(text, &p->crop, e))
+        return -1;
+    p->mode = VB_PREP_CROP;
+    p->set = 1;
+    return 0;
+}
+
+int vb_opt_crop_box(void *value, const char *text, vb_err *e)
+{
     return vb_crop_parse(text, value, e);
+}
+
+int vb_opt_preprocess(void *value, const char *text, vb_err *e)
+{
+    return vb_face_prep_parse(text, value, e);
+}
+
+int vb_opt_on_no_face(void *value, const char *text, vb_err *e)
+{
+    return vb_no_face_parse(text, value, e);
+}
+
+int vb_opt_chip_template(void *value, const char *text, vb_err *e)
+{
+    vb_face_prep *p = value;
+    if (!strcmp(text, "68") || !strcmp(text, "5")) {
+        p->chip_points = atoi(text);
+        return 0;
+    }
+    return vb_fail(e, VB_EXIT_USAGE, "expected 68 or 5");
+}
+
+int vb_opt_detector(void *value, const char *text, vb_err *e)
+{
+    vb_face_prep *p = value;
+    if (!strcmp(text, "tiny"))
+        p->detector = VB_DETECTOR_TINY;
+    else if (!strcmp(text, "ssd"))
+        p->detector = VB_DETECTOR_SSD;
+    else
+        return vb_fail(e, VB_EXIT_USAGE, "expected tiny or ssd");
+    return 0;
 }
 
 int vb_opt_batch_list(void *value, const char *text, vb_err *e)

@@ -67,7 +67,12 @@ typedef struct vb_batch_list {
 int vb_opt_backend(void *value, const char *text, vb_err *e);      /* const char ** */
 int vb_opt_backend_list(void *value, const char *text, vb_err *e); /* vb_backend_list * */
 int vb_opt_quant_list(void *value, const char *text, vb_err *e);   /* vb_quant_list * */
-int vb_opt_crop(void *value, const char *text, vb_err *e);         /* vb_crop * */
+int vb_opt_crop(void *value, const char *text, vb_err *e);         /* vb_face_prep * */
+int vb_opt_crop_box(void *value, const char *text, vb_err *e);     /* vb_crop * */
+int vb_opt_preprocess(void *value, const char *text, vb_err *e);   /* vb_face_prep * */
+int vb_opt_on_no_face(void *value, const char *text, vb_err *e);   /* vb_face_prep * */
+int vb_opt_detector(void *value, const char *text, vb_err *e);     /* vb_face_prep * */
+int vb_opt_chip_template(void *value, const char *text, vb_err *e); /* vb_face_prep * */
 int vb_opt_batch_list(void *value, const char *text, vb_err *e);   /* vb_batch_list * */
 
 #define VB_OPT_MODEL(p) \
@@ -82,8 +87,22 @@ int vb_opt_batch_list(void *value, const char *text, vb_err *e);   /* vb_batch_l
     VB_OPT_INT_ROW("threads", "N", "CPU threads, 1..256 (default: every core)", p, 1, 256)
 #define VB_OPT_BATCH(p) \
     VB_OPT_INT_ROW("batch", "N", "images per backend call, 1..4096 (default: the backend's choice)", p, 1, 4096)
-#define VB_OPT_CROP(p) \
-    VB_OPT_CALL_ROW("crop", "x0,y0,x1,y1", "crop box before the resize, end-exclusive pixels\n(LFW: 70,70,180,180)", p, vb_opt_crop)
+/* A plain crop box, for commands that only resize (bench-latency). */
+#define VB_OPT_CROP_BOX(p) \
+    VB_OPT_CALL_ROW("crop", "x0,y0,x1,y1", "crop box before the resize, end-exclusive pixels\n(LFW: 70,70,180,180)", p, vb_opt_crop_box)
+/* How a face becomes the net's input (datasets/preprocess.h, vb_face_prep): five rows. */
+#define VB_OPT_FACE_PREP(p) \
+    VB_OPT_CALL_ROW("preprocess", "MODE", "align (default): detect, 68 landmarks, warp onto dlib's chip;\n" \
+                    "crop:x0,y0,x1,y1: a fixed box (end-exclusive pixels) resized;\ncrop: the whole image resized", \
+                    p, vb_opt_preprocess), \
+    VB_OPT_CALL_ROW("crop", "x0,y0,x1,y1", "same as --preprocess crop:x0,y0,x1,y1 (LFW: 70,70,180,180)", p, vb_opt_crop), \
+    VB_OPT_CALL_ROW("detector", "NAME", "align: face detector, tiny (face-api.js tiny face detector)", p, \
+                    vb_opt_detector), \
+    VB_OPT_CALL_ROW("chip-template", "N", "align: dlib's chip template, 68 (default: eyes, nose, upper\n" \
+                    "mouth) or 5 (eye corners and nose base from the 68 landmarks)", p, vb_opt_chip_template), \
+    VB_OPT_CALL_ROW("on-no-face", "POLICY", "align, no face found: fta (default: failure to acquire, its\n" \
+                    "trials scored as non-matches) or fallback-crop:x0,y0,x1,y1\n(landmarks on that box; " \
+                    "LFW: 70,70,180,180)", p, vb_opt_on_no_face)
 #define VB_OPT_NO_FP16(p) VB_OPT_FLAG_ROW("no-fp16", "Vulkan: fp32 shader variants only", p)
 #define VB_OPT_VALIDATION(p) \
     VB_OPT_FLAG_ROW("validation", "Vulkan: Khronos validation layer on; any message is a failure", p)

@@ -3,6 +3,7 @@
 #include "core/parse.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,61 @@ int vb_crop_parse(const char *text, vb_crop *crop, vb_err *e)
         return vb_fail(e, VB_EXIT_USAGE, "--crop '%s': the box is empty (need x1 > x0 and y1 > y0)", text);
     *crop = (vb_crop){1, v[0], v[1], v[2], v[3]};
     return 0;
+}
+
+int vb_face_prep_parse(const char *text, vb_face_prep *p, vb_err *e)
+{
+    if (!strcmp(text, "align")) {
+        p->mode = VB_PREP_ALIGN;
+    } else if (!strcmp(text, "crop")) {
+        p->mode = VB_PREP_CROP;
+        memset(&p->crop, 0, sizeof p->crop);
+    } else if (!strncmp(text, "crop:", 5)) {
+        if (vb_crop_parse(text + 5, &p->crop, e))
+            return vb_fail(e, VB_EXIT_USAGE, "--preprocess '%s': expected crop:x0,y0,x1,y1 with x1 > x0, y1 > y0",
+                           text);
+        p->mode = VB_PREP_CROP;
+    } else {
+        return vb_fail(e, VB_EXIT_USAGE, "--preprocess '%s': expected align, crop:x0,y0,x1,y1 or crop", text);
+    }
+    p->set = 1;
+    return 0;
+}
+
+int vb_no_face_parse(const char *text, vb_face_prep *p, vb_err *e)
+{
+    if (!strcmp(text, "fta")) {
+        p->on_no_face = VB_NO_FACE_FTA;
+        return 0;
+    }
+    if (!strncmp(text, "fallback-crop:", 14) && vb_crop_parse(text + 14, &p->fallback, e) == 0) {
+        p->on_no_face = VB_NO_FACE_FALLBACK;
+        return 0;
+    }
+    return vb_fail(e, VB_EXIT_USAGE, "--on-no-face '%s': expected fta or fallback-crop:x0,y0,x1,y1", text);
+}
+
+static int box_text(const vb_crop *c, char *buf, size_t n)
+{
+    return c->set ? snprintf(buf, n, "%d,%d,%d,%d", c->x0, c->y0, c->x1, c->y1) : snprintf(buf, n, "none");
+}
+
+void vb_face_prep_text(const vb_face_prep *p, char *buf, size_t n)
+{
+    char box[64];
+    if (p->mode == VB_PREP_CROP) {
+        box_text(&p->crop, box, sizeof box);
+        snprintf(buf, n, "crop:%s", box);
+        return;
+    }
+    const char *det = p->detector == VB_DETECTOR_SSD ? "ssd" : "tiny";
+    const char *tpl = p->chip_points == 5 ? ":chip5" : "";
+    if (p->on_no_face == VB_NO_FACE_FALLBACK) {
+        box_text(&p->fallback, box, sizeof box);
+        snprintf(buf, n, "align:%s:fallback-crop:%s%s", det, box, tpl);
+    } else {
+        snprintf(buf, n, "align:%s:fta%s", det, tpl);
+    }
 }
 
 /* tfjs-backend-cpu's ResizeBilinear: src = dst * (in / out), floor/ceil neighbours clamped,

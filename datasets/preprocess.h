@@ -18,6 +18,38 @@ typedef struct vb_crop {
 /* Parse "x0,y0,x1,y1". */
 int vb_crop_parse(const char *text, vb_crop *crop, vb_err *e);
 
+/* How a face sample becomes the recognition net's input (--preprocess, --on-no-face,
+ * --detector):
+ *   align  detect the faces, take the one nearest the image centre weighted by size, find
+ *          its 68 landmarks, warp the image onto dlib's chip template (the whole model);
+ *   crop   a fixed box (or the whole image when no box is given) resized to the input: only
+ *          right for pre-aligned benchmark images.
+ * When align finds no face the sample is a failure to acquire (fta: counted, listed, its
+ * trials scored as non-matches), or, with fallback-crop, the landmark net runs on the given
+ * box instead (suits pre-centred sets such as LFW), and that is recorded. */
+typedef enum vb_prep_mode { VB_PREP_ALIGN = 0, VB_PREP_CROP } vb_prep_mode;
+typedef enum vb_no_face { VB_NO_FACE_FTA = 0, VB_NO_FACE_FALLBACK } vb_no_face;
+typedef enum vb_detector { VB_DETECTOR_TINY = 0, VB_DETECTOR_SSD } vb_detector;
+
+typedef struct vb_face_prep {
+    int set;               /* --preprocess or --crop given (else the command's default) */
+    vb_prep_mode mode;
+    vb_crop crop;          /* crop: the box (unset: the whole image) */
+    vb_detector detector;
+    vb_no_face on_no_face;
+    vb_crop fallback;      /* fallback-crop: where the landmark net looks instead */
+    int chip_points;       /* dlib's chip template: 68 (default; 0 means 68) or 5 points */
+} vb_face_prep;
+
+/* "align", "crop:x0,y0,x1,y1" or "crop" (the whole image). */
+int vb_face_prep_parse(const char *text, vb_face_prep *p, vb_err *e);
+/* "fta" or "fallback-crop:x0,y0,x1,y1". */
+int vb_no_face_parse(const char *text, vb_face_prep *p, vb_err *e);
+/* The canonical text of the whole setting, for provenance and template headers:
+ * "crop:70,70,180,180", "crop:none", "align:tiny:fta", "align:tiny:fallback-crop:...", with
+ * ":chip5" appended for the 5-point chip template. */
+void vb_face_prep_text(const vb_face_prep *p, char *buf, size_t n);
+
 /* Resize an 8-bit interleaved image region into out (oh x ow x c floats, 0..255 scale). */
 void vb_resize_bilinear_tf(const uint8_t *px, int w, int h, int c, int rx0, int ry0, int rw, int rh,
                            float *out, int ow, int oh);
