@@ -104,6 +104,20 @@ int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb
     if (vb_backend_load(en->backend, &en->graph, &en->prepared, e))
         goto fail;
     en->batch = o->batch > 0 ? o->batch : vb_backend_preferred_batch(en->prepared);
+    en->prep = o->prep;
+    en->save_chips = o->save_chips;
+    /* align feeds a face descriptor net; any other graph (a detector run on its own by bench
+     * or embed) takes its input resized, unless align was asked for explicitly */
+    if (en->prep.mode == VB_PREP_ALIGN && strcmp(en->graph.arch, "face_recognition") != 0) {
+        if (en->prep.set) {
+            vb_fail(e, VB_EXIT_USAGE, "%s: --preprocess align feeds a face descriptor net, and this is a %s model",
+                    en->model.path, en->graph.arch);
+            goto fail;
+        }
+        en->prep.mode = VB_PREP_CROP;
+    }
+    if (en->prep.mode == VB_PREP_ALIGN && vb_face_open(en, o, e))
+        goto fail;
     return 0;
 fail:
     vb_engine_close(en);
@@ -112,6 +126,7 @@ fail:
 
 void vb_engine_close(vb_engine *en)
 {
+    vb_face_close(en);
     vb_backend_unload(en->prepared);
     vb_backend_free(en->backend);
     vb_model_free(&en->model);
@@ -192,33 +207,41 @@ static void *prefetch_main(void *arg)
     return NULL;
 }
 
-/* Run n images in calls of at most en->batch. When the device cannot take a call that size
- * (out of device memory, a binding or dispatch limit: e->too_large), halve the batch, say so
- * once, and carry on with the smaller size for the rest of the work: the results per image
- * do not depend on the batch. Timings of every successful call are added to tm. */
-static int run_batches(vb_engine *en, const float *input, size_t n, float *out, vb_timings *tm, vb_err *e)
+int vb_engine_run_net(vb_engine *en, vb_prepared *p, const vb_graph *g, int *batch, const float *input, size_t n,
+                      float *out, vb_timings *tm, vb_err *e)
 {
-    const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
-    const size_t dim = (size_t)en->graph.out_dim;
+    const size_t in_size = (size_t)g->in_h * g->in_w * g->in_c;
+    const size_t dim = (size_t)g->out_dim;
     for (size_t done = 0; done < n;) {
-        size_t m = n - done < (size_t)en->batch ? n - done : (size_t)en->batch;
+        size_t m = n - done < (size_t)*batch ? n - done : (size_t)*batch;
         double node_ms[VB_GRAPH_MAX_NODES] = {0};
         vb_timings t = {0, node_ms};
-        if (vb_backend_run(en->prepared, input + done * in_size, (int)m, out + done * dim, NULL, &t, e)) {
+        if (vb_backend_run(p, input + done * in_size, (int)m, out + done * dim, NULL, &t, e)) {
             if (!e->too_large || m < 2)
                 return -1;
-            en->batch = (int)(m / 2);
+            *batch = (int)(m / 2);
             fprintf(stderr, "veribench: warning: batch %zu does not fit on %s (%s); going on with batch %d\n", m,
-                    en->device.name, e->msg, en->batch);
+                    en->device.name, e->msg, *batch);
             continue;
         }
         tm->total_ms += t.total_ms;
-        for (int i = 0; i < en->graph.n_nodes; i++)
-            tm->node_ms[i] += node_ms[i];
-        en->calls++;
+        if (tm->node_ms)
+            for (int i = 0; i < g->n_nodes; i++)
+                tm->node_ms[i] += node_ms[i];
+        if (p == en->prepared) /* calls of the descriptor net */
+            en->calls++;
         done += m;
     }
     return 0;
+}
+
+/* The descriptor net over n images, in calls of at most en->batch. When the device cannot
+ * take a call that size (out of device memory, a binding or dispatch limit: e->too_large),
+ * the batch is halved, said once, and kept smaller for the rest of the work: the results
+ * per image do not depend on the batch. */
+static int run_batches(vb_engine *en, const float *input, size_t n, float *out, vb_timings *tm, vb_err *e)
+{
+    return vb_engine_run_net(en, en->prepared, &en->graph, &en->batch, input, n, out, tm, e);
 }
 
 /* ------------------------------------------------------------- fingerprints */
@@ -336,11 +359,14 @@ done:
     return rc;
 }
 
-int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, const vb_crop *crop,
-                          vb_embed_cb cb, void *ctx, vb_err *e)
+int vb_engine_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_embed_cb cb, void *ctx,
+                          vb_err *e)
 {
     if (en->fingerprint)
         return fp_embed_files(en, paths, n, cb, ctx, e);
+    if (en->prep.mode == VB_PREP_ALIGN)
+        return vb_face_embed_files(en, paths, n, cb, ctx, e);
+    const vb_crop *crop = &en->prep.crop;
     const size_t B = (size_t)en->batch; /* buffers are sized once; run_batches may shrink en->batch */
     const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     const int dim = en->graph.out_dim;
