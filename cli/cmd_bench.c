@@ -189,6 +189,7 @@ int cmd_bench(int argc, char **argv)
     const vb_kv *stored = vb_model_kv(&base, "veribench.quant");
     int header = !no_header; /* printed once a backend is open, so a failure prints no CSV */
     eo.batch = list[0];
+    eo.prep.mode = VB_PREP_CROP; /* bench times the net on synthetic inputs */
     int rc = VB_EXIT_OK;
     for (int q = 0; q < (n_levels ? n_levels : 1) && rc == VB_EXIT_OK; q++) {
         vb_model m;

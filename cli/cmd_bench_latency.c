@@ -354,7 +354,7 @@ static int offline_pass(bench *b, const char **paths, size_t n_paths, size_t n, 
     off_ctx c;
     memset(&c, 0, sizeof c);
     double t0 = vb_now();
-    int rc = vb_engine_embed_files(&b->en, list, n, &b->o->crop, count_failures, &c, e);
+    int rc = vb_engine_embed_files(&b->en, list, n, count_failures, &c, e);
     *secs = vb_now() - t0;
     free(list);
     if (failed)
@@ -799,6 +799,10 @@ static int open_bench(bench *b, vb_err *e)
     }
     vb_engine_opts eo = o->eo;
     eo.batch = 2;
+    /* the single-stream queries decode and resize samples themselves (prepare): crop mode
+     * (--crop, else the whole image) until the face pipeline has a per-query path */
+    eo.prep.mode = VB_PREP_CROP;
+    eo.prep.crop = o->crop;
     if (vb_engine_open_model(&b->en, &m, &eo, e))
         return -1;
     if (b->en.graph.out_dim > 1024)
@@ -850,7 +854,7 @@ int cmd_bench_latency(int argc, char **argv)
     const vb_option opts[] = {
         VB_OPT_STRING_ROW("dataset", "SPEC", "dataset whose trials are the queries (default lfw)", &o.dataset),
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV for csv:, lfw-all, fvc2002-all (as in run)", &o.trials),
-        VB_OPT_CROP(&o.crop),
+        VB_OPT_CROP_BOX(&o.crop),
         VB_OPT_MODEL(&o.eo.model_path),
         VB_OPT_BACKEND(&o.eo.backend),
         VB_OPT_QUANTS(&o.quants),

@@ -65,7 +65,6 @@ typedef struct check_opts {
     vb_engine_opts eo;
     const char *reference;
     const char *dataset, *folds, *trials;
-    vb_crop crop;
     double min_cosine; /* < 0: the default for the variant in use */
     int max_flips;
     int csv;
@@ -84,6 +83,7 @@ typedef struct checker {
     float *input;
     float *desc_test, *desc_ref; /* n_images * out_dim */
     layer_stat *layers;
+    const float *chips;          /* align: the reference pipeline's net inputs, n_images * in */
 } checker;
 
 static int side_alloc(side *s, const vb_graph *g, int batch, vb_err *e)
@@ -132,7 +132,9 @@ static int check_batch(checker *c, char **paths, size_t first, int count, const 
 {
     const vb_graph *g = c->g;
     const size_t in = (size_t)g->in_h * g->in_w * g->in_c;
-    for (int k = 0; k < count; k++) {
+    for (int k = 0; k < count && c->chips; k++)
+        memcpy(c->input + k * in, c->chips + (first + k) * in, in * sizeof(float));
+    for (int k = 0; k < count && !c->chips; k++) {
         vb_image img;
         const char *path = paths[first + k];
         int rc = vb_image_load(path, &img, e) || vb_preprocess(&img, crop, g, path, c->input + k * in, e);
@@ -273,6 +275,132 @@ static void print_csv(const checker *c, const summary *s, char **paths, size_t n
     csv_row("pass", "", s->pass);
 }
 
+/* ---- --preprocess align: the whole pipeline on both backends ----------------------------
+ * The descriptor net is compared layer by layer on the same inputs: the chips the reference
+ * pipeline made. The whole pipelines (each backend detecting, finding landmarks and warping
+ * on its own) are compared end to end: where each found the face, how far its landmarks
+ * moved, and the descriptors' cosines and decision flips. */
+typedef struct pipelines {
+    float *chips;                /* reference pipeline: n * in floats */
+    float *desc_test, *desc_ref; /* whole pipelines: n * out_dim */
+    vb_face_record *face_test, *face_ref;
+    size_t in;
+    int dim;
+    const vb_engine *capturing;
+    int capturing_ref;
+} pipelines;
+
+static void pipelines_free(pipelines *p)
+{
+    free(p->chips);
+    free(p->desc_test);
+    free(p->desc_ref);
+    free(p->face_test);
+    free(p->face_ref);
+    memset(p, 0, sizeof *p);
+}
+
+static void on_chip(void *ctx, size_t k, const float *input)
+{
+    pipelines *p = ctx;
+    if (p->capturing_ref)
+        memcpy(p->chips + k * p->in, input, p->in * sizeof(float));
+}
+
+static void on_face(void *ctx, size_t k, const vb_face_record *r)
+{
+    pipelines *p = ctx;
+    (p->capturing_ref ? p->face_ref : p->face_test)[k] = *r;
+}
+
+typedef struct desc_sink {
+    pipelines *p;
+    float *out;
+    vb_err first;
+    int failed;
+} desc_sink;
+
+static int on_desc(void *ctx, size_t k, const float *desc, const vb_err *why)
+{
+    desc_sink *d = ctx;
+    if (!desc) { /* check compares every image: one without a face has nothing to compare */
+        d->first = *why;
+        d->failed = 1;
+        return 1;
+    }
+    memcpy(d->out + k * d->p->dim, desc, (size_t)d->p->dim * sizeof(float));
+    return 0;
+}
+
+static int embed_all(vb_engine *en, pipelines *p, int ref, const char *const *paths, size_t n, vb_err *e)
+{
+    desc_sink d = {.p = p, .out = ref ? p->desc_ref : p->desc_test};
+    p->capturing_ref = ref;
+    en->on_face = on_face;
+    en->on_chip = on_chip;
+    en->face_ctx = p;
+    int rc = vb_engine_embed_files(en, paths, n, on_desc, &d, e);
+    if (d.failed)
+        *e = d.first;
+    return rc || d.failed ? -1 : 0;
+}
+
+static int run_pipelines(vb_engine *en, const check_opts *o, const char *const *paths, size_t n, pipelines *p,
+                         vb_err *e)
+{
+    vb_engine ref;
+    vb_engine_opts ro = o->eo;
+    ro.backend = o->reference;
+    p->in = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
+    p->dim = en->graph.out_dim;
+    p->chips = vb_malloc((n ? n : 1) * p->in * sizeof(float), e);
+    p->desc_test = vb_malloc((n ? n : 1) * p->dim * sizeof(float), e);
+    p->desc_ref = vb_malloc((n ? n : 1) * p->dim * sizeof(float), e);
+    p->face_test = vb_calloc(n ? n : 1, sizeof *p->face_test, e);
+    p->face_ref = vb_calloc(n ? n : 1, sizeof *p->face_ref, e);
+    if (!p->chips || !p->desc_test || !p->desc_ref || !p->face_test || !p->face_ref)
+        return -1;
+    if (vb_engine_open(&ref, &ro, e)) {
+        vb_err_prefix(e, "reference backend");
+        return -1;
+    }
+    int rc = embed_all(&ref, p, 1, paths, n, e);
+    vb_engine_close(&ref);
+    return rc || embed_all(en, p, 0, paths, n, e) ? -1 : 0;
+}
+
+static void print_pipelines(const pipelines *p, const summary *s, char **paths, size_t n, int csv)
+{
+    size_t moved_source = 0;
+    double worst_lm = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        const vb_face_record *t = &p->face_test[i], *r = &p->face_ref[i];
+        moved_source += t->source != r->source || t->faces != r->faces;
+        for (int k = 0; k < VB_LANDMARKS; k++) {
+            double dx = t->landmarks[k].x - r->landmarks[k].x, dy = t->landmarks[k].y - r->landmarks[k].y;
+            double d = sqrt(dx * dx + dy * dy);
+            if (d > worst_lm)
+                worst_lm = d, worst_i = i;
+        }
+    }
+    if (csv) {
+        csv_row("pipeline_face_count_or_source_differs", "", (double)moved_source);
+        csv_row("pipeline_landmark_worst_px", n ? paths[worst_i] : "", worst_lm);
+        csv_row("pipeline_cosine_mean", "", s->cos_mean);
+        csv_row("pipeline_cosine_worst", "", s->cos_worst);
+        csv_row("pipeline_decision_flips", "", (double)s->flips);
+        csv_row("pipeline_pass", "", s->pass);
+        return;
+    }
+    printf("\nwhole pipeline (each backend detects, finds landmarks and warps on its own):\n");
+    printf("  images whose face count or source differs: %zu of %zu\n", moved_source, n);
+    printf("  worst landmark displacement: %.3g px (%s)\n", worst_lm, n ? paths[worst_i] : "-");
+    printf("  descriptor cosine: mean %.9f, worst %.9f; decisions: %zu pairs, %zu flipped\n", s->cos_mean,
+           s->cos_worst, s->pairs, s->flips);
+    printf("  verdict: %s\n", s->pass ? "PASS" : "FAIL");
+}
+
 /* Returns VB_OPTS_GO with *first_image set, or the exit code to return. */
 static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
 {
@@ -287,7 +415,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
         VB_OPT_STRING_ROW("dataset", "SPEC", "the images and trials of a dataset instead of IMAGE...", &o->dataset),
         VB_OPT_STRING_ROW("folds", "LIST", "keep these folds of the dataset, e.g. 1 or 1,3-5", &o->folds),
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV for csv:, lfw-all and fvc2002-all specs", &o->trials),
-        VB_OPT_CROP(&o->crop),
+        VB_OPT_FACE_PREP(&o->eo.prep),
         VB_OPT_BATCH(&o->eo.batch),
         VB_OPT_NO_FP16(&o->eo.no_fp16),
         VB_OPT_VALIDATION(&o->eo.validation),
@@ -363,6 +491,16 @@ int cmd_check(int argc, char **argv)
     vb_backend *ref_be = NULL;
     vb_device_info ref_dev;
     checker c = {.g = &en.graph};
+    pipelines pl = {0};
+    if (en.prep.mode == VB_PREP_ALIGN && run_pipelines(&en, &o, (const char *const *)paths, n, &pl, &e)) {
+        pipelines_free(&pl);
+        vb_engine_close(&en);
+        free(ds_paths);
+        if (dsp)
+            vb_dataset_free(dsp);
+        return fail("", &e, VB_EXIT_INPUT);
+    }
+    c.chips = pl.chips;
     c.batch = o.eo.batch ? o.eo.batch : (en.batch < DEFAULT_MAX_BATCH ? en.batch : DEFAULT_MAX_BATCH);
     int status = VB_EXIT_IO;
     if (vb_backend_parse_spec(o.reference, &ref_spec, &e) || vb_backend_init(&ref_spec, &ref_be, &e) ||
@@ -386,7 +524,7 @@ int cmd_check(int argc, char **argv)
     vb_progress_start(&progress, "check", n);
     for (size_t i = 0; i < n; i += (size_t)c.batch) {
         int count = n - i < (size_t)c.batch ? (int)(n - i) : c.batch;
-        if (check_batch(&c, paths, i, count, &o.crop, &e)) {
+        if (check_batch(&c, paths, i, count, &o.eo.prep.crop, &e)) {
             vb_progress_end(&progress);
             status = fail("", &e, VB_EXIT_INPUT);
             goto done;
@@ -394,12 +532,20 @@ int cmd_check(int argc, char **argv)
         vb_progress_update(&progress, i + (size_t)count);
     }
     vb_progress_end(&progress);
-    summary s;
+    summary s, whole = {0};
     summarize(&c, n, dsp, &o, en.device.uses_fp16, &s);
+    if (pl.chips) { /* the whole pipelines, each backend with its own detections and chips */
+        checker cw = c;
+        cw.desc_test = pl.desc_test, cw.desc_ref = pl.desc_ref;
+        summarize(&cw, n, dsp, &o, en.device.uses_fp16, &whole);
+        s.pass = s.pass && whole.pass;
+    }
     if (o.csv)
         print_csv(&c, &s, paths, n);
     else
         print_table(&c, &s, paths, &en, &ref_dev, &o, n);
+    if (pl.chips)
+        print_pipelines(&pl, &whole, paths, n, o.csv);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "veribench check: cannot write to stdout\n");
         status = VB_EXIT_IO;
@@ -415,6 +561,7 @@ done:
     free(c.layers);
     vb_backend_unload(c.ref.prepared);
     vb_backend_free(ref_be);
+    pipelines_free(&pl);
     vb_engine_close(&en);
     free(ds_paths);
     if (dsp)

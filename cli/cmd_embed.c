@@ -14,12 +14,15 @@ static void describe(FILE *f)
 {
     fprintf(f, "Prints one CSV row per image on stdout: header image,d0,...,d<N-1>, values %%.9g.\n"
                "Images: JPEG, PNG, 8-bit grayscale/RGB TIFF, PGM/PPM (detected from content).\n"
-               "Preprocessing: the crop box (end-exclusive pixels), else the whole image, is resized\n"
-               "to the model's input (150x150) with TensorFlow's bilinear rule, then normalized.\n\n");
+               "Preprocessing (--preprocess): align (default) finds the face (tiny face detector),\n"
+               "its 68 landmarks, and warps it onto dlib's 150x150 chip template (padding 0.25);\n"
+               "an image with no face is a failure (or, with --on-no-face fallback-crop:BOX, the\n"
+               "landmarks are looked for in BOX). crop:BOX resizes a fixed box (end-exclusive\n"
+               "pixels), crop the whole image, to the model's input with TensorFlow's bilinear rule.\n\n");
 }
 
 static const vb_command_help help = {
-    "embed", "[--model M] [--backend B] [--crop x0,y0,x1,y1] [options] IMAGE...", describe,
+    "embed", "[--model M] [--backend B] [--preprocess align|crop:x0,y0,x1,y1] [options] IMAGE...", describe,
     "0 all embedded; 1 some images failed (--keep-going); 2 usage; 3 bad model or\n"
     "image; 4 backend/device failure; 5 write error."};
 
@@ -86,7 +89,6 @@ static int save_pixels(const char *dir, char **paths, int n)
 int cmd_embed(int argc, char **argv)
 {
     vb_engine_opts eo = {0};
-    vb_crop crop = {0};
     vb_err e = {0};
     int keep_going = 0;
     const char *save_dir = NULL;
@@ -94,13 +96,14 @@ int cmd_embed(int argc, char **argv)
     const vb_option opts[] = {
         VB_OPT_MODEL(&eo.model_path),
         VB_OPT_BACKEND(&eo.backend),
-        VB_OPT_CROP(&crop),
+        VB_OPT_FACE_PREP(&eo.prep),
         VB_OPT_BATCH(&eo.batch),
         VB_OPT_THREADS(&eo.threads),
         VB_OPT_NO_FP16(&eo.no_fp16),
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_FLAG_ROW("keep-going", "report unreadable images on stderr and go on (exit 1 at the end)", &keep_going),
+        VB_OPT_STRING_ROW("save-chips", "DIR", "align: also write each aligned 150x150 chip as DIR/<n>.png\n(n: the image's position, from 0), to see what the net saw", &eo.save_chips),
         VB_OPT_STRING_ROW("save-pixels", "DIR", "also write each decoded image as DIR/<n>.ppm (for oracle scripts)", &save_dir),
         VB_OPT_END_ROW};
     int first, prc = vb_options_parse(&help, opts, argc, argv, &first);
@@ -124,7 +127,7 @@ int cmd_embed(int argc, char **argv)
     for (int i = 0; i < ctx.dim; i++)
         printf(",d%d", i);
     putchar('\n');
-    int rc = vb_engine_embed_files(&en, (const char *const *)paths, (size_t)n, &crop, on_descriptor, &ctx, &e);
+    int rc = vb_engine_embed_files(&en, (const char *const *)paths, (size_t)n, on_descriptor, &ctx, &e);
     vb_progress_end(&ctx.progress);
     vb_engine_close(&en);
     vb_err out_err = {0};

@@ -73,7 +73,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV a,b,label[,fold] (csv:, lfw-all, fvc2002-all)", &cfg.trials),
         VB_OPT_STRING_ROW("folds", "LIST", "keep these folds, e.g. 1,3-5", &cfg.folds),
         VB_OPT_CHOICE_ROW("modality", "M", "face or fingerprint: the samples of a csv: manifest without\na modality column (default face); picks the default model", &cfg.modality, modalities),
-        VB_OPT_CROP(&cfg.crop),
+        VB_OPT_FACE_PREP(&cfg.prep),
         VB_OPT_BACKENDS(&backends),
         VB_OPT_QUANTS(&quants),
         VB_OPT_MODEL(&cfg.model_path),

@@ -94,7 +94,17 @@ typedef struct embed_state {
     size_t done;
     vb_err error;
     int failed;
+    vb_run *run;
 } embed_state;
+
+static void on_face(void *arg, size_t k, const vb_face_record *r)
+{
+    embed_state *s = arg;
+    if (s->run->faces) {
+        s->run->faces[s->index[k]] = *r;
+        s->run->face_seen[s->index[k]] = 1;
+    }
+}
 
 static int on_template(void *arg, size_t k, const float *desc, const vb_err *why)
 {
@@ -138,13 +148,24 @@ static int embed_missing(vb_run *run, vb_engine *en, vb_run_combo *c, vb_templat
             index[todo] = i;
             paths[todo++] = ds->samples[i].path;
         }
-    embed_state st = {.store = store, .index = index};
+    embed_state st = {.store = store, .index = index, .run = run};
+    if (en->prep.mode == VB_PREP_ALIGN && !en->fingerprint && !run->faces) {
+        run->faces = vb_calloc(ds->n_samples, sizeof *run->faces, e);
+        run->face_seen = vb_calloc(ds->n_samples, 1, e);
+        if (!run->faces || !run->face_seen) {
+            free(index);
+            free(paths);
+            return -1;
+        }
+    }
+    en->on_face = on_face;
+    en->face_ctx = &st;
     char label[160];
     snprintf(label, sizeof label, "embed %s", c->label);
     vb_progress_start(&st.progress, label, todo);
     double t0 = vb_now();
     graceful_stop = 1;
-    int rc = todo ? vb_engine_embed_files(en, paths, todo, &run->cfg.crop, on_template, &st, e) : 0;
+    int rc = todo ? vb_engine_embed_files(en, paths, todo, on_template, &st, e) : 0;
     graceful_stop = 0;
     vb_progress_end(&st.progress);
     c->embed_wall_s = vb_now() - t0;
@@ -615,6 +636,11 @@ static int fill_latency(FILE *f, const vb_run *run)
             continue;
         latency_row(f, c, "embed_wall", n, c->timed_wall_ms);
         latency_row(f, c, "inference", n, c->infer_ms_per_face * n);
+        for (int st = 0; st < VB_STAGES && c->stage_images; st++) {
+            char stage[64];
+            snprintf(stage, sizeof stage, "stage:%s", vb_stage_names[st]);
+            latency_row(f, c, stage, c->stage_images, c->stage_ms[st]);
+        }
         for (int l = 0; l < c->n_layers; l++) {
             char stage[128];
             snprintf(stage, sizeof stage, "layer:%s", c->layer_names[l]);
@@ -697,7 +723,27 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         prov(f, "run", "trials_sha256", vb_sha256_file(run->cfg.trials, sha, &e) == 0 ? sha : "unreadable");
     prov(f, "run", "data_dir", vb_data_dir());
     prov(f, "run", "folds", run->ds.folds);
-    prov(f, "run", "crop", run->crop_text);
+    prov(f, "run", "preprocess", run->crop_text);
+    prov(f, "run", "crop", run->cfg.prep.mode == VB_PREP_CROP && run->cfg.prep.crop.set ? run->crop_text + 5 : "");
+    if (run->faces) {
+        size_t seen = 0, none = 0, fallback = 0, multiple = 0;
+        for (uint32_t i = 0; i < run->ds.n_samples; i++) {
+            if (!run->face_seen[i])
+                continue;
+            seen++;
+            none += run->faces[i].source == VB_FACE_NONE;
+            fallback += run->faces[i].source == VB_FACE_FALLBACK;
+            multiple += run->faces[i].faces > 1;
+        }
+        snprintf(buf, sizeof buf, "%zu", seen);
+        prov(f, "run", "faces_examined", buf);
+        snprintf(buf, sizeof buf, "%zu", none + fallback);
+        prov(f, "run", "faces_not_found", buf);
+        snprintf(buf, sizeof buf, "%zu", fallback);
+        prov(f, "run", "faces_fallback", buf);
+        snprintf(buf, sizeof buf, "%zu", multiple);
+        prov(f, "run", "faces_multiple", buf);
+    }
     snprintf(buf, sizeof buf, "%u", run->ds.n_samples);
     prov(f, "run", "samples", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)run->ds.n_trials);
@@ -783,6 +829,27 @@ static int fill_gallery(FILE *f, const vb_run *run)
     return ferror(f);
 }
 
+/* --preprocess align: where each sample's face came from (only samples embedded by this
+ * invocation; a resumed run's earlier samples have their templates, not their boxes). */
+static int fill_detections(FILE *f, const vb_run *run)
+{
+    fprintf(f, "sample,path,faces,source,score,x0,y0,x1,y1\n");
+    for (uint32_t i = 0; run->faces && i < run->ds.n_samples; i++) {
+        if (!run->face_seen[i])
+            continue;
+        const vb_face_record *r = &run->faces[i];
+        vb_csv_field(f, run->ds.samples[i].id);
+        fputc(',', f);
+        vb_csv_field(f, run->ds.samples[i].path);
+        if (r->source == VB_FACE_NONE)
+            fprintf(f, ",%d,none,,,,,\n", r->faces);
+        else
+            fprintf(f, ",%d,%s,%.4f,%.2f,%.2f,%.2f,%.2f\n", r->faces, vb_face_source_names[r->source], (double)r->box.score,
+                    (double)r->box.x0, (double)r->box.y0, (double)r->box.x1, (double)r->box.y1);
+    }
+    return ferror(f);
+}
+
 static int fill_failures(FILE *f, const vb_run *run)
 {
     fprintf(f, "sample,path,reason\n");
@@ -839,6 +906,8 @@ static int accumulate_timing(vb_run *run, vb_run_combo *c, const vb_engine *en, 
             t.layer_ms[i] += old.layer_ms[i];
     }
     memcpy(c->layer_ms, t.layer_ms, sizeof c->layer_ms);
+    memcpy(c->stage_ms, en->stage_ms, sizeof c->stage_ms);
+    c->stage_images = en->stage_images;
     c->timed_images = t.images;
     c->timed_wall_ms = t.wall_ms;
     c->infer_ms_per_face = t.images ? t.run_ms / t.images : 0;
@@ -880,7 +949,7 @@ static int retime_if_lost(vb_run *run, vb_engine *en, vb_run_combo *c, const vb_
     fprintf(stderr, "veribench run: %s: saved timing %s is missing or unreadable; re-embedding %zu samples "
             "to measure throughput and latency again (they rest on those %zu images)\n", c->label, path, n, n);
     double t0 = vb_now();
-    if (vb_engine_embed_files(en, paths, n, &run->cfg.crop, discard_template, NULL, e))
+    if (vb_engine_embed_files(en, paths, n, discard_template, NULL, e))
         return -1;
     c->embed_wall_s = vb_now() - t0;
     return 0;
@@ -938,7 +1007,8 @@ static int write_chip(vb_run *run, const vb_run_combo *c, uint32_t sample, char 
     rel[0] = 0;
     if (vb_image_load(path, &img, &why) ||
         (run->fingerprint ? make_print_chip(c, sample, &img, &chip, &why)
-                          : vb_chip_make(&img, &run->cfg.crop, GALLERY_CHIP_SIZE, path, &chip, &why)) ||
+                          : vb_chip_make(&img, run->cfg.prep.mode == VB_PREP_CROP ? &run->cfg.prep.crop : NULL,
+                                        GALLERY_CHIP_SIZE, path, &chip, &why)) ||
         vb_png_encode(&chip, &png, &len, &why)) {
         vb_image_free(&img);
         vb_image_free(&chip);
@@ -994,7 +1064,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     c->model_bytes = vb_model_tensor_bytes(&m);
     describe_weights(&m, c->weights_note, sizeof c->weights_note);
     vb_engine_opts eo = {.backend = backend, .batch = run->cfg.batch, .threads = run->cfg.threads,
-                         .no_fp16 = run->cfg.no_fp16, .validation = run->cfg.validation};
+                         .no_fp16 = run->cfg.no_fp16, .validation = run->cfg.validation, .prep = run->cfg.prep};
     if (vb_engine_open_model(&en, &m, &eo, e))
         return -1;
     int rc = -1;
@@ -1258,6 +1328,7 @@ static int write_outputs(vb_run *run, int final, vb_err *e)
         int (*fill)(FILE *, const vb_run *);
     } files[] = {
         {"metrics.csv", fill_metrics},       {"latency.csv", fill_latency}, {"failures.csv", fill_failures},
+        {"detections.csv", fill_detections},
         {"provenance.csv", fill_provenance}, {"report.md", fill_report},   {"gallery.csv", fill_gallery},
         {"report.html", fill_report_html},
     };
@@ -1400,6 +1471,8 @@ static void free_run(vb_run *run)
         for (uint32_t i = 0; i < run->ds.n_samples; i++)
             free(run->fta_reason[i]);
     free(run->fta_reason);
+    free(run->faces);
+    free(run->face_seen);
     free(run->cal_sample);
     vb_attributes_free(&run->attrs);
     if (run->cfg.calibration_trials)
@@ -1441,8 +1514,8 @@ static int lock_results_folder(const char *out_dir, vb_err *e)
 /* Prints have no weights to quantize and no face crop; the matcher runs on the CPU. */
 static int check_fingerprint_options(const vb_run_config *cfg, const vb_model *m, vb_fp_params *p, vb_err *e)
 {
-    if (cfg->crop.set)
-        return vb_fail(e, VB_EXIT_USAGE, "--crop is for faces; fingerprints are used whole");
+    if (cfg->prep.set)
+        return vb_fail(e, VB_EXIT_USAGE, "--preprocess/--crop are for faces; fingerprints are used whole");
     for (int q = 0; q < cfg->n_quants; q++)
         if (cfg->quants[q] != VB_QUANT_FP32)
             return vb_fail(e, VB_EXIT_USAGE, "the fingerprint matcher has no weights to quantize: --quant fp32 only");
@@ -1478,10 +1551,7 @@ int vb_run_main(const vb_run_config *cfg)
     run.cfg = *cfg;
     catch_interrupts();
     run.started = (double)time(NULL);
-    if (cfg->crop.set)
-        snprintf(run.crop_text, sizeof run.crop_text, "%d,%d,%d,%d", cfg->crop.x0, cfg->crop.y0, cfg->crop.x1, cfg->crop.y1);
-    else
-        snprintf(run.crop_text, sizeof run.crop_text, "none");
+    vb_face_prep_text(&cfg->prep, run.crop_text, sizeof run.crop_text);
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
         (cfg->modality >= 0 && vb_dataset_set_modality(&run.ds, (vb_modality)cfg->modality, &e)) ||
         (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e) ||
@@ -1497,6 +1567,8 @@ int vb_run_main(const vb_run_config *cfg)
         return fail(&run, &e);
     vb_sha256_hex(base.file_data, base.file_size, run.model_sha);
     run.fingerprint = vb_model_is_fingerprint(&base);
+    if (run.fingerprint)
+        snprintf(run.crop_text, sizeof run.crop_text, "none");
     if (run.fingerprint != (run.ds.modality == VB_MODALITY_FINGERPRINT) ||
         (run.fingerprint && check_fingerprint_options(cfg, &base, &run.fp, &e))) {
         if (!e.msg[0])

@@ -9,6 +9,9 @@
  *   latency.csv                  per-stage and per-layer times
  *   provenance.csv               what produced the numbers (model, data, binary, device)
  *   failures.csv                 samples that failed to acquire, with the reason
+ *   detections.csv               --preprocess align: per sample embedded by this invocation,
+ *                                faces found, where the face came from (detected, fallback,
+ *                                none) and the box the landmarks were found in
  *   report.md, plots/ (PNG, SVG) the human-readable report
  *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
  *                                face chips (PNG) of the worst errors it shows
@@ -39,7 +42,7 @@ typedef struct vb_run_config {
     int modality;       /* --modality for a csv: manifest without the column; -1: as loaded */
     const char *out_dir;
     const char *model_path;
-    vb_crop crop;
+    vb_face_prep prep;  /* --preprocess / --crop / --detector / --on-no-face */
     const char *backends[VB_RUN_MAX_BACKENDS];
     int n_backends;
     vb_quant_level quants[VB_QUANT_COUNT];
@@ -78,6 +81,8 @@ typedef struct vb_run_combo {
     size_t timed_images;      /* images behind the timings, over resumed runs too */
     double timed_wall_ms;
     double infer_ms_per_face; /* backend time per face (over resumed runs too) */
+    double stage_ms[VB_STAGES]; /* --preprocess align: wall ms per pipeline stage, this */
+    size_t stage_images;        /* invocation's images only (not saved for resumes) */
     double faces_per_s;       /* backend throughput */
     double layer_ms[VB_GRAPH_MAX_NODES];
     int n_layers;
@@ -108,7 +113,9 @@ typedef struct vb_run {
     vb_run_combo *combos;
     int n_combos;
     char model_sha[65];
-    char crop_text[64];
+    char crop_text[96];       /* the preprocessing (vb_face_prep_text), "none" for prints */
+    vb_face_record *faces;    /* --preprocess align: per sample, when embedded by this run */
+    uint8_t *face_seen;
     float threshold;          /* the model's decision threshold (its own units) */
     const char *distance;
     char det_plot[160], quant_plot[160], roc_plot[160];

@@ -246,7 +246,7 @@ int vb_report_write_md(FILE *f, const vb_results *run)
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
     fprintf(f, "# veribench report: `%s`\n\n", run->dataset_spec);
-    fprintf(f, "Generated %s by veribench (commit %s). Model `%s` (SHA-256 %.16s…). Crop: %s.\n\n", when,
+    fprintf(f, "Generated %s by veribench (commit %s). Model `%s` (SHA-256 %.16s…). Preprocessing: %s.\n\n", when,
             run->commit, run->model_path, run->model_sha,
             run->crop_text);
     fprintf(f, "Protocol `%s`%s%s: %u samples, %llu trials (%llu genuine, %llu impostor)%s. "

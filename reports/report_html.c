@@ -139,7 +139,7 @@ static void header(FILE *f, const vb_results *r)
     esc(f, r->model_path);
     fputs("</code> (SHA-256 <code>", f);
     esc(f, r->model_sha);
-    fputs("</code>). Crop: ", f);
+    fputs("</code>). Preprocessing: ", f);
     esc(f, r->crop_text);
     fprintf(f, ". Protocol <code>");
     esc(f, r->kind);

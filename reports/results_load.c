@@ -356,7 +356,8 @@ static int fill_run(const vb_results_folder *rf, const char *dir, vb_results_sto
     r->dataset_spec = prov_or(rf, "run", "dataset", "unknown");
     r->model_path = prov_or(rf, "run", "model_path", "unknown");
     r->model_sha = prov_or(rf, "run", "model_sha256", "unknown");
-    r->crop_text = prov_or(rf, "run", "crop", "unknown");
+    /* "preprocess" (crop:BOX, align:...); folders from before it name only the crop box */
+    r->crop_text = prov_or(rf, "run", "preprocess", prov_or(rf, "run", "crop", "unknown"));
     r->commit = prov_or(rf, "run", "git_commit", "unknown");
     r->kind = prov_or(rf, "run", "dataset_kind", "unknown");
     r->folds = prov_or(rf, "run", "folds", "");

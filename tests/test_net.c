@@ -107,7 +107,8 @@ static void image_path(const char *name, char *out, size_t n)
 
 static void embed_all(const char *backend, float scale)
 {
-    vb_engine_opts o = {.model_path = vb_default_model_path(), .backend = backend, .batch = 4};
+    vb_engine_opts o = {.model_path = vb_default_model_path(), .backend = backend, .batch = 4,
+                        .prep = {.set = 1, .mode = VB_PREP_CROP, .crop = {1, 70, 70, 180, 180}}};
     vb_err e = {0};
     int rc = vb_engine_open(&engine, &o, &e);
     CHECKF(rc == 0, "engine: %s", e.msg);
@@ -120,9 +121,8 @@ static void embed_all(const char *backend, float scale)
         image_path(orc.names[i], paths[i], sizeof paths[i]);
         pp[i] = paths[i];
     }
-    vb_crop crop = {1, 70, 70, 180, 180};
     memset(got, 0, sizeof got);
-    rc = vb_engine_embed_files(&engine, pp, (size_t)orc.n, &crop, collect, NULL, &e);
+    rc = vb_engine_embed_files(&engine, pp, (size_t)orc.n, collect, NULL, &e);
     CHECKF(rc == 0, "embed: %s", e.msg);
     vb_engine_close(&engine);
 }
