@@ -25,3 +25,5 @@ echo "bench: wrote $out (host $host)"
 cat "$out"
 # The fingerprint matcher: time per print (each stage) and per comparison.
 BUILD="$BUILD" sh bench/fingerprint.sh
+# The face pipeline: time per image of each stage, aligned and fixed-crop (bench/pipeline.sh).
+BUILD="$BUILD" sh bench/pipeline.sh
