@@ -7,7 +7,7 @@
 // weights (coalesced on a GPU). The run shares its input columns ((PPI - 1) * STRIDE + KW per
 // filter row instead of PPI * KW) and its KH x KW weights (once instead of PPI times), and
 // CV = 4 makes each of those one vec4 load: on a CPU device (llvmpipe), where every buffer
-// load is emulated lane by lane (see conv2d_sg.comp), loads are the cost; the loads are
+// load is emulated lane by lane (see conv2d_sg.comp, act4.glsl), loads are the cost; the loads are
 // unconditional (clamped, then zeroed when out of range), since a per-lane branch around
 // each costs more than the load. Out-of-range taps read zero. Sums in fp32 in the
 // reference's tap order, then the shared epilogue (bias, affine, ReLU or leaky ReLU).
@@ -26,31 +26,7 @@ layout(local_size_x = 256) in;
 
 const uint WIN = (PPI - 1u) * STRIDE + KW;      // input columns a run reads per filter row
 
-// Four consecutive activations / outputs at idx, a multiple of 4 (as conv2d_sg.comp's).
-#ifdef ACT_F16
-layout(std430, set = 0, binding = 0) readonly buffer Src0v { uvec2 src0_v[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer Dstv { uvec2 dst_v[]; };
-vec4 load_act4(uint idx)
-{
-    uvec2 h = src0_v[idx >> 2];
-    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-}
-void store_act4(uint idx, vec4 v)
-{
-    dst_v[idx >> 2] = uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw));
-}
-#else
-layout(std430, set = 0, binding = 0) readonly buffer Src0v { vec4 src0_v[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer Dstv { vec4 dst_v[]; };
-vec4 load_act4(uint idx)
-{
-    return src0_v[idx >> 2];
-}
-void store_act4(uint idx, vec4 v)
-{
-    dst_v[idx >> 2] = v;
-}
-#endif
+#include "act4.glsl"
 
 vec4 act_c(uint idx)
 {

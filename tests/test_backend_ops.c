@@ -131,6 +131,9 @@ static const op_case cases[] = {
     {K_POOL, 7, 7, 3, 2, .pool = VB_OP_AVGPOOL, .k = 2, .stride = 2},           /* residual-down 2x2/2 */
     {K_POOL, 6, 5, 4, 3, .pool = VB_OP_AVGPOOL, .k = 3, .stride = 2, .same = 1}, /* padded taps not counted */
     {K_POOL, 1, 1, 7, 2, .pool = VB_OP_AVGPOOL, .k = 1, .stride = 1},           /* 1x1 spatial */
+    /* Vulkan's runs of 4 pixels x 4 channels: a ragged last run, padding on both sides */
+    {K_POOL, 9, 11, 8, 2, .pool = VB_OP_AVGPOOL, .k = 3, .stride = 1, .same = 1},
+    {K_POOL, 10, 13, 12, 1, .pool = VB_OP_MAXPOOL, .k = 3, .stride = 2, .same = 1},
     /* the detector's TF SAME 2x2/2 on an odd size (last row and column one tap wide) and its
      * last 2x2/1 SAME, over channel counts with a masked tail in both vector widths */
     {K_POOL, 9, 11, 21, 2, .pool = VB_OP_MAXPOOL, .k = 2, .stride = 2, .same = 1},

@@ -280,15 +280,15 @@ static void set_shapes(const vb_graph *g, step *s)
     }
 }
 
-/* Output pixels per invocation of shaders/dwconv.comp: runs of 4 along a row (shorter on
- * narrower outputs, where a longer run would only compute pixels it throws away), and its
- * channels per invocation: a vec4 where the channel count allows. */
-static uint32_t dw_run(const step *st)
+/* Output pixels per invocation of shaders/dwconv.comp and pool.comp: runs of 4 along a row
+ * (shorter on narrower outputs, where a longer run would only compute pixels it throws
+ * away), and their channels per invocation: a vec4 where the channel count allows. */
+static uint32_t run_length(const step *st)
 {
     return st->pc.ow < 4 ? st->pc.ow : 4;
 }
 
-static uint32_t dw_channels(const step *st)
+static uint32_t run_channels(const step *st)
 {
     return st->pc.oc % 4 == 0 ? 4 : 1;
 }
@@ -715,9 +715,15 @@ static int create_pipelines(vk_prepared *p, vb_err *e)
             spec[0] = st->pc.kh;
             spec[1] = st->pc.kw;
             spec[2] = st->pc.stride;
-            spec[3] = dw_run(st);
-            spec[4] = dw_channels(st);
+            spec[3] = run_length(st);
+            spec[4] = run_channels(st);
             n_spec = 5;
+        } else if (st->kind == STEP_MAXPOOL || st->kind == STEP_AVGPOOL) { /* shaders/pool.comp */
+            spec[0] = st->pc.kh;
+            spec[1] = st->pc.stride;
+            spec[2] = run_length(st);
+            spec[3] = run_channels(st);
+            n_spec = 4;
         }
         if (vb_vk_pipeline_get(c, st->shader, spec, n_spec, &st->pipeline, e))
             return -1;
@@ -819,9 +825,11 @@ static void dispatch_size(const vk_prepared *p, const step *st, int batch, uint3
     case STEP_MEAN:
         total = ((uint64_t)batch * st->pc.oc + 63) / 64;
         break;
-    case STEP_DWCONV: { /* grid-stride loop of 256 invocations over channels x runs of a row */
-        uint64_t runs = (st->pc.ow + dw_run(st) - 1) / dw_run(st);
-        total = ((uint64_t)batch * st->pc.oh * runs * (st->pc.oc / dw_channels(st)) + 255) / 256;
+    case STEP_DWCONV: /* grid-stride loops of 256 invocations over channel groups x runs of a row */
+    case STEP_MAXPOOL:
+    case STEP_AVGPOOL: {
+        uint64_t runs = (st->pc.ow + run_length(st) - 1) / run_length(st);
+        total = ((uint64_t)batch * st->pc.oh * runs * (st->pc.oc / run_channels(st)) + 255) / 256;
         break;
     }
     default: /* grid-stride loops of 256 invocations */
