@@ -63,6 +63,13 @@ expect_exit 0 "no face, fallback" -- "$VB" embed --model "$M" --on-no-face fallb
 expect_exit 3 "fallback box outside" -- "$VB" embed --model "$M" --on-no-face fallback-crop:50,50,250,250 "$GRAY"
 expect_grep "fallback box 50,50,250,250 lies outside" "$CLI_TMP/err" "fallback outside is named"
 
+# check: the CPU fast path against the reference, whole pipeline included.
+expect_exit 0 "check, aligned" -- "$VB" check --model "$M" --backend cpu "$A" "$B" "$C"
+expect_grep "^whole pipeline" "$CLI_TMP/out" "aligned check compares the whole pipelines"
+expect_grep "decisions: 3 pairs, 0 flipped" "$CLI_TMP/out" "no flip end to end"
+expect_exit 3 "check, no face" -- "$VB" check --model "$M" --backend cpu "$A" "$GRAY"
+expect_grep "gray.pgm: no face found" "$CLI_TMP/err" "check names the faceless image"
+
 # A run with one faceless sample: listed, counted, its trials non-matches.
 D="$CLI_TMP/set"
 mkdir -p "$D"

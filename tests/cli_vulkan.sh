@@ -101,6 +101,15 @@ expect_exit 2 "folds without a dataset" -- "$VB" check --model "$M" --folds 1 "$
 expect_exit 2 "fold out of range" -- "$VB" check --model "$M" --dataset lfw --folds 11
 expect_exit 2 "unknown dataset" -- "$VB" check --model "$M" --dataset nosuchset
 
+# The whole face model on Vulkan against the reference (issue 11): the descriptor net on the
+# reference's chips, then both pipelines end to end (detector, landmarks, warp on Vulkan).
+if [ -f "$VB_MODELS/tiny_face_detector.gguf" ]; then
+    expect_exit 0 "check, aligned" -- "$VB" check --model "$M" --validation --preprocess align "$A" "$B"
+    expect_grep "^whole pipeline" "$CLI_TMP/out" "aligned check compares the whole pipelines"
+    expect_grep "images whose face count or source differs: 0 of 2" "$CLI_TMP/out" "same faces found on Vulkan"
+    expect_grep "decisions: 1 pairs, 0 flipped" "$CLI_TMP/out" "no flip end to end"
+fi
+
 # Device failures are exit 4 with a message, never a crash or a hang.
 expect_exit 4 "device lost" -- env VERIBENCH_VULKAN_FAULT=lost "$VB" check --model "$M" --no-fp16 $CROP "$A"
 expect_grep "DEVICE_LOST" "$CLI_TMP/err" "device lost is reported"
