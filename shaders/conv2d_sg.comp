@@ -56,6 +56,21 @@ vec4 act_unpack(uvec4 raw)
 }
 #endif
 
+// Four consecutive outputs from idx (a multiple of 4), one store (two words in fp16).
+#ifdef ACT_F16
+layout(std430, set = 0, binding = 2) writeonly buffer DstU2 { uvec2 dst_u2[]; };
+void store4(uint idx, vec4 v)
+{
+    dst_u2[idx >> 2] = uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw));
+}
+#else
+layout(std430, set = 0, binding = 2) writeonly buffer DstV4 { vec4 dst_v4[]; };
+void store4(uint idx, vec4 v)
+{
+    dst_v4[idx >> 2] = v;
+}
+#endif
+
 // acc[p] += broadcast(a[kk], S) * b[kk] over the KV k of this step, for the pixel
 // p = i * SG + S whose activations lane S loaded. One pixel's four accumulators stay in
 // registers for all KV k (measured ~20% less CPU time on llvmpipe than k-outer order, which
@@ -92,10 +107,13 @@ void main()
         img0[i] = img * pc.ih * pc.iw;
         pix_ok[i] = p < PIX && m < M;
     }
-    // This lane's weight rows (channels past N read row N - 1 and are never stored).
+    // This lane's four consecutive channels n, n + 1, n + 2, n + 3 (so that its outputs of a
+    // pixel are one vector store) and their weight rows (channels past N read row N - 1 and
+    // are never stored).
+    const uint n = n0 + 4u * lane;
     uint wrow[4];
     for (uint j = 0; j < 4u; j++)
-        wrow[j] = min(n0 + lane + j * SG, N - 1u) * K;
+        wrow[j] = min(n + j, N - 1u) * K;
 
     vec4 acc[PIX];
     for (uint p = 0; p < PIX; p++)
@@ -136,14 +154,51 @@ void main()
         }
     }
 
+    // Epilogue (conv_epilogue's operations, per lane for its four channels): the parameters
+    // are loaded once, not per pixel, and the residual's pixel is stepped, not divided out:
+    // every load and store costs a lane-by-lane loop on a CPU device.
+    vec4 bias = vec4(0.0), scale = vec4(1.0), shift = vec4(0.0);
+    for (uint j = 0; j < 4u; j++) {
+        uint ch = min(n + j, N - 1u);
+        if ((pc.flags & FLAG_BIAS) != 0u)
+            bias[j] = params[ch];
+        if ((pc.flags & FLAG_AFFINE) != 0u) {
+            scale[j] = params[N + ch];
+            shift[j] = params[2u * N + ch];
+        }
+    }
+    const bool add = (pc.flags & FLAG_ADD) != 0u;
+    uint x = m0 % pc.ow, rest = m0 / pc.ow;
+    uint y = rest % pc.oh, img = rest / pc.oh;
+    const bool vec_store = N % 4u == 0u && n + 3u < N;
     for (uint p = 0; p < PIX; p++) {
         uint m = m0 + p;
         if (m >= M)
             break;
-        for (uint j = 0; j < 4u; j++) {
-            uint n = n0 + lane + j * SG;
-            if (n < N)
-                dst[m * N + n] = act_t(conv_epilogue(acc[p][j], m, n));
+        vec4 v = (acc[p] + bias) * scale + shift;
+        if (add && y < pc.bh && x < pc.bw) {
+            uint r = ((img * pc.bh + y) * pc.bw + x) * pc.bc;
+            for (uint j = 0; j < 4u; j++)
+                if (n + j < pc.bc)
+                    v[j] += float(src1[r + n + j]);
+        }
+        if ((pc.flags & FLAG_RELU) != 0u)
+            v = max(v, vec4(0.0));
+        if ((pc.flags & FLAG_LEAKY) != 0u)
+            v = mix(pc.alpha * v, v, greaterThan(v, vec4(0.0)));
+        if (vec_store) {
+            store4(m * N + n, v);
+        } else {
+            for (uint j = 0; j < 4u; j++)
+                if (n + j < N)
+                    dst[m * N + n + j] = act_t(v[j]);
+        }
+        if (++x == pc.ow) {
+            x = 0u;
+            if (++y == pc.oh) {
+                y = 0u;
+                img++;
+            }
         }
     }
 }
