@@ -8,7 +8,8 @@ static const char *const op_names[VB_OP_COUNT] = {
     [VB_OP_INPUT] = "input",       [VB_OP_CONV2D] = "conv2d",  [VB_OP_AFFINE] = "affine",
     [VB_OP_RELU] = "relu",         [VB_OP_MAXPOOL] = "maxpool", [VB_OP_AVGPOOL] = "avgpool",
     [VB_OP_ADD_ZEROPAD] = "add_zeropad", [VB_OP_MEAN_HW] = "mean_hw", [VB_OP_FC] = "fc",
-    [VB_OP_DWCONV] = "dwconv",     [VB_OP_LEAKY_RELU] = "leaky_relu",
+    [VB_OP_DWCONV] = "dwconv",     [VB_OP_LEAKY_RELU] = "leaky_relu", [VB_OP_RELU6] = "relu6",
+    [VB_OP_CONCAT] = "concat",
 };
 
 const char *vb_op_name(vb_op op)
@@ -173,6 +174,26 @@ int vb_graph_leaky_relu(vb_graph *g, int src, const char *name, float alpha, vb_
         return vb_fail(e, VB_EXIT_INPUT, "%s: %s: leaky ReLU slope %g outside [0, 1)", model_path(g), name,
                        (double)alpha);
     n->alpha = alpha;
+    return g->n_nodes++;
+}
+
+int vb_graph_relu6(vb_graph *g, int src, const char *name, vb_err *e)
+{
+    return new_node(g, VB_OP_RELU6, name, src, -1, e) ? g->n_nodes++ : -1;
+}
+
+int vb_graph_concat(vb_graph *g, int a, int b, const char *name, vb_err *e)
+{
+    vb_node *n = new_node(g, VB_OP_CONCAT, name, a, b, e);
+    if (!n)
+        return -1;
+    if (b < 0)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: %s needs two inputs", model_path(g), name);
+    size_t total = vb_node_size(&g->nodes[a]) + vb_node_size(&g->nodes[b]);
+    if (total > (size_t)1 << 30)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: %s: %zu outputs is too many", model_path(g), name, total);
+    n->h = n->w = 1;
+    n->c = (int)total;
     return g->n_nodes++;
 }
 

@@ -26,6 +26,10 @@ typedef enum vb_op {
                            [kh][kw][c] (ne = {c, kw, kh}, F32) + optional bias[c]; stride and
                            explicit padding as CONV2D; output channels = input channels */
     VB_OP_LEAKY_RELU,   /* y = x > 0 ? x : alpha * x (the node's alpha) */
+    VB_OP_RELU6,        /* y = min(max(x, 0), 6) (NaN -> 0), TensorFlow's relu6 / clipByValue(x, 0, 6) */
+    VB_OP_CONCAT,       /* y = a ++ b, each input flattened in its NHWC order (per image):
+                           output 1 x 1 x (size(a) + size(b)); gathers several heads into
+                           the graph's one output (chain it for more than two) */
     VB_OP_COUNT
 } vb_op;
 
@@ -72,6 +76,9 @@ int vb_graph_affine(vb_graph *g, int src, const char *name, const vb_tensor *sca
                     const vb_tensor *shift, vb_err *e);
 int vb_graph_relu(vb_graph *g, int src, const char *name, vb_err *e);
 int vb_graph_leaky_relu(vb_graph *g, int src, const char *name, float alpha, vb_err *e);
+int vb_graph_relu6(vb_graph *g, int src, const char *name, vb_err *e);
+/* 1 x 1 x (size(a) + size(b)): a's floats, then b's, each in its NHWC order. */
+int vb_graph_concat(vb_graph *g, int a, int b, const char *name, vb_err *e);
 /* Depthwise conv; w is F32 with ne = {c, kw, kh} where c is the input's channel count. */
 int vb_graph_dwconv(vb_graph *g, int src, const char *name, const vb_tensor *w, const vb_tensor *b,
                     int stride, int same_pad, vb_err *e);

@@ -35,6 +35,8 @@ const uint FLAG_AFFINE = 2u;
 const uint FLAG_RELU = 4u;
 const uint FLAG_ADD = 8u;
 const uint FLAG_LEAKY = 16u;
+const uint FLAG_RELU6 = 32u;
+const uint FLAG_CONCAT = 64u;  // eltwise.comp only: dst = src0 ++ src1 per image
 
 layout(std430, set = 0, binding = 0) readonly buffer Src0 { act_t src0[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Src1 { act_t src1[]; };
@@ -44,8 +46,8 @@ layout(std430, set = 0, binding = 4) readonly buffer Params { float params[]; };
 layout(std430, set = 0, binding = 5) readonly buffer WScales { float wscale[]; };
 
 // The per-channel epilogue shared by conv and element-wise kernels: the order of operations
-// is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU
-// or leaky ReLU (a step fuses at most one of the two).
+// is the reference's (backends/cpu/ref_ops.c): conv + bias, then x * scale + shift, then ReLU,
+// leaky ReLU or ReLU6 (a step fuses at most one of the three).
 float epilogue_affine(float v, uint ch)
 {
     if ((pc.flags & FLAG_BIAS) != 0u)
@@ -61,6 +63,8 @@ float epilogue_activation(float v)
         v = max(v, 0.0);
     if ((pc.flags & FLAG_LEAKY) != 0u)
         v = v > 0.0 ? v : pc.alpha * v;
+    if ((pc.flags & FLAG_RELU6) != 0u)
+        v = v > 0.0 ? min(v, 6.0) : 0.0;
     return v;
 }
 

@@ -5,6 +5,8 @@
 // h, w or c reads zero at the bottom rows, right columns and last channels. Without
 // FLAG_ADD, src0 has the output's shape. The affine parameters sit at params[oc..3*oc) as
 // in conv2d (the bias slot is unused here).
+// FLAG_CONCAT (VB_OP_CONCAT, alone): per image, dst = src0's ih*iw*ic floats, then src1's
+// bh*bw*bc; the output is 1 x 1 x oc with oc their sum.
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
@@ -24,6 +26,14 @@ void main()
 {
     const uint total = pc.batch * pc.oh * pc.ow * pc.oc;
     const uint step = gl_NumWorkGroups.x * 256u;
+    if ((pc.flags & FLAG_CONCAT) != 0u) {
+        const uint na = pc.ih * pc.iw * pc.ic, nb = pc.bh * pc.bw * pc.bc;
+        for (uint idx = gl_GlobalInvocationID.x; idx < total; idx += step) {
+            uint j = idx % pc.oc, img = idx / pc.oc;
+            dst[idx] = j < na ? src0[img * na + j] : src1[img * nb + (j - na)];
+        }
+        return;
+    }
     for (uint idx = gl_GlobalInvocationID.x; idx < total; idx += step) {
         uint ch = idx % pc.oc, px = idx / pc.oc;
         uint x = px % pc.ow, rest = px / pc.ow;

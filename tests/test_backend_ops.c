@@ -49,7 +49,8 @@
 /* ---- the cases -------------------------------------------------------------------------- */
 
 typedef enum case_kind {
-    K_CONV, K_FC, K_POOL, K_ADD, K_AFFINE_RELU, K_MEAN, K_NET, K_DWCONV, K_LEAKY, K_SEPARABLE, K_COUNT
+    K_CONV, K_FC, K_POOL, K_ADD, K_AFFINE_RELU, K_MEAN, K_NET, K_DWCONV, K_LEAKY, K_SEPARABLE, K_RELU6, K_CONCAT,
+    K_COUNT
 } case_kind;
 
 typedef struct op_case {
@@ -65,6 +66,8 @@ typedef struct op_case {
     vb_op pool;                /* K_POOL: VB_OP_MAXPOOL or VB_OP_AVGPOOL */
     int input_first;           /* K_ADD: add(input, conv) instead of add(conv, input) */
     int pool_k, pool_stride, pool_same; /* conv: a max pool after the epilogue */
+    int relu6;                 /* conv, dwconv, relu6: a ReLU6 instead of the ReLU; with affine,
+                                  its scale is 4..12 so that many values pass 6 */
 } op_case;
 
 static const op_case cases[] = {
@@ -181,17 +184,45 @@ static const op_case cases[] = {
     {K_SEPARABLE, 11, 9, 16, 2, .cout = 32, .k = 3, .stride = 1, .same = 1, .bias = 1},
     {K_SEPARABLE, 13, 13, 24, 1, .cout = 20, .k = 3, .stride = 2, .same = 1, .bias = 1},
     {K_SEPARABLE, 26, 26, 32, 1, .cout = 48, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    /* ReLU6 (SSD MobileNet v1): its first layer (3x3/2 TF SAME on an even size, 3 channels),
+     * a 1x1 and a 3x3/2 pointwise conv + bias, the depthwise conv + batch-norm affine at
+     * strides 1 and 2 (rows wide enough for the CPU's pixel blocks), and alone after an
+     * affine (values well past 6 on both sides) */
+    {K_CONV, 16, 16, 3, 2, .cout = 32, .k = 3, .stride = 2, .same = 1, .bias = 1, .affine = 1, .relu6 = 1},
+    {K_CONV, 8, 8, 40, 2, .cout = 24, .k = 1, .stride = 1, .same = 1, .bias = 1, .relu6 = 1},
+    {K_CONV, 4, 4, 32, 3, .cout = 20, .k = 3, .stride = 2, .same = 1, .bias = 1, .affine = 1, .relu6 = 1},
+    {K_CONV, 5, 6, 64, 2, .cout = 40, .k = 1, .stride = 1, .same = 1, .wt = VB_Q8_0, .bias = 1, .affine = 1, .relu6 = 1},
+    {K_DWCONV, 6, 30, 40, 2, .k = 3, .stride = 1, .same = 1, .affine = 1, .relu6 = 1},
+    {K_DWCONV, 8, 8, 21, 1, .k = 3, .stride = 2, .same = 1, .affine = 1, .relu6 = 1},
+    {K_RELU6, 5, 7, 19, 2, .affine = 1},
+    {K_RELU6, 1, 1, 70, 3, .cout = 0},
+    /* concat (the SSD's heads gathered into one output): two convs of different widths,
+     * then the input appended; over 1 and 3 images */
+    {K_CONCAT, 4, 3, 5, 1, .cout = 6},
+    {K_CONCAT, 7, 5, 3, 3, .cout = 12},
     /* two residual blocks and the head: slot reuse, a skip across several steps */
     {K_NET, 19, 17, 3, 1, .cout = 0},
     {K_NET, 19, 17, 3, 4, .cout = 0},
 };
 
-/* The nodes after a conv, fc or depthwise conv: [affine] [relu | leaky relu]. */
+/* An affine with scale 4..12: enough to push values past ReLU6's 6. */
+static int wide_affine(tgraph *t, int src, unsigned seed)
+{
+    int ch = t->g.nodes[src].c;
+    const vb_tensor *s = tg_vector(t, ch, seed, 4.0f, 12.0f), *sh = tg_vector(t, ch, seed + 1, -1.0f, 1.0f);
+    int id = vb_graph_affine(&t->g, src, "affine", s, sh, &t->err);
+    CHECKF(id >= 0, "affine: %s", t->err.msg);
+    return id;
+}
+
+/* The nodes after a conv, fc or depthwise conv: [affine] [relu | leaky relu | relu6]. */
 static int epilogue(tgraph *t, int x, const op_case *c, unsigned seed)
 {
     if (x >= 0 && c->affine)
-        x = tg_affine(t, x, seed + 2);
-    if (x >= 0 && c->relu)
+        x = c->relu6 ? wide_affine(t, x, seed + 2) : tg_affine(t, x, seed + 2);
+    if (x >= 0 && c->relu6)
+        x = vb_graph_relu6(&t->g, x, "relu6", &t->err);
+    else if (x >= 0 && c->relu)
         x = vb_graph_relu(&t->g, x, "relu", &t->err);
     else if (x >= 0 && c->leaky > 0)
         x = vb_graph_leaky_relu(&t->g, x, "leaky", c->leaky, &t->err);
@@ -286,6 +317,21 @@ static int build_separable(tgraph *t, const op_case *c, unsigned seed)
     return vb_graph_pool(&t->g, VB_OP_MAXPOOL, x, "pool", 2, 2, 1, &t->err);
 }
 
+static int build_relu6(tgraph *t, const op_case *c, unsigned seed)
+{
+    int x = c->affine ? wide_affine(t, 0, seed) : 0;
+    return x >= 0 ? vb_graph_relu6(&t->g, x, "relu6", &t->err) : -1;
+}
+
+/* concat(concat(conv a, conv b), input): flattening, unequal sizes, a chain. */
+static int build_concat(tgraph *t, const op_case *c, unsigned seed)
+{
+    int a = tg_conv(t, 0, VB_F32, c->cout, 3, 1, 1, 1, seed);
+    int b = a >= 0 ? tg_conv(t, 0, VB_F32, c->cout / 2 + 1, 1, 2, 1, 1, seed + 3) : -1;
+    int ab = b >= 0 ? vb_graph_concat(&t->g, a, b, "concat", &t->err) : -1;
+    return ab >= 0 ? vb_graph_concat(&t->g, ab, 0, "concat2", &t->err) : -1;
+}
+
 static const struct kind_info {
     const char *name;
     int (*build)(tgraph *t, const op_case *c, unsigned seed);
@@ -301,6 +347,8 @@ static const struct kind_info {
     [K_DWCONV] = {"dwconv", build_dwconv, 0},
     [K_LEAKY] = {"leaky_relu", build_leaky, 1},
     [K_SEPARABLE] = {"separable", build_separable, 0},
+    [K_RELU6] = {"relu6", build_relu6, 1},
+    [K_CONCAT] = {"concat", build_concat, 0},
 };
 
 static void case_label(const op_case *c, char *out, size_t n)
@@ -325,6 +373,10 @@ static void case_label(const op_case *c, char *out, size_t n)
         len += snprintf(out + len, n - (size_t)len, " +relu");
     if (c->leaky > 0 && c->kind != K_LEAKY)
         len += snprintf(out + len, n - (size_t)len, " +leaky");
+    if (c->relu6 && c->kind != K_RELU6)
+        len += snprintf(out + len, n - (size_t)len, " +relu6");
+    if (c->kind == K_RELU6 && c->affine)
+        len += snprintf(out + len, n - (size_t)len, " +aff");
     snprintf(out + len, n - (size_t)len, " b%d", c->batch);
 }
 

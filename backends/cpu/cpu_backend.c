@@ -3,16 +3,16 @@
  *                        every kernel is checked against; weights decoded to fp32 at load;
  *   fast (cpu):          backends/cpu/fast_ops.c on a persistent thread pool (threadpool.h): conv
  *                        and fc as a packed, blocked GEMM whose epilogue also does the
- *                        affine, residual add and ReLU or leaky ReLU that follow it (one
+ *                        affine, residual add and ReLU, leaky ReLU or ReLU6 that follow it (one
  *                        step instead of up to four passes over the activations), the
  *                        depthwise conv with the affine and activation after it, and every other op
  *                        split over the threads too. Weights of any stored type are decoded
  *                        and packed into fp32 panels once at load.
  * The graph is executed as a list of steps: a step is one node, or on the fast path a
- * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu] [-> maxpool]
+ * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu | relu6] [-> maxpool]
  * (the pool only after a conv, with windows that do not overlap: the conv's output is then
  * never written, only pooled from a per-thread band), or dwconv [-> affine] [-> relu |
- * leaky_relu]; activation buffers are
+ * leaky_relu | relu6]; activation buffers are
  * planned over the steps (backends/plan.h), and nodes fused away read NAN when asked for
  * (backends/backend.h). */
 #include <math.h>
@@ -38,7 +38,7 @@ typedef struct cpu_backend {
 /* One step of execution: a node, or a fused group ending at `last`. */
 typedef struct cpu_step {
     int node;               /* the first node (the conv/fc of a group) */
-    int affine, add, act;   /* fused nodes, -1 when absent (act: a RELU or LEAKY_RELU) */
+    int affine, add, act;   /* fused nodes, -1 when absent (act: a RELU, LEAKY_RELU or RELU6) */
     int pool;               /* a fused MAXPOOL after a conv, -1 when absent */
     int res;                /* add: the node supplying the residual (the add's other input) */
     int last;               /* the node whose output the step produces */
@@ -259,7 +259,7 @@ static void fuse_group(const vb_graph *g, cpu_step *st, const unsigned char *cla
             st->add = cur = next, st->res = other;
     }
     if ((next = single_reader(g, cur)) >= 0 &&
-        (g->nodes[next].op == VB_OP_RELU || g->nodes[next].op == VB_OP_LEAKY_RELU))
+        (g->nodes[next].op == VB_OP_RELU || g->nodes[next].op == VB_OP_LEAKY_RELU || g->nodes[next].op == VB_OP_RELU6))
         st->act = cur = next;
     if (conv->op == VB_OP_CONV2D && (next = single_reader(g, cur)) >= 0 && g->nodes[next].op == VB_OP_MAXPOOL &&
         g->nodes[next].kh <= g->nodes[next].stride)
@@ -381,7 +381,7 @@ static vb_fast_epilogue step_epilogue(const cpu_prepared *p, const cpu_step *st)
     }
     if (st->act >= 0) {
         const vb_node *act = &p->g->nodes[st->act];
-        ep.act = act->op == VB_OP_LEAKY_RELU ? VB_ACT_LEAKY : VB_ACT_RELU;
+        ep.act = act->op == VB_OP_LEAKY_RELU ? VB_ACT_LEAKY : act->op == VB_OP_RELU6 ? VB_ACT_RELU6 : VB_ACT_RELU;
         ep.alpha = act->alpha;
     }
     return ep;
@@ -455,6 +455,12 @@ static void exec_fast(cpu_prepared *p, const cpu_step *st, int batch, float *y)
     case VB_OP_LEAKY_RELU:
         vb_fast_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y, pool);
         break;
+    case VB_OP_RELU6:
+        vb_fast_relu6(x, (size_t)batch * vb_node_size(n), y, pool);
+        break;
+    case VB_OP_CONCAT: /* a copy of a few thousand floats, next to the convs that make them */
+        vb_ref_concat(x, vb_node_size(a), node_buf(p, n->src[1]), vb_node_size(&p->g->nodes[n->src[1]]), batch, y);
+        break;
     }
 }
 
@@ -502,6 +508,12 @@ static void exec_ref(cpu_prepared *p, int i, int batch, float *y)
         break;
     case VB_OP_LEAKY_RELU:
         vb_ref_leaky_relu(x, (size_t)batch * vb_node_size(n), n->alpha, y);
+        break;
+    case VB_OP_RELU6:
+        vb_ref_relu6(x, (size_t)batch * vb_node_size(n), y);
+        break;
+    case VB_OP_CONCAT:
+        vb_ref_concat(x, vb_node_size(a), node_buf(p, n->src[1]), vb_node_size(bn), batch, y);
         break;
     }
 }

@@ -480,6 +480,7 @@ static inline float act_scalar(float y, vb_fast_act act, float alpha)
     switch (act) {
     case VB_ACT_RELU: return y > 0.0f ? y : 0.0f;
     case VB_ACT_LEAKY: return y > 0.0f ? y : alpha * y;
+    case VB_ACT_RELU6: return y > 0.0f ? (y < 6.0f ? y : 6.0f) : 0.0f;
     default: return y;
     }
 }
@@ -492,12 +493,16 @@ static void act_rows(float *y, size_t count, vb_fast_act act, float alpha)
     else if (act == VB_ACT_LEAKY)
         for (size_t j = 0; j < count; j++)
             y[j] = y[j] > 0.0f ? y[j] : alpha * y[j];
+    else if (act == VB_ACT_RELU6)
+        for (size_t j = 0; j < count; j++)
+            y[j] = y[j] > 0.0f ? (y[j] < 6.0f ? y[j] : 6.0f) : 0.0f;
 }
 
 #if VB_X86_SIMD
 /* The activations on vectors, the same results as act_scalar lane by lane: ReLU is
  * max(y, 0) (vmaxps returns its second operand, 0, for NaN and for -0, as y > 0 ? y : 0
- * does); leaky picks y where y > 0 (ordered: false for NaN) and alpha * y elsewhere. */
+ * does); leaky picks y where y > 0 (ordered: false for NaN) and alpha * y elsewhere; ReLU6
+ * is min(max(y, 0), 6) (the max has already turned NaN into 0). */
 __attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, vb_fast_act act, float alpha)
 {
     if (act == VB_ACT_RELU)
@@ -505,6 +510,8 @@ __attribute__((target("avx512f"))) static inline __m512 act_avx512(__m512 v, vb_
     if (act == VB_ACT_LEAKY)
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ),
                                     _mm512_mul_ps(v, _mm512_set1_ps(alpha)), v);
+    if (act == VB_ACT_RELU6)
+        return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
     return v;
 }
 
@@ -515,6 +522,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 act_avx2(__m256 v, vb_f
     if (act == VB_ACT_LEAKY)
         return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
                                 _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+    if (act == VB_ACT_RELU6)
+        return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
     return v;
 }
 
@@ -1263,6 +1272,8 @@ static void act_task(void *arg, int task, int thread)
 #endif
     if (t->act == VB_ACT_LEAKY)
         vb_ref_leaky_relu(t->x + i0, i1 - i0, t->alpha, t->y + i0);
+    else if (t->act == VB_ACT_RELU6)
+        vb_ref_relu6(t->x + i0, i1 - i0, t->y + i0);
     else
         vb_ref_relu(t->x + i0, i1 - i0, t->y + i0);
 }
@@ -1282,6 +1293,11 @@ void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool)
 void vb_fast_leaky_relu(const float *x, size_t count, float alpha, float *y, vb_tpool *pool)
 {
     run_act(x, count, VB_ACT_LEAKY, alpha, y, pool);
+}
+
+void vb_fast_relu6(const float *x, size_t count, float *y, vb_tpool *pool)
+{
+    run_act(x, count, VB_ACT_RELU6, 0.0f, y, pool);
 }
 
 /* Pooling over output rows (image, oy). The taps are visited in the reference's order

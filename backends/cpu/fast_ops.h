@@ -1,6 +1,6 @@
 /* The CPU fast path: a blocked GEMM over weights packed once at load, convolution as
  * per-thread im2col blocks + that GEMM, a fused epilogue (bias, per-channel affine,
- * zero-padded residual add, ReLU or leaky ReLU), a depthwise convolution with the same
+ * zero-padded residual add, ReLU, leaky ReLU or ReLU6), a depthwise convolution with the same
  * epilogue's bias and activation, and the element-wise and pooling ops, every one split
  * over a persistent thread pool (backends/cpu/threadpool.h). Tested against
  * backends/cpu/ref_ops.c (tests/test_backend_ops.c, tests/test_ops.c).
@@ -55,7 +55,8 @@ void vb_fast_pack_free(vb_packed_weights *p);
 typedef enum vb_fast_act {
     VB_ACT_NONE = 0,
     VB_ACT_RELU,  /* y > 0 ? y : 0 (NaN -> 0, as vb_ref_relu) */
-    VB_ACT_LEAKY  /* y > 0 ? y : alpha * y (as vb_ref_leaky_relu) */
+    VB_ACT_LEAKY, /* y > 0 ? y : alpha * y (as vb_ref_leaky_relu) */
+    VB_ACT_RELU6  /* y > 0 ? min(y, 6) : 0 (as vb_ref_relu6) */
 } vb_fast_act;
 
 /* What follows the GEMM, per output (pixel, channel c), in this order, each step rounded
@@ -124,6 +125,7 @@ void vb_fast_affine(const float *x, size_t pixels, int c, const float *scale, co
                     vb_tpool *pool);
 void vb_fast_relu(const float *x, size_t count, float *y, vb_tpool *pool);
 void vb_fast_leaky_relu(const float *x, size_t count, float alpha, float *y, vb_tpool *pool);
+void vb_fast_relu6(const float *x, size_t count, float *y, vb_tpool *pool);
 void vb_fast_pool2d(const float *x, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
                     int oh, int ow, float *y, int is_max, vb_tpool *pool);
 void vb_fast_add_zeropad(const float *a, int ah, int aw, int ac, const float *b, int bh, int bw, int bc, int n,

@@ -51,6 +51,23 @@ void vb_ref_leaky_relu(const float *x, size_t count, float alpha, float *y)
         y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
 }
 
+void vb_ref_relu6(const float *x, size_t count, float *y)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? (x[i] < 6.0f ? x[i] : 6.0f) : 0.0f;
+}
+
+void vb_ref_concat(const float *a, size_t a_floats, const float *b, size_t b_floats, int n, float *y)
+{
+    for (int i = 0; i < n; i++) {
+        float *out = y + (size_t)i * (a_floats + b_floats);
+        for (size_t j = 0; j < a_floats; j++)
+            out[j] = a[(size_t)i * a_floats + j];
+        for (size_t j = 0; j < b_floats; j++)
+            out[a_floats + j] = b[(size_t)i * b_floats + j];
+    }
+}
+
 void vb_ref_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const float *bias,
                      int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y)
 {

@@ -14,6 +14,10 @@ void vb_ref_affine(const float *x, size_t pixels, int c, const float *scale, con
                    float *y);
 void vb_ref_relu(const float *x, size_t count, float *y);
 void vb_ref_leaky_relu(const float *x, size_t count, float alpha, float *y);
+/* min(max(x, 0), 6); NaN -> 0 (as vb_ref_relu). */
+void vb_ref_relu6(const float *x, size_t count, float *y);
+/* Per image: y = a (a_floats) followed by b (b_floats). */
+void vb_ref_concat(const float *a, size_t a_floats, const float *b, size_t b_floats, int n, float *y);
 /* Depthwise conv: weight HWC [kh][kw][c], one filter per channel. */
 void vb_ref_dwconv2d(const float *x, int n, int h, int w, int c, const float *weight, const float *bias,
                      int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow, float *y);

@@ -21,6 +21,8 @@ enum {
     VB_VK_FLAG_RELU = 4,
     VB_VK_FLAG_ADD = 8,
     VB_VK_FLAG_LEAKY = 16,
+    VB_VK_FLAG_RELU6 = 32,
+    VB_VK_FLAG_CONCAT = 64, /* eltwise.comp: dst = src0 ++ src1 per image (VB_OP_CONCAT) */
 };
 
 enum {

@@ -3,7 +3,8 @@
  *
  * load():  the graph becomes a list of steps, one dispatch each, fusing conv (or depthwise
  *          conv) + affine + relu (or leaky relu), conv + affine + residual add + relu, add +
- *          relu and affine + relu (ReLU or leaky ReLU wherever a ReLU fuses); every weight tensor is converted to its
+ *          relu and affine + relu (ReLU, leaky ReLU or ReLU6 wherever a ReLU fuses; concat is an
+ *          element-wise copy); every weight tensor is converted to its
  *          device format (fp32, fp16, or repacked Q8_0/Q4_0 blocks, dequantized inside the
  *          kernel) and uploaded once to one device-local buffer through a staging buffer.
  *          Activations live in slots of one device-local buffer, a slot reused once its
@@ -247,7 +248,7 @@ static void fuse_residual(const vk_prepared *p, const int *uses, int *j, step *s
     ++*j;
 }
 
-/* Fold a ReLU or leaky ReLU that follows node *j into the step's epilogue. */
+/* Fold a ReLU, leaky ReLU or ReLU6 that follows node *j into the step's epilogue. */
 static void fuse_activation(const vb_graph *g, const int *uses, int *j, step *s)
 {
     if (fusable(g, uses, *j, VB_OP_RELU)) {
@@ -257,6 +258,9 @@ static void fuse_activation(const vb_graph *g, const int *uses, int *j, step *s)
         ++*j;
         s->pc.flags |= VB_VK_FLAG_LEAKY;
         s->pc.alpha = g->nodes[*j].alpha;
+    } else if (fusable(g, uses, *j, VB_OP_RELU6)) {
+        ++*j;
+        s->pc.flags |= VB_VK_FLAG_RELU6;
     }
 }
 
@@ -397,6 +401,15 @@ static int plan_steps(vk_prepared *p, vb_err *e)
             s->kind = STEP_ELTWISE;
             s->pc.flags |= VB_VK_FLAG_LEAKY;
             s->pc.alpha = n->alpha;
+            break;
+        case VB_OP_RELU6:
+            s->kind = STEP_ELTWISE;
+            s->pc.flags |= VB_VK_FLAG_RELU6;
+            break;
+        case VB_OP_CONCAT:
+            s->kind = STEP_ELTWISE;
+            s->src[1] = n->src[1];
+            s->pc.flags |= VB_VK_FLAG_CONCAT;
             break;
         case VB_OP_ADD_ZEROPAD:
             s->kind = STEP_ELTWISE;
