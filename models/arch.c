@@ -24,6 +24,7 @@ static const struct {
 } builders[] = {
     {"face_recognition", vb_arch_face_recognition, 1},
     {"tiny_face_detector", vb_arch_tiny_face_detector, 0},
+    {"ssd_mobilenetv1", vb_arch_ssd_mobilenetv1, 0},
     {"face_landmark_68", vb_arch_face_landmark_68, 0},
 };
 

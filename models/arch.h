@@ -28,6 +28,9 @@ int vb_arch_face_recognition(vb_graph *g, vb_err *e);
 /* face-api.js tiny face detector (models/arch_tiny_face_detector.c): output cells x cells x
  * (anchors x 5), decoded by models/face_detect.h. */
 int vb_arch_tiny_face_detector(vb_graph *g, vb_err *e);
+/* face-api.js SSD MobileNet v1 face detector (models/arch_ssd_mobilenetv1.c): output 5118
+ * anchors x 4 box encodings then 5118 x 3 class logits, decoded by models/face_detect.h. */
+int vb_arch_ssd_mobilenetv1(vb_graph *g, vb_err *e);
 /* face-api.js 68-point landmark net (models/arch_face_landmark.c): 136 outputs, mapped to
  * image pixels by models/face_landmarks.h. */
 int vb_arch_face_landmark_68(vb_graph *g, vb_err *e);

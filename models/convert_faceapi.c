@@ -28,7 +28,10 @@ typedef struct net_desc {
     int out_dim;
     const char *distance;   /* descriptor nets only (NULL: no distance/threshold keys) */
     float threshold;
-    /* Detector nets only (n_anchors 0 otherwise): face-api.js src/tinyFaceDetector/const.ts. */
+    /* Detector nets only (det_kind NULL otherwise): VB_KEY_DET_KIND; the tiny detector's
+     * anchors (face-api.js src/tinyFaceDetector/const.ts; the SSD's are its tensor
+     * Output/extra_dim). */
+    const char *det_kind;
     int n_anchors;
     float anchors[5][2];
     float iou_threshold, score_threshold;
@@ -37,18 +40,23 @@ typedef struct net_desc {
 static const net_desc nets[] = {
     /* dlib's training convention: (pixel - mean) / 256 (see ../shared/docs/model.md). */
     {"face_recognition_model", "face_recognition", "face_recognition", 150, 150, 3,
-     {122.782f, 117.001f, 104.298f}, 1.0f / 256.0f, 128, "euclidean", 0.6f, 0, {{0}}, 0, 0},
+     {122.782f, 117.001f, 104.298f}, 1.0f / 256.0f, 128, "euclidean", 0.6f, NULL, 0, {{0}}, 0, 0},
     /* TinyYolov2Base.forwardInput: (pixel - MEAN_RGB) / 255 at input 416 (TinyYolov2Options'
      * default); 13 x 13 cells x 5 anchors x (x, y, w, h, score). IOU_THRESHOLD 0.4, default
      * scoreThreshold 0.5. */
     {"tiny_face_detector_model", "tiny_face_detector", "tiny_face_detector", 416, 416, 3,
-     {117.001f, 114.697f, 97.404f}, 1.0f / 255.0f, 13 * 13 * 5 * 5, NULL, 0, 5,
+     {117.001f, 114.697f, 97.404f}, 1.0f / 255.0f, 13 * 13 * 5 * 5, NULL, 0, "tiny_yolo", 5,
      {{1.603231f, 2.094468f}, {6.041143f, 7.080126f}, {2.882459f, 3.518061f},
       {4.266906f, 5.178857f}, {9.041765f, 10.66308f}},
      0.4f, 0.5f},
     /* FaceFeatureExtractor.forwardInput: (pixel - mean) / 255 at 112; 68 (x, y) pairs. */
     {"face_landmark_68_model", "face_landmark_68", "face_landmark_68", 112, 112, 3,
-     {122.782f, 117.001f, 104.298f}, 1.0f / 255.0f, 136, NULL, 0, 0, {{0}}, 0, 0},
+     {122.782f, 117.001f, 104.298f}, 1.0f / 255.0f, 136, NULL, 0, NULL, 0, {{0}}, 0, 0},
+    /* SsdMobilenetv1.forwardInput: x / 127.5 - 1 at 512; 5118 anchors x 4 box encodings then
+     * 5118 x 3 class logits (models/arch_ssd_mobilenetv1.c). locateFaces: iouThreshold 0.5;
+     * SsdMobilenetv1Options' default minConfidence 0.5 (maxResults 100: VB_DET_SSD_MAX). */
+    {"ssd_mobilenetv1_model", "ssd_mobilenetv1", "ssd_mobilenetv1", 512, 512, 3, {127.5f, 127.5f, 127.5f},
+     1.0f / 127.5f, 5118 * 7, NULL, 0, "ssd", 0, {{0}}, 0.5f, 0.5f},
 };
 
 static const net_desc *find_net(const char *net)
@@ -99,12 +107,17 @@ static int decode_values(const cJSON *entry, const char *name, const uint8_t *bi
     return 0;
 }
 
-/* A face-api.js depthwise filter: [kh][kw][c][1], named <layer>/depthwise_filter. */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* A face-api.js depthwise filter: [kh][kw][c][1], named <layer>/depthwise_filter (tiny
+ * detector, landmarks) or <layer>/depthwise_weights (SSD MobileNet v1). */
 static int is_depthwise(const char *name, const int *shape, int rank)
 {
-    const char *suffix = "depthwise_filter";
-    size_t n = strlen(name), k = strlen(suffix);
-    return rank == 4 && shape[3] == 1 && n >= k && !strcmp(name + n - k, suffix);
+    return rank == 4 && shape[3] == 1 && (ends_with(name, "depthwise_filter") || ends_with(name, "depthwise_weights"));
 }
 
 /* Source layout -> GGUF layout. HWIO filters -> OHWI; depthwise [kh][kw][c][1] -> HWC
@@ -188,9 +201,10 @@ static int add_metadata(vb_gguf_writer *w, const net_desc *d, const char *model_
         rc |= vb_gguf_set_str(w, VB_KEY_OUT_DISTANCE, d->distance);
         rc |= vb_gguf_set_f32(w, VB_KEY_OUT_THRESHOLD, d->threshold);
     }
-    if (d->n_anchors) {
-        rc |= vb_gguf_set_str(w, VB_KEY_DET_KIND, "tiny_yolo");
-        rc |= vb_gguf_set_f32_array(w, VB_KEY_DET_ANCHORS, &d->anchors[0][0], 2 * (size_t)d->n_anchors);
+    if (d->det_kind) {
+        rc |= vb_gguf_set_str(w, VB_KEY_DET_KIND, d->det_kind);
+        if (d->n_anchors)
+            rc |= vb_gguf_set_f32_array(w, VB_KEY_DET_ANCHORS, &d->anchors[0][0], 2 * (size_t)d->n_anchors);
         rc |= vb_gguf_set_f32(w, VB_KEY_DET_IOU, d->iou_threshold);
         rc |= vb_gguf_set_f32(w, VB_KEY_DET_SCORE, d->score_threshold);
     }
@@ -204,10 +218,102 @@ static int add_metadata(vb_gguf_writer *w, const net_desc *d, const char *model_
     return rc ? vb_fail(e, VB_EXIT_IO, "out of memory writing metadata") : 0;
 }
 
+/* tf.batchNorm's epsilon in mobileNetV1.ts (0.001 as float32). */
+#define BN_EPSILON 0.0010000000474974513
+
+/* The four vectors of one <layer>/BatchNorm, collected as the manifest lists them (gamma,
+ * beta, moving_mean, moving_variance of a layer are adjacent). */
+typedef struct batch_norm {
+    char layer[256];
+    float *v[4]; /* gamma, beta, mean, variance */
+    size_t n;
+} batch_norm;
+
+static const char *const bn_parts[4] = {"/BatchNorm/gamma", "/BatchNorm/beta", "/BatchNorm/moving_mean",
+                                        "/BatchNorm/moving_variance"};
+
+static void bn_clear(batch_norm *bn)
+{
+    for (int i = 0; i < 4; i++)
+        free(bn->v[i]);
+    memset(bn, 0, sizeof *bn);
+}
+
+/* Takes a decoded vector that is part of a BatchNorm (returns 1: bn owns `values` now), or
+ * leaves it (0). When the layer's four are in, adds <layer>/bn_scale = gamma / sqrt(variance
+ * + eps) and <layer>/bn_shift = beta - mean * bn_scale (double, rounded once), the affine
+ * models/arch_ssd_mobilenetv1.c runs in place of tf.batchNorm. -1 on a writer error. */
+static int bn_take(vb_gguf_writer *w, batch_norm *bn, const char *name, float *values, size_t count, int rank,
+                   const char *manifest_path, vb_err *e)
+{
+    int part = -1;
+    for (int i = 0; i < 4; i++)
+        if (rank == 1 && ends_with(name, bn_parts[i]))
+            part = i;
+    if (part < 0)
+        return 0;
+    size_t layer_len = strlen(name) - strlen(bn_parts[part]);
+    if (layer_len >= sizeof bn->layer)
+        return 0;
+    if (strncmp(bn->layer, name, layer_len) || bn->layer[layer_len] || bn->n != count) {
+        bn_clear(bn);
+        memcpy(bn->layer, name, layer_len);
+        bn->layer[layer_len] = 0;
+        bn->n = count;
+    }
+    free(bn->v[part]);
+    bn->v[part] = values;
+    if (!bn->v[0] || !bn->v[1] || !bn->v[2] || !bn->v[3])
+        return 1;
+    float *scale = vb_malloc(count * sizeof(float), e), *shift = vb_malloc(count * sizeof(float), e);
+    int rc = -1;
+    if (scale && shift) {
+        for (size_t c = 0; c < count; c++) {
+            double s = (double)bn->v[0][c] / sqrt((double)bn->v[3][c] + BN_EPSILON);
+            scale[c] = (float)s;
+            shift[c] = (float)((double)bn->v[1][c] - (double)bn->v[2][c] * s);
+        }
+        char sname[300], tname[300];
+        snprintf(sname, sizeof sname, "%s/bn_scale", bn->layer);
+        snprintf(tname, sizeof tname, "%s/bn_shift", bn->layer);
+        int64_t ne[VB_MAX_DIMS] = {(int64_t)count, 1, 1, 1};
+        rc = vb_gguf_add_tensor(w, sname, VB_F32, 1, ne, scale, count * sizeof(float)) ||
+                     vb_gguf_add_tensor(w, tname, VB_F32, 1, ne, shift, count * sizeof(float))
+                 ? vb_fail(e, VB_EXIT_IO, "%s: cannot add the batch norm of %s", manifest_path, bn->layer)
+                 : 1;
+    }
+    free(scale);
+    free(shift);
+    bn_clear(bn);
+    return rc;
+}
+
+/* An int32 entry (the TensorFlow export's shape and axis constants, which face-api.js never
+ * reads: SSD MobileNet v1 has a few): its bytes are stepped over, no tensor is written.
+ * Returns 1 when skipped, 0 when not int32, -1 when the file is too short. */
+static int skip_int32(const cJSON *entry, const char *name, size_t count, size_t bin_size, size_t *pos,
+                      const char *path, vb_err *e)
+{
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
+    if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "int32"))
+        return 0;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(entry, "quantization");
+    const cJSON *qd = q ? cJSON_GetObjectItemCaseSensitive(q, "dtype") : NULL;
+    size_t width = !q ? 4 : cJSON_IsString(qd) && !strcmp(qd->valuestring, "uint8") ? 1
+                          : cJSON_IsString(qd) && !strcmp(qd->valuestring, "uint16") ? 2 : 0;
+    if (!width)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: tensor %s: unsupported quantization", path, name);
+    if (count > (bin_size - *pos) / width)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: weights file too short for tensor %s", path, name);
+    *pos += count * width;
+    return 1;
+}
+
 static int add_tensors(vb_gguf_writer *w, const cJSON *manifest, const uint8_t *bin, size_t bin_size,
                        const char *manifest_path, const char *bin_path, vb_err *e)
 {
     size_t pos = 0;
+    batch_norm bn = {0};
     const cJSON *group;
     cJSON_ArrayForEach(group, manifest) {
         const cJSON *weights = cJSON_GetObjectItemCaseSensitive(group, "weights");
@@ -220,7 +326,7 @@ static int add_tensors(vb_gguf_writer *w, const cJSON *manifest, const uint8_t *
             if (!cJSON_IsString(name) || !cJSON_IsArray(shape))
                 return vb_fail(e, VB_EXIT_INPUT, "%s: weight entry without name or shape", manifest_path);
             int dims[VB_MAX_DIMS], rank = cJSON_GetArraySize(shape);
-            if (rank < 1 || rank > VB_MAX_DIMS)
+            if (rank < 0 || rank > VB_MAX_DIMS)
                 return vb_fail(e, VB_EXIT_INPUT, "%s: tensor %s has rank %d", manifest_path, name->valuestring, rank);
             size_t count = 1;
             for (int d = 0; d < rank; d++) {
@@ -233,6 +339,16 @@ static int add_tensors(vb_gguf_writer *w, const cJSON *manifest, const uint8_t *
                 if (count > ((size_t)1 << 30))
                     return vb_fail(e, VB_EXIT_INPUT, "%s: tensor %s is too large", manifest_path, name->valuestring);
             }
+            if (rank == 0) /* a scalar (SSD MobileNet v1's export constants): stored as a 1-vector */
+                dims[rank++] = 1;
+            int skipped = skip_int32(entry, name->valuestring, count, bin_size, &pos, bin_path, e);
+            if (skipped) {
+                if (skipped < 0) {
+                    bn_clear(&bn);
+                    return -1;
+                }
+                continue;
+            }
             float *src = vb_malloc(count * sizeof(float), e), *dst = vb_malloc(count * sizeof(float), e);
             int64_t ne[VB_MAX_DIMS] = {1, 1, 1, 1};
             int rc = -1;
@@ -242,13 +358,18 @@ static int add_tensors(vb_gguf_writer *w, const cJSON *manifest, const uint8_t *
                 rc = vb_gguf_add_tensor(w, name->valuestring, VB_F32, gguf_rank, ne, dst, count * sizeof(float));
                 if (rc)
                     vb_fail(e, VB_EXIT_IO, "%s: cannot add tensor %s", manifest_path, name->valuestring);
+                else if ((rc = bn_take(w, &bn, name->valuestring, src, count, rank, manifest_path, e)) > 0)
+                    src = NULL, rc = 0; /* bn keeps it */
             }
             free(src);
             free(dst);
-            if (rc)
+            if (rc) {
+                bn_clear(&bn);
                 return -1;
+            }
         }
     }
+    bn_clear(&bn);
     if (pos != bin_size)
         return vb_fail(e, VB_EXIT_INPUT, "%s: %zu bytes left over after the last tensor (manifest and weights disagree)",
                        bin_path, bin_size - pos);

@@ -13,14 +13,14 @@ cache=build/faceapi
 mkdir -p "$cache" "$VB_MODELS"
 # Up to date when every converted net is newer than the sums and the converter.
 up_to_date=1
-for net in face_recognition tiny_face_detector face_landmark_68; do
+for net in face_recognition tiny_face_detector face_landmark_68 ssd_mobilenetv1; do
     f="$VB_MODELS/$net.gguf"
     if ! [ -f "$f" ] || ! [ "$f" -nt "$sums" ] || ! [ "$f" -nt "$BUILD/veribench" ]; then
         up_to_date=0
     fi
 done
 if [ "$up_to_date" = 1 ]; then
-    echo "models: $VB_MODELS/{face_recognition,tiny_face_detector,face_landmark_68}.gguf are up to date"
+    echo "models: $VB_MODELS/{face_recognition,tiny_face_detector,face_landmark_68,ssd_mobilenetv1}.gguf are up to date"
     exit 0
 fi
 tarball="$cache/vladmandic-face-api-1.7.15.tgz"
