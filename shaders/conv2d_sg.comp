@@ -186,6 +186,8 @@ void main()
             v = max(v, vec4(0.0));
         if ((pc.flags & FLAG_LEAKY) != 0u)
             v = mix(pc.alpha * v, v, greaterThan(v, vec4(0.0)));
+        if ((pc.flags & FLAG_RELU6) != 0u)
+            v = mix(vec4(0.0), min(v, vec4(6.0)), greaterThan(v, vec4(0.0)));
         if (vec_store) {
             store4(m * N + n, v);
         } else {
