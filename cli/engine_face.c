@@ -34,14 +34,16 @@ static int open_net(vb_engine *en, vb_engine_net *net, const char *path, const c
 int vb_face_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
 {
     char det_path[1100], lm_path[1100];
-    if (en->prep.detector == VB_DETECTOR_SSD)
-        return vb_fail(e, VB_EXIT_USAGE, "--detector ssd: the SSD MobileNet v1 detector is not converted yet; use "
-                       "--detector tiny");
+    /* Both detectors take the image letterboxed (padded bottom/right, resized to their input)
+     * with their own normalization: face-api.js's toBatchTensor(inputSize, false) for each. */
+    const int ssd = en->prep.detector == VB_DETECTOR_SSD;
+    const char *det_arch = ssd ? "ssd_mobilenetv1" : "tiny_face_detector";
     snprintf(det_path, sizeof det_path, "%s",
-             o->detector_model ? o->detector_model : vb_default_model_file("tiny_face_detector.gguf"));
+             o->detector_model ? o->detector_model
+                               : vb_default_model_file(ssd ? "ssd_mobilenetv1.gguf" : "tiny_face_detector.gguf"));
     snprintf(lm_path, sizeof lm_path, "%s",
              o->landmark_model ? o->landmark_model : vb_default_model_file("face_landmark_68.gguf"));
-    if (open_net(en, &en->det, det_path, "tiny_face_detector", e) ||
+    if (open_net(en, &en->det, det_path, det_arch, e) ||
         open_net(en, &en->lm, lm_path, "face_landmark_68", e))
         return -1;
     if (en->lm.graph.out_dim != 2 * VB_LANDMARKS)
@@ -252,8 +254,10 @@ static void choose_faces(chunk *c)
         vb_face_box boxes[VB_DET_MAX_FACES];
         const vb_image *im = &c->img[k];
         int cells = en->det.graph.nodes[en->det.graph.output].h;
-        int n = vb_det_decode_tiny(c->det_out + (size_t)c->slot[k] * c->det_out_floats, cells, &en->det_params, im->w,
-                                   im->h, boxes, VB_DET_MAX_FACES);
+        const float *out = c->det_out + (size_t)c->slot[k] * c->det_out_floats;
+        int n = en->det_params.kind == VB_DET_SSD
+                    ? vb_det_decode_ssd(out, &en->det_params, im->w, im->h, boxes, VB_DET_MAX_FACES)
+                    : vb_det_decode_tiny(out, cells, &en->det_params, im->w, im->h, boxes, VB_DET_MAX_FACES);
         vb_face_record *r = &c->rec[k];
         r->faces = n;
         const vb_crop *fb = &en->prep.fallback;
