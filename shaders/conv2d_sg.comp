@@ -26,33 +26,34 @@
 
 layout(constant_id = 0) const uint SG = 8;   // subgroup size = local size, at most 16
 layout(constant_id = 1) const uint PIX = 16; // output pixels per workgroup, 1 .. 4 * SG
-layout(constant_id = 2) const uint KV = 4;   // k per load: 4 (ic % 4 == 0) or 1
+layout(constant_id = 2) const uint KV = 4;   // 4: taps of ic % 4 == 0 channels, vec4 loads;
+                                             // 1: runs of kw * ic values, scalar loads
 layout(local_size_x_id = 0) in;
 
 const uint AV = (PIX + SG - 1) / SG;         // pixels each lane loads
 
-// Activations: KV consecutive values, as raw words (4 halves in a uvec2, 4 floats, or one
-// value, already a float, in .x) so that out-of-range taps can be zeroed by one select, then
-// decoded. Zero bits are 0.0 in fp32 and fp16.
+// Activations (KV = 4 path): 4 consecutive values as raw words (4 halves in a uvec2, or 4
+// floats) so that out-of-range taps are zeroed by one select, then decoded. Zero bits are
+// 0.0 in fp32 and fp16.
 #ifdef ACT_F16
 layout(std430, set = 0, binding = 0) readonly buffer Src0u2 { uvec2 src0_u2[]; };
 uvec4 act_raw(uint idx)
 {
-    return KV == 4u ? uvec4(src0_u2[idx >> 2], 0u, 0u) : uvec4(floatBitsToUint(float(src0[idx])), 0u, 0u, 0u);
+    return uvec4(src0_u2[idx >> 2], 0u, 0u);
 }
 vec4 act_unpack(uvec4 raw)
 {
-    return KV == 4u ? vec4(unpackHalf2x16(raw.x), unpackHalf2x16(raw.y)) : vec4(uintBitsToFloat(raw.x), 0.0, 0.0, 0.0);
+    return vec4(unpackHalf2x16(raw.x), unpackHalf2x16(raw.y));
 }
 #else
 layout(std430, set = 0, binding = 0) readonly buffer Src0v4 { vec4 src0_v4[]; };
 uvec4 act_raw(uint idx)
 {
-    return KV == 4u ? floatBitsToUint(src0_v4[idx >> 2]) : uvec4(floatBitsToUint(src0[idx]), 0u, 0u, 0u);
+    return floatBitsToUint(src0_v4[idx >> 2]);
 }
 vec4 act_unpack(uvec4 raw)
 {
-    return uintBitsToFloat(raw); // KV == 1: .x
+    return uintBitsToFloat(raw);
 }
 #endif
 
@@ -71,18 +72,31 @@ void store4(uint idx, vec4 v)
 }
 #endif
 
-// acc[p] += broadcast(a[kk], S) * b[kk] over the KV k of this step, for the pixel
+// acc[p] += broadcast(a[kk], S) * b[kk] over the 4 k of this step, for the pixel
 // p = i * SG + S whose activations lane S loaded. One pixel's four accumulators stay in
-// registers for all KV k (measured ~20% less CPU time on llvmpipe than k-outer order, which
+// registers for all 4 k (measured ~20% less CPU time on llvmpipe than k-outer order, which
 // keeps every accumulator live at once and spills). subgroupBroadcast needs a constant lane,
 // hence one line per lane; the conditions are specialization constants and the unrolled loop
 // counter, folded away at pipeline creation.
 #define STEP(S)                                                                           \
     if (S < SG && i * SG + S < PIX) {                                                     \
         vec4 t = acc[i * SG + S];                                                         \
-        for (uint kk = 0; kk < KV; kk++)                                                  \
+        for (uint kk = 0; kk < 4u; kk++)                                                  \
             t = fma(vec4(subgroupBroadcast(av[i][kk], S)), b[kk], t);                     \
         acc[i * SG + S] = t;                                                              \
+    }
+
+// One step of 4 k: av[i] holds the 4 k of the lane's pixel i, bw[j] those of its channel
+// n + j; b[kk] regroups the channels per k.
+#define ACCUMULATE                                                                        \
+    {                                                                                     \
+        vec4 b[4];                                                                        \
+        for (uint kk = 0; kk < 4u; kk++)                                                  \
+            b[kk] = vec4(bw[0][kk], bw[1][kk], bw[2][kk], bw[3][kk]);                     \
+        for (uint i = 0; i < AV; i++) {                                                   \
+            STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)               \
+            STEP(8) STEP(9) STEP(10) STEP(11) STEP(12) STEP(13) STEP(14) STEP(15)         \
+        }                                                                                 \
     }
 
 void main()
@@ -119,37 +133,71 @@ void main()
     for (uint p = 0; p < PIX; p++)
         acc[p] = vec4(0.0);
 
-    for (uint ky = 0; ky < pc.kh; ky++) {
-        for (uint kx = 0; kx < pc.kw; kx++) {
-            // Where this tap reads each of the lane's pixels; out of range: element 0, zeroed.
-            uint abase[AV];
-            bool aok[AV];
-            for (uint i = 0; i < AV; i++) {
-                int iy = iy0[i] + int(ky), ix = ix0[i] + int(kx);
-                aok[i] = pix_ok[i] && iy >= 0 && iy < int(pc.ih) && ix >= 0 && ix < int(pc.iw);
-                abase[i] = aok[i] ? (img0[i] + uint(iy) * pc.iw + uint(ix)) * pc.ic : 0u;
-            }
-            const uint tap = (ky * pc.kw + kx) * pc.ic;
-            for (uint c = 0; c < pc.ic; c += KV) {
-                uvec4 ar[AV], br[4];
+    if (KV == 4u) {
+        for (uint ky = 0; ky < pc.kh; ky++) {
+            for (uint kx = 0; kx < pc.kw; kx++) {
+                // Where this tap reads each of the lane's pixels; out of range: element 0, zeroed.
+                uint abase[AV];
+                bool aok[AV];
                 for (uint i = 0; i < AV; i++) {
-                    uvec4 r = act_raw(abase[i] + c); // unconditional load, then select: no branch
-                    ar[i] = aok[i] ? r : uvec4(0u);   // zero bits are 0.0 in fp32 and fp16
+                    int iy = iy0[i] + int(ky), ix = ix0[i] + int(kx);
+                    aok[i] = pix_ok[i] && iy >= 0 && iy < int(pc.ih) && ix >= 0 && ix < int(pc.iw);
+                    abase[i] = aok[i] ? (img0[i] + uint(iy) * pc.iw + uint(ix)) * pc.ic : 0u;
                 }
-                for (uint j = 0; j < 4u; j++)
-                    br[j] = weight_raw(wrow[j] + tap + c, KV);
+                const uint tap = (ky * pc.kw + kx) * pc.ic;
+                for (uint c = 0; c < pc.ic; c += KV) {
+                    uvec4 ar[AV], br[4];
+                    for (uint i = 0; i < AV; i++) {
+                        uvec4 r = act_raw(abase[i] + c); // unconditional load, then select: no branch
+                        ar[i] = aok[i] ? r : uvec4(0u);   // zero bits are 0.0 in fp32 and fp16
+                    }
+                    for (uint j = 0; j < 4u; j++)
+                        br[j] = weight_raw(wrow[j] + tap + c);
+                    vec4 av[AV], bw[4];
+                    for (uint i = 0; i < AV; i++)
+                        av[i] = act_unpack(ar[i]);
+                    for (uint j = 0; j < 4u; j++)
+                        bw[j] = weight_unpack(br[j]);
+                    ACCUMULATE
+                }
+            }
+        }
+    } else {
+        // ic % 4 != 0 (the first layer's 3 channels): for one ky, the taps kx = 0..kw-1 and
+        // their channels are kw * ic consecutive values both in a row of the input and in a
+        // weight row, so they are taken four at a time as one run, whatever tap and channel
+        // each one is; values outside the image (r outside [lo, hi) or the row outside) read
+        // zero, and so do weights past the run. One step per 4 k instead of one per k and tap.
+        const uint R = pc.kw * pc.ic;
+        int lo[AV], hi[AV];
+        for (uint i = 0; i < AV; i++) {
+            lo[i] = max(0, -ix0[i]) * int(pc.ic);
+            hi[i] = clamp(int(pc.iw) - ix0[i], 0, int(pc.kw)) * int(pc.ic);
+        }
+        for (uint ky = 0; ky < pc.kh; ky++) {
+            int rbase[AV];
+            bool rok[AV];
+            for (uint i = 0; i < AV; i++) {
+                int iy = iy0[i] + int(ky);
+                rok[i] = pix_ok[i] && iy >= 0 && iy < int(pc.ih);
+                rbase[i] = (int(img0[i]) + iy * int(pc.iw) + ix0[i]) * int(pc.ic);
+            }
+            const uint wtap = ky * R;
+            for (uint r0 = 0; r0 < R; r0 += 4u) {
                 vec4 av[AV], bw[4];
                 for (uint i = 0; i < AV; i++)
-                    av[i] = act_unpack(ar[i]);
+                    for (uint q = 0; q < 4u; q++) {
+                        int r = int(r0 + q);
+                        bool ok = rok[i] && r >= lo[i] && r < hi[i];
+                        float v = float(src0[ok ? uint(rbase[i] + r) : 0u]); // load, then select
+                        av[i][q] = ok ? v : 0.0;
+                    }
                 for (uint j = 0; j < 4u; j++)
-                    bw[j] = weight_unpack(br[j], KV);
-                vec4 b[KV]; // b[kk]: the lane's four channels at k = c + kk
-                for (uint kk = 0; kk < KV; kk++)
-                    b[kk] = vec4(bw[0][kk], bw[1][kk], bw[2][kk], bw[3][kk]);
-                for (uint i = 0; i < AV; i++) {
-                    STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
-                    STEP(8) STEP(9) STEP(10) STEP(11) STEP(12) STEP(13) STEP(14) STEP(15)
-                }
+                    for (uint q = 0; q < 4u; q++) {
+                        float w = load_weight(wrow[j] + wtap + min(r0 + q, R - 1u));
+                        bw[j][q] = r0 + q < R ? w : 0.0;
+                    }
+                ACCUMULATE
             }
         }
     }

@@ -32,19 +32,17 @@ float load_weight(uint idx)
 #endif
 }
 
-// conv2d_sg.comp's loads: KV consecutive elements idx.. of one weight row (KV = 4 or 1, idx
-// a multiple of KV) as raw 32-bit words, decoded by weight_unpack. A CPU implementation
-// (llvmpipe) pays per loaded component, so packed formats are loaded packed (4 halves in a
-// uvec2, 4 int8 quants in one word).
-//   raw.xy: the packed words (W_F32: raw = 4 floats; KV = 1: raw.x = the decoded float)
+// conv2d_sg.comp's loads: 4 consecutive elements idx.. of one weight row (idx a multiple
+// of 4) as raw 32-bit words, decoded by weight_unpack. A CPU implementation (llvmpipe) pays
+// per loaded component, so packed formats are loaded packed (4 halves in a uvec2, 4 int8
+// quants in one word).
+//   raw.xy: the packed words (W_F32: raw = 4 floats)
 //   raw.z:  the block scale (quantized types), raw.w: the Q4_0 nibble shift
 layout(std430, set = 0, binding = 3) readonly buffer Weights4 { uvec4 wdata4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Weights2 { uvec2 wdata2[]; };
 
-uvec4 weight_raw(uint idx, uint kv)
+uvec4 weight_raw(uint idx)
 {
-    if (kv == 1u)
-        return uvec4(floatBitsToUint(load_weight(idx)), 0u, 0u, 0u);
 #if defined(W_F32)
     return wdata4[idx >> 2];
 #elif defined(W_F16)
@@ -58,11 +56,8 @@ uvec4 weight_raw(uint idx, uint kv)
 #endif
 }
 
-// The KV elements of a weight_raw (KV = 1: the element in .x).
-vec4 weight_unpack(uvec4 raw, uint kv)
+vec4 weight_unpack(uvec4 raw)
 {
-    if (kv == 1u)
-        return vec4(uintBitsToFloat(raw.x), 0.0, 0.0, 0.0);
 #if defined(W_F32)
     return uintBitsToFloat(raw);
 #elif defined(W_F16)
@@ -79,5 +74,5 @@ vec4 weight_unpack(uvec4 raw, uint kv)
 // Four consecutive elements idx..idx+3 of one weight row, idx a multiple of 4 (dwconv.comp).
 vec4 load_weight4(uint idx)
 {
-    return weight_unpack(weight_raw(idx, 4u), 4u);
+    return weight_unpack(weight_raw(idx));
 }
