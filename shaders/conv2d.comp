@@ -67,10 +67,13 @@ void main()
         acc[i] = 0.0;
 
     const uint tx = t % WG_N, ty = t / WG_N;
+    // This invocation's k = (ky * kw + kx) * ic + ci, stepped by BK without an integer
+    // division per step (a GPU spends tens of instructions on each): ci wraps into kx, kx
+    // into ky. For ic >= BK the loop below runs at most once.
+    uint ci = lane_k % pc.ic, tap0 = lane_k / pc.ic;
+    int kx = int(tap0 % pc.kw), ky = int(tap0 / pc.kw);
     for (uint k0 = 0; k0 < K; k0 += BK) {
         const uint k = k0 + lane_k;
-        const uint ci = k % pc.ic, tap = k / pc.ic;
-        const int ky = int(tap / pc.kw), kx = int(tap % pc.kw);
         for (uint i = 0; i < A_PER_THREAD; i++) {
             int iy = a_iy0[i] + ky, ix = a_ix0[i] + kx;
             float v = 0.0;
@@ -97,6 +100,14 @@ void main()
                     acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
         }
         barrier();
+        ci += BK;
+        while (ci >= pc.ic) {
+            ci -= pc.ic;
+            if (++kx == int(pc.kw)) {
+                kx = 0;
+                ky++;
+            }
+        }
     }
 
     for (uint i = 0; i < TM; i++) {
