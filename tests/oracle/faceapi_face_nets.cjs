@@ -6,12 +6,15 @@
 //   node faceapi_face_nets.cjs MODEL_DIR detections T ITEM...   CSV of every detection, scoreThreshold T
 //   node faceapi_face_nets.cjs MODEL_DIR landmarks T ITEM...    CSV of the best box's landmarks
 //   node faceapi_face_nets.cjs MODEL_DIR count FILE.ppm...      images with no face (stdout)
+//   node faceapi_face_nets.cjs MODEL_DIR ssd_detections T ITEM...  as detections, SSD MobileNet v1
+//   node faceapi_face_nets.cjs MODEL_DIR ssd_count FILE.ppm...     as count, SSD MobileNet v1
 // ITEM is NAME=FILE.ppm, or NAME=FILE.ppm@x0,y0,x1,y1 to run on that region only (a
 // non-square image: exercises the detector's padding and correction factors and the
 // landmark crop's clipping). The CSVs name the region (rx0,ry0,rx1,ry1: the whole image when
 // none was given); their coordinates are in the region's pixels.
 // Detector options: inputSize 416 and scoreThreshold 0.5 (TinyFaceDetectorOptions'
-// defaults) unless T says otherwise.
+// defaults) unless T says otherwise; SSD MobileNet v1: minConfidence 0.5 and maxResults 100
+// (SsdMobilenetv1Options' defaults) unless T says otherwise.
 const fs = require('fs');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const tf = faceapi.tf;
@@ -32,7 +35,9 @@ function readPPM(path) {
 }
 
 const num = (v) => v.toPrecision(9);
-const options = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: t });
+const tinyOptions = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: t });
+const ssdOptions = (t = 0.5) => new faceapi.SsdMobilenetv1Options({ minConfidence: t, maxResults: 100 });
+let options = tinyOptions;
 
 // NAME=FILE[@x0,y0,x1,y1] -> { name, img (int32 tensor), region [x0, y0, x1, y1] }
 function readItem(item) {
@@ -94,7 +99,8 @@ async function count(files) {
     tf.dispose(img);
   }
   const s = (Date.now() - start) / 1000;
-  console.log(`tiny face detector (inputSize 416, scoreThreshold 0.5): no face in ${none} of ${files.length} images (${s.toFixed(1)} s)`);
+  const which = options === ssdOptions ? 'SSD MobileNet v1 (minConfidence 0.5)' : 'tiny face detector (inputSize 416, scoreThreshold 0.5)';
+  console.log(`${which}: no face in ${none} of ${files.length} images (${s.toFixed(1)} s)`);
 }
 
 (async () => {
@@ -105,8 +111,10 @@ async function count(files) {
   await tf.ready();
   await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
-  if (mode === 'detections') await detections(Number(items[0]), items.slice(1));
+  await faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir);
+  if (mode === 'ssd_detections' || mode === 'ssd_count') options = ssdOptions;
+  if (mode === 'detections' || mode === 'ssd_detections') await detections(Number(items[0]), items.slice(1));
   else if (mode === 'landmarks') await landmarks(Number(items[0]), items.slice(1));
-  else if (mode === 'count') await count(items);
+  else if (mode === 'count' || mode === 'ssd_count') await count(items);
   else throw new Error(`unknown mode ${mode}`);
 })().catch((err) => { console.error(err); process.exit(1); });

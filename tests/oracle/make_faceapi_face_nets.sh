@@ -1,19 +1,21 @@
 #!/bin/sh
-# Regenerates tests/data/faceapi_detections.csv and tests/data/faceapi_landmarks.csv: the
-# tiny face detector's boxes and the 68-point landmark net's points that face-api.js itself
+# Regenerates tests/data/faceapi_detections.csv, faceapi_landmarks.csv and
+# faceapi_ssd_detections.csv: the tiny face detector's boxes, the 68-point landmark net's
+# points and SSD MobileNet v1's boxes that face-api.js itself
 # (npm @vladmandic/face-api@1.7.15 with @tensorflow/tfjs@4.22.0 on its CPU backend, under
 # node) computes from LFW pixels decoded by veribench (libjpeg-turbo, default settings), on
 # the whole 250x250 deep-funneled images (the 13 images of make_faceapi_oracle.sh) and on
 # three non-square regions of one of them. Run from the repository root after `make models`.
 # Only the numbers are committed; node_modules and pixels stay in build/oracle.
 #
-#   sh tests/oracle/make_faceapi_face_nets.sh            write the two CSVs (~1 min)
+#   sh tests/oracle/make_faceapi_face_nets.sh            write the three CSVs (~2 min)
 #   sh tests/oracle/make_faceapi_face_nets.sh --fold1    also print face-api.js's no-face
 #                                                        count on LFW View 2 fold 1 (807
 #                                                        images; on tfjs's wasm backend,
 #                                                        ~0.25 s an image, where the CPU
 #                                                        backend takes ~2 s; set
-#                                                        FACEAPI_BACKEND=cpu for that)
+#                                                        FACEAPI_BACKEND=cpu for that),
+#                                                        the tiny detector's and the SSD's
 set -eu
 BUILD=${BUILD:-build}
 DATA=${VERIBENCH_DATA:-../shared/datasets}
@@ -55,7 +57,13 @@ regions="$abel@0,40,250,200 $abel@60,0,200,250 $abel@100,0,250,250"
     oracle landmarks 0.5 $whole $regions
     oracle landmarks 0.05 $regions | tail -n +2
 } > tests/data/faceapi_landmarks.csv
-echo "wrote tests/data/faceapi_detections.csv tests/data/faceapi_landmarks.csv"
+# SSD MobileNet v1 on the same images; 0.05 keeps many overlapping boxes for its NMS.
+# shellcheck disable=SC2086
+{
+    oracle ssd_detections 0.5 $whole $regions
+    oracle ssd_detections 0.05 $abel "Amber_Tamblyn_0002=$work/pixels_full/6.ppm" $regions | tail -n +2
+} > tests/data/faceapi_ssd_detections.csv
+echo "wrote tests/data/faceapi_detections.csv tests/data/faceapi_landmarks.csv tests/data/faceapi_ssd_detections.csv"
 
 if [ "${1:-}" = "--fold1" ]; then
     # The distinct images of LFW View 2 fold 1 (pairs.txt lines 2-601).
@@ -70,5 +78,7 @@ if [ "${1:-}" = "--fold1" ]; then
     "$BUILD/veribench" embed --save-pixels "$work/pixels_fold1" $(cat "$list") >/dev/null
     # shellcheck disable=SC2046
     FACEAPI_BACKEND=${FACEAPI_BACKEND:-wasm} oracle count $(ls "$work"/pixels_fold1/*.ppm)
+    # shellcheck disable=SC2046
+    FACEAPI_BACKEND=${FACEAPI_BACKEND:-wasm} oracle ssd_count $(ls "$work"/pixels_fold1/*.ppm)
     rm -rf "$work/pixels_fold1"
 fi
