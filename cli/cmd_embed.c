@@ -14,7 +14,7 @@ static void describe(FILE *f)
 {
     fprintf(f, "Prints one CSV row per image on stdout: header image,d0,...,d<N-1>, values %%.9g.\n"
                "Images: JPEG, PNG, 8-bit grayscale/RGB TIFF, PGM/PPM (detected from content).\n"
-               "Preprocessing (--preprocess): align (default) finds the face (tiny face detector),\n"
+               "Preprocessing (--preprocess): align (default) finds the face (--detector),\n"
                "its 68 landmarks, and warps it onto dlib's 150x150 chip template (padding 0.25);\n"
                "an image with no face is a failure (or, with --on-no-face fallback-crop:BOX, the\n"
                "landmarks are looked for in BOX). crop:BOX resizes a fixed box (end-exclusive\n"

@@ -105,7 +105,7 @@ int vb_engine_run_net(vb_engine *en, vb_prepared *p, const vb_graph *g, int *bat
                       float *out, vb_timings *tm, vb_err *e);
 
 /* The whole face model behind `--preprocess align` (issue 11), as the engine runs it:
- *   decode -> detect (tiny face detector graph, boxes decoded and NMS'd on the CPU, the face
+ *   decode -> detect (tiny face detector or SSD MobileNet v1 graph, boxes decoded and NMS'd on the CPU, the face
  *   nearest the centre weighted by size kept) -> landmarks (68-point net on the box padded
  *   to a square) -> align (similarity onto dlib's chip template, bilinear warp) -> describe
  *   (the descriptor net).

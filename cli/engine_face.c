@@ -280,8 +280,9 @@ static void choose_faces(chunk *c)
             vb_fail(&c->why[k], VB_EXIT_INPUT, "%s: no face found, and the fallback box %d,%d,%d,%d lies outside the "
                     "%dx%d image", c->paths[c->first + k], fb->x0, fb->y0, fb->x1, fb->y1, im->w, im->h);
         else
-            vb_fail(&c->why[k], VB_EXIT_INPUT, "%s: no face found (tiny face detector, score > %.2f)",
-                    c->paths[c->first + k], (double)en->det_params.score_threshold);
+            vb_fail(&c->why[k], VB_EXIT_INPUT, "%s: no face found (%s, score > %.2f)", c->paths[c->first + k],
+                    en->det_params.kind == VB_DET_SSD ? "SSD MobileNet v1" : "tiny face detector",
+                    (double)en->det_params.score_threshold);
     }
 }
 

@@ -34,7 +34,7 @@ if [ -f "$VB_MODELS/ssd_mobilenetv1.gguf" ]; then
     rows=$(wc -l < "$CLI_TMP/out")
     [ "$rows" -eq 4 ] && ok || not_ok "ssd: expected header + 3 rows, got $rows lines"
     expect_exit 3 "ssd, no face" -- "$VB" embed --model "$M" --detector ssd "$GRAY"
-    expect_grep "gray.pgm: no face found" "$CLI_TMP/err" "ssd: no-face error names the file"
+    expect_grep "gray.pgm: no face found \\(SSD MobileNet v1," "$CLI_TMP/err" "ssd: no-face error names the file and detector"
 else
     echo "note: ssd_mobilenetv1.gguf missing: --detector ssd not tested"
 fi
