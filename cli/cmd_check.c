@@ -369,21 +369,42 @@ static int run_pipelines(vb_engine *en, const check_opts *o, const char *const *
     return rc || embed_all(en, p, 0, paths, n, e) ? -1 : 0;
 }
 
-static void print_pipelines(const pipelines *p, const summary *s, char **paths, size_t n, int csv)
+/* How far the two pipelines' faces are apart: images whose face count or source differs,
+ * and the largest landmark displacement (pixels) with its image. */
+static size_t face_differences(const pipelines *p, size_t n, double *worst_lm, size_t *worst_i)
 {
-    size_t moved_source = 0;
-    double worst_lm = 0;
-    size_t worst_i = 0;
+    size_t differ = 0;
+    *worst_lm = 0, *worst_i = 0;
     for (size_t i = 0; i < n; i++) {
         const vb_face_record *t = &p->face_test[i], *r = &p->face_ref[i];
-        moved_source += t->source != r->source || t->faces != r->faces;
+        differ += t->source != r->source || t->faces != r->faces;
         for (int k = 0; k < VB_LANDMARKS; k++) {
             double dx = t->landmarks[k].x - r->landmarks[k].x, dy = t->landmarks[k].y - r->landmarks[k].y;
             double d = sqrt(dx * dx + dy * dy);
-            if (d > worst_lm)
-                worst_lm = d, worst_i = i;
+            if (d > *worst_lm)
+                *worst_lm = d, *worst_i = i;
         }
     }
+    return differ;
+}
+
+/* The whole pipelines pass when they find the same faces and no decision flips (beyond
+ * --max-flips). Their descriptors' cosines are reported, not judged: each backend warps its
+ * own landmarks, and a landmark moved by a pixel (fp16 arithmetic in the landmark net) moves
+ * a descriptor further than the descriptor net's own rounding ever does, so the net-level
+ * cosine tolerance does not apply; the decisions are what a user sees. */
+static void judge_pipelines(const pipelines *p, size_t n, const check_opts *o, summary *s)
+{
+    double worst_lm;
+    size_t worst_i;
+    s->pass = face_differences(p, n, &worst_lm, &worst_i) == 0 && s->flips <= (size_t)o->max_flips;
+}
+
+static void print_pipelines(const pipelines *p, const summary *s, char **paths, size_t n, int csv)
+{
+    double worst_lm;
+    size_t worst_i;
+    size_t moved_source = face_differences(p, n, &worst_lm, &worst_i);
     if (csv) {
         csv_row("pipeline_face_count_or_source_differs", "", (double)moved_source);
         csv_row("pipeline_landmark_worst_px", n ? paths[worst_i] : "", worst_lm);
@@ -396,9 +417,9 @@ static void print_pipelines(const pipelines *p, const summary *s, char **paths, 
     printf("\nwhole pipeline (each backend detects, finds landmarks and warps on its own):\n");
     printf("  images whose face count or source differs: %zu of %zu\n", moved_source, n);
     printf("  worst landmark displacement: %.3g px (%s)\n", worst_lm, n ? paths[worst_i] : "-");
-    printf("  descriptor cosine: mean %.9f, worst %.9f; decisions: %zu pairs, %zu flipped\n", s->cos_mean,
-           s->cos_worst, s->pairs, s->flips);
-    printf("  verdict: %s\n", s->pass ? "PASS" : "FAIL");
+    printf("  descriptor cosine (reported, not judged): mean %.9f, worst %.9f\n", s->cos_mean, s->cos_worst);
+    printf("  decisions: %zu pairs, %zu flipped\n", s->pairs, s->flips);
+    printf("  verdict: %s (same faces found, flips within --max-flips)\n", s->pass ? "PASS" : "FAIL");
 }
 
 /* Returns VB_OPTS_GO with *first_image set, or the exit code to return. */
@@ -538,6 +559,7 @@ int cmd_check(int argc, char **argv)
         checker cw = c;
         cw.desc_test = pl.desc_test, cw.desc_ref = pl.desc_ref;
         summarize(&cw, n, dsp, &o, en.device.uses_fp16, &whole);
+        judge_pipelines(&pl, n, &o, &whole);
         s.pass = s.pass && whole.pass;
     }
     if (o.csv)
