@@ -15,24 +15,11 @@
 // Detector options: inputSize 416 and scoreThreshold 0.5 (TinyFaceDetectorOptions'
 // defaults) unless T says otherwise; SSD MobileNet v1: minConfidence 0.5 and maxResults 100
 // (SsdMobilenetv1Options' defaults) unless T says otherwise.
-const fs = require('fs');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const tf = faceapi.tf;
 
-function readPPM(path) {
-  const buf = fs.readFileSync(path);
-  const header = buf.toString('latin1', 0, 64).split(/\s+/);
-  if (header[0] !== 'P6' || header[3] !== '255') throw new Error(`${path}: not an 8-bit P6 PPM`);
-  const w = parseInt(header[1], 10), h = parseInt(header[2], 10);
-  // The header is "P6\n<w> <h>\n255\n": pixels start after the fourth whitespace run.
-  let pos = 0, fields = 0;
-  while (fields < 4) {
-    while (!/\s/.test(String.fromCharCode(buf[pos]))) pos++;
-    fields++;
-    pos++;
-  }
-  return tf.tensor3d(new Int32Array(buf.subarray(pos, pos + w * h * 3)), [h, w, 3], 'int32');
-}
+const ppm = require('./ppm.cjs');
+const readPPM = (path) => ppm.readPPM(tf, path);
 
 const num = (v) => v.toPrecision(9);
 const tinyOptions = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: t });
