@@ -4,7 +4,7 @@
 # points and SSD MobileNet v1's boxes that face-api.js itself
 # (npm @vladmandic/face-api@1.7.15 with @tensorflow/tfjs@4.22.0 on its CPU backend, under
 # node) computes from LFW pixels decoded by veribench (libjpeg-turbo, default settings), on
-# the whole 250x250 deep-funneled images (the 13 images of make_faceapi_oracle.sh) and on
+# the whole 250x250 deep-funneled images (the 13 images of faceapi_env.sh) and on
 # three non-square regions of one of them. Run from the repository root after `make models`.
 # Only the numbers are committed; node_modules and pixels stay in build/oracle.
 #
@@ -17,25 +17,11 @@
 #                                                        FACEAPI_BACKEND=cpu for that),
 #                                                        the tiny detector's and the SSD's
 set -eu
-BUILD=${BUILD:-build}
-DATA=${VERIBENCH_DATA:-../shared/datasets}
-work="$BUILD/oracle"
+# shellcheck source=tests/oracle/faceapi_env.sh
+. tests/oracle/faceapi_env.sh
 mkdir -p "$work/pixels_full"
-if [ ! -d "$work/node_modules/@vladmandic/face-api" ]; then
-    (cd "$work" && npm install --no-audit --no-fund --silent \
-        @vladmandic/face-api@1.7.15 @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0)
-fi
 models="$work/node_modules/@vladmandic/face-api/model"
 oracle() { NODE_PATH="$work/node_modules" node tests/oracle/faceapi_face_nets.cjs "$models" "$@"; }
-
-images="Abel_Pacheco/Abel_Pacheco_0001 Abel_Pacheco/Abel_Pacheco_0004
-Akhmed_Zakayev/Akhmed_Zakayev_0001 Akhmed_Zakayev/Akhmed_Zakayev_0002 Akhmed_Zakayev/Akhmed_Zakayev_0003
-Amber_Tamblyn/Amber_Tamblyn_0001 Amber_Tamblyn/Amber_Tamblyn_0002
-Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001 Dean_Barker/Dean_Barker_0001
-Giancarlo_Fisichella/Giancarlo_Fisichella_0001 Mikhail_Gorbachev/Mikhail_Gorbachev_0001
-Abdul_Rahman/Abdul_Rahman_0001 Portia_de_Rossi/Portia_de_Rossi_0001"
-files=""
-for i in $images; do files="$files $DATA/lfw/images_deepfunneled/$i.jpg"; done
 # --save-pixels writes each whole decoded image, whatever --crop says.
 # shellcheck disable=SC2086
 "$BUILD/veribench" embed --save-pixels "$work/pixels_full" $files >/dev/null
