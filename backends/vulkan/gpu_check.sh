@@ -7,7 +7,8 @@
 #   sh backends/vulkan/gpu_check.sh run       # there (repository root; .gl/ carried along):
 #                                             # devices, check fp32/fp16, bench batch 1,8,64;
 #                                             # the same check and bench 1,8 for the face
-#                                             # detector and landmark nets (depthwise conv,
+#                                             # detector and landmark nets and SSD MobileNet
+#                                             # v1 (22 MB more in .gl/; depthwise conv, ReLU6, concat,
 #                                             # leaky ReLU) when make models made them
 #
 # `run` writes everything to $OUT (default .gl/out) and also works on a machine with a
@@ -23,7 +24,7 @@ prepare)
     cp build/static/veribench "$BIN"
     cp -L /usr/lib/x86_64-linux-gnu/libcjson.so.1 "$G/lib/"   # no static cJSON in Debian
     cp -L "${VB_MODELS:-build/models}/face_recognition.gguf" "$G/"
-    for m in tiny_face_detector face_landmark_68; do
+    for m in tiny_face_detector face_landmark_68 ssd_mobilenetv1; do
         [ -e "${VB_MODELS:-build/models}/$m.gguf" ] && cp -L "${VB_MODELS:-build/models}/$m.gguf" "$G/"
     done
     lfw="${VERIBENCH_DATA:-../shared/datasets}/lfw/images_deepfunneled"
@@ -60,7 +61,7 @@ run)
     "$BIN" bench --model "$M" --backend cpu --batch 1,8 --seconds 3 >"$OUT/bench_cpu.csv" 2>>"$OUT/bench.err"
     # the face pipeline's nets: whole-output cosine against cpu:ref on the same faces (resized
     # to the net's input), then their speed
-    for m in tiny_face_detector face_landmark_68; do
+    for m in tiny_face_detector face_landmark_68 ssd_mobilenetv1; do
         [ -e "$G/$m.gguf" ] || continue
         "$BIN" check --model "$G/$m.gguf" --no-fp16 "$G"/faces/*.jpg >"$OUT/check_${m}_fp32.txt" 2>&1
         echo "exit $?" >>"$OUT/check_${m}_fp32.txt"
