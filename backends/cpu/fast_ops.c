@@ -1015,6 +1015,15 @@ static void dw_pixels_portable(const dw_ctx *t, const dw_pix *q)
 }
 
 #if VB_X86_SIMD
+/* Pixel p of block q as a block of its own, for the SIMD kernels' tails (fewer than DW_PX
+ * pixels): one place that knows how pixels step through x and y. */
+static inline dw_pix dw_one_pixel(const dw_ctx *t, const dw_pix *q, int p)
+{
+    const dw_pix one = {q->xp + (size_t)p * t->stride * t->c, q->yp + (size_t)p * t->c, 1, q->ky0, q->ky1,
+                        q->kx0, q->kx1};
+    return one;
+}
+
 /* PX pixels (a constant after inlining, so the sums live in registers), 16 channels at a
  * time, the last ones masked. */
 __attribute__((target("avx512f"), always_inline)) static inline void dw_block_avx512(const dw_ctx *t,
@@ -1059,8 +1068,7 @@ __attribute__((target("avx512f"))) static void dw_pixels_avx512(const dw_ctx *t,
         dw_block_avx512(t, q, DW_PX);
     else
         for (int p = 0; p < q->npix; p++) {
-            const dw_pix one = {q->xp + (size_t)p * t->stride * t->c, q->yp + (size_t)p * t->c, 1, q->ky0, q->ky1,
-                                q->kx0, q->kx1};
+            const dw_pix one = dw_one_pixel(t, q, p);
             dw_block_avx512(t, &one, 1);
         }
 }
@@ -1109,8 +1117,7 @@ __attribute__((target("avx2,fma"))) static void dw_pixels_avx2(const dw_ctx *t, 
         dw_block_avx2(t, q, DW_PX);
     else
         for (int p = 0; p < q->npix; p++) {
-            const dw_pix one = {q->xp + (size_t)p * t->stride * t->c, q->yp + (size_t)p * t->c, 1, q->ky0, q->ky1,
-                                q->kx0, q->kx1};
+            const dw_pix one = dw_one_pixel(t, q, p);
             dw_block_avx2(t, &one, 1);
         }
 }
