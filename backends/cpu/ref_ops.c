@@ -2,6 +2,38 @@
 
 #include <float.h>
 
+/* One output pixel's kernel window over one image: the input size, the kernel size, and
+ * where the window's top-left tap falls (iy0, ix0; negative inside the top/left padding). */
+typedef struct vb_window {
+    int h, w, kh, kw, iy0, ix0;
+} vb_window;
+
+/* The window walk that conv and depthwise conv share: the double sum, in tap order (ky, kx,
+ * then len values), of x at each in-range tap times the tap's weights; taps in the padding
+ * count zero. ximg: the image's first pixel (plus the channel, for depthwise); x_pixel: floats
+ * from one pixel to the next; wk: the first tap's weights; w_tap: floats from one tap to the
+ * next; len: values multiplied per tap (cin for conv, 1 for depthwise). */
+static double window_dot(const vb_window *win, const float *ximg, size_t x_pixel, const float *wk,
+                         size_t w_tap, int len)
+{
+    double acc = 0.0;
+    for (int ky = 0; ky < win->kh; ky++) {
+        int iy = win->iy0 + ky;
+        if (iy < 0 || iy >= win->h)
+            continue;
+        for (int kx = 0; kx < win->kw; kx++) {
+            int ix = win->ix0 + kx;
+            if (ix < 0 || ix >= win->w)
+                continue;
+            const float *xp = ximg + ((size_t)iy * win->w + ix) * x_pixel;
+            const float *wp = wk + ((size_t)ky * win->kw + kx) * w_tap;
+            for (int i = 0; i < len; i++)
+                acc += (double)xp[i] * (double)wp[i];
+        }
+    }
+    return acc;
+}
+
 void vb_ref_conv2d(const float *x, int n, int h, int w, int cin, const float *weight,
                    const float *bias, int cout, int kh, int kw, int stride, int pad_top,
                    int pad_left, int oh, int ow, float *y)
@@ -10,21 +42,9 @@ void vb_ref_conv2d(const float *x, int n, int h, int w, int cin, const float *we
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 for (int co = 0; co < cout; co++) {
-                    double acc = 0.0;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * stride - pad_top + ky;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox * stride - pad_left + kx;
-                            if (ix < 0 || ix >= w)
-                                continue;
-                            const float *xp = x + (((size_t)b * h + iy) * w + ix) * cin;
-                            const float *wp = weight + (((size_t)co * kh + ky) * kw + kx) * cin;
-                            for (int ci = 0; ci < cin; ci++)
-                                acc += (double)xp[ci] * (double)wp[ci];
-                        }
-                    }
+                    const vb_window win = {h, w, kh, kw, oy * stride - pad_top, ox * stride - pad_left};
+                    double acc = window_dot(&win, x + (size_t)b * h * w * cin, cin,
+                                            weight + (size_t)co * kh * kw * cin, cin, cin);
                     if (bias)
                         acc += bias[co];
                     y[(((size_t)b * oh + oy) * ow + ox) * cout + co] = (float)acc;
@@ -75,19 +95,8 @@ void vb_ref_dwconv2d(const float *x, int n, int h, int w, int c, const float *we
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 for (int ch = 0; ch < c; ch++) {
-                    double acc = 0.0;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * stride - pad_top + ky;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox * stride - pad_left + kx;
-                            if (ix < 0 || ix >= w)
-                                continue;
-                            acc += (double)x[(((size_t)b * h + iy) * w + ix) * c + ch] *
-                                   (double)weight[((size_t)ky * kw + kx) * c + ch];
-                        }
-                    }
+                    const vb_window win = {h, w, kh, kw, oy * stride - pad_top, ox * stride - pad_left};
+                    double acc = window_dot(&win, x + (size_t)b * h * w * c + ch, c, weight + ch, c, 1);
                     if (bias)
                         acc += bias[ch];
                     y[(((size_t)b * oh + oy) * ow + ox) * c + ch] = (float)acc;
