@@ -58,6 +58,31 @@ static void test_fusion_capture_and_timings(void)
     tg_free(&t);
 }
 
+/* The fusion tests' common steps: load t on vk32 and run `batch` images of x capturing
+ * every node; then each `fused` node must read NAN (never materialized) and each `kept` one
+ * a value. Returns the run's status, or -1 with *p NULL (c not allocated) when the load
+ * failed; otherwise the caller unloads *p and frees *c. */
+static int run_checking_fusion(tgraph *t, const float *x, int batch, const int *fused, size_t n_fused,
+                               const int *kept, size_t n_kept, vb_prepared **p, capture *c)
+{
+    vb_err e = {0};
+    *p = NULL;
+    int rc = vb_backend_load(vk32, &t->g, p, &e);
+    CHECKF(rc == 0, "load: %s", e.msg);
+    if (rc) {
+        *p = NULL;
+        return -1;
+    }
+    cap_alloc(c, &t->g, batch);
+    rc = vb_backend_run(*p, x, batch, c->out, c->node, NULL, &e);
+    CHECKF(rc == 0, "run: %s", e.msg);
+    for (size_t i = 0; i < n_fused && !rc; i++)
+        CHECKF(isnan(c->node[fused[i]][0]), "node %s was materialized", t->g.nodes[fused[i]].name);
+    for (size_t i = 0; i < n_kept && !rc; i++)
+        CHECKF(!isnan(c->node[kept[i]][0]), "node %s was fused away", t->g.nodes[kept[i]].name);
+    return rc;
+}
+
 /* The separable block of the face detector and landmark net: dwconv + affine + leaky ReLU
  * is one dispatch and 1x1 conv + bias + leaky ReLU another (their inner nodes read NAN);
  * a dwconv whose value has a second reader (the add) stays materialized, and the leaky
@@ -75,27 +100,16 @@ static void test_fusion_leaky(void)
     int lk3 = vb_graph_leaky_relu(&t.g, dw2, "leaky3", 0.2f, &t.err);
     int add = vb_graph_add_zeropad(&t.g, lk3, dw2, "add", &t.err);
     tg_finish(&t, add);
-    vb_prepared *p = NULL;
-    vb_err e = {0};
-    int rc = vb_backend_load(vk32, &t.g, &p, &e);
-    CHECKF(rc == 0, "load: %s", e.msg);
-    if (rc) {
-        tg_free(&t);
-        return;
-    }
-    capture c;
-    cap_alloc(&c, &t.g, 1);
     float x[7 * 6 * 5];
     vb_test_fill_random(x, VB_ARRAY_LEN(x), 2006, -1, 1);
-    rc = vb_backend_run(p, x, 1, c.out, c.node, NULL, &e);
-    CHECKF(rc == 0, "run: %s", e.msg);
     const int fused[] = {dw, af, pw}, kept[] = {lk, lk2, dw2, lk3, add};
-    for (size_t i = 0; i < VB_ARRAY_LEN(fused) && !rc; i++)
-        CHECKF(isnan(c.node[fused[i]][0]), "node %s was materialized", t.g.nodes[fused[i]].name);
-    for (size_t i = 0; i < VB_ARRAY_LEN(kept) && !rc; i++)
-        CHECKF(!isnan(c.node[kept[i]][0]), "node %s was fused away", t.g.nodes[kept[i]].name);
-    vb_backend_unload(p);
-    cap_free(&c);
+    vb_prepared *p = NULL;
+    capture c;
+    run_checking_fusion(&t, x, 1, fused, VB_ARRAY_LEN(fused), kept, VB_ARRAY_LEN(kept), &p, &c);
+    if (p) {
+        vb_backend_unload(p);
+        cap_free(&c);
+    }
     tg_free(&t);
 }
 
@@ -118,25 +132,17 @@ static void test_fusion_residual(void)
     int add2 = vb_graph_add_zeropad(&t.g, af2, pool, "add2", &t.err);
     int r2 = vb_graph_relu(&t.g, add2, "relu2", &t.err);
     tg_finish(&t, r2);
+    float x[2 * 6 * 6 * 8];
+    vb_test_fill_random(x, VB_ARRAY_LEN(x), 3004, -1, 1);
+    const int fused[] = {c1, af1, add1, c2}, kept[] = {r1, af2, pool, r2};
     vb_prepared *p = NULL;
-    vb_err e = {0};
-    int rc = vb_backend_load(vk32, &t.g, &p, &e);
-    CHECKF(rc == 0, "load: %s", e.msg);
-    if (rc) {
+    capture c;
+    int rc = run_checking_fusion(&t, x, 2, fused, VB_ARRAY_LEN(fused), kept, VB_ARRAY_LEN(kept), &p, &c);
+    if (!p) {
         tg_free(&t);
         return;
     }
-    capture c;
-    cap_alloc(&c, &t.g, 2);
-    float x[2 * 6 * 6 * 8];
-    vb_test_fill_random(x, VB_ARRAY_LEN(x), 3004, -1, 1);
-    rc = vb_backend_run(p, x, 2, c.out, c.node, NULL, &e);
-    CHECKF(rc == 0, "run: %s", e.msg);
-    const int fused[] = {c1, af1, add1, c2}, kept[] = {r1, af2, pool, r2};
-    for (size_t i = 0; i < VB_ARRAY_LEN(fused) && !rc; i++)
-        CHECKF(isnan(c.node[fused[i]][0]), "node %s was materialized", t.g.nodes[fused[i]].name);
-    for (size_t i = 0; i < VB_ARRAY_LEN(kept) && !rc; i++)
-        CHECKF(!isnan(c.node[kept[i]][0]), "node %s was fused away", t.g.nodes[kept[i]].name);
+    vb_err e = {0};
     /* both blocks' values against cpu:ref (the fp32 bound of test_backend_ops) */
     vb_backend_opts ro = {.device_index = -1, .reference = 1};
     vb_backend *ref = NULL;
