@@ -124,6 +124,7 @@ typedef struct vb_run {
     char **fta_reason;        /* per sample: why it failed to acquire (NULL if it did not) */
     size_t n_fta;
     double started;
+    double finished;          /* set when the results files are written (one time for all) */
     int fingerprint;          /* the model is the fingerprint matcher (models/fingerprint.h) */
     vb_fp_params fp;          /* its parameters: scores are 1 - MCC similarity */
     vb_dataset cal_ds;        /* --calibration-trials: its trials over the same samples */

@@ -5,7 +5,8 @@
 # failures.csv and detections.csv, counted in provenance.csv; --on-no-face fallback-crop
 # looks for the landmarks in a given box instead; bad settings are usage errors.
 . tests/cli_lib.sh
-LFW="$VERIBENCH_DATA/lfw/images_deepfunneled"
+# absolute: the paths go into a manifest in another folder (relative paths are the manifest's)
+LFW="$(cd "$VERIBENCH_DATA" 2>/dev/null && pwd)/lfw/images_deepfunneled"
 A="$LFW/Abel_Pacheco/Abel_Pacheco_0001.jpg"
 B="$LFW/Abel_Pacheco/Abel_Pacheco_0004.jpg"
 C="$LFW/Dean_Barker/Dean_Barker_0001.jpg"
