@@ -165,8 +165,9 @@ static void align_one(chunk *c, size_t k)
     free(rgb);
 }
 
-/* The chips of every alive position in one backend call, packed in order into rec_in. */
-static int warp_alive(chunk *c, vb_err *e)
+/* The chips of every alive position in one backend call, packed in order into rec_in;
+ * *packed receives how many. */
+static int warp_alive(chunk *c, size_t *packed, vb_err *e)
 {
     size_t n = 0;
     for (size_t k = 0; k < c->count; k++) {
@@ -177,6 +178,7 @@ static int warp_alive(chunk *c, vb_err *e)
         c->px[n] = im->px, c->w[n] = im->w, c->h[n] = im->h, c->ch[n] = im->c, c->xf_packed[n] = c->xf[k];
         c->slot[k] = (int)n++;
     }
+    *packed = n;
     const vb_graph *g = &c->en->graph;
     return vb_backend_warp(c->en->backend, (const uint8_t *const *)c->px, c->w, c->h, c->ch, c->xf_packed, (int)n,
                            g->in_h, g->in_mean, g->in_scale, c->rec_in, e);
@@ -365,11 +367,8 @@ static int run_chunk(chunk *c, int *det_batch, int *lm_batch, vb_embed_cb cb, vo
 
     t0 = vb_now();
     parallel_step(c, STEP_ALIGN);
-    if (warp_alive(c, e))
+    if (warp_alive(c, &n, e))
         return -1;
-    n = 0;
-    for (size_t k = 0; k < c->count; k++)
-        n += c->alive[k] != 0;
     en->stage_ms[VB_STAGE_ALIGN] += (vb_now() - t0) * 1e3;
     float *desc = c->det_out; /* the detector's output is spent: reuse it for descriptors */
     double node_ms[VB_GRAPH_MAX_NODES] = {0};
