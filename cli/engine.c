@@ -142,48 +142,34 @@ typedef struct batch_buf {
     size_t n_ok;
 } batch_buf;
 
-typedef struct decode_job {
+typedef struct decode_ctx {
     const vb_engine *en;
     const char *const *paths;
     const vb_crop *crop;
     batch_buf *buf;
-    size_t begin, end;     /* positions inside the batch */
     float *staging;        /* per-position inputs before packing */
-} decode_job;
+} decode_ctx;
 
-static void *decode_range(void *arg)
+static void decode_range(void *arg, size_t begin, size_t end)
 {
-    decode_job *j = arg;
-    const size_t in_size = (size_t)j->en->graph.in_h * j->en->graph.in_w * j->en->graph.in_c;
-    for (size_t k = j->begin; k < j->end; k++) {
-        const char *path = j->paths[j->buf->first + k];
+    decode_ctx *d = arg;
+    const size_t in_size = (size_t)d->en->graph.in_h * d->en->graph.in_w * d->en->graph.in_c;
+    for (size_t k = begin; k < end; k++) {
+        const char *path = d->paths[d->buf->first + k];
         vb_image img;
-        vb_err *why = &j->buf->why[k];
-        j->buf->ok[k] = vb_image_load(path, &img, why) == 0 &&
-                        vb_preprocess(&img, j->crop, &j->en->graph, path, j->staging + k * in_size, why) == 0;
+        vb_err *why = &d->buf->why[k];
+        d->buf->ok[k] = vb_image_load(path, &img, why) == 0 &&
+                        vb_preprocess(&img, d->crop, &d->en->graph, path, d->staging + k * in_size, why) == 0;
         vb_image_free(&img);
     }
-    return NULL;
 }
 
 /* Decode images first..first+count-1 with up to `workers` threads, then pack successes. */
 static void decode_batch(const vb_engine *en, const char *const *paths, const vb_crop *crop, batch_buf *b,
                          float *staging, int workers)
 {
-    enum { MAX_WORKERS = 16 };
-    decode_job jobs[MAX_WORKERS];
-    if (workers > MAX_WORKERS)
-        workers = MAX_WORKERS;
-    if ((size_t)workers > b->count)
-        workers = (int)b->count;
-    if (workers < 1)
-        workers = 1;
-    size_t per = (b->count + workers - 1) / workers;
-    for (int t = 0; t < workers; t++) {
-        size_t lo = t * per, hi = lo + per < b->count ? lo + per : b->count;
-        jobs[t] = (decode_job){en, paths, crop, b, lo < b->count ? lo : b->count, hi, staging};
-    }
-    vb_parallel_run(jobs, sizeof jobs[0], workers, decode_range);
+    decode_ctx d = {en, paths, crop, b, staging};
+    vb_parallel_for(b->count, workers > 0 ? workers : 1, &d, decode_range);
     const size_t in_size = (size_t)en->graph.in_h * en->graph.in_w * en->graph.in_c;
     b->n_ok = 0;
     for (size_t k = 0; k < b->count; k++)

@@ -90,11 +90,10 @@ typedef struct chunk {
     size_t det_out_floats;
 } chunk;
 
-typedef struct job {
+typedef struct step_ctx {
     chunk *c;
-    size_t begin, end;
     int stage;
-} job;
+} step_ctx;
 
 enum { STEP_DECODE, STEP_LANDMARK_INPUT, STEP_ALIGN };
 
@@ -184,33 +183,22 @@ static int warp_alive(chunk *c, size_t *packed, vb_err *e)
                            g->in_h, g->in_mean, g->in_scale, c->rec_in, e);
 }
 
-static void *job_main(void *arg)
+static void step_range(void *arg, size_t begin, size_t end)
 {
-    job *j = arg;
-    for (size_t k = j->begin; k < j->end; k++) {
-        if (j->stage == STEP_DECODE)
-            decode_one(j->c, k);
-        else if (j->c->alive[k])
-            (j->stage == STEP_LANDMARK_INPUT ? landmark_input_one : align_one)(j->c, k);
+    step_ctx *s = arg;
+    for (size_t k = begin; k < end; k++) {
+        if (s->stage == STEP_DECODE)
+            decode_one(s->c, k);
+        else if (s->c->alive[k])
+            (s->stage == STEP_LANDMARK_INPUT ? landmark_input_one : align_one)(s->c, k);
     }
-    return NULL;
 }
 
 /* One step over the chunk's positions on up to one thread per core. */
 static void parallel_step(chunk *c, int stage)
 {
-    enum { MAX_WORKERS = 16 };
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = cores > 1 ? (int)(cores < MAX_WORKERS ? cores : MAX_WORKERS) : 1;
-    if ((size_t)workers > c->count)
-        workers = (int)c->count;
-    job jobs[MAX_WORKERS];
-    size_t per = (c->count + workers - 1) / workers;
-    for (int t = 0; t < workers; t++) {
-        size_t lo = t * per < c->count ? t * per : c->count, hi = lo + per < c->count ? lo + per : c->count;
-        jobs[t] = (job){c, lo, hi, stage};
-    }
-    vb_parallel_run(jobs, sizeof jobs[0], workers, job_main);
+    step_ctx s = {c, stage};
+    vb_parallel_for(c->count, 0, &s, step_range);
 }
 
 /* Packs the alive positions' inputs (each `floats` long, stored per position in buf) to the

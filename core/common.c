@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *vb_progname = "veribench";
 
@@ -121,6 +122,42 @@ void vb_parallel_run(void *jobs, size_t job_size, int n, void *(*fn)(void *))
         else
             fn(job + (size_t)t * job_size);
     }
+}
+
+typedef struct range_job {
+    void *ctx;
+    void (*fn)(void *, size_t, size_t);
+    size_t begin, end;
+} range_job;
+
+static void *range_main(void *arg)
+{
+    range_job *j = arg;
+    j->fn(j->ctx, j->begin, j->end);
+    return NULL;
+}
+
+void vb_parallel_for(size_t n, int workers, void *ctx, void (*fn)(void *ctx, size_t begin, size_t end))
+{
+    enum { MAX_WORKERS = 64 };
+    if (workers <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cores > 1 ? (int)(cores < MAX_WORKERS ? cores : MAX_WORKERS) : 1;
+    }
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    if ((size_t)workers > n)
+        workers = (int)n;
+    if (workers < 1)
+        return;
+    range_job jobs[MAX_WORKERS];
+    size_t per = (n + (size_t)workers - 1) / (size_t)workers;
+    workers = (int)((n + per - 1) / per); /* 100 items on 64: ranges of 2, so 50 of them */
+    for (int t = 0; t < workers; t++) {
+        size_t lo = (size_t)t * per < n ? (size_t)t * per : n;
+        jobs[t] = (range_job){ctx, fn, lo, lo + per < n ? lo + per : n};
+    }
+    vb_parallel_run(jobs, sizeof jobs[0], workers, range_main);
 }
 
 void vb_slugify(const char *in, char *out, size_t n)

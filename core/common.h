@@ -56,6 +56,12 @@ void vb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * runs its job inline, so the work is always done. */
 void vb_parallel_run(void *jobs, size_t job_size, int n, void *(*fn)(void *));
 
+/* Split items 0..n-1 into contiguous ranges of ceil(n / workers) and run fn(ctx, begin, end)
+ * on each, in parallel through vb_parallel_run. workers <= 0 means one per online core; the
+ * count is also capped by n (no empty ranges) and by 64. Range t always covers the same
+ * items for the same (n, workers), so per-item results do not depend on the split. */
+void vb_parallel_for(size_t n, int workers, void *ctx, void (*fn)(void *ctx, size_t begin, size_t end));
+
 /* Lowercase letters, digits and single dashes from any text ("AMD EPYC 7B13" ->
  * "amd-epyc-7b13"), at most n-1 characters: for result file names. */
 void vb_slugify(const char *in, char *out, size_t n);

@@ -73,6 +73,40 @@ static int file_is(const char *path, const char *text)
     return f && n == strlen(text) && memcmp(buf, text, n) == 0;
 }
 
+/* vb_parallel_for: each item once, ranges contiguous and in order of the thread index. */
+typedef struct visit_log {
+    int hits[100];
+    size_t ranges, begin_sum; /* written under no lock: one slot per item is enough */
+} visit_log;
+
+static void visit(void *ctx, size_t begin, size_t end)
+{
+    visit_log *v = ctx;
+    for (size_t k = begin; k < end; k++)
+        __atomic_add_fetch(&v->hits[k], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&v->ranges, 1, __ATOMIC_RELAXED);
+    if (begin >= end) /* an empty range is never handed out */
+        __atomic_add_fetch(&v->begin_sum, 1, __ATOMIC_RELAXED);
+}
+
+static void test_parallel_for(void)
+{
+    const size_t sizes[] = {0, 1, 5, 100};
+    const int workers[] = {0, 1, 3, 7, 1000};
+    for (size_t i = 0; i < VB_ARRAY_LEN(sizes); i++)
+        for (size_t w = 0; w < VB_ARRAY_LEN(workers); w++) {
+            visit_log v = {{0}, 0, 0};
+            vb_parallel_for(sizes[i], workers[w], &v, visit);
+            int once = 1;
+            for (size_t k = 0; k < 100; k++)
+                once &= v.hits[k] == (k < sizes[i]);
+            CHECKF(once, "n %zu workers %d: every item exactly once", sizes[i], workers[w]);
+            CHECKF(v.begin_sum == 0, "n %zu workers %d: no empty range", sizes[i], workers[w]);
+            CHECKF(workers[w] <= 0 || v.ranges <= (size_t)workers[w], "n %zu workers %d: %zu ranges", sizes[i],
+                   workers[w], v.ranges);
+        }
+}
+
 static void test_atomic_write(void)
 {
     char path[512], tmp[600];
@@ -215,6 +249,7 @@ int main(void)
     RUN(test_parse_uint);
     RUN(test_parse_double);
     RUN(test_parse_int_list);
+    RUN(test_parallel_for);
     RUN(test_atomic_write);
     RUN(test_atomic_refuses_non_regular);
     RUN(test_close_output_full_disk);
