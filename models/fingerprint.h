@@ -7,11 +7,11 @@
  *      background; the mask is closed and a distance-to-background map kept, so minutiae at
  *      the print's edge (where every ridge "ends") are never reported;
  *   3. ridge orientation: smoothed gradient structure tensor (doubled angles), with its
- *      coherence as the local quality;
+ *      coherence as the local quality (the tensor is models/fp_image.h's kernel);
  *   4. ridge frequency: the period along the normal to the ridges in each block, the
  *      median over the print used for all of it (robust to blocks with creases or noise);
  *   5. oriented Gabor enhancement (a zero-DC even Gabor per orientation bin, tuned to the
- *      period) inside the mask;
+ *      period) inside the mask (models/fp_image.h's kernel);
  *   6. binarization (sign of the enhanced image) and Zhang-Suen thinning;
  *   7. minutiae by crossing number on the skeleton, direction by tracing the ridge and
  *      snapping to the orientation field; then false-minutiae removal: edge minutiae, short
@@ -132,6 +132,24 @@ void vb_fp_debug_free(vb_fp_debug *d);
  * entries, may be NULL) receives the time of each stage; dbg (may be NULL) the images. */
 int vb_fp_extract(const uint8_t *gray, int w, int h, const vb_fp_params *p, vb_fp_template *t,
                   double *stage_ms, vb_fp_debug *dbg, vb_err *e);
+
+/* The heavy image kernels of extraction, as hooks (models/ cannot call a backend: the engine
+ * points these at vb_backend_fp_orient / vb_backend_fp_gabor). Each returns 0, or -1 with e
+ * filled; its output must be models/fp_image.h's reference (vb_fp_orient_tensor with the
+ * same sigmas; vb_fp_gabor_apply over vb_fp_gabor_bank(period, k, na)). Hooks may be called
+ * from several extracting threads at once. */
+typedef struct vb_fp_kernels {
+    void *ctx;
+    int (*orient)(void *ctx, const float *img, int w, int h, float grad_sigma, float orient_sigma, float *tensor,
+                  vb_err *e);
+    int (*gabor)(void *ctx, const float *img, const uint8_t *bins, int w, int h, float period, float k, int na,
+                 float *out, vb_err *e);
+} vb_fp_kernels;
+
+/* vb_fp_extract with the kernels run by k (NULL: the reference, on this thread). With hooks
+ * the stage times are wall time, not this thread's CPU time. */
+int vb_fp_extract_with(const vb_fp_kernels *k, const uint8_t *gray, int w, int h, const vb_fp_params *p,
+                       vb_fp_template *t, double *stage_ms, vb_fp_debug *dbg, vb_err *e);
 
 /* Template <-> the fixed-size float record (see above). Unpacking validates the record
  * (count, finite coordinates, angles) and fails with a message otherwise. */

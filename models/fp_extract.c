@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "models/fingerprint.h"
+#include "models/fp_image.h"
 
 const char *const vb_fp_stage_names[VB_FP_STAGES] = {"fp/segment", "fp/orientation", "fp/frequency",
                                                       "fp/gabor", "fp/binarize+thin", "fp/minutiae"};
@@ -12,11 +13,12 @@ const char *const vb_fp_stage_names[VB_FP_STAGES] = {"fp/segment", "fp/orientati
 static const double PI = 3.14159265358979323846;
 
 /* CPU time of the calling thread: what a stage costs, whatever else runs on the machine
- * (wall time on a shared machine measures the neighbours). */
-static double now_ms(void)
+ * (wall time on a shared machine measures the neighbours); wall time when kernels run
+ * through hooks, whose work is not this thread's. */
+static double now_ms(int wall)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -30,70 +32,6 @@ void vb_fp_debug_free(vb_fp_debug *d)
 }
 
 /* ------------------------------------------------------------- image helpers */
-
-/* Separable Gaussian blur of src into dst (may alias), borders clamped. */
-static int gauss_blur(const float *src, float *dst, int w, int h, float sigma)
-{
-    int r = (int)ceilf(3 * sigma);
-    if (r < 1) {
-        if (dst != src)
-            memcpy(dst, src, (size_t)w * h * sizeof *dst);
-        return 0;
-    }
-    float *k = malloc((2 * r + 1) * sizeof *k);
-    float *tmp = malloc((size_t)w * h * sizeof *tmp);
-    if (!k || !tmp) {
-        free(k);
-        free(tmp);
-        return -1;
-    }
-    float sum = 0;
-    for (int i = -r; i <= r; i++)
-        sum += k[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
-    for (int i = 0; i <= 2 * r; i++)
-        k[i] /= sum;
-    /* rows: clamped taps only near the left and right edges */
-    for (int y = 0; y < h; y++) {
-        const float *row = src + (size_t)y * w;
-        float *out = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            float acc = 0;
-            if (x >= r && x + r < w) {
-                const float *p = row + x - r;
-                for (int i = 0; i <= 2 * r; i++)
-                    acc += k[i] * p[i];
-            } else {
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
-                    acc += k[i + r] * row[xx];
-                }
-            }
-            out[x] = acc;
-        }
-    }
-    /* columns: accumulate whole rows at a time (contiguous, vectorizable) */
-    float *line = malloc((size_t)w * sizeof *line);
-    if (!line) {
-        free(k);
-        free(tmp);
-        return -1;
-    }
-    for (int y = 0; y < h; y++) {
-        memset(line, 0, (size_t)w * sizeof *line);
-        for (int i = -r; i <= r; i++) {
-            int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
-            const float *p = tmp + (size_t)yy * w;
-            const float kv = k[i + r];
-            for (int x = 0; x < w; x++)
-                line[x] += kv * p[x];
-        }
-        memcpy(dst + (size_t)y * w, line, (size_t)w * sizeof *line);
-    }
-    free(line);
-    free(k);
-    free(tmp);
-    return 0;
-}
 
 static float at_clamped(const float *img, int w, int h, int x, int y)
 {
@@ -287,53 +225,18 @@ static int segment(fp_work *f)
 
 /* ------------------------------------------------------------- 3: orientation */
 
-static int orientation(fp_work *f)
+/* The tensor by the hook (a backend) or the reference, then the angles on the host. */
+static int orientation(fp_work *f, const vb_fp_kernels *k, vb_err *e)
 {
-    int w = f->w, h = f->h;
-    size_t n = (size_t)w * h;
-    float *sm = malloc(n * sizeof *sm), *gxx = malloc(n * sizeof *gxx), *gyy = malloc(n * sizeof *gyy),
-          *gxy = malloc(n * sizeof *gxy);
-    int rc = -1;
-    if (!sm || !gxx || !gyy || !gxy || gauss_blur(f->norm, sm, w, h, f->p->grad_sigma))
-        goto done;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            /* Sobel; the 3x3 neighbourhood read directly inside, clamped at the edge */
-            float n[3][3];
-            if (x > 0 && y > 0 && x + 1 < w && y + 1 < h) {
-                for (int dy = 0; dy < 3; dy++)
-                    for (int dx = 0; dx < 3; dx++)
-                        n[dy][dx] = sm[(size_t)(y + dy - 1) * w + x + dx - 1];
-            } else {
-                for (int dy = 0; dy < 3; dy++)
-                    for (int dx = 0; dx < 3; dx++)
-                        n[dy][dx] = at_clamped(sm, w, h, x + dx - 1, y + dy - 1);
-            }
-            float gx = (n[0][2] + 2 * n[1][2] + n[2][2]) - (n[0][0] + 2 * n[1][0] + n[2][0]);
-            float gy = (n[2][0] + 2 * n[2][1] + n[2][2]) - (n[0][0] + 2 * n[0][1] + n[0][2]);
-            size_t i = (size_t)y * w + x;
-            gxx[i] = gx * gx, gyy[i] = gy * gy, gxy[i] = gx * gy;
-        }
-    float s = f->p->orient_sigma;
-    if (gauss_blur(gxx, gxx, w, h, s) || gauss_blur(gyy, gyy, w, h, s) || gauss_blur(gxy, gxy, w, h, s))
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        float a = gxx[i] - gyy[i], b = 2 * gxy[i], sum = gxx[i] + gyy[i];
-        /* doubled gradient angle; the ridge runs perpendicular to the gradient */
-        double phi = 0.5 * atan2(b, a) + PI / 2;
-        if (phi >= PI)
-            phi -= PI;
-        if (phi < 0)
-            phi += PI;
-        f->orient[i] = (float)phi;
-        f->coherence[i] = sum > 1e-9f ? sqrtf(a * a + b * b) / sum : 0;
-    }
-    rc = 0;
-done:
-    free(sm);
-    free(gxx);
-    free(gyy);
-    free(gxy);
+    size_t n = (size_t)f->w * f->h;
+    float *tensor = malloc(3 * n * sizeof *tensor);
+    if (!tensor)
+        return -1;
+    int rc = k ? (k->orient(k->ctx, f->norm, f->w, f->h, f->p->grad_sigma, f->p->orient_sigma, tensor, e) ? -2 : 0)
+               : vb_fp_orient_tensor(f->norm, f->w, f->h, f->p->grad_sigma, f->p->orient_sigma, tensor);
+    if (!rc)
+        vb_fp_orient_from_tensor(tensor, n, f->orient, f->coherence);
+    free(tensor);
     return rc;
 }
 
@@ -408,60 +311,29 @@ static int frequency(fp_work *f)
 
 /* ------------------------------------------------------------- 5: Gabor */
 
-static int gabor(fp_work *f)
+/* Orientation bins on the host (the rounding of orient / pi * na is the reference's), the
+ * filtering by the hook (a backend) or the reference. */
+static int gabor(fp_work *f, const vb_fp_kernels *k, vb_err *e)
 {
     int w = f->w, h = f->h, na = (int)f->p->gabor_angles;
-    float sigma = f->p->gabor_k * f->period, freq = 1.0f / f->period;
-    int r = (int)ceilf(3 * sigma), side = 2 * r + 1;
-    float *bank = malloc((size_t)na * side * side * sizeof *bank);
-    if (!bank)
+    uint8_t *bins = malloc((size_t)w * h);
+    if (!bins)
         return -1;
-    for (int a = 0; a < na; a++) {
-        float th = (float)(PI * a / na), tx = cosf(th), ty = sinf(th);
-        float *k = bank + (size_t)a * side * side;
-        double sum = 0, env_sum = 0;
-        for (int y = -r; y <= r; y++)
-            for (int x = -r; x <= r; x++) {
-                float across = -x * ty + y * tx, along = x * tx + y * ty;
-                float env = expf(-(across * across + along * along) / (2 * sigma * sigma));
-                k[(y + r) * side + x + r] = env * cosf((float)(2 * PI) * freq * across);
-                sum += k[(y + r) * side + x + r];
-                env_sum += env;
-            }
-        /* zero DC: a flat patch gives 0, whatever its grey level */
-        for (int y = -r; y <= r; y++)
-            for (int x = -r; x <= r; x++) {
-                float across = -x * ty + y * tx, along = x * tx + y * ty;
-                float env = expf(-(across * across + along * along) / (2 * sigma * sigma));
-                k[(y + r) * side + x + r] -= (float)(env * sum / env_sum);
-            }
+    vb_fp_gabor_bins(f->orient, f->mask, (size_t)w * h, na, bins);
+    int rc = 0;
+    if (k) {
+        rc = k->gabor(k->ctx, f->norm, bins, w, h, f->period, f->p->gabor_k, na, f->enh, e) ? -2 : 0;
+    } else {
+        int r = vb_fp_gabor_radius(f->period, f->p->gabor_k), side = 2 * r + 1;
+        float *bank = malloc((size_t)na * side * side * sizeof *bank);
+        if (bank && vb_fp_gabor_bank(f->period, f->p->gabor_k, na, bank) == 0)
+            vb_fp_gabor_apply(f->norm, bins, w, h, bank, r, f->enh);
+        else
+            rc = -1;
+        free(bank);
     }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!f->mask[i]) {
-                f->enh[i] = 0;
-                continue;
-            }
-            int a = (int)lrintf(f->orient[i] / (float)PI * na) % na;
-            const float *k = bank + (size_t)a * side * side;
-            float acc = 0;
-            if (x >= r && y >= r && x + r < w && y + r < h) {
-                for (int dy = -r; dy <= r; dy++) {
-                    const float *row = f->norm + (size_t)(y + dy) * w + x - r;
-                    const float *kr = k + (dy + r) * side;
-                    for (int dx = 0; dx < side; dx++)
-                        acc += kr[dx] * row[dx];
-                }
-            } else {
-                for (int dy = -r; dy <= r; dy++)
-                    for (int dx = -r; dx <= r; dx++)
-                        acc += k[(dy + r) * side + dx + r] * at_clamped(f->norm, w, h, x + dx, y + dy);
-            }
-            f->enh[i] = acc;
-        }
-    free(bank);
-    return 0;
+    free(bins);
+    return rc;
 }
 
 /* ------------------------------------------------------------- 6: binarize, thin */
@@ -788,6 +660,12 @@ static int minutiae(fp_work *f, vb_fp_template *t)
 int vb_fp_extract(const uint8_t *gray, int w, int h, const vb_fp_params *p, vb_fp_template *t,
                   double *stage_ms, vb_fp_debug *dbg, vb_err *e)
 {
+    return vb_fp_extract_with(NULL, gray, w, h, p, t, stage_ms, dbg, e);
+}
+
+int vb_fp_extract_with(const vb_fp_kernels *k, const uint8_t *gray, int w, int h, const vb_fp_params *p,
+                       vb_fp_template *t, double *stage_ms, vb_fp_debug *dbg, vb_err *e)
+{
     memset(t, 0, sizeof *t);
     t->width = w, t->height = h;
     if (w < 32 || h < 32)
@@ -801,29 +679,27 @@ int vb_fp_extract(const uint8_t *gray, int w, int h, const vb_fp_params *p, vb_f
     f.coherence = malloc(n * sizeof(float));
     f.enh = malloc(n * sizeof(float));
     f.skel = malloc(n);
-    double ms[VB_FP_STAGES] = {0}, t0 = now_ms();
+    /* with hooks the work runs elsewhere (a device, its driver's threads): wall time */
+    const int wall = k != NULL;
+    double ms[VB_FP_STAGES] = {0}, t0 = now_ms(wall);
     int rc = -1;
     if (!f.norm || !f.mask || !f.border || !f.orient || !f.coherence || !f.enh || !f.skel)
         goto done;
     normalize(&f, gray);
-    if (segment(&f))
-        goto done;
-    ms[VB_FP_STAGE_SEGMENT] = now_ms() - t0, t0 = now_ms();
-    if (orientation(&f))
-        goto done;
-    ms[VB_FP_STAGE_ORIENT] = now_ms() - t0, t0 = now_ms();
-    if (frequency(&f))
-        goto done;
-    ms[VB_FP_STAGE_FREQ] = now_ms() - t0, t0 = now_ms();
-    if (gabor(&f))
-        goto done;
-    ms[VB_FP_STAGE_GABOR] = now_ms() - t0, t0 = now_ms();
-    if (thin(&f))
-        goto done;
-    ms[VB_FP_STAGE_THIN] = now_ms() - t0, t0 = now_ms();
-    if (minutiae(&f, t))
-        goto done;
-    ms[VB_FP_STAGE_MINUTIAE] = now_ms() - t0;
+    for (int s = 0; s < VB_FP_STAGES; s++) {
+        switch (s) {
+        case VB_FP_STAGE_SEGMENT: rc = segment(&f); break;
+        case VB_FP_STAGE_ORIENT: rc = orientation(&f, k, e); break;
+        case VB_FP_STAGE_FREQ: rc = frequency(&f); break;
+        case VB_FP_STAGE_GABOR: rc = gabor(&f, k, e); break;
+        case VB_FP_STAGE_THIN: rc = thin(&f); break;
+        default: rc = minutiae(&f, t); break;
+        }
+        if (rc)
+            goto done;
+        double t1 = now_ms(wall);
+        ms[s] = t1 - t0, t0 = t1;
+    }
     if (stage_ms)
         memcpy(stage_ms, ms, sizeof ms);
     if (dbg) {
@@ -835,7 +711,7 @@ int vb_fp_extract(const uint8_t *gray, int w, int h, const vb_fp_params *p, vb_f
     rc = 0;
 done:
     work_free(&f);
-    if (rc)
+    if (rc == -1)
         vb_fail(e, VB_EXIT_IO, "out of memory extracting minutiae of a %dx%d print", w, h);
-    return rc;
+    return rc ? -1 : 0; /* -2: a kernel hook failed and said why in e */
 }
