@@ -136,6 +136,41 @@ int vb_backend_warp(vb_backend *b, const uint8_t *const *px, const int *w, const
     return n ? b->iface->warp(b, px, w, h, c, t, n, size, mean, scale, out, e) : 0;
 }
 
+/* The image sizes the kernels index with 32-bit ints, and the parameter ranges of
+ * models/fp_model.c (a blur radius up to 90 px, a Gabor kernel up to 289 px a side). */
+static int fp_check(const vb_backend *b, int has, const char *what, int w, int h, vb_err *e)
+{
+    if (!has)
+        return vb_fail(e, VB_EXIT_USAGE, "the %s backend has no %s kernel (fingerprints)", b->iface->name, what);
+    if (w < 1 || h < 1 || (int64_t)w * h > (int64_t)1 << 26)
+        return vb_fail(e, VB_EXIT_USAGE, "%s: a %dx%d image (at most 2^26 pixels)", what, w, h);
+    return 0;
+}
+
+int vb_backend_fp_orient(vb_backend *b, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                         float *tensor, vb_err *e)
+{
+    if (fp_check(b, b->iface->fp_orient != NULL, "orientation", w, h, e))
+        return -1;
+    if (!(grad_sigma >= 0 && grad_sigma <= 30) || !(orient_sigma >= 0 && orient_sigma <= 30))
+        return vb_fail(e, VB_EXIT_USAGE, "orientation: sigmas %g and %g (0..30)", grad_sigma, orient_sigma);
+    return b->iface->fp_orient(b, img, w, h, grad_sigma, orient_sigma, tensor, e);
+}
+
+int vb_backend_fp_gabor(vb_backend *b, const float *img, const uint8_t *bins, int w, int h, float period, float k,
+                        int na, float *out, vb_err *e)
+{
+    if (fp_check(b, b->iface->fp_gabor != NULL, "gabor", w, h, e))
+        return -1;
+    if (!(period >= 1 && period <= 64) || !(k > 0 && k * period <= 50) || na < 1 || na > VB_FP_MAX_BINS)
+        return vb_fail(e, VB_EXIT_USAGE, "gabor: period %g, k %g, %d bins (period 1..64, k * period <= 50, 1..%d bins)",
+                       period, k, na, VB_FP_MAX_BINS);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        if (bins[i] >= na && bins[i] != VB_FP_NO_BIN)
+            return vb_fail(e, VB_EXIT_USAGE, "gabor: pixel %zu is in bin %d of %d", i, bins[i], na);
+    return b->iface->fp_gabor(b, img, bins, w, h, period, k, na, out, e);
+}
+
 int vb_backend_preferred_batch(const vb_prepared *p)
 {
     return p->backend->iface->preferred_batch(p);

@@ -8,13 +8,16 @@
  * -> vb_backend_run()* -> vb_backend_unload() -> vb_backend_free().
  *
  * Besides graphs, a backend may warp face chips (vb_backend_warp: the alignment step of the
- * face pipeline, on the device that then runs the recognition net).
+ * face pipeline, on the device that then runs the recognition net) and run the fingerprint
+ * pipeline's image kernels (vb_backend_fp_orient, vb_backend_fp_gabor; the rest of the
+ * pipeline stays on the host, models/fingerprint.h).
  */
 #ifndef VB_BACKEND_H
 #define VB_BACKEND_H
 
 #include "core/common.h"
 #include "models/face_align.h"
+#include "models/fp_image.h"
 #include "models/graph.h"
 
 typedef struct vb_device_info {
@@ -97,6 +100,18 @@ int vb_backend_run(vb_prepared *p, const float *input, int batch, float *output,
 int vb_backend_warp(vb_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
                     const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out,
                     vb_err *e);
+/* The fingerprint image kernels, equal to models/fp_image.h's reference (the CPU backend
+ * calls it; Vulkan runs shaders/fp_orient.comp and shaders/fp_gabor.comp, the same fp32
+ * operations in the same order, bit-identical where the device rounds as IEEE fp32 does).
+ * fp_orient: the smoothed structure tensor of a w x h image (vb_fp_orient_tensor), 3 * w * h
+ * floats. fp_gabor: the Gabor response (vb_fp_gabor_apply over vb_fp_gabor_bank(period, k,
+ * na)) given each pixel's bin (vb_fp_gabor_bins), w * h floats. Safe to call from several
+ * threads at once on one backend (the engine extracts one print per core). A backend without
+ * them fails with VB_EXIT_USAGE saying so; sizes and parameters are checked here. */
+int vb_backend_fp_orient(vb_backend *b, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                         float *tensor, vb_err *e);
+int vb_backend_fp_gabor(vb_backend *b, const float *img, const uint8_t *bins, int w, int h, float period, float k,
+                        int na, float *out, vb_err *e);
 /* Preferred batch size for throughput on this device. */
 int vb_backend_preferred_batch(const vb_prepared *p);
 /* Both accept NULL; unload every prepared model before freeing its backend. */

@@ -12,7 +12,9 @@
  * - unload / free: release p->context / b->context (never NULL here).
  * - supports_type: may be NULL (then every vb_dtype is supported).
  * - warp: may be NULL (vb_backend_warp then fails saying so); called with arguments the
- *   wrapper checked (n >= 1, size >= 1, every image non-empty with c = 1 or 3). */
+ *   wrapper checked (n >= 1, size >= 1, every image non-empty with c = 1 or 3).
+ * - fp_orient, fp_gabor: may be NULL (the wrappers then fail saying so); called with sizes
+ *   and parameters the wrappers checked, possibly from several threads at once. */
 #ifndef VB_BACKEND_IMPL_H
 #define VB_BACKEND_IMPL_H
 
@@ -29,6 +31,10 @@ struct vb_backend_iface {
     int (*preferred_batch)(const vb_prepared *p);
     int (*warp)(vb_backend *b, const uint8_t *const *px, const int *w, const int *h, const int *c,
                 const vb_similarity *t, int n, int size, const float mean[3], float scale, float *out, vb_err *e);
+    int (*fp_orient)(vb_backend *b, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                     float *tensor, vb_err *e);
+    int (*fp_gabor)(vb_backend *b, const float *img, const uint8_t *bins, int w, int h, float period, float k,
+                    int na, float *out, vb_err *e);
     void (*unload)(vb_prepared *p);
     void (*free)(vb_backend *b);
 };

@@ -61,12 +61,10 @@ int vb_engine_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
     return vb_engine_open_model(en, &m, o, e);
 }
 
-/* The fingerprint pipeline runs on the CPU; its pseudo-graph names the stages. */
+/* The fingerprint pipeline runs on the host with its image kernels on the backend; its
+ * pseudo-graph names the stages. */
 static int open_fingerprint(vb_engine *en, const vb_engine_opts *o, vb_err *e)
 {
-    if (strncmp(en->spec.text, "cpu", 3) != 0)
-        return vb_fail(e, VB_EXIT_USAGE, "%s: the fingerprint matcher runs on the cpu backend only (asked: %s)",
-                       en->model.path, en->spec.text);
     if (vb_fp_params_load(&en->model, &en->fp, e) || vb_backend_init(&en->spec, &en->backend, e))
         return -1;
     en->fingerprint = 1;
@@ -258,9 +256,25 @@ static uint8_t *to_gray(const vb_image *img)
     return g;
 }
 
+static int fp_orient_hook(void *ctx, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                          float *tensor, vb_err *e)
+{
+    return vb_backend_fp_orient(ctx, img, w, h, grad_sigma, orient_sigma, tensor, e);
+}
+
+static int fp_gabor_hook(void *ctx, const float *img, const uint8_t *bins, int w, int h, float period, float k, int na,
+                         float *out, vb_err *e)
+{
+    return vb_backend_fp_gabor(ctx, img, bins, w, h, period, k, na, out, e);
+}
+
 static void *fp_extract_range(void *arg)
 {
     fp_job *j = arg;
+    /* the CPU backend's kernels are the reference itself: run them on this thread, timed as
+     * its CPU time; any other backend through the hooks */
+    vb_fp_kernels hooks = {j->en->backend, fp_orient_hook, fp_gabor_hook};
+    const vb_fp_kernels *kernels = strcmp(vb_backend_name(j->en->backend), "cpu") ? &hooks : NULL;
     for (size_t k = j->begin; k < j->end; k++) {
         const char *path = j->paths[j->first + k];
         vb_image img = {0};
@@ -277,7 +291,7 @@ static void *fp_extract_range(void *arg)
             vb_fail(why, VB_EXIT_IO, "%s: out of memory", path);
             continue;
         }
-        int rc = vb_fp_extract(gray, w, h, &j->en->fp, &t, ms, NULL, why);
+        int rc = vb_fp_extract_with(kernels, gray, w, h, &j->en->fp, &t, ms, NULL, why);
         free(gray);
         if (rc) {
             vb_err_prefix(why, "%s", path);

@@ -10,6 +10,8 @@
 #   pool_max_<act>, pool_avg_<act>, eltwise_<act>, mean_<act>
 #   warp_f64, warp_f32   face chip warp (fp32 output; exact fp64 variant, and one for devices
 #                        without fp64)
+#   fp_orient, fp_gabor  fingerprint orientation tensor (blur rows / columns / Sobel passes by
+#                        specialization constant) and Gabor enhancement, fp32
 # Tile shapes and filter sizes are specialization constants chosen at run time, not variants.
 
 GLSLC ?= glslc
@@ -42,6 +44,8 @@ $(foreach a,f32 f16,\
   $(eval $(call vb_shader_rule,dwconv_$(a)_w$(a),dwconv.comp,$(call vb_act_flag,$(a)) $(call vb_wt_flag,$(a)))))
 $(eval $(call vb_shader_rule,warp_f64,warp.comp,-DWARP_F64))
 $(eval $(call vb_shader_rule,warp_f32,warp.comp,-DWARP_F32))
+$(eval $(call vb_shader_rule,fp_orient,fp_orient.comp,))
+$(eval $(call vb_shader_rule,fp_gabor,fp_gabor.comp,))
 
 $(BUILD)/gen/vb_shaders.c: $(patsubst %,$(VB_SHADER_DIR)/%.inc,$(VB_SHADER_NAMES)) shaders/embed.sh
 	sh shaders/embed.sh $@ $(VB_SHADER_NAMES)

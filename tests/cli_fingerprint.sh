@@ -30,7 +30,6 @@ zcat "$R"/scores/*.csv.gz | awk -F, 'NR > 1 && $4 != "inf" { if ($3 == 1 && $4 >
 
 expect_exit 2 "--crop refused for prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$FP" --crop 0,0,10,10 --out "$CLI_TMP/r2"
 expect_exit 2 "--quant int8 refused for prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$FP" --quant int8 --out "$CLI_TMP/r3"
-expect_exit 2 "vulkan refused for prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$FP" --backend vulkan --out "$CLI_TMP/r4"
 if [ -f "$VB_MODELS/face_recognition.gguf" ]; then
     expect_exit 2 "face model on prints" -- "$VB" run --dataset "csv:$S/manifest.csv" --model "$VB_MODELS/face_recognition.gguf" --out "$CLI_TMP/r5"
 fi

@@ -17,7 +17,9 @@
  * Vulkan columns are skipped with a note, not failed.
  *
  * The face chip warp (vb_backend_warp) has its own table, `warp_cases`, against
- * vb_warp_chip (see test_warp for its tolerances).
+ * vb_warp_chip (see test_warp for its tolerances); the fingerprint kernels
+ * (vb_backend_fp_orient, vb_backend_fp_gabor) theirs, `fp_cases`, against models/fp_image.h
+ * (bit-identical: see test_fingerprint).
  *
  * A new op: one row in `kinds` (how to build its graph, whether the CPU fast path runs
  * the reference op itself) and rows in `cases`.
@@ -697,6 +699,136 @@ static void test_warp(void)
     vb_backend_free(nofp64);
 }
 
+/* ---- the fingerprint kernels -------------------------------------------------------------- */
+
+/* vb_backend_fp_orient / vb_backend_fp_gabor against models/fp_image.h's reference on a
+ * ridge-like picture (a sinusoid whose direction turns across the image, plus noise, in
+ * normalized units). Each row is one call; `mask` keeps a disc (1), nothing (2) or all (0)
+ * of the pixels for the Gabor rows. */
+typedef struct fp_case {
+    const char *what;
+    int gabor;            /* 0 orientation tensor, 1 Gabor response */
+    int w, h;
+    float s1, s2;         /* orientation: grad and orient sigma; Gabor: period and k */
+    int na, mask;         /* Gabor: bins, mask kind */
+} fp_case;
+
+static const fp_case fp_cases[] = {
+    {"orient 388x374 (DB1 size, model)", 0, 388, 374, 1.0f, 7.0f, 0, 0},
+    {"orient 37x53, no gradient blur", 0, 37, 53, 0.0f, 2.0f, 0, 0},
+    {"orient 64x40, no tensor blur", 0, 64, 40, 2.5f, 0.2f, 0, 0},
+    {"orient 5x3 (taps wider than image)", 0, 5, 3, 1.0f, 7.0f, 0, 0},
+    {"orient 1x1", 0, 1, 1, 1.0f, 7.0f, 0, 0},
+    {"gabor 388x374 p9 k.6 24 bins, disc", 1, 388, 374, 9.0f, 0.6f, 24, 1},
+    {"gabor 61x47 p4 k.6 180 bins", 1, 61, 47, 4.0f, 0.6f, 180, 0},
+    {"gabor 40x30 p16 k1 (r 48 > image)", 1, 40, 30, 16.0f, 1.0f, 8, 1},
+    {"gabor 33x35 every pixel masked", 1, 33, 35, 9.0f, 0.6f, 24, 2},
+    {"gabor 1x1, 1 bin", 1, 1, 1, 5.0f, 0.5f, 1, 0},
+};
+
+static void fp_picture(float *img, int w, int h, unsigned seed)
+{
+    unsigned r = seed * 2654435761u + 7;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            r = r * 1103515245u + 12345u;
+            double th = 0.8 * x / (w + 1.0) + 0.5 * y / (h + 1.0), u = x * cos(th) + y * sin(th);
+            img[(size_t)y * w + x] = (float)(sin(2 * M_PI * u / 9.0) + 0.3 * ((double)((r >> 16) % 1000) / 500.0 - 1));
+        }
+}
+
+/* The row's bins: the reference orientation of the picture, quantized, inside the mask. */
+static void fp_bins(const fp_case *fc, const float *img, uint8_t *bins)
+{
+    size_t n = (size_t)fc->w * fc->h;
+    float *t = malloc(3 * n * sizeof *t), *o = malloc(n * sizeof *o), *coh = malloc(n * sizeof *coh);
+    uint8_t *mask = malloc(n);
+    CHECK(vb_fp_orient_tensor(img, fc->w, fc->h, 1.0f, 7.0f, t) == 0);
+    vb_fp_orient_from_tensor(t, n, o, coh);
+    for (int y = 0; y < fc->h; y++)
+        for (int x = 0; x < fc->w; x++) {
+            double dx = x - fc->w / 2.0, dy = y - fc->h / 2.0, rr = 0.4 * (fc->w < fc->h ? fc->w : fc->h);
+            mask[(size_t)y * fc->w + x] = fc->mask == 0 ? 1 : fc->mask == 2 ? 0 : dx * dx + dy * dy < rr * rr;
+        }
+    vb_fp_gabor_bins(o, mask, n, fc->na, bins);
+    free(t), free(o), free(coh), free(mask);
+}
+
+/* One backend on one row: values that are not bit-identical to the reference's. */
+static size_t fp_run(vb_backend *b, const fp_case *fc, unsigned seed, size_t *count)
+{
+    const size_t n = (size_t)fc->w * fc->h, outs = fc->gabor ? n : 3 * n;
+    float *img = malloc(n * sizeof *img), *got = malloc(outs * sizeof *got), *ref = malloc(outs * sizeof *ref);
+    uint8_t *bins = malloc(n);
+    fp_picture(img, fc->w, fc->h, seed);
+    vb_err e = {0};
+    int rc;
+    if (fc->gabor) {
+        fp_bins(fc, img, bins);
+        int r = vb_fp_gabor_radius(fc->s1, fc->s2), side = 2 * r + 1;
+        float *bank = malloc((size_t)fc->na * side * side * sizeof *bank);
+        CHECK(vb_fp_gabor_bank(fc->s1, fc->s2, fc->na, bank) == 0);
+        vb_fp_gabor_apply(img, bins, fc->w, fc->h, bank, r, ref);
+        free(bank);
+        rc = vb_backend_fp_gabor(b, img, bins, fc->w, fc->h, fc->s1, fc->s2, fc->na, got, &e);
+    } else {
+        CHECK(vb_fp_orient_tensor(img, fc->w, fc->h, fc->s1, fc->s2, ref) == 0);
+        rc = vb_backend_fp_orient(b, img, fc->w, fc->h, fc->s1, fc->s2, got, &e);
+    }
+    CHECKF(rc == 0, "%s on %s: %s", fc->what, vb_backend_name(b), e.msg);
+    size_t differ = 0;
+    for (size_t i = 0; i < outs && rc == 0; i++)
+        differ += memcmp(&got[i], &ref[i], sizeof(float)) != 0;
+    *count = outs;
+    free(img), free(got), free(ref), free(bins);
+    return rc ? outs : differ;
+}
+
+/* The fingerprint kernels on cpu and on Vulkan (their one fp32 variant; vulkan-fp16 is the
+ * same kernel on a second device handle). Tolerance: bit-identical everywhere. The kernels
+ * repeat the reference's fp32 operations in its order with `precise` (no fma), and the taps
+ * come from the host, so an IEEE fp32 device has no excuse for a single differing bit; a
+ * device that flushes denormals could differ on values below 1.2e-38 only. */
+static void test_fingerprint(void)
+{
+    struct {
+        const char *name;
+        vb_backend *b;
+    } cols[3] = {{"cpu", variants[V_CPU].b}, {"vulkan-fp32", variants[V_VK32].b}, {"vulkan-fp16", variants[V_VK16].b}};
+    printf("%-38s", "fingerprint (values not bit-identical)");
+    for (int k = 0; k < 3; k++)
+        printf(" | %-14s", cols[k].name);
+    printf("\n");
+    for (size_t i = 0; i < VB_ARRAY_LEN(fp_cases); i++) {
+        printf("%-38s", fp_cases[i].what);
+        for (int k = 0; k < 3; k++) {
+            if (!cols[k].b) {
+                printf(" | %-14s", "-");
+                continue;
+            }
+            size_t count, differ = fp_run(cols[k].b, &fp_cases[i], 900 + 13 * (unsigned)i, &count);
+            CHECKF(differ == 0, "fingerprint %s [%s]: %zu of %zu values differ", fp_cases[i].what, cols[k].name,
+                   differ, count);
+            char cell[40];
+            snprintf(cell, sizeof cell, "%s%zu/%zu", differ ? "!" : " ", differ, count);
+            printf(" | %-14s", cell);
+        }
+        printf("\n");
+    }
+    /* bad arguments are refused by the wrapper, on every backend */
+    if (variants[V_CPU].b) {
+        float img[4] = {0}, out[12];
+        uint8_t bins[4] = {0, 1, 7, VB_FP_NO_BIN};
+        vb_err e = {0};
+        CHECK(vb_backend_fp_gabor(variants[V_CPU].b, img, bins, 2, 2, 9, 0.6f, 4, out, &e) != 0 &&
+              e.code == VB_EXIT_USAGE && strstr(e.msg, "bin 7"));
+        CHECK(vb_backend_fp_gabor(variants[V_CPU].b, img, bins, 2, 2, 9, 0.6f, 181, out, &e) != 0 &&
+              e.code == VB_EXIT_USAGE);
+        CHECK(vb_backend_fp_orient(variants[V_CPU].b, img, 0, 2, 1, 7, out, &e) != 0 && e.code == VB_EXIT_USAGE);
+        CHECK(vb_backend_fp_orient(variants[V_CPU].b, img, 2, 2, -1, 7, out, &e) != 0 && e.code == VB_EXIT_USAGE);
+    }
+}
+
 /* The fast path's outputs are bit-identical whatever the thread count (1, 2, 3: different
  * row blocks and panel groups per task) and between the AVX2 and AVX-512 kernels, on
  * shapes that cut K into several blocks, the rows into several blocks and, with few rows,
@@ -846,6 +978,7 @@ int main(void)
         RUN(test_all_cases);
     if (cpu_ref)
         RUN(test_warp);
+    RUN(test_fingerprint);
     RUN(test_cpu_bitwise_across_threads_and_kernels);
     RUN(test_cpu_conv_maxpool_fusion);
     printf("backend-ops:");

@@ -587,6 +587,30 @@ static int cpu_warp(vb_backend *b, const uint8_t *const *px, const int *w, const
     return 0;
 }
 
+/* The fingerprint kernels: the reference itself (models/fp_image.h), reentrant. */
+static int cpu_fp_orient(vb_backend *b, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                         float *tensor, vb_err *e)
+{
+    (void)b;
+    if (vb_fp_orient_tensor(img, w, h, grad_sigma, orient_sigma, tensor))
+        return vb_fail(e, VB_EXIT_IO, "orientation: out of memory for a %dx%d image", w, h);
+    return 0;
+}
+
+static int cpu_fp_gabor(vb_backend *b, const float *img, const uint8_t *bins, int w, int h, float period, float k,
+                        int na, float *out, vb_err *e)
+{
+    (void)b;
+    int r = vb_fp_gabor_radius(period, k), side = 2 * r + 1;
+    float *bank = vb_malloc((size_t)na * side * side * sizeof *bank, e);
+    if (!bank)
+        return -1;
+    vb_fp_gabor_bank(period, k, na, bank);
+    vb_fp_gabor_apply(img, bins, w, h, bank, r, out);
+    free(bank);
+    return 0;
+}
+
 const vb_backend_iface vb_cpu_backend = {
     .name = "cpu",
     .list_devices = cpu_list_devices,
@@ -595,6 +619,8 @@ const vb_backend_iface vb_cpu_backend = {
     .run = cpu_run,
     .preferred_batch = cpu_preferred_batch,
     .warp = cpu_warp,
+    .fp_orient = cpu_fp_orient,
+    .fp_gabor = cpu_fp_gabor,
     .unload = cpu_unload,
     .free = cpu_free,
 };

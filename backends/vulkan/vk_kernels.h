@@ -57,6 +57,15 @@ typedef struct vb_vk_warp_chip {
 _Static_assert(sizeof(vb_vk_warp_push) == 24, "warp.comp's push constants");
 _Static_assert(sizeof(vb_vk_warp_chip) == 72, "warp.comp's Chip is 72 bytes in std430");
 
+/* shaders/fp_orient.comp (specialization constant 0: the pass) and shaders/fp_gabor.comp. */
+typedef struct vb_vk_fp_push {
+    uint32_t w, h, planes, r;
+} vb_vk_fp_push;
+
+enum { VB_VK_FP_ROWS = 0, VB_VK_FP_COLUMNS = 1, VB_VK_FP_SOBEL = 2 };
+
+_Static_assert(sizeof(vb_vk_fp_push) == 16, "fp_orient.comp's and fp_gabor.comp's push constants");
+
 /* conv2d_sg specialization constants, ids 0..2 (shaders/conv2d_sg.comp): subgroup size (=
  * local size), output pixels per workgroup, k per load (4 or 1). A workgroup covers pix
  * pixels x 4 * sg channels. */

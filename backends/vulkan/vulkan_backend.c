@@ -16,6 +16,7 @@
  *          off), activations and float weights are stored as fp16 and shared-memory tiles
  *          are fp16; every sum still accumulates in fp32. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@
 #include "backends/backend_impl.h"
 #include "backends/plan.h"
 #include "backends/vulkan/vk_device.h"
+#include "backends/vulkan/vk_fingerprint.h"
 #include "backends/vulkan/vk_kernels.h"
 
 /* The warp kernel's objects, made on the first vb_backend_warp call. */
@@ -44,6 +46,8 @@ typedef struct vk_backend {
     vb_vk_ctx ctx;
     warp_state warp;
     conv_kernel conv;
+    vb_vk_fp *fp;            /* the fingerprint kernels' objects, made on their first call */
+    pthread_mutex_t fp_lock; /* their callers are the engine's extracting threads */
 } vk_backend;
 
 typedef enum step_kind {
@@ -191,6 +195,7 @@ static int vk_init(vb_backend *handle, vb_err *e)
         free(b);
         return -1;
     }
+    pthread_mutex_init(&b->fp_lock, NULL);
     handle->device = b->ctx.info;
     handle->context = b;
     return 0;
@@ -202,6 +207,8 @@ static void vk_free(vb_backend *handle)
 {
     vk_backend *b = handle->context;
     warp_free(b);
+    vb_vk_fp_free(&b->ctx, b->fp);
+    pthread_mutex_destroy(&b->fp_lock);
     vb_vk_ctx_destroy(&b->ctx);
     free(b);
 }
@@ -1391,6 +1398,28 @@ static void vk_unload(vb_prepared *handle)
     vk_free_prepared(handle->context);
 }
 
+/* ---- fingerprint kernels (backends/vulkan/vk_fingerprint.c), one call at a time ---------- */
+
+static int vk_fp_orient(vb_backend *handle, const float *img, int w, int h, float grad_sigma, float orient_sigma,
+                        float *tensor, vb_err *e)
+{
+    vk_backend *b = handle->context;
+    pthread_mutex_lock(&b->fp_lock);
+    int rc = vb_vk_fp_orient(&b->ctx, &b->fp, img, w, h, grad_sigma, orient_sigma, tensor, e);
+    pthread_mutex_unlock(&b->fp_lock);
+    return rc;
+}
+
+static int vk_fp_gabor(vb_backend *handle, const float *img, const uint8_t *bins, int w, int h, float period,
+                       float k, int na, float *out, vb_err *e)
+{
+    vk_backend *b = handle->context;
+    pthread_mutex_lock(&b->fp_lock);
+    int rc = vb_vk_fp_gabor(&b->ctx, &b->fp, img, bins, w, h, period, k, na, out, e);
+    pthread_mutex_unlock(&b->fp_lock);
+    return rc;
+}
+
 const vb_backend_iface vb_vulkan_backend = {
     .name = "vulkan",
     .list_devices = vk_list_devices,
@@ -1399,6 +1428,8 @@ const vb_backend_iface vb_vulkan_backend = {
     .run = vk_run,
     .preferred_batch = vk_preferred_batch,
     .warp = vk_warp,
+    .fp_orient = vk_fp_orient,
+    .fp_gabor = vk_fp_gabor,
     .unload = vk_unload,
     .free = vk_free,
 };
