@@ -1,7 +1,9 @@
 /* veribench check: run the model on a backend and on the CPU reference over the same images,
  * and report how far apart they are where it matters: per layer (NMSE, max-abs error of every
  * layer the backend materializes), per descriptor (cosine similarity), and per decision
- * (same/different verdicts at the model's threshold that flip, over all pairs of images). */
+ * (same/different verdicts at the model's threshold that flip, over all pairs of images).
+ * For the fingerprint matcher: per print (templates and minutiae that differ) and per
+ * decision. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,9 @@ static void describe(FILE *f)
             "    landmark nets (--model tiny_face_detector.gguf, face_landmark_68.gguf) take\n"
             "    no decisions: their whole output's cosine is checked; images are resized to\n"
             "    the net's input as they are (no letterbox, no face crop unless --crop).\n"
+            "    The fingerprint matcher (--model fingerprint_mcc.gguf) is compared end to\n"
+            "    end: templates and minutiae that differ, failures to enrol, and decisions\n"
+            "    at its threshold (MCC distance <= t accepts); PASS needs no flips.\n"
             "Verdict: PASS (exit 0) when the worst cosine >= the tolerance (default %.5f when\n"
             "the backend runs fp32 variants, %.4f with fp16 variants) and no more than\n"
             "--max-flips decisions flip; otherwise FAIL (exit 1). The default batch is the\n"
@@ -422,6 +427,179 @@ static void print_pipelines(const pipelines *p, const summary *s, char **paths, 
     printf("  verdict: %s (same faces found, flips within --max-flips)\n", s->pass ? "PASS" : "FAIL");
 }
 
+/* ---- fingerprints: the whole extraction on both backends ---------------------------------
+ * The matcher's backends share everything but the image kernels (vb_backend_fp_orient,
+ * vb_backend_fp_gabor), so the comparison is end to end: each backend extracts every print,
+ * the templates are compared minutia by minutia, and every pair (or the dataset's trials) is
+ * scored on both sides' templates with the one MCC matcher. PASS: no decision flips (beyond
+ * --max-flips); template differences are reported. A print that fails to enrol on a side is
+ * a non-match there, as in `run`; any other failure (an unreadable file) stops the check. */
+static int fail(const char *what, const vb_err *e, int fallback);
+
+typedef struct fp_side {
+    float *records; /* n * VB_FP_TEMPLATE_FLOATS */
+    uint8_t *ok;
+    vb_err first;   /* the first failure that is not a failure to enrol */
+    int failed;
+} fp_side;
+
+static int on_print(void *ctx, size_t k, const float *rec, const vb_err *why)
+{
+    fp_side *s = ctx;
+    if (rec) {
+        memcpy(s->records + k * VB_FP_TEMPLATE_FLOATS, rec, VB_FP_TEMPLATE_FLOATS * sizeof(float));
+        s->ok[k] = 1;
+        return 0;
+    }
+    if (strstr(why->msg, "(failure to enrol)")) /* the engine's words for too few minutiae */
+        return 0;
+    s->first = *why;
+    s->failed = 1;
+    return 1;
+}
+
+static int extract_side(vb_engine *en, const char *const *paths, size_t n, fp_side *s, vb_err *e)
+{
+    s->records = vb_calloc(n ? n : 1, VB_FP_TEMPLATE_FLOATS * sizeof(float), e);
+    s->ok = vb_calloc(n ? n : 1, 1, e);
+    if (!s->records || !s->ok)
+        return -1;
+    int rc = vb_engine_embed_files(en, paths, n, on_print, s, e);
+    if (s->failed)
+        *e = s->first;
+    return rc || s->failed ? -1 : 0;
+}
+
+/* Minutiae of one side with no equal (position, direction, kind) on the other. */
+static int unmatched_minutiae(const float *a, const float *b)
+{
+    int na = (int)a[0], nb = (int)b[0], miss = 0;
+    for (int i = 0; i < na; i++) {
+        const float *m = a + 3 + 4 * i;
+        int found = 0;
+        for (int j = 0; j < nb && !found; j++)
+            found = !memcmp(m, b + 3 + 4 * j, 4 * sizeof(float));
+        miss += !found;
+    }
+    return miss;
+}
+
+typedef struct fp_summary {
+    size_t prints, both, templates_differ, minutiae_differ, fte_test, fte_ref, fte_differ;
+    size_t pairs, flips;
+    double max_dist_change;
+    int pass;
+} fp_summary;
+
+static double fp_distance(const vb_fp_gallery *g, const uint8_t *ok, size_t a, size_t b)
+{
+    return ok[a] && ok[b] ? vb_fp_gallery_distance(g, (uint32_t)a, (uint32_t)b) : INFINITY;
+}
+
+static void fp_pair(const vb_fp_gallery *gt, const vb_fp_gallery *gr, const fp_side *t, const fp_side *r, size_t a,
+                    size_t b, double thr, fp_summary *s)
+{
+    double dt = fp_distance(gt, t->ok, a, b), dr = fp_distance(gr, r->ok, a, b);
+    s->pairs++;
+    s->flips += (dt <= thr) != (dr <= thr);
+    if (isfinite(dt) && isfinite(dr))
+        s->max_dist_change = fmax(s->max_dist_change, fabs(dt - dr));
+}
+
+static int fp_compare(const vb_engine *en, const fp_side *t, const fp_side *r, size_t n, const vb_dataset *ds,
+                      fp_summary *s, vb_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->prints = n;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = t->records + i * VB_FP_TEMPLATE_FLOATS, *b = r->records + i * VB_FP_TEMPLATE_FLOATS;
+        s->fte_test += !t->ok[i], s->fte_ref += !r->ok[i], s->fte_differ += t->ok[i] != r->ok[i];
+        if (t->ok[i] && r->ok[i]) {
+            s->both++;
+            s->templates_differ += memcmp(a, b, VB_FP_TEMPLATE_FLOATS * sizeof(float)) != 0;
+            s->minutiae_differ += (size_t)(unmatched_minutiae(a, b) + unmatched_minutiae(b, a));
+        }
+    }
+    vb_fp_gallery gt = {0}, gr = {0};
+    if (vb_fp_gallery_build(&gt, t->records, t->ok, n, &en->fp, 0, e) ||
+        vb_fp_gallery_build(&gr, r->records, r->ok, n, &en->fp, 0, e)) {
+        vb_fp_gallery_free(&gt);
+        vb_fp_gallery_free(&gr);
+        return -1;
+    }
+    const double thr = en->fp.threshold;
+    if (ds) {
+        vb_trial_iter it;
+        vb_trial tr;
+        vb_trial_iter_init(&it, ds, 0, ds->n_trials);
+        while (vb_trial_iter_next(&it, &tr))
+            fp_pair(&gt, &gr, t, r, tr.a, tr.b, thr, s);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                fp_pair(&gt, &gr, t, r, i, j, thr, s);
+    }
+    vb_fp_gallery_free(&gt);
+    vb_fp_gallery_free(&gr);
+    return 0;
+}
+
+static void fp_print(const fp_summary *s, const vb_engine *en, const vb_engine *ref, const check_opts *o)
+{
+    if (o->csv) {
+        printf("metric,item,value\n");
+        csv_row("prints", "", (double)s->prints);
+        csv_row("templates_differ", "", (double)s->templates_differ);
+        csv_row("minutiae_differ", "", (double)s->minutiae_differ);
+        csv_row("fte_checked", "", (double)s->fte_test);
+        csv_row("fte_reference", "", (double)s->fte_ref);
+        csv_row("pairs", "", (double)s->pairs);
+        csv_row("decision_flips", "", (double)s->flips);
+        csv_row("max_distance_change", "", s->max_dist_change);
+        csv_row("pass", "", s->pass);
+        return;
+    }
+    printf("checked:   %s (%s), fingerprint kernels %s\n", en->spec.text, en->device.name,
+           strcmp(en->device.backend, "cpu") ? "on the device" : "the reference");
+    printf("reference: %s (%s)\n", o->reference, ref->device.name);
+    printf("prints:    %zu%s%s\n\n", s->prints, o->dataset ? ", dataset " : "", o->dataset ? o->dataset : "");
+    printf("templates differing: %zu of %zu enrolled on both; minutiae without an equal on the other side: %zu\n",
+           s->templates_differ, s->both, s->minutiae_differ);
+    printf("failures to enrol: %zu checked, %zu reference, %zu on one side only\n", s->fte_test, s->fte_ref,
+           s->fte_differ);
+    printf("decisions at %s distance %g: %zu pairs, %zu flipped (tolerance %d), largest distance change %.3g\n",
+           en->graph.distance, en->fp.threshold, s->pairs, s->flips, o->max_flips, s->max_dist_change);
+    printf("verdict: %s\n", s->pass ? "PASS" : "FAIL");
+}
+
+static int check_prints(vb_engine *en, const check_opts *o, const char *const *paths, size_t n, const vb_dataset *ds)
+{
+    vb_engine ref;
+    vb_engine_opts ro = o->eo;
+    ro.backend = o->reference;
+    fp_side t = {0}, r = {0};
+    fp_summary s;
+    vb_err e = {0};
+    int status;
+    if (vb_engine_open(&ref, &ro, &e)) {
+        vb_err_prefix(&e, "reference backend");
+        return fail("", &e, VB_EXIT_DEVICE);
+    }
+    if (extract_side(&ref, paths, n, &r, &e) || extract_side(en, paths, n, &t, &e) ||
+        fp_compare(en, &t, &r, n, ds, &s, &e)) {
+        status = fail("", &e, VB_EXIT_INPUT);
+    } else {
+        s.pass = s.flips <= (size_t)o->max_flips;
+        fp_print(&s, en, &ref, o);
+        status = fflush(stdout) != 0 ? (fprintf(stderr, "veribench check: cannot write to stdout\n"), VB_EXIT_IO)
+                 : s.pass          ? VB_EXIT_OK
+                                   : VB_EXIT_FAIL;
+    }
+    free(t.records), free(t.ok), free(r.records), free(r.ok);
+    vb_engine_close(&ref);
+    return status;
+}
+
 /* Returns VB_OPTS_GO with *first_image set, or the exit code to return. */
 static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
 {
@@ -500,13 +678,12 @@ int cmd_check(int argc, char **argv)
         return fail("", &e, VB_EXIT_INPUT);
     }
     if (en.fingerprint) {
-        /* the matcher has one (CPU) implementation so far: nothing to compare it with */
+        int status = check_prints(&en, &o, (const char *const *)paths, n, dsp);
         vb_engine_close(&en);
         free(ds_paths);
         if (dsp)
             vb_dataset_free(dsp);
-        vb_fail(&e, VB_EXIT_USAGE, "the fingerprint matcher runs on the CPU only; there is no second backend to check");
-        return fail("", &e, VB_EXIT_USAGE);
+        return status;
     }
     vb_backend_spec ref_spec;
     vb_backend *ref_be = NULL;

@@ -346,6 +346,11 @@ static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_
         }
         en->calls++;
         for (size_t i = 0; i < count; i++)
+            if (!ok[i] && why[i].code == VB_EXIT_DEVICE) { /* the backend failed, not the print */
+                *e = why[i];
+                goto done;
+            }
+        for (size_t i = 0; i < count; i++)
             if (cb(ctx, first + i, ok[i] ? out + i * VB_FP_TEMPLATE_FLOATS : NULL, ok[i] ? NULL : &why[i])) {
                 vb_fail(e, VB_EXIT_FAIL, "stopped");
                 goto done;
