@@ -61,7 +61,9 @@ typedef struct vb_engine {
     /* A fingerprint_mcc model (models/fingerprint.h) is an algorithmic pipeline, not a
      * graph: graph holds only its output spec (out_dim = VB_FP_TEMPLATE_FLOATS, threshold,
      * distance "mcc") and one pseudo-node per extraction stage, whose times node_ms
-     * accumulates; prepared is NULL and the work runs on the CPU. A print with fewer than
+     * accumulates; prepared is NULL: the pipeline runs on the host, its image kernels on the
+     * backend (vb_backend_fp_orient, vb_backend_fp_gabor; on a CPU backend the reference on
+     * the extracting thread, timed as its CPU time; elsewhere wall time). A print with fewer than
      * fp.min_minutiae minutiae is a failure to acquire (to enrol), like an unreadable file. */
     int fingerprint;
     vb_fp_params fp;

@@ -1514,7 +1514,7 @@ static int lock_results_folder(const char *out_dir, vb_err *e)
     return fd;
 }
 
-/* Prints have no weights to quantize and no face crop; the matcher runs on the CPU. */
+/* Prints have no weights to quantize and no face crop. */
 static int check_fingerprint_options(const vb_run_config *cfg, const vb_model *m, vb_fp_params *p, vb_err *e)
 {
     if (cfg->prep.set)
