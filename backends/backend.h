@@ -42,7 +42,7 @@ typedef struct vb_device_info {
 typedef struct vb_backend_opts {
     int device_index;        /* -1: backend's default choice */
     int reference;           /* cpu: use the plain reference path */
-    int no_fp16;             /* vulkan: force fp32 variants */
+    int fp16;                /* vulkan: fp16 variants where the device has them (default fp32) */
     int threads;             /* cpu: worker threads (0 = all cores) */
     int validation;          /* vulkan: enable the Khronos validation layer; messages fail runs */
 } vb_backend_opts;

@@ -16,8 +16,8 @@ mkdir -p bench/results
     # Every Vulkan device present: fp32 variants and, where the device has them, fp16.
     # (llvmpipe is a correctness device; its numbers say nothing about GPUs.)
     for spec in $("$VB" devices --format csv 2>/dev/null | awk -F, 'NR > 1 && $1 ~ /^vulkan:/ {print $1}'); do
-        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header --no-fp16 --quant fp32,int8,int4
-        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header
+        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header --quant fp32,int8,int4
+        "$VB" bench --backend "$spec" --batch "${VB_BENCH_VULKAN_BATCHES:-1,8}" --seconds 5 --no-header --fp16
     done
 } > "$out.tmp"
 mv "$out.tmp" "$out"

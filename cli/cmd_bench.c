@@ -160,7 +160,7 @@ int cmd_bench(int argc, char **argv)
         VB_OPT_THREADS(&eo.threads),
         VB_OPT_DOUBLE_ROW("peak", "GMACS", "the device's peak multiply-accumulates per second in G, for peak_fraction\n"
                           "(default: measured on the CPU, none on a GPU)", &peak, 0, 1e9),
-        VB_OPT_NO_FP16(&eo.no_fp16),
+        VB_OPT_FP16(&eo.fp16),
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_FLAG_ROW("no-header", "omit the CSV header", &no_header),
         VB_OPT_STRING_ROW("history", "DIR", "append to DIR/history.csv (default $VERIBENCH_HISTORY, else\nresults/history)", &history),

@@ -874,7 +874,7 @@ int cmd_bench_latency(int argc, char **argv)
         VB_OPT_STRING_ROW("history", "DIR", "append to DIR/history.csv (default $VERIBENCH_HISTORY, else\nresults/history)", &o.history),
         VB_OPT_FLAG_ROW("no-history", "do not append to the history", &o.no_history),
         VB_OPT_THREADS(&o.eo.threads),
-        VB_OPT_NO_FP16(&o.eo.no_fp16),
+        VB_OPT_FP16(&o.eo.fp16),
         VB_OPT_VALIDATION(&o.eo.validation),
         VB_OPT_MAX_PIXELS(&o.max_pixels),
         VB_OPT_QUIET(&o.quiet),

@@ -616,7 +616,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *first_image)
         VB_OPT_STRING_ROW("trials", "FILE", "trials CSV for csv:, lfw-all and fvc2002-all specs", &o->trials),
         VB_OPT_FACE_PREP(&o->eo.prep),
         VB_OPT_BATCH(&o->eo.batch),
-        VB_OPT_NO_FP16(&o->eo.no_fp16),
+        VB_OPT_FP16(&o->eo.fp16),
         VB_OPT_VALIDATION(&o->eo.validation),
         VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_DOUBLE_ROW("min-cosine", "X", "tolerance for the worst descriptor cosine, -1..1", &o->min_cosine, -1, 1),

@@ -99,7 +99,7 @@ int cmd_embed(int argc, char **argv)
         VB_OPT_FACE_PREP(&eo.prep),
         VB_OPT_BATCH(&eo.batch),
         VB_OPT_THREADS(&eo.threads),
-        VB_OPT_NO_FP16(&eo.no_fp16),
+        VB_OPT_FP16(&eo.fp16),
         VB_OPT_VALIDATION(&eo.validation),
         VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_FLAG_ROW("keep-going", "report unreadable images on stderr and go on (exit 1 at the end)", &keep_going),

@@ -79,7 +79,7 @@ int cmd_run(int argc, char **argv)
         VB_OPT_MODEL(&cfg.model_path),
         VB_OPT_BATCH(&cfg.batch),
         VB_OPT_THREADS(&cfg.threads),
-        VB_OPT_NO_FP16(&cfg.no_fp16),
+        VB_OPT_FP16(&cfg.fp16),
         VB_OPT_VALIDATION(&cfg.validation),
         VB_OPT_MAX_PIXELS(&max_pixels),
         VB_OPT_STRING_ROW("out", "DIR", "results folder (created with its parents if missing)", &cfg.out_dir),

@@ -90,7 +90,7 @@ int vb_engine_open_model(vb_engine *en, vb_model *m, const vb_engine_opts *o, vb
     if (vb_backend_parse_spec(o->backend ? o->backend : "cpu", &en->spec, e))
         goto fail;
     en->spec.opts.threads = o->threads;
-    en->spec.opts.no_fp16 = o->no_fp16;
+    en->spec.opts.fp16 = o->fp16;
     en->spec.opts.validation = o->validation;
     if (vb_model_is_fingerprint(&en->model))
         return open_fingerprint(en, o, e) ? (vb_engine_close(en), -1) : 0;

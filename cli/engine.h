@@ -17,7 +17,7 @@ typedef struct vb_engine_opts {
     const char *backend;     /* "cpu", "cpu:ref", "vulkan", "vulkan:N" */
     int batch;               /* 0: the backend's preferred batch */
     int threads;             /* cpu threads (0: all cores) */
-    int no_fp16;             /* vulkan: fp32 variants only */
+    int fp16;                /* vulkan: fp16 variants (--fp16) */
     int validation;          /* vulkan: validation layer */
     vb_face_prep prep;       /* face models: align (default) or crop (datasets/preprocess.h) */
     const char *save_chips;  /* align: also write each aligned chip as DIR/<index>.png */

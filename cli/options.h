@@ -104,7 +104,9 @@ int vb_opt_batch_list(void *value, const char *text, vb_err *e);   /* vb_batch_l
     VB_OPT_CALL_ROW("on-no-face", "POLICY", "align, no face found: fta (default: failure to acquire, its\n" \
                     "trials scored as non-matches) or fallback-crop:x0,y0,x1,y1\n(landmarks on that box; " \
                     "LFW: 70,70,180,180)", p, vb_opt_on_no_face)
-#define VB_OPT_NO_FP16(p) VB_OPT_FLAG_ROW("no-fp16", "Vulkan: fp32 shader variants only", p)
+#define VB_OPT_FP16(p)                                                                                     \
+    VB_OPT_FLAG_ROW("fp16", "Vulkan: fp16 activations and weights where the device has them (faster;\n"  \
+                            "distances move by up to ~6e-4, so near-threshold decisions can flip)", p)
 #define VB_OPT_VALIDATION(p) \
     VB_OPT_FLAG_ROW("validation", "Vulkan: Khronos validation layer on; any message is a failure", p)
 #define VB_OPT_QUIET(p) VB_OPT_FLAG_ROW("quiet", "no progress or notes on stderr", p)

@@ -117,13 +117,15 @@ static int on_template(void *arg, size_t k, const float *desc, const vb_err *why
     return interrupt_signal != 0; /* this template is kept; stop before the next */
 }
 
-/* Everything that determines a template, hashed: the store refuses templates made otherwise. */
+/* Everything that determines a template, hashed: the store refuses templates made otherwise.
+ * v2: on fp16 devices the detector and landmark nets run in fp32 (models/graph.h geometry),
+ * so aligned Vulkan templates of v1 are not reused. */
 static void template_fingerprint(const vb_run *run, const vb_engine *en, const char *quant, char hex[65])
 {
     char model_sha[65], text[4096];
     vb_sha256_hex(en->model.file_data, en->model.file_size, model_sha);
     snprintf(text, sizeof text,
-             "veribench-templates-v1\nmodel %s\ndataset %s\ncrop %s\nbackend %s\ndevice %s\ndriver %s\n"
+             "veribench-templates-v2\nmodel %s\ndataset %s\ncrop %s\nbackend %s\ndevice %s\ndriver %s\n"
              "quant %s\nfp16 %d\n",
              model_sha, run->ds.fingerprint, run->crop_text, en->spec.text, en->device.name, en->device.driver,
              quant, en->device.uses_fp16);
@@ -794,6 +796,8 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         prov(f, c->label, "driver", c->info.driver);
         prov(f, c->label, "api_version", c->info.api_version);
         prov(f, c->label, "fp16_in_use", c->info.uses_fp16 ? "yes" : "no");
+        if (c->info.uses_fp16)
+            prov(f, c->label, "fp16_scope", "descriptor net; detector and landmark nets fp32");
         prov(f, c->label, "weights", c->weights_note);
     }
 }
@@ -1064,7 +1068,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     c->model_bytes = vb_model_tensor_bytes(&m);
     describe_weights(&m, c->weights_note, sizeof c->weights_note);
     vb_engine_opts eo = {.backend = backend, .batch = run->cfg.batch, .threads = run->cfg.threads,
-                         .no_fp16 = run->cfg.no_fp16, .validation = run->cfg.validation, .prep = run->cfg.prep};
+                         .fp16 = run->cfg.fp16, .validation = run->cfg.validation, .prep = run->cfg.prep};
     if (vb_engine_open_model(&en, &m, &eo, e))
         return -1;
     int rc = -1;

@@ -47,7 +47,7 @@ typedef struct vb_run_config {
     int n_backends;
     vb_quant_level quants[VB_QUANT_COUNT];
     int n_quants;
-    int batch, threads, no_fp16, validation;
+    int batch, threads, fp16, validation;
     int restart;    /* discard saved templates and scores of these combinations */
     int no_plots;
     int quiet;

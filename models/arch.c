@@ -15,12 +15,13 @@ const vb_tensor *vb_arch_need(const vb_graph *g, const char *prefix, const char 
 }
 
 /* descriptor: the net's output is a template compared by a distance at a threshold (the
- * keys VB_KEY_OUT_DISTANCE and VB_KEY_OUT_THRESHOLD are required); the detector and the
- * landmark net feed the pipeline instead and have neither (g->distance NULL). */
+ * keys VB_KEY_OUT_DISTANCE and VB_KEY_OUT_THRESHOLD are required); the detectors and the
+ * landmark net feed the pipeline instead and have neither (g->distance NULL): their outputs
+ * are coordinates (g->geometry). */
 static const struct {
     const char *arch;
     int (*build)(vb_graph *g, vb_err *e);
-    int descriptor;
+    int descriptor; /* else a geometry net */
 } builders[] = {
     {"face_recognition", vb_arch_face_recognition, 1},
     {"tiny_face_detector", vb_arch_tiny_face_detector, 0},
@@ -67,6 +68,7 @@ int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
         if (strcmp(builders[i].arch, arch) == 0) {
             if (read_output_kind(m, builders[i].descriptor, g, e) || builders[i].build(g, e))
                 return -1;
+            g->geometry = !builders[i].descriptor;
             if ((int)vb_node_size(&g->nodes[g->output]) != g->out_dim)
                 return vb_fail(e, VB_EXIT_INPUT, "%s: graph output has %zu values, metadata says %d",
                                m->path, vb_node_size(&g->nodes[g->output]), g->out_dim);

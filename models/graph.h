@@ -61,6 +61,11 @@ typedef struct vb_graph {
     const char *distance;    /* "euclidean": scores are distances (lower = more alike);
                                 NULL: not a descriptor net (detector, landmarks) */
     float threshold;         /* the model's trained decision threshold, in its own units */
+    int geometry;            /* 1: outputs are image coordinates (face boxes, landmarks) that
+                                the pipeline cuts and warps pixels by; backends keep such a
+                                graph's activations in fp32 even where they store others in
+                                fp16 (fp16 moved LFW landmarks by up to 1.45 px and flipped a
+                                decision against the CPU; fp32 keeps scores within 3.1e-5) */
     const vb_model *model;   /* tensors live here; the graph does not own it */
 } vb_graph;
 

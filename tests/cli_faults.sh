@@ -80,7 +80,7 @@ done
 if "$VB" devices --format csv 2>/dev/null | grep -q '^vulkan:'; then
     # Leak detection off for the Vulkan runs only, as in cli_vulkan.sh: Mesa's block that
     # outlives the dlclose'd driver reads as a leak in "<unknown module>" under LSan.
-    VK="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 $VB run --model $M --dataset csv:$T/small.csv --crop 70,70,180,180 --backend vulkan --no-fp16 --validation --no-plots --quiet"
+    VK="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 $VB run --model $M --dataset csv:$T/small.csv --crop 70,70,180,180 --backend vulkan --validation --no-plots --quiet"
     expect_exit 0 "vulkan reference run" -- $VK --batch 1 --out "$T/vkref"
     vkref=$(digest "$T/vkref")
     # One fence wait loads the weights; then one per batch: lost@3 loses the second batch.

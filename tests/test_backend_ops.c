@@ -648,7 +648,7 @@ static void test_warp(void)
     vb_backend *nofp64 = NULL;
     if (variants[V_VK32].b) {
         setenv("VERIBENCH_VULKAN_NO_FP64", "1", 1);
-        nofp64 = vk_test_open(1);
+        nofp64 = vk_test_open(0);
         unsetenv("VERIBENCH_VULKAN_NO_FP64");
         CHECK(!nofp64 || !vb_backend_describe(nofp64)->fp64);
     }
@@ -936,12 +936,12 @@ static void test_cpu_conv_maxpool_fusion(void)
 static void open_vulkan(void)
 {
     int skip;
-    variants[V_VK32].b = vk_test_open_first(1, &skip);
+    variants[V_VK32].b = vk_test_open_first(0, &skip);
     if (skip) {
         printf("note: no Vulkan device: the vulkan columns are skipped\n");
         return;
     }
-    vb_backend *fp16 = vk_test_open(0);
+    vb_backend *fp16 = vk_test_open(1);
     if (fp16 && vk_test_uses_fp16(fp16)) {
         variants[V_VK16].b = fp16;
     } else if (fp16) {
@@ -949,9 +949,9 @@ static void open_vulkan(void)
         vb_backend_free(fp16);
     }
     setenv("VERIBENCH_VULKAN_CONV", "tiles", 1); /* read when a backend is opened */
-    variants[V_VKT32].b = vk_test_open(1);
+    variants[V_VKT32].b = vk_test_open(0);
     if (variants[V_VK16].b)
-        variants[V_VKT16].b = vk_test_open(0);
+        variants[V_VKT16].b = vk_test_open(1);
     unsetenv("VERIBENCH_VULKAN_CONV");
 }
 

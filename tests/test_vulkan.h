@@ -44,14 +44,14 @@ static void vk_test_pin_modules(void)
     dl_iterate_phdr(vk_test_pin_one, NULL);
 }
 
-/* Open the default Vulkan device with validation; fp16 variants unless no_fp16. */
-static vb_backend *vk_test_open(int no_fp16)
+/* Open the default Vulkan device with validation; fp16 variants if fp16 (and the device has them). */
+static vb_backend *vk_test_open(int fp16)
 {
-    vb_backend_opts o = {.device_index = -1, .no_fp16 = no_fp16, .validation = 1};
+    vb_backend_opts o = {.device_index = -1, .fp16 = fp16, .validation = 1};
     vb_backend *b = NULL;
     vb_err e = {0};
     int rc = vb_backend_init_named("vulkan", &o, &b, &e);
-    CHECKF(rc == 0, "vulkan init (no_fp16=%d): %s", no_fp16, e.msg);
+    CHECKF(rc == 0, "vulkan init (fp16=%d): %s", fp16, e.msg);
     if (!rc)
         vk_test_pin_modules();
     return rc ? NULL : b;
@@ -61,9 +61,9 @@ static vb_backend *vk_test_open(int no_fp16)
  * machine has no Vulkan device at all (any other failure is a test failure). Opening a
  * device first, before anything else creates an instance, lets the modules be pinned
  * before the loader ever unloads them. */
-static vb_backend *vk_test_open_first(int no_fp16, int *skip)
+static vb_backend *vk_test_open_first(int fp16, int *skip)
 {
-    vb_backend_opts o = {.device_index = -1, .no_fp16 = no_fp16, .validation = 1};
+    vb_backend_opts o = {.device_index = -1, .fp16 = fp16, .validation = 1};
     vb_backend *b = NULL;
     vb_err e = {0};
     *skip = 0;

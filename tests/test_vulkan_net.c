@@ -208,7 +208,7 @@ static void test_quantized(void)
 int main(void)
 {
     int skip;
-    vk32 = vk_test_open_first(1, &skip);
+    vk32 = vk_test_open_first(0, &skip);
     if (skip)
         return vb_test_finish();
     vb_err e = {0};
@@ -216,7 +216,7 @@ int main(void)
     CHECKF(rc == 0, "model: %s", e.msg);
     vb_backend_opts ro = {.device_index = -1, .reference = 1};
     CHECKF(vb_backend_init_named("cpu", &ro, &cpu_ref, &e) == 0, "cpu:ref: %s", e.msg);
-    vb_backend *b16 = vk_test_open(0);
+    vb_backend *b16 = vk_test_open(1);
     if (b16 && vk_test_uses_fp16(b16))
         vk16 = b16;
     else

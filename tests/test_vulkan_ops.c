@@ -225,7 +225,7 @@ static void test_errors(void)
     CHECK(vb_backend_init_named("vulkan", &o, &b, &e) == -1 && e.code == VB_EXIT_DEVICE && strstr(e.msg, "99"));
 
     /* a conv kernel name VERIBENCH_VULKAN_CONV does not know: a usage error, not a silent default */
-    vb_backend_opts d = {.device_index = -1, .no_fp16 = 1};
+    vb_backend_opts d = {.device_index = -1, .fp16 = 0};
     setenv("VERIBENCH_VULKAN_CONV", "fast", 1);
     CHECKF(vb_backend_init_named("vulkan", &d, &b, &e) == -1 && e.code == VB_EXIT_USAGE && strstr(e.msg, "tiles"),
            "VERIBENCH_VULKAN_CONV=fast: %s", e.msg);
@@ -263,7 +263,7 @@ static void test_errors(void)
 
     /* device lost during a run: that run and every later one fail with exit code 4;
      * unload and free still work (a separate backend, this one is spent) */
-    vb_backend *lost = vk_test_open(1);
+    vb_backend *lost = vk_test_open(0);
     if (lost && vb_backend_load(lost, &t.g, &p, &e) == 0) {
         setenv("VERIBENCH_VULKAN_FAULT", "lost", 1);
         rc = vb_backend_run(p, x, 1, y, NULL, NULL, &e);
@@ -285,7 +285,7 @@ static void test_errors(void)
     tgraph net;
     tg_mini_net(&net);
     setenv("VERIBENCH_VULKAN_TIMEOUT", "0.000001", 1);
-    vb_backend *slow = vk_test_open(1);
+    vb_backend *slow = vk_test_open(0);
     unsetenv("VERIBENCH_VULKAN_TIMEOUT");
     if (slow) {
         float in[4 * 19 * 17 * 3], out[4 * 10];
@@ -309,7 +309,7 @@ static void test_errors(void)
 int main(void)
 {
     int skip;
-    vk32 = vk_test_open_first(1, &skip);
+    vk32 = vk_test_open_first(0, &skip);
     if (skip)
         return vb_test_finish();
     if (vk32) {

@@ -51,22 +51,20 @@ run)
     CROP="--crop 70,70,180,180"
     { ldd "$BIN"; echo; "$BIN" devices; echo "exit $?"; } >"$OUT/devices.txt" 2>&1
     "$BIN" devices --format csv >"$OUT/devices.csv" 2>>"$OUT/devices.txt"
-    "$BIN" check --model "$M" --no-fp16 $CROP "$G"/faces/*.jpg >"$OUT/check_fp32.txt" 2>&1
+    "$BIN" check --model "$M" $CROP "$G"/faces/*.jpg >"$OUT/check_fp32.txt" 2>&1
     echo "exit $?" >>"$OUT/check_fp32.txt"
-    "$BIN" check --model "$M" $CROP "$G"/faces/*.jpg >"$OUT/check_default.txt" 2>&1
-    echo "exit $?" >>"$OUT/check_default.txt"
-    # fp16 variants where the device has them (the default), then fp32 variants, then the CPU
-    "$BIN" bench --model "$M" --backend vulkan --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_default.csv" 2>>"$OUT/bench.err"
-    "$BIN" bench --model "$M" --backend vulkan --no-fp16 --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_fp32.csv" 2>>"$OUT/bench.err"
+    "$BIN" check --model "$M" --fp16 $CROP "$G"/faces/*.jpg >"$OUT/check_fp16.txt" 2>&1
+    echo "exit $?" >>"$OUT/check_fp16.txt"
+    # fp16 variants where the device has them (--fp16), then fp32 variants (the default), then the CPU
+    "$BIN" bench --model "$M" --backend vulkan --fp16 --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_fp16.csv" 2>>"$OUT/bench.err"
+    "$BIN" bench --model "$M" --backend vulkan --batch 1,8,64 --seconds 3 >"$OUT/bench_vulkan_fp32.csv" 2>>"$OUT/bench.err"
     "$BIN" bench --model "$M" --backend cpu --batch 1,8 --seconds 3 >"$OUT/bench_cpu.csv" 2>>"$OUT/bench.err"
     # the face pipeline's nets: whole-output cosine against cpu:ref on the same faces (resized
     # to the net's input), then their speed
     for m in tiny_face_detector face_landmark_68 ssd_mobilenetv1; do
         [ -e "$G/$m.gguf" ] || continue
-        "$BIN" check --model "$G/$m.gguf" --no-fp16 "$G"/faces/*.jpg >"$OUT/check_${m}_fp32.txt" 2>&1
+        "$BIN" check --model "$G/$m.gguf" "$G"/faces/*.jpg >"$OUT/check_${m}_fp32.txt" 2>&1
         echo "exit $?" >>"$OUT/check_${m}_fp32.txt"
-        "$BIN" check --model "$G/$m.gguf" "$G"/faces/*.jpg >"$OUT/check_${m}_default.txt" 2>&1
-        echo "exit $?" >>"$OUT/check_${m}_default.txt"
         "$BIN" bench --model "$G/$m.gguf" --backend vulkan --batch 1,8 --seconds 3 >"$OUT/bench_${m}_vulkan.csv" \
             2>>"$OUT/bench.err"
     done
