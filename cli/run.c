@@ -29,6 +29,8 @@
 #include "reports/intervals.h"
 #include "reports/plot.h"
 #include "reports/results.h"
+#include "reports/results_load.h"
+#include "reports/results_read.h"
 #include "core/files.h"
 
 #include "version.h" /* generated: VB_GIT_COMMIT */
@@ -715,7 +717,7 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
     vb_command_line(cmdline, sizeof cmdline);
     prov(f, "run", "command_line", cmdline);
     prov(f, "run", "binary_sha256", vb_sha256_file("/proc/self/exe", sha, &e) == 0 ? sha : "unknown");
-    prov(f, "run", "model_path", run->cfg.model_path ? run->cfg.model_path : vb_default_model_path());
+    prov(f, "run", "model_path", run->model_file);
     prov(f, "run", "model_sha256", run->model_sha);
     prov(f, "run", "dataset", run->cfg.dataset);
     prov(f, "run", "dataset_kind", run->ds.kind);
@@ -1404,7 +1406,7 @@ static void build_results(const vb_run *run, vb_result_combo *combos, vb_fta_ent
         .n_trials = run->ds.n_trials,
         .n_genuine = run->ds.n_genuine,
         .n_impostor = run->ds.n_impostor,
-        .model_path = run->cfg.model_path ? run->cfg.model_path : vb_default_model_path(),
+        .model_path = run->model_file,
         .model_sha = run->model_sha,
         .crop_text = run->crop_text,
         .commit = VB_GIT_COMMIT,
@@ -1550,6 +1552,216 @@ static int finish_shard(vb_run *run)
     return VB_EXIT_OK;
 }
 
+/* One dataset of one modality, already opened into run->ds: model, combinations, outputs.
+ * Frees the run; returns an exit code after printing errors. */
+static int run_dataset(vb_run *run)
+{
+    vb_err e = {0};
+    const vb_run_config *cfg = &run->cfg;
+    vb_face_prep_text(&cfg->prep, run->crop_text, sizeof run->crop_text);
+    snprintf(run->model_file, sizeof run->model_file, "%s",
+             cfg->model_path ? cfg->model_path : vb_default_model_for(run->ds.modality));
+    vb_model base;
+    if (vb_model_load(run->model_file, &base, &e))
+        return fail(run, &e);
+    vb_sha256_hex(base.file_data, base.file_size, run->model_sha);
+    run->fingerprint = vb_model_is_fingerprint(&base);
+    if (run->fingerprint)
+        snprintf(run->crop_text, sizeof run->crop_text, "none");
+    if (run->fingerprint != (run->ds.modality == VB_MODALITY_FINGERPRINT) ||
+        (run->fingerprint && check_fingerprint_options(cfg, &base, &run->fp, &e))) {
+        if (!e.msg[0])
+            vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; model %s is a %s model", cfg->dataset,
+                    vb_modality_name(run->ds.modality), base.path, run->fingerprint ? "fingerprint" : "face");
+        vb_model_free(&base);
+        return fail(run, &e);
+    }
+    vb_graph g;
+    if (run->fingerprint) {
+        run->threshold = run->fp.threshold;
+        run->distance = "mcc";
+    } else if (vb_graph_build(&base, &g, &e) ||
+               (!g.distance && vb_fail(&e, VB_EXIT_USAGE, "%s: a %s net gives no descriptor to compare; run takes "
+                                       "a descriptor model (face_recognition)", base.path, g.arch))) {
+        vb_model_free(&base);
+        return fail(run, &e);
+    } else {
+        run->threshold = g.threshold;
+        run->distance = g.distance;
+    }
+    char dir[1200];
+    int rc = (results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0;
+    out_path(run, dir, sizeof dir, "%s", "templates");
+    rc = rc || vb_mkdirs(dir, &e);
+    out_path(run, dir, sizeof dir, "%s", "scores");
+    rc = rc || vb_mkdirs(dir, &e);
+    out_path(run, dir, sizeof dir, "%s", "plots");
+    rc = rc || vb_mkdirs(dir, &e);
+    run->combos = rc ? NULL : vb_calloc((size_t)cfg->n_backends * cfg->n_quants, sizeof *run->combos, &e);
+    if (!run->combos) {
+        vb_model_free(&base);
+        return fail(run, &e);
+    }
+    for (int b = 0; b < cfg->n_backends && !rc; b++)
+        for (int q = 0; q < cfg->n_quants && !rc; q++) {
+            vb_run_combo *c = &run->combos[run->n_combos++];
+            rc = run_combo(run, &base, cfg->backends[b], cfg->quants[q], c, &e) ||
+                 (!cfg->shard_count && write_outputs(run, 0, &e));
+        }
+    vb_model_free(&base);
+    if (rc)
+        return fail(run, &e);
+    if (cfg->shard_count)
+        return finish_shard(run);
+    compare_with_fp32(run);
+    if (make_plots(run, &e)) {
+        /* A plot failure is reported, not fatal: the numbers are already saved. */
+        snprintf(run->plot_error, sizeof run->plot_error, "%s", e.msg);
+        fprintf(stderr, "veribench run: plots failed: %s\n", e.msg);
+        run->plots_skipped = 1;
+    }
+    if (write_outputs(run, 1, &e))
+        return fail(run, &e);
+    printf("%s/report.md\n", cfg->out_dir);
+    free_run(run);
+    return VB_EXIT_OK;
+}
+
+/* ------------------------------------------------------------- faces and prints together */
+
+/* The model of modality m: --model when it is one of that modality, else the default. */
+static int modality_model(const vb_run_config *cfg, vb_modality m, char *out, size_t n, vb_err *e)
+{
+    snprintf(out, n, "%s", vb_default_model_for(m));
+    if (!cfg->model_path)
+        return 0;
+    vb_model model;
+    if (vb_model_load(cfg->model_path, &model, e))
+        return -1;
+    if (vb_model_is_fingerprint(&model) == (m == VB_MODALITY_FINGERPRINT))
+        snprintf(out, n, "%s", cfg->model_path);
+    vb_model_free(&model);
+    return 0;
+}
+
+/* The run of modality m of a mixed dataset, in OUT/<modality>. The matcher has no weights to
+ * quantize and uses prints whole: its run is fp32 without the face preprocessing options.
+ * Returns an exit code (errors printed). */
+static int run_modality(const vb_run *mixed, vb_modality m, const char *out_dir)
+{
+    vb_err e = {0};
+    vb_run sub;
+    char model[1024];
+    memset(&sub, 0, sizeof sub);
+    sub.cfg = mixed->cfg;
+    sub.started = mixed->started;
+    int parent_lock = results_lock_fd; /* the sub-run takes (and frees) its own folder's */
+    results_lock_fd = -1;
+    int rc;
+    if (modality_model(&mixed->cfg, m, model, sizeof model, &e) ||
+        vb_dataset_modality_subset(&mixed->ds, m, &sub.ds, &e)) {
+        rc = fail(&sub, &e);
+        results_lock_fd = parent_lock;
+        return rc;
+    }
+    sub.cfg.out_dir = out_dir;
+    sub.cfg.dataset = sub.ds.spec;
+    sub.cfg.model_path = model;
+    if (m == VB_MODALITY_FINGERPRINT) {
+        sub.cfg.prep.set = 0;
+        sub.cfg.quants[0] = VB_QUANT_FP32;
+        sub.cfg.n_quants = 1;
+    }
+    if (!sub.cfg.quiet)
+        fprintf(stderr, "veribench run: %s: %u samples, %llu trials, model %s, into %s\n", sub.ds.spec,
+                sub.ds.n_samples, (unsigned long long)sub.ds.n_trials, model, out_dir);
+    rc = run_dataset(&sub);
+    results_lock_fd = parent_lock;
+    return rc;
+}
+
+/* OUT/report.md and OUT/report.html above the modalities' folders, from those folders read
+ * back (reports/results_load.h), as `veribench report` reads one. */
+static int write_modality_reports(const vb_run *run, const vb_modality *mods, size_t n, vb_err *e)
+{
+    vb_results_folder rf[VB_MODALITY_COUNT];
+    vb_results_store st[VB_MODALITY_COUNT];
+    vb_results r[VB_MODALITY_COUNT];
+    vb_modality_results mr[VB_MODALITY_COUNT];
+    char dirs[VB_MODALITY_COUNT][1200];
+    size_t loaded = 0;
+    int rc = 0;
+    for (; loaded < n && !rc; loaded++) {
+        const char *name = vb_modality_name((int)mods[loaded]);
+        out_path(run, dirs[loaded], sizeof dirs[loaded], "%s", name);
+        rc = vb_results_folder_read(dirs[loaded], &rf[loaded], e);
+        if (!rc && vb_results_from_folder(&rf[loaded], dirs[loaded], &st[loaded], &r[loaded], e)) {
+            vb_results_folder_free(&rf[loaded]);
+            rc = -1;
+        }
+        mr[loaded] = (vb_modality_results){name, name, &r[loaded]};
+    }
+    if (rc)
+        loaded--; /* the folder that failed holds nothing to free */
+    static const char *const names[2] = {"report.md", "report.html"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        char path[1200];
+        vb_atomic a;
+        out_path(run, path, sizeof path, "%s", names[i]);
+        if ((rc = vb_atomic_begin(&a, path, "w", e)) != 0)
+            break;
+        if (i ? vb_report_write_modalities_html(a.f, run->cfg.dataset, mr, n)
+              : vb_report_write_modalities_md(a.f, run->cfg.dataset, mr, n)) {
+            vb_atomic_abort(&a);
+            rc = vb_fail(e, VB_EXIT_IO, "%s: write error", path);
+        } else {
+            rc = vb_atomic_commit(&a, e);
+        }
+    }
+    for (size_t i = 0; i < loaded; i++) {
+        vb_results_store_free(&st[i]);
+        vb_results_folder_free(&rf[i]);
+    }
+    return rc;
+}
+
+/* A dataset that mixes faces and prints: one run per modality with trials, each into
+ * OUT/<modality> with that modality's model, then the combined report in OUT. */
+static int run_modalities(vb_run *run)
+{
+    vb_err e = {0};
+    const vb_run_config *cfg = &run->cfg;
+    if (cfg->shard_count || cfg->calibration_trials || cfg->attributes) {
+        vb_fail(&e, VB_EXIT_USAGE, "dataset %s mixes faces and fingerprints, which run as one run per modality; "
+                "--shard, --calibration-trials and --attributes take a dataset of one modality", cfg->dataset);
+        return fail(run, &e);
+    }
+    if ((results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0)
+        return fail(run, &e);
+    vb_modality mods[VB_MODALITY_COUNT];
+    size_t n = 0;
+    for (int m = 0; m < VB_MODALITY_COUNT; m++) {
+        int any = 0;
+        for (uint64_t k = 0; k < run->ds.n_trials && !any; k++)
+            any = (int)run->ds.samples[run->ds.trials[k].a].modality == m;
+        if (!any)
+            continue;
+        char dir[1200];
+        out_path(run, dir, sizeof dir, "%s", vb_modality_name(m));
+        int rc = run_modality(run, (vb_modality)m, dir);
+        if (rc != VB_EXIT_OK) {
+            free_run(run);
+            return rc;
+        }
+        mods[n++] = (vb_modality)m;
+    }
+    if (write_modality_reports(run, mods, n, &e))
+        return fail(run, &e);
+    printf("%s/report.md\n", cfg->out_dir);
+    free_run(run);
+    return VB_EXIT_OK;
+}
+
 int vb_run_main(const vb_run_config *cfg)
 {
     vb_run run;
@@ -1558,79 +1770,13 @@ int vb_run_main(const vb_run_config *cfg)
     run.cfg = *cfg;
     catch_interrupts();
     run.started = (double)time(NULL);
-    vb_face_prep_text(&cfg->prep, run.crop_text, sizeof run.crop_text);
     if (vb_dataset_open(cfg->dataset, cfg->trials, NULL, &run.ds, &e) ||
         (cfg->modality >= 0 && vb_dataset_set_modality(&run.ds, (vb_modality)cfg->modality, &e)) ||
-        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)) || open_calibration_trials(&run, &e) ||
-        load_attributes(&run, &e))
+        (cfg->folds && vb_dataset_select_folds(&run.ds, cfg->folds, &e)))
         return fail(&run, &e);
-    if (run.ds.modality == VB_MODALITY_MIXED) {
-        vb_fail(&e, VB_EXIT_USAGE, "dataset %s mixes faces and fingerprints; one model evaluates one modality",
-                cfg->dataset);
+    if (run.ds.modality == VB_MODALITY_MIXED)
+        return run_modalities(&run);
+    if (open_calibration_trials(&run, &e) || load_attributes(&run, &e))
         return fail(&run, &e);
-    }
-    vb_model base;
-    if (vb_model_load(cfg->model_path ? cfg->model_path : vb_default_model_for(run.ds.modality), &base, &e))
-        return fail(&run, &e);
-    vb_sha256_hex(base.file_data, base.file_size, run.model_sha);
-    run.fingerprint = vb_model_is_fingerprint(&base);
-    if (run.fingerprint)
-        snprintf(run.crop_text, sizeof run.crop_text, "none");
-    if (run.fingerprint != (run.ds.modality == VB_MODALITY_FINGERPRINT) ||
-        (run.fingerprint && check_fingerprint_options(cfg, &base, &run.fp, &e))) {
-        if (!e.msg[0])
-            vb_fail(&e, VB_EXIT_USAGE, "dataset %s holds %s samples; model %s is a %s model", cfg->dataset,
-                    vb_modality_name(run.ds.modality), base.path, run.fingerprint ? "fingerprint" : "face");
-        vb_model_free(&base);
-        return fail(&run, &e);
-    }
-    vb_graph g;
-    if (run.fingerprint) {
-        run.threshold = run.fp.threshold;
-        run.distance = "mcc";
-    } else if (vb_graph_build(&base, &g, &e) ||
-               (!g.distance && vb_fail(&e, VB_EXIT_USAGE, "%s: a %s net gives no descriptor to compare; run takes "
-                                       "a descriptor model (face_recognition)", base.path, g.arch))) {
-        vb_model_free(&base);
-        return fail(&run, &e);
-    } else {
-        run.threshold = g.threshold;
-        run.distance = g.distance;
-    }
-    char dir[1200];
-    int rc = (results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0;
-    out_path(&run, dir, sizeof dir, "%s", "templates");
-    rc = rc || vb_mkdirs(dir, &e);
-    out_path(&run, dir, sizeof dir, "%s", "scores");
-    rc = rc || vb_mkdirs(dir, &e);
-    out_path(&run, dir, sizeof dir, "%s", "plots");
-    rc = rc || vb_mkdirs(dir, &e);
-    run.combos = rc ? NULL : vb_calloc((size_t)cfg->n_backends * cfg->n_quants, sizeof *run.combos, &e);
-    if (!run.combos) {
-        vb_model_free(&base);
-        return fail(&run, &e);
-    }
-    for (int b = 0; b < cfg->n_backends && !rc; b++)
-        for (int q = 0; q < cfg->n_quants && !rc; q++) {
-            vb_run_combo *c = &run.combos[run.n_combos++];
-            rc = run_combo(&run, &base, cfg->backends[b], cfg->quants[q], c, &e) ||
-                 (!cfg->shard_count && write_outputs(&run, 0, &e));
-        }
-    vb_model_free(&base);
-    if (rc)
-        return fail(&run, &e);
-    if (cfg->shard_count)
-        return finish_shard(&run);
-    compare_with_fp32(&run);
-    if (make_plots(&run, &e)) {
-        /* A plot failure is reported, not fatal: the numbers are already saved. */
-        snprintf(run.plot_error, sizeof run.plot_error, "%s", e.msg);
-        fprintf(stderr, "veribench run: plots failed: %s\n", e.msg);
-        run.plots_skipped = 1;
-    }
-    if (write_outputs(&run, 1, &e))
-        return fail(&run, &e);
-    printf("%s/report.md\n", cfg->out_dir);
-    free_run(&run);
-    return VB_EXIT_OK;
+    return run_dataset(&run);
 }

@@ -19,7 +19,11 @@
  *                                such a folder holds templates, latency, failures, provenance
  *   gallery.csv                  those pairs: combo,kind,rank,score,a,b,path_a,path_b,
  *                                chip_a,chip_b (kind genuine|impostor, rank 1 = worst)
- * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32. */
+ * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32.
+ * A dataset that mixes faces and prints (a csv: manifest's modality column) runs as one run
+ * per modality into OUT/face and OUT/fingerprint (each folder as above, with that
+ * modality's model and trials), and OUT/report.md, OUT/report.html combine them
+ * (vb_report_write_modalities_md/_html, reports/results.h). */
 #ifndef VB_RUN_H
 #define VB_RUN_H
 
@@ -112,6 +116,7 @@ typedef struct vb_run {
     vb_dataset ds;
     vb_run_combo *combos;
     int n_combos;
+    char model_file[1024];    /* the model's path: --model, else the modality's default */
     char model_sha[65];
     char crop_text[96];       /* the preprocessing (vb_face_prep_text), "none" for prints */
     vb_face_record *faces;    /* --preprocess align: per sample, when embedded by this run */

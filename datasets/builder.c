@@ -273,17 +273,38 @@ int vb_ds_compact_to_trials(vb_dataset *d, vb_err *e)
     return reindex(d, e);
 }
 
+/* All pairs of a manifest that mixes modalities: every pair of samples of one modality,
+ * listed (a face is never compared with a print, so the pairs are no longer "all pairs" and
+ * trial k cannot be computed from k). Row-major order, as the all-pairs rule. */
+static int list_same_modality_pairs(vb_dataset *d, vb_err *e)
+{
+    uint64_t per[VB_MODALITY_COUNT] = {0}, n = 0;
+    for (uint32_t i = 0; i < d->n_samples; i++)
+        per[d->samples[i].modality]++;
+    for (int m = 0; m < VB_MODALITY_COUNT; m++)
+        n += vb_pair_count(per[m]);
+    if (n > VB_MIXED_PAIRS_MAX)
+        return vb_fail(e, VB_EXIT_INPUT,
+                       "%s: %llu same-modality pairs is more than the %llu a mixed manifest may list "
+                       "(give --trials, or one manifest per modality)",
+                       d->spec, (unsigned long long)n, (unsigned long long)VB_MIXED_PAIRS_MAX);
+    d->protocol = VB_PROTOCOL_EXPLICIT;
+    d->n_trials = 0;
+    for (uint32_t a = 0; a < d->n_samples; a++)
+        for (uint32_t b = a + 1; b < d->n_samples; b++)
+            if (d->samples[a].modality == d->samples[b].modality &&
+                vb_ds_add_trial(d, a, b, d->samples[a].subject_index == d->samples[b].subject_index, 0, e))
+                return -1;
+    return 0;
+}
+
 int vb_ds_finish(vb_dataset *d, vb_err *e)
 {
     d->modality = d->n_samples ? (int)d->samples[0].modality : VB_MODALITY_FACE;
     for (uint32_t i = 1; i < d->n_samples; i++)
         if ((int)d->samples[i].modality != d->modality) {
-            if (d->protocol == VB_PROTOCOL_ALL_PAIRS)
-                return vb_fail(e, VB_EXIT_INPUT,
-                               "an all-pairs protocol needs samples of one modality, but '%s' is "
-                               "%s and '%s' is %s (give --trials)",
-                               d->samples[0].id, vb_modality_name(d->modality), d->samples[i].id,
-                               vb_modality_name(d->samples[i].modality));
+            if (d->protocol == VB_PROTOCOL_ALL_PAIRS && list_same_modality_pairs(d, e))
+                return -1;
             d->modality = VB_MODALITY_MIXED;
             break;
         }
@@ -429,4 +450,41 @@ int vb_dataset_select_folds(vb_dataset *d, const char *folds, vb_err *e)
     if (vb_ds_compact_to_trials(d, e))
         return -1;
     return vb_ds_finish(d, e);
+}
+
+/* ---- modality subsets ------------------------------------------------------------------- */
+
+int vb_dataset_modality_subset(const vb_dataset *d, vb_modality m, vb_dataset *out, vb_err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (d->protocol != VB_PROTOCOL_EXPLICIT)
+        return vb_fail(e, VB_EXIT_IO, "internal: a modality subset of an all-pairs protocol");
+    size_t n = strlen(d->spec) + strlen(vb_modality_name(m)) + 2;
+    out->spec = malloc(n);
+    uint32_t *index = vb_malloc((size_t)d->n_samples * sizeof *index + 1, e);
+    int rc = !out->spec || !index ? vb_fail(e, VB_EXIT_IO, "out of memory") : vb_ds_begin(out, d->kind, d->root, e);
+    if (rc == 0) {
+        snprintf(out->spec, n, "%s#%s", d->spec, vb_modality_name(m));
+        out->protocol = VB_PROTOCOL_EXPLICIT;
+        out->modality_column = d->modality_column;
+        snprintf(out->folds, sizeof out->folds, "%s", d->folds);
+    }
+    for (uint32_t i = 0; rc == 0 && i < d->n_samples; i++) {
+        const vb_sample *s = &d->samples[i];
+        index[i] = out->n_samples;
+        if (s->modality == m)
+            rc = vb_ds_add_sample(out, s->id, s->subject, s->rel, m, e);
+    }
+    for (uint64_t k = 0; rc == 0 && k < d->n_trials; k++) {
+        const vb_trial *t = &d->trials[k];
+        if (d->samples[t->a].modality == m)
+            rc = vb_ds_add_trial(out, index[t->a], index[t->b], t->label, t->fold, e);
+    }
+    if (rc == 0 && out->n_trials == 0)
+        rc = vb_fail(e, VB_EXIT_INPUT, "%s: no trial compares two %s samples", d->spec, vb_modality_name(m));
+    rc = rc || vb_ds_compact_to_trials(out, e) || vb_ds_finish(out, e);
+    free(index);
+    if (rc)
+        vb_dataset_free(out);
+    return rc ? -1 : 0;
 }

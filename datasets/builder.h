@@ -59,8 +59,8 @@ int vb_ds_check_duplicate_trials(const vb_dataset *d, const long *line_of, const
                                  vb_err *e);
 /* Keep only samples referenced by trials (and their subjects), renumbering. */
 int vb_ds_compact_to_trials(vb_dataset *d, vb_err *e);
-/* Counts, folds, modality, fingerprint. Fails if there are no trials, or if an all-pairs
- * protocol mixes modalities. */
+/* Counts, folds, modality, fingerprint. Fails if there are no trials. An all-pairs protocol
+ * that mixes modalities becomes the explicit list of its same-modality pairs (dataset.h). */
 int vb_ds_finish(vb_dataset *d, vb_err *e);
 
 /* Error helper for a missing data folder or file: names VERIBENCH_DATA and the path. */

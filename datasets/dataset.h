@@ -14,7 +14,10 @@
  *   csv:MANIFEST        a CSV manifest with header columns sample,subject,path (any order;
  *                       optional column modality = face|fingerprint, default face). Paths are
  *                       relative to the manifest's folder unless absolute. All pairs, unless a
- *                       trials CSV is given.
+ *                       trials CSV is given. A manifest mixing modalities without a trials
+ *                       CSV gets every pair of samples of the same modality, listed as
+ *                       explicit trials (fold 0; at most VB_MIXED_PAIRS_MAX): a face is
+ *                       never compared with a print.
  * A trials CSV (`--trials F`, header a,b,label[,fold]; a and b are sample ids, label 1 genuine
  * / 0 impostor, fold 0 = none or 1..VB_MAX_FOLDS) replaces the all-pairs rule of csv:,
  * lfw-all and fvc2002-all; lfw and fvc2002 have their own protocol and refuse one.
@@ -66,6 +69,8 @@ typedef enum vb_modality {
 } vb_modality;
 #define VB_MODALITY_COUNT 2
 #define VB_MODALITY_MIXED (-1) /* vb_dataset.modality when samples differ (explicit trials only) */
+/* A mixed manifest without a trials file lists its same-modality pairs: at most this many. */
+#define VB_MIXED_PAIRS_MAX (UINT64_C(1) << 26)
 
 /* "face", "fingerprint" (or "?" for an invalid value). */
 const char *vb_modality_name(int modality);
@@ -140,6 +145,14 @@ int vb_dataset_select_folds(vb_dataset *d, const char *folds, vb_err *e);
  * (default face). Fingerprint recomputed. Errors (VB_EXIT_USAGE): another kind of dataset
  * (its modality is fixed), a manifest whose modality column already decides. */
 int vb_dataset_set_modality(vb_dataset *d, vb_modality m, vb_err *e);
+
+/* The samples of one modality of a dataset that mixes them (modality VB_MODALITY_MIXED,
+ * whose trials are explicit), with the trials between them, as a dataset of its own: spec
+ * "<spec>#<modality>", the same kind, root, folds and orders, samples no trial references
+ * dropped, counts and fingerprint its own. A trial never crosses modalities (refused at
+ * load), so each trial lands in exactly one subset: `run` evaluates a mixed dataset as one
+ * run per modality. Errors: no trial between samples of m (VB_EXIT_INPUT). */
+int vb_dataset_modality_subset(const vb_dataset *d, vb_modality m, vb_dataset *out, vb_err *e);
 
 void vb_dataset_free(vb_dataset *d);
 

@@ -282,3 +282,50 @@ int vb_report_write_md(FILE *f, const vb_results *run)
     fprintf(f, "Files: `metrics.csv`, `scores/`, `latency.csv`, `provenance.csv`, `failures.csv`.\n");
     return ferror(f);
 }
+
+/* ---- a run over faces and prints: one results folder per modality, one report above ---- */
+
+/* One row per (modality, combination): the protocol's counts and the headline metrics. */
+static void modality_rows(FILE *f, const vb_modality_results *mr)
+{
+    const vb_results *r = mr->r;
+    for (int i = 0; i < r->n_combos; i++) {
+        const vb_result_combo *k = &r->combos[i];
+        vb_metrics blank;
+        const vb_metrics *m = metrics_of(k, &blank);
+        char a[32], b[32], c[32], d[32];
+        fprintf(f, "| %s | `%s` | %u | %llu | %llu | %llu | `%s` | %s | %s | %s / %s at %.3g | %zu |\n", mr->modality,
+                r->model_path, r->n_samples, r->n_trials, r->n_genuine, r->n_impostor, k->label, vb_fmt_pct(m->eer, a),
+                vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b), vb_fmt_pct(m->fmr_at_threshold, c),
+                vb_fmt_pct(m->fnmr_at_threshold, d), r->threshold, k->n_failed);
+    }
+}
+
+int vb_report_write_modalities_md(FILE *f, const char *dataset_spec, const vb_modality_results *m, size_t n)
+{
+    fprintf(f, "# veribench report: `%s`\n\n", dataset_spec);
+    fprintf(f, "The dataset holds %zu modalities. Each is evaluated by its own model over the trials between its "
+               "own samples (a face is never compared with a print), in a results folder of its own:",
+            n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s [%s/report.md](%s/report.md)", i ? "," : "", m[i].dir, m[i].dir);
+    fprintf(f, ". Each folder's metrics.csv has every number; thresholds are in each model's units.\n\n");
+    fprintf(f, "| modality | model | samples | trials | genuine | impostor | combination | EER | FNMR@FMR=1e-3 | "
+               "FMR / FNMR at threshold | FTA samples |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++)
+        modality_rows(f, &m[i]);
+    fprintf(f, "\n## DET curves\n\n|");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, " %s |", m[i].modality);
+    fprintf(f, "\n|");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "---|");
+    fprintf(f, "\n|");
+    for (size_t i = 0; i < n; i++)
+        if (m[i].r->det_plot && m[i].r->det_plot[0])
+            fprintf(f, " ![DET %s](%s/%s.png) |", m[i].modality, m[i].dir, m[i].r->det_plot);
+        else
+            fprintf(f, " plots skipped |");
+    fprintf(f, "\n");
+    return ferror(f);
+}

@@ -600,3 +600,80 @@ int vb_report_write_html(FILE *f, const vb_results *r)
           "report.md.</p>\n</body></html>\n", f);
     return ferror(f);
 }
+
+/* ---- a run over faces and prints: one results folder per modality, one page above ---- */
+
+static void modality_rows(FILE *f, const vb_modality_results *mr)
+{
+    const vb_results *r = mr->r;
+    for (int i = 0; i < r->n_combos; i++) {
+        const vb_result_combo *k = &r->combos[i];
+        vb_metrics blank;
+        const vb_metrics *m = metrics_of(k, &blank);
+        char a[32], b[32], c[32], d[32];
+        fputs("<tr><td>", f);
+        esc(f, mr->modality);
+        fputs("</td><td><code>", f);
+        esc(f, r->model_path);
+        fprintf(f, "</code></td><td class=n>%u</td><td class=n>%llu</td><td class=n>%llu</td><td class=n>%llu</td>"
+                   "<td><code>",
+                r->n_samples, r->n_trials, r->n_genuine, r->n_impostor);
+        esc(f, k->label);
+        fprintf(f, "</code></td><td class=n>%s</td><td class=n>%s</td><td class=n>%s / %s at %.3g</td>"
+                   "<td class=n>%zu</td></tr>\n",
+                vb_fmt_pct(m->eer, a), vb_fmt_pct(m->fnmr_at_fmr[VB_FMR_1E3].fnmr, b),
+                vb_fmt_pct(m->fmr_at_threshold, c), vb_fmt_pct(m->fnmr_at_threshold, d), r->threshold, k->n_failed);
+    }
+}
+
+/* The DET curves of every modality in one row. */
+static void modality_dets(FILE *f, const vb_modality_results *m, size_t n)
+{
+    fputs("<h2 id=\"det\">DET curves</h2>\n<div class=\"dets\">\n", f);
+    for (size_t i = 0; i < n; i++) {
+        char alt[96];
+        snprintf(alt, sizeof alt, "DET: %s", m[i].modality);
+        if (m[i].r->det_plot && *m[i].r->det_plot) {
+            plot(f, m[i].r, m[i].r->det_plot, alt);
+            continue;
+        }
+        fputs("<p class=\"note\">", f);
+        esc(f, alt);
+        fputs(": plots skipped (gnuplot not available or --no-plots)</p>\n", f);
+    }
+    fputs("</div>\n", f);
+}
+
+int vb_report_write_modalities_html(FILE *f, const char *dataset_spec, const vb_modality_results *m, size_t n)
+{
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>veribench report: ", f);
+    esc(f, dataset_spec);
+    fprintf(f, "</title>\n<style>%s.dets{display:flex;gap:12px}.dets figure{flex:1;min-width:0}</style></head>"
+               "<body>\n<h1>veribench report: <code>", style);
+    esc(f, dataset_spec);
+    fprintf(f, "</code></h1>\n<p>The dataset holds %zu modalities. Each is evaluated by its own model over the trials "
+               "between its own samples (a face is never compared with a print), in a results folder of its own:", n);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", <a href=\"" : " <a href=\"", f);
+        esc(f, m[i].dir);
+        fputs("/report.html\">", f);
+        esc(f, m[i].dir);
+        fputs("/report.html</a>", f);
+    }
+    fputs(". Thresholds are in each model&#39;s units.</p>\n<h2 id=\"summary\">Summary</h2>\n<table><tr><th>modality"
+          "</th><th>model</th><th>samples</th><th>trials</th><th>genuine</th><th>impostor</th><th>combination</th>"
+          "<th>EER</th><th>FNMR@FMR=1e-3</th><th>FMR / FNMR at threshold</th><th>FTA samples</th></tr>\n", f);
+    for (size_t i = 0; i < n; i++)
+        modality_rows(f, &m[i]);
+    fputs("</table>\n", f);
+    modality_dets(f, m, n);
+    for (size_t i = 0; i < n; i++) {
+        fputs("<h2>Metrics: ", f);
+        esc(f, m[i].modality);
+        fputs("</h2>\n", f);
+        for (int k = 0; k < m[i].r->n_combos; k++)
+            metrics_table(f, &m[i].r->combos[k]);
+    }
+    fputs("</body></html>\n", f);
+    return ferror(f);
+}

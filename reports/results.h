@@ -106,4 +106,20 @@ int vb_report_write_md(FILE *f, const vb_results *r);
  * named in the page, not an error. Non-zero on a write error. */
 int vb_report_write_html(FILE *f, const vb_results *r);
 
+/* A run over a dataset that mixes faces and prints is one run per modality, each in a
+ * results folder of its own (cli/run.c: OUT/face, OUT/fingerprint); the combined report
+ * above them is written from those folders read back (reports/results_load.h). */
+typedef struct vb_modality_results {
+    const char *modality; /* "face", "fingerprint" */
+    const char *dir;      /* its results folder, relative to the combined report's ("face") */
+    const vb_results *r;  /* that folder's results; r->out_dir is where its plots are read */
+} vb_modality_results;
+
+/* The combined report.md / report.html: one table row per modality and combination (model,
+ * protocol counts, EER, FNMR@FMR=1e-3, FMR/FNMR at the model's threshold, FTA), the DET
+ * curves side by side, links to each folder's own report; the HTML page inlines the plots
+ * and adds each modality's full metric tables. Non-zero on a write error. */
+int vb_report_write_modalities_md(FILE *f, const char *dataset_spec, const vb_modality_results *m, size_t n);
+int vb_report_write_modalities_html(FILE *f, const char *dataset_spec, const vb_modality_results *m, size_t n);
+
 #endif

@@ -45,6 +45,8 @@ static const char *sample_id(const vb_dataset *d, uint32_t i)
     return d->samples[i].id;
 }
 
+static void test_mixed_all_pairs(void);
+
 /* The fingerprint must be SHA-256 of the text documented in dataset.h. */
 static void check_fingerprint_text(const vb_dataset *d, const char *text)
 {
@@ -308,16 +310,53 @@ static void test_csv_trials(void)
         CHECK(vb_dataset_select_folds(&d, "1", &e) == -1 && strstr(e.msg, "no folds"));
         vb_dataset_free(&d);
     }
-    /* Two modalities: fine with explicit same-modality trials, refused for all pairs. */
+    /* Two modalities: fine with explicit same-modality trials. */
     if (open_ok("csv:" FIX "/csv/mixed.csv", FIX "/csv/mixed-trials.csv", NULL, &d) == 0) {
         CHECK(d.modality == VB_MODALITY_MIXED);
         CHECK(d.samples[vb_dataset_find(&d, "p1")].modality == VB_MODALITY_FINGERPRINT);
         CHECK(d.samples[vb_dataset_find(&d, "f1")].modality == VB_MODALITY_FACE);
         vb_dataset_free(&d);
     }
-    expect_error("csv:" FIX "/csv/mixed.csv", NULL, NULL, VB_EXIT_INPUT, "one modality", NULL);
+    test_mixed_all_pairs();
     expect_error("csv:" FIX "/csv/mixed.csv", FIX "/csv/mixed-cross-trials.csv", NULL, VB_EXIT_INPUT,
                  "mixed-cross-trials.csv:3:", "face sample 'f1' with fingerprint sample 'p1'");
+}
+
+/* A subset holds the samples of m and the trials between them, in the source's order. */
+static void check_subset(const vb_dataset *d, vb_modality m, const char *a, const char *b, int label)
+{
+    vb_dataset sub;
+    vb_err e = {0};
+    CHECKF(vb_dataset_modality_subset(d, m, &sub, &e) == 0, "subset %s: %s", vb_modality_name(m), e.msg);
+    if (!sub.priv)
+        return;
+    CHECK(sub.modality == (int)m && sub.n_samples == 2 && sub.n_trials == 1 && sub.n_genuine == (uint64_t)label);
+    CHECK(strcmp(sample_id(&sub, sub.trials[0].a), a) == 0 && strcmp(sample_id(&sub, sub.trials[0].b), b) == 0);
+    CHECK(strstr(sub.spec, vb_modality_name(m)) != NULL && strcmp(sub.fingerprint, d->fingerprint) != 0);
+    vb_dataset_free(&sub);
+}
+
+/* A mixed manifest without trials: every pair of one modality, listed, and no cross pair. */
+static void test_mixed_all_pairs(void)
+{
+    vb_dataset d;
+    if (open_ok("csv:" FIX "/csv/mixed.csv", NULL, NULL, &d))
+        return;
+    CHECK(d.modality == VB_MODALITY_MIXED && d.protocol == VB_PROTOCOL_EXPLICIT);
+    CHECK(d.n_trials == 2 && d.n_genuine == 1 && d.n_impostor == 1);
+    for (uint64_t k = 0; k < d.n_trials; k++)
+        CHECK(d.samples[d.trials[k].a].modality == d.samples[d.trials[k].b].modality);
+    check_subset(&d, VB_MODALITY_FACE, "f1", "f2", 1);
+    check_subset(&d, VB_MODALITY_FINGERPRINT, "p1", "p2", 0);
+    vb_dataset_free(&d);
+    /* one face among the prints: no face trial, so no face subset */
+    if (open_ok("csv:" FIX "/csv/mixed.csv", FIX "/csv/mixed-trials.csv", NULL, &d) == 0) {
+        vb_dataset sub;
+        vb_err e = {0};
+        CHECK(vb_dataset_modality_subset(&d, VB_MODALITY_FINGERPRINT, &sub, &e) == 0 && sub.n_trials == 1);
+        vb_dataset_free(&sub);
+        vb_dataset_free(&d);
+    }
 }
 
 static void test_csv_errors(void)
