@@ -15,6 +15,7 @@ int cmd_bench_latency(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_synth_fingerprints(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

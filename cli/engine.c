@@ -240,6 +240,7 @@ typedef struct fp_job {
     vb_err *why;
     double stage_ms[VB_FP_STAGES], total_ms;
     size_t n_ok;
+    int corrupt;                /* a template file did not read: its index + 1 (stops the work) */
 } fp_job;
 
 /* Gray level of a decoded print (RGB averaged as ITU-R 601 luma). */
@@ -268,6 +269,18 @@ static int fp_gabor_hook(void *ctx, const float *img, const uint8_t *bins, int w
     return vb_backend_fp_gabor(ctx, img, bins, w, h, period, k, na, out, e);
 }
 
+/* Print k's template, unless it has too few minutiae (a failure to enrol). */
+static void enrol(fp_job *j, size_t k, const char *path, const vb_fp_template *t)
+{
+    if (t->count < (int)j->en->fp.min_minutiae) {
+        vb_fail(&j->why[k], VB_EXIT_INPUT, "%s: %d minutiae found, %d needed (failure to enrol)", path, t->count,
+                (int)j->en->fp.min_minutiae);
+        return;
+    }
+    vb_fp_template_pack(t, j->out + k * VB_FP_TEMPLATE_FLOATS);
+    j->ok[k] = 1;
+}
+
 static void *fp_extract_range(void *arg)
 {
     fp_job *j = arg;
@@ -282,6 +295,15 @@ static void *fp_extract_range(void *arg)
         vb_fp_template t;
         double ms[VB_FP_STAGES];
         j->ok[k] = 0;
+        if (vb_fp_is_template_path(path)) { /* enrolled before (veribench enroll): used as is */
+            if (vb_fp_template_read_file(path, &t, why)) {
+                j->corrupt = j->corrupt ? j->corrupt : (int)k + 1;
+                continue;
+            }
+            j->n_ok++; /* acquired, with no extraction time */
+            enrol(j, k, path, &t);
+            continue;
+        }
         if (vb_image_load(path, &img, why))
             continue;
         uint8_t *gray = to_gray(&img);
@@ -300,20 +322,16 @@ static void *fp_extract_range(void *arg)
         for (int s = 0; s < VB_FP_STAGES; s++)
             j->stage_ms[s] += ms[s], j->total_ms += ms[s];
         j->n_ok++;
-        if (t.count < (int)j->en->fp.min_minutiae) {
-            vb_fail(why, VB_EXIT_INPUT, "%s: %d minutiae found, %d needed (failure to enrol)", path, t.count,
-                    (int)j->en->fp.min_minutiae);
-            continue;
-        }
-        vb_fp_template_pack(&t, j->out + k * VB_FP_TEMPLATE_FLOATS);
-        j->ok[k] = 1;
+        enrol(j, k, path, &t);
     }
     return NULL;
 }
 
 /* Prints in chunks of one image per core; callbacks in input order after each chunk. The
  * timings are the extraction's own (per print, summed over threads), images the prints
- * whose extraction ran (failures to enrol included: the work was done). */
+ * whose extraction ran (failures to enrol included: the work was done). A template file
+ * (.fmr/.fpt) is read instead of extracted; one that does not read stops the work with its
+ * error (a broken enrolment is not a print that failed to acquire). */
 static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_embed_cb cb, void *ctx,
                           vb_err *e)
 {
@@ -345,6 +363,11 @@ static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_
             en->images += jobs[t].n_ok;
         }
         en->calls++;
+        for (int t = 0; t < workers; t++)
+            if (jobs[t].corrupt) { /* not a print that failed: the input is broken */
+                *e = why[jobs[t].corrupt - 1];
+                goto done;
+            }
         for (size_t i = 0; i < count; i++)
             if (!ok[i] && why[i].code == VB_EXIT_DEVICE) { /* the backend failed, not the print */
                 *e = why[i];

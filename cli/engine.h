@@ -64,7 +64,10 @@ typedef struct vb_engine {
      * accumulates; prepared is NULL: the pipeline runs on the host, its image kernels on the
      * backend (vb_backend_fp_orient, vb_backend_fp_gabor; on a CPU backend the reference on
      * the extracting thread, timed as its CPU time; elsewhere wall time). A print with fewer than
-     * fp.min_minutiae minutiae is a failure to acquire (to enrol), like an unreadable file. */
+     * fp.min_minutiae minutiae is a failure to acquire (to enrol), like an unreadable file.
+     * A path ending in .fmr or .fpt is a saved template (models/fingerprint.h: `veribench
+     * enroll` writes them), used without extraction; a corrupt one stops the embedding
+     * with an error naming the file (VB_EXIT_INPUT), never a silent failure to acquire. */
     int fingerprint;
     vb_fp_params fp;
     /* Face preprocessing. Align opens the detector and landmark nets on the same backend;

@@ -29,6 +29,7 @@ static const struct {
     {"history", cmd_history, "list and plot the benchmark history of bench and bench-latency runs"},
     {"report", cmd_report, "re-render report.md and report.html of a results folder (with a gate verdict)"},
     {"synth-fingerprints", cmd_synth_fingerprints, "write a synthetic fingerprint set (SFinGe-style) with its manifest"},
+    {"enroll", cmd_enroll, "write the fingerprint templates (ISO/IEC 19794-2 records) of a dataset's prints"},
 };
 
 static void usage(FILE *f)

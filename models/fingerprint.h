@@ -169,6 +169,15 @@ int vb_fp_template_load(const char *path, vb_fp_template *t, vb_err *e);
 int vb_fp_template_to_iso(const vb_fp_template *t, uint8_t *buf, size_t cap, size_t *len, vb_err *e);
 int vb_fp_template_from_iso(const uint8_t *buf, size_t len, vb_fp_template *t, vb_err *e);
 
+/* Template files as `veribench enroll` writes them and the run engine reads them in place of
+ * a print: a path ending in .fmr or .fpt names one (vb_fp_is_template_path). Reading tells
+ * the kinds apart by their first bytes (ISO record "FMR\0" or "VBFPT001" text); an
+ * unreadable, truncated or malformed file, or one of neither kind, is an error naming the
+ * file (VB_EXIT_INPUT). Writing the ISO record is atomic. */
+int vb_fp_is_template_path(const char *path);
+int vb_fp_template_write_iso(const char *path, const vb_fp_template *t, vb_err *e);
+int vb_fp_template_read_file(const char *path, vb_fp_template *t, vb_err *e);
+
 /* MCC: the cylinders of one template, computed once and compared many times. */
 typedef struct vb_fp_cylinders vb_fp_cylinders;
 vb_fp_cylinders *vb_fp_cylinders_make(const vb_fp_template *t, const vb_fp_params *p, vb_err *e);

@@ -232,8 +232,11 @@ int vb_fp_template_from_iso(const uint8_t *buf, size_t len, vb_fp_template *t, v
     if (len < ISO_HEADER + ISO_VIEW + 2 || memcmp(buf, "FMR\0 20\0", 8))
         return vb_fail(e, VB_EXIT_INPUT, "not an ISO/IEC 19794-2 (2005) finger minutiae record");
     size_t n = (size_t)rd16(buf + 8) << 16 | rd16(buf + 10);
-    if (n != len || buf[22] < 1)
-        return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: length %zu, file %zu, %u views", n, len, buf[22]);
+    if (n != len)
+        return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: its header gives %zu bytes, but it has %zu (truncated "
+                       "or padded)", n, len);
+    if (buf[22] < 1)
+        return vb_fail(e, VB_EXIT_INPUT, "ISO minutiae record: no finger view");
     t->width = (int)rd16(buf + 14), t->height = (int)rd16(buf + 16);
     const uint8_t *v = buf + ISO_HEADER;
     int count = v[3];
@@ -257,4 +260,46 @@ int vb_fp_template_from_iso(const uint8_t *buf, size_t len, vb_fp_template *t, v
     }
     t->count = count;
     return 0;
+}
+
+/* ------------------------------------------------------------- template files */
+
+int vb_fp_is_template_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && (strcmp(path + n - 4, ".fmr") == 0 || strcmp(path + n - 4, ".fpt") == 0);
+}
+
+int vb_fp_template_write_iso(const char *path, const vb_fp_template *t, vb_err *e)
+{
+    uint8_t buf[ISO_HEADER + ISO_VIEW + VB_FP_MAX_MINUTIAE * ISO_MINUTIA + 2];
+    size_t len;
+    if (vb_fp_template_to_iso(t, buf, sizeof buf, &len, e)) {
+        vb_err_prefix(e, "%s", path);
+        return -1;
+    }
+    return vb_write_file_atomic(path, buf, len, e);
+}
+
+int vb_fp_template_read_file(const char *path, vb_fp_template *t, vb_err *e)
+{
+    enum { MAX_TEMPLATE_BYTES = 1 << 20 };
+    uint8_t *data = NULL;
+    size_t n = 0;
+    memset(t, 0, sizeof *t);
+    if (vb_read_file(path, MAX_TEMPLATE_BYTES, &data, &n, e))
+        return -1;
+    int rc;
+    if (n >= 4 && memcmp(data, "FMR", 4) == 0) {
+        rc = vb_fp_template_from_iso(data, n, t, e);
+        if (rc)
+            vb_err_prefix(e, "%s", path);
+    } else if (n >= 8 && memcmp(data, "VBFPT001", 8) == 0) {
+        rc = vb_fp_template_load(path, t, e);
+    } else {
+        rc = vb_fail(e, VB_EXIT_INPUT, "%s: not a fingerprint template (neither an ISO/IEC 19794-2 record, "
+                                       "\"FMR\\0\", nor a VBFPT001 text template)", path);
+    }
+    free(data);
+    return rc;
 }

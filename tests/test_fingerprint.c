@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "datasets/image.h"
+#include "core/files.h"
 #include "datasets/synth_fp.h"
 #include "models/fingerprint.h"
 #include "tests/testlib.h"
@@ -98,6 +99,55 @@ static void test_iso_record(void)
     buf[0] = 'X';
     CHECK(vb_fp_template_from_iso(buf, len, &u, &e) != 0);
     CHECK(vb_fp_template_to_iso(&t, buf, 20, &len, &e) != 0);
+}
+
+/* Reads path and expects an error naming the file and saying what is wrong. */
+static void expect_bad_template(const char *path, const char *what)
+{
+    vb_fp_template u;
+    vb_err e = {0};
+    CHECKF(vb_fp_template_read_file(path, &u, &e) != 0 && strstr(e.msg, path) && strstr(e.msg, what),
+           "%s: expected an error with '%s', got '%s'", path, what, e.msg);
+}
+
+/* Template files: both kinds read back by content; truncated, garbage, empty, missing files
+ * are errors naming the file. */
+static void test_template_files(void)
+{
+    char dir[] = "/tmp/vb_fp_tplXXXXXX", iso[256], text[256], bad[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(iso, sizeof iso, "%s/a.fmr", dir);
+    snprintf(text, sizeof text, "%s/a.fpt", dir);
+    snprintf(bad, sizeof bad, "%s/bad.fmr", dir);
+    vb_fp_template t = {.width = 300, .height = 400, .count = 2}, u;
+    t.m[0] = (vb_fp_minutia){10, 20, 1.0f, 1, 0};
+    t.m[1] = (vb_fp_minutia){150, 390, 4.0f, 2, 0};
+    vb_err e = {0};
+    CHECK(vb_fp_is_template_path(iso) && vb_fp_is_template_path(text) && !vb_fp_is_template_path("x.png"));
+    CHECK(vb_fp_template_write_iso(iso, &t, &e) == 0 && vb_fp_template_save(text, &t, &e) == 0);
+    CHECK(vb_fp_template_read_file(iso, &u, &e) == 0 && u.count == 2 && u.m[1].x == 150 && u.m[1].kind == 2);
+    CHECK(vb_fp_template_read_file(text, &u, &e) == 0 && memcmp(&u, &t, sizeof u) == 0);
+    uint8_t *data = NULL;
+    size_t n = 0;
+    CHECK(vb_read_file(iso, 1 << 20, &data, &n, &e) == 0 && n > 30);
+    CHECK(vb_write_file_atomic(bad, data, n - 6, &e) == 0);
+    expect_bad_template(bad, "truncated");
+    data[24 + 4 + 4] = 0; /* minutia 1's angle is fine; break its type bits instead */
+    data[24 + 4] = 0xc0;
+    CHECK(vb_write_file_atomic(bad, data, n, &e) == 0);
+    expect_bad_template(bad, "minutia 1 is invalid");
+    free(data);
+    CHECK(vb_write_file_atomic(bad, "garbage\n", 8, &e) == 0);
+    expect_bad_template(bad, "not a fingerprint template");
+    CHECK(vb_write_file_atomic(bad, "VBFPT001 300 400 3\n1 2 3 1 0\n", 30, &e) == 0);
+    expect_bad_template(bad, "minutia 2 is missing");
+    CHECK(vb_write_file_atomic(bad, "", 0, &e) == 0);
+    expect_bad_template(bad, "not a fingerprint template");
+    unlink(bad);
+    expect_bad_template(bad, "bad.fmr");
+    unlink(iso);
+    unlink(text);
+    rmdir(dir);
 }
 
 static void test_model_file(void)
@@ -228,6 +278,7 @@ int main(void)
     RUN(test_known_minutiae);
     RUN(test_template_records);
     RUN(test_iso_record);
+    RUN(test_template_files);
     RUN(test_model_file);
     RUN(test_generator_is_deterministic);
     RUN(test_matcher_on_generated_prints);
