@@ -237,10 +237,10 @@ typedef struct fp_job {
     size_t first;               /* index of the chunk's first image */
     float *out;                 /* chunk * VB_FP_TEMPLATE_FLOATS */
     int *ok;
+    uint8_t *broken;            /* per image: a template file that did not read (stops the work) */
     vb_err *why;
     double stage_ms[VB_FP_STAGES], total_ms;
     size_t n_ok;
-    int corrupt;                /* a template file did not read: its index + 1 (stops the work) */
 } fp_job;
 
 /* Gray level of a decoded print (RGB averaged as ITU-R 601 luma). */
@@ -297,7 +297,7 @@ static void *fp_extract_range(void *arg)
         j->ok[k] = 0;
         if (vb_fp_is_template_path(path)) { /* enrolled before (veribench enroll): used as is */
             if (vb_fp_template_read_file(path, &t, why)) {
-                j->corrupt = j->corrupt ? j->corrupt : (int)k + 1;
+                j->broken[k] = 1;
                 continue;
             }
             j->n_ok++; /* acquired, with no extraction time */
@@ -342,8 +342,9 @@ static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_
     float *out = vb_malloc(chunk * VB_FP_TEMPLATE_FLOATS * sizeof *out, e);
     int *ok = vb_calloc(chunk, sizeof *ok, e);
     vb_err *why = vb_calloc(chunk, sizeof *why, e);
+    uint8_t *broken = vb_calloc(chunk, 1, e);
     int rc = -1;
-    if (!out || !ok || !why)
+    if (!out || !ok || !why || !broken)
         goto done;
     for (size_t first = 0; first < n; first += chunk) {
         size_t count = n - first < chunk ? n - first : chunk;
@@ -352,9 +353,10 @@ static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_
         for (int t = 0; t < workers; t++) {
             size_t lo = t * per < count ? t * per : count, hi = lo + per < count ? lo + per : count;
             jobs[t] = (fp_job){.en = en, .paths = paths, .begin = lo, .end = hi, .first = first, .out = out,
-                               .ok = ok, .why = why};
+                               .ok = ok, .broken = broken, .why = why};
         }
         memset(why, 0, chunk * sizeof *why);
+        memset(broken, 0, chunk);
         vb_parallel_run(jobs, sizeof jobs[0], workers, fp_extract_range);
         for (int t = 0; t < workers; t++) {
             for (int s = 0; s < VB_FP_STAGES; s++)
@@ -363,13 +365,9 @@ static int fp_embed_files(vb_engine *en, const char *const *paths, size_t n, vb_
             en->images += jobs[t].n_ok;
         }
         en->calls++;
-        for (int t = 0; t < workers; t++)
-            if (jobs[t].corrupt) { /* not a print that failed: the input is broken */
-                *e = why[jobs[t].corrupt - 1];
-                goto done;
-            }
         for (size_t i = 0; i < count; i++)
-            if (!ok[i] && why[i].code == VB_EXIT_DEVICE) { /* the backend failed, not the print */
+            if (!ok[i] && (broken[i] || why[i].code == VB_EXIT_DEVICE)) { /* the backend or a saved
+                                                                          template failed, not the print */
                 *e = why[i];
                 goto done;
             }
@@ -384,6 +382,7 @@ done:
     free(out);
     free(ok);
     free(why);
+    free(broken);
     return rc;
 }
 
