@@ -7,6 +7,9 @@
  *   cpu-avx2      the fast path with the AVX2+FMA kernels forced (vb_fast_set_kernels), 2
  *                 threads (skipped on a CPU without AVX2+FMA)
  *   cpu-portable  the fast path with the portable C kernels forced, 2 threads
+ *   cpu-wino      the fast path with VERIBENCH_CPU_CONV=winograd (3x3 stride-1 convs through
+ *                 Winograd F(4,3), backends/cpu/winograd.h), best kernels, 3 threads
+ *   cpu-wino-port the same with the portable C kernels forced, 2 threads
  *   vulkan-fp32   Vulkan, fp32 shader variants, validation layer on (any message fails)
  *   vulkan-fp16   Vulkan, fp16 variants (where the device has fp16 storage/arithmetic)
  *   vk-tiles-fp32, vk-tiles-fp16   the same with the shared-memory conv kernel
@@ -36,6 +39,10 @@
  *    is typically sqrt(K) * 2^-24 ~ 1.5e-6 of its magnitude, so NMSE ~ 1e-12 and max-abs
  *    ~ 1e-6 relative; the bounds leave ~100x margin and are still far below any indexing
  *    or padding bug, which shows up as O(1) relative error.
+ *  winograd (cpu-wino): the fp32 sums of transformed values, whose magnitudes exceed the
+ *    outputs' (B^T's and A^T's entries reach 5 and 8, G's filter values are divided by up
+ *    to 24), so each output carries more rounding than the direct sum: WINO_TOL below,
+ *    with the measured worst printed by test_winograd_error.
  *  fp16 (vulkan-fp16): activations and float weights are rounded to fp16 (relative 2^-11 =
  *    4.9e-4 each), sums stay fp32: expected relative rms error ~ 1e-3, NMSE ~ 1e-6. Bounds:
  *    NMSE <= 1e-5 and max-abs <= 1e-2 * max(1, max|ref|) (the worst of thousands of outputs
@@ -44,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/fast_ops.h"
 #include "tests/test_graphs.h"
 #include "tests/test_vulkan.h"
@@ -202,6 +210,17 @@ static const op_case cases[] = {
      * then the input appended; over 1 and 3 images */
     {K_CONCAT, 4, 3, 5, 1, .cout = 6},
     {K_CONCAT, 7, 5, 3, 3, .cout = 12},
+    /* the recognition net's 3x3 stride-1 layers (Winograd's target; cpu-wino takes every 3x3
+     * stride-1 conv above too): 35x35x32 (81 tiles: blocks of tiles over the threads), the
+     * residual blocks at 18x18x64 and 9x9x128 (the residual fused into the epilogue), 3x3x256
+     * (one tile per image: the output channels shared out), cin 330 (two k blocks and a
+     * channel tail past the 16-wide vectors), VALID on a ragged 10x13 */
+    {K_CONV, 35, 35, 32, 1, .cout = 32, .k = 3, .stride = 1, .same = 1, .affine = 1, .relu = 1},
+    {K_ADD, 18, 18, 64, 2, .cout = 64, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1},
+    {K_ADD, 9, 9, 128, 1, .cout = 128, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1},
+    {K_CONV, 3, 3, 256, 2, .cout = 256, .k = 3, .stride = 1, .same = 1, .affine = 1, .relu = 1},
+    {K_CONV, 5, 5, 330, 1, .cout = 40, .k = 3, .stride = 1, .same = 1, .bias = 1},
+    {K_CONV, 10, 13, 16, 2, .cout = 24, .k = 3, .stride = 1, .bias = 1},
     /* two residual blocks and the head: slot reuse, a skip across several steps */
     {K_NET, 19, 17, 3, 1, .cout = 0},
     {K_NET, 19, 17, 3, 4, .cout = 0},
@@ -391,6 +410,11 @@ typedef struct tol {
 static const tol TOL_EXACT = {0, 0};
 #define TOL_F32 {1e-10, 1e-4}
 #define TOL_F16 {1e-5, 1e-2}
+/* Winograd F(4,3): measured over this file's cases (3x3 stride-1 convs with K up to 9 *
+ * 330, AVX-512 and portable): worst NMSE 1.2e-11 (direct: 7e-13) and max-abs 8.3e-6 *
+ * max(1, max|ref|) (direct: ~1e-6); the bounds leave ~10x. They happen to equal TOL_F32's:
+ * F(4,3)'s extra rounding is ~10x the direct sum's, well inside the fp32 bounds' margin. */
+#define TOL_WINO {1e-10, 1e-4}
 
 typedef struct variant {
     const char *name;
@@ -399,14 +423,17 @@ typedef struct variant {
     vb_fast_kernels kernels; /* cpu: vb_fast_set_kernels */
     tol t;
     int cases, failed; /* cases run, cases with a failed check */
+    double nmse, rel;  /* the worst over its cases: NMSE, max-abs / max(1, max|ref|) */
 } variant;
 
-enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_VK32, V_VK16, V_VKT32, V_VKT16, V_COUNT };
+enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_CPU_WINO, V_CPU_WINO_PORTABLE, V_VK32, V_VK16, V_VKT32, V_VKT16, V_COUNT };
 
 static variant variants[V_COUNT] = {
     [V_CPU] = {"cpu", NULL, 1, VB_KERNELS_BEST, TOL_F32, 0, 0},
     [V_CPU_AVX2] = {"cpu-avx2", NULL, 1, VB_KERNELS_AVX2, TOL_F32, 0, 0},
     [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, VB_KERNELS_PORTABLE, TOL_F32, 0, 0},
+    [V_CPU_WINO] = {"cpu-wino", NULL, 1, VB_KERNELS_BEST, TOL_WINO, 0, 0},
+    [V_CPU_WINO_PORTABLE] = {"cpu-wino-port", NULL, 1, VB_KERNELS_PORTABLE, TOL_WINO, 0, 0},
     [V_VK32] = {"vulkan-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
     [V_VK16] = {"vulkan-fp16", NULL, 0, VB_KERNELS_BEST, TOL_F16, 0, 0},
     [V_VKT32] = {"vk-tiles-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
@@ -438,7 +465,7 @@ static double max_abs_of(const float *x, size_t n)
 }
 
 typedef struct worst {
-    double nmse, mabs;
+    double nmse, mabs, rel; /* rel: max-abs / max(1, max|ref|) */
     int bad;
 } worst;
 
@@ -452,6 +479,7 @@ static void compare_node(const char *label, const vb_node *n, const float *got, 
            vb_op_name(n->op), n->h, n->w, n->c, nmse, t.nmse, mabs, bound);
     w->nmse = fmax(w->nmse, nmse);
     w->mabs = fmax(w->mabs, mabs);
+    w->rel = fmax(w->rel, mabs / fmax(1.0, max_abs_of(ref, count)));
     w->bad |= !ok;
 }
 
@@ -459,7 +487,7 @@ static void compare_node(const char *label, const vb_node *n, const float *got, 
 static worst check_variant(variant *v, const char *label, const vb_graph *g, const float *x, int batch,
                            const capture *ref, tol t)
 {
-    worst w = {0, 0, 0};
+    worst w = {0, 0, 0, 0};
     char name[200];
     snprintf(name, sizeof name, "%s [%s]", label, v->name);
     capture got;
@@ -522,6 +550,8 @@ static void run_case(size_t index, const op_case *c)
             worst w = check_variant(v, label, g, x, c->batch, &ref, tl);
             v->cases++;
             v->failed += w.bad;
+            v->nmse = fmax(v->nmse, w.nmse);
+            v->rel = fmax(v->rel, w.rel);
             printf(" | %s%8.2g %-9.2g%s", w.bad ? "!" : " ", w.nmse, w.mabs, w.bad ? "!" : " ");
         }
     printf("\n");
@@ -836,7 +866,7 @@ static void test_fingerprint(void)
  * blocks and border pixels, channel counts with a masked tail in either vector width) and
  * the separable block (dwconv -> 1x1 conv + leaky ReLU -> maxpool), and a conv + leaky +
  * maxpool step (pool rows split over tasks, each computing its conv rows). */
-static void test_cpu_bitwise_across_threads_and_kernels(void)
+static void bitwise_across_threads_and_kernels(const char *conv)
 {
     static const op_case shapes[] = {
         {K_CONV, 24, 24, 40, 2, .cout = 72, .k = 3, .stride = 1, .same = 1, .bias = 1, .affine = 1, .relu = 1},
@@ -849,13 +879,16 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
         {K_SEPARABLE, 26, 26, 32, 2, .cout = 48, .k = 3, .stride = 1, .same = 1, .bias = 1},
         {K_CONV, 41, 39, 3, 2, .cout = 16, .k = 3, .stride = 1, .bias = 1, .leaky = 0.1f, .pool_k = 2,
          .pool_stride = 2, .pool_same = 1},
+        {K_ADD, 35, 35, 32, 1, .cout = 32, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1},
     };
     vb_backend *b[3] = {NULL, NULL, NULL};
     vb_err e = {0};
+    setenv("VERIBENCH_CPU_CONV", conv, 1);
     for (int t = 0; t < 3; t++) {
         vb_backend_opts o = {.device_index = -1, .threads = t + 1};
-        CHECKF(vb_backend_init_named("cpu", &o, &b[t], &e) == 0, "cpu %d threads: %s", t + 1, e.msg);
+        CHECKF(vb_backend_init_named("cpu", &o, &b[t], &e) == 0, "cpu %d threads (%s): %s", t + 1, conv, e.msg);
     }
+    unsetenv("VERIBENCH_CPU_CONV");
     for (size_t i = 0; i < VB_ARRAY_LEN(shapes) && b[0] && b[1] && b[2]; i++) {
         const op_case *c = &shapes[i];
         tgraph t;
@@ -882,8 +915,8 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
             if (r == 3 && !vb_fast_has_kernels(VB_KERNELS_AVX2))
                 continue;
             CHECKF(memcmp(got[r].out, got[0].out, out_size * sizeof(float)) == 0,
-                   "shape %zu: %s differs from 1 thread (%s)", i, r == 3 ? "AVX2 kernels" : "more threads",
-                   vb_fast_kernel_family());
+                   "shape %zu (%s): %s differs from 1 thread (%s)", i, conv,
+                   r == 3 ? "AVX2 kernels" : "more threads", vb_fast_kernel_family());
         }
         for (int r = 0; r < 4; r++)
             cap_free(&got[r]);
@@ -892,6 +925,92 @@ static void test_cpu_bitwise_across_threads_and_kernels(void)
     }
     for (int t = 0; t < 3; t++)
         vb_backend_free(b[t]);
+}
+
+static void test_cpu_bitwise_across_threads_and_kernels(void)
+{
+    bitwise_across_threads_and_kernels("direct");
+}
+
+/* The same promise for Winograd: the shapes above whose convs are 3x3 stride 1 take it (the
+ * first row's 24x24 over 2 images: 72 tiles in blocks; the second: one tile, the panels
+ * shared out), plus the recognition net's 35x35x32 layer. */
+static void test_cpu_winograd_bitwise_across_threads_and_kernels(void)
+{
+    bitwise_across_threads_and_kernels("winograd");
+}
+
+/* A 3x3 stride-1 conv of hw x hw x 64 -> 64 loaded on a backend opened with
+ * VERIBENCH_CPU_CONV=conv: its weight bytes, and its output on one random image in y. */
+static size_t conv_weight_bytes(const char *conv, int hw, float *y)
+{
+    const op_case c = {K_CONV, hw, hw, 64, 1, .cout = 64, .k = 3, .stride = 1, .same = 1, .bias = 1, .relu = 1};
+    size_t bytes = 0;
+    vb_err e = {0};
+    vb_backend *b = NULL;
+    vb_backend_opts o = {.device_index = -1, .threads = 2};
+    setenv("VERIBENCH_CPU_CONV", conv, 1);
+    CHECKF(vb_backend_init_named("cpu", &o, &b, &e) == 0, "cpu (%s): %s", conv, e.msg);
+    unsetenv("VERIBENCH_CPU_CONV");
+    tgraph t;
+    tg_init(&t, c.h, c.w, c.c);
+    int out = build_conv(&t, &c, 31);
+    CHECKF(out >= 0, "conv: %s", t.err.msg);
+    vb_prepared *p = NULL;
+    if (b && out >= 0) {
+        tg_finish(&t, out);
+        CHECKF(vb_backend_load(b, &t.g, &p, &e) == 0, "load: %s", e.msg);
+    }
+    if (p) {
+        bytes = vb_cpu_weight_bytes(p);
+        size_t n = vb_node_size(&t.g.nodes[0]);
+        float *x = malloc(n * sizeof(float));
+        vb_test_fill_random(x, n, 32, -1.0f, 1.0f);
+        CHECKF(vb_backend_run(p, x, 1, y, NULL, NULL, &e) == 0, "run: %s", e.msg);
+        free(x);
+    }
+    vb_backend_unload(p);
+    vb_backend_free(b);
+    tg_free(&t);
+    return bytes;
+}
+
+/* cpu-wino really runs Winograd (its 3x3 stride-1 weights are the 36-element transforms,
+ * 4x the direct panels, and its floats are not the direct conv's); auto takes it on a
+ * 17x17 output (25 tiles) and not on 8x8 (4 tiles), with the same floats as winograd where
+ * it does; the worst error of cpu-wino over the case table, printed here, is within
+ * TOL_WINO; an unknown VERIBENCH_CPU_CONV is a usage error naming the variable. */
+static void test_winograd(void)
+{
+    const variant *v = &variants[V_CPU_WINO];
+    if (!v->b)
+        return;
+    float y[4][17 * 17 * 64];
+    size_t direct = conv_weight_bytes("direct", 17, y[0]), wino = conv_weight_bytes("winograd", 17, y[1]);
+    size_t autow = conv_weight_bytes("auto", 17, y[2]);
+    CHECKF(direct > 0 && wino == 4 * direct && autow == wino, "17x17: weights direct %zu, winograd %zu, auto %zu bytes",
+           direct, wino, autow);
+    CHECK(memcmp(y[1], y[0], sizeof y[0]) != 0 && memcmp(y[2], y[1], sizeof y[0]) == 0);
+    direct = conv_weight_bytes("direct", 8, y[0]), wino = conv_weight_bytes("winograd", 8, y[1]);
+    autow = conv_weight_bytes("auto", 8, y[2]);
+    CHECKF(direct > 0 && wino == 4 * direct && autow == direct, "8x8: weights direct %zu, winograd %zu, auto %zu bytes",
+           direct, wino, autow);
+    CHECK(memcmp(y[2], y[0], 8 * 8 * 64 * sizeof(float)) == 0);
+    for (int k = V_CPU_WINO; k <= V_CPU_WINO_PORTABLE; k++) {
+        const variant *vk = &variants[k];
+        printf("%s: worst NMSE %.3g (bound %.1g), worst max-abs %.3g of max(1, max|ref|) (bound %.1g) over %d cases\n",
+               vk->name, vk->nmse, vk->t.nmse, vk->rel, vk->t.max_rel, vk->cases);
+        CHECK(vk->cases > 0 && vk->nmse <= vk->t.nmse && vk->rel <= vk->t.max_rel);
+    }
+    setenv("VERIBENCH_CPU_CONV", "fft", 1);
+    vb_backend *bad = NULL;
+    vb_err e = {0};
+    vb_backend_opts o = {.device_index = -1};
+    CHECKF(vb_backend_init_named("cpu", &o, &bad, &e) != 0 && e.code == VB_EXIT_USAGE &&
+               strstr(e.msg, "VERIBENCH_CPU_CONV"),
+           "VERIBENCH_CPU_CONV=fft: %s", e.msg);
+    vb_backend_free(bad);
+    unsetenv("VERIBENCH_CPU_CONV");
 }
 
 /* The CPU planner fuses a max pool into the conv step before it only when the windows do
@@ -967,6 +1086,10 @@ static void open_cpu(void)
         CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_AVX2].b, &e) == 0, "cpu: %s", e.msg);
     else
         printf("note: no AVX2+FMA on this CPU: cpu-avx2 skipped\n");
+    setenv("VERIBENCH_CPU_CONV", "winograd", 1); /* read when a backend is opened */
+    CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU_WINO].b, &e) == 0, "cpu winograd: %s", e.msg);
+    CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_WINO_PORTABLE].b, &e) == 0, "cpu winograd: %s", e.msg);
+    unsetenv("VERIBENCH_CPU_CONV");
     printf("note: the cpu column runs the %s kernels\n", vb_fast_kernel_family());
 }
 
@@ -980,6 +1103,9 @@ int main(void)
         RUN(test_warp);
     RUN(test_fingerprint);
     RUN(test_cpu_bitwise_across_threads_and_kernels);
+    RUN(test_cpu_winograd_bitwise_across_threads_and_kernels);
+    if (cpu_ref)
+        RUN(test_winograd);
     RUN(test_cpu_conv_maxpool_fusion);
     printf("backend-ops:");
     for (int k = 0; k < V_COUNT; k++) {

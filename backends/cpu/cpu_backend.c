@@ -27,11 +27,18 @@
 #include "backends/cpu/fast_ops.h"
 #include "backends/cpu/threadpool.h"
 #include "backends/cpu/ref_ops.h"
+#include "backends/cpu/winograd.h"
 #include "backends/plan.h"
+
+/* How the fast path runs 3x3 stride-1 convs (VERIBENCH_CPU_CONV): the implicit GEMM
+ * (direct), Winograd F(4x4, 3x3) (backends/cpu/winograd.h) for every one, or Winograd where
+ * vb_wino_pays says so (auto). */
+typedef enum cpu_conv { CONV_DIRECT = 0, CONV_AUTO, CONV_WINOGRAD } cpu_conv;
 
 typedef struct cpu_backend {
     vb_backend_opts opts;
     int threads;
+    cpu_conv conv;
     vb_tpool *pool; /* fast path: the worker threads, alive as long as the backend */
 } cpu_backend;
 
@@ -47,6 +54,7 @@ typedef struct cpu_step {
 typedef struct node_weights {
     float *w32;               /* reference path: decoded weights ([cout][K] / [out][in]) */
     vb_packed_weights packed; /* fast path: panels in the stored type */
+    vb_wino_weights wino;     /* fast path, a Winograd conv: transformed panels (packed unused) */
 } node_weights;
 
 typedef struct cpu_prepared {
@@ -92,7 +100,7 @@ static void cpu_model_name(char *out, size_t n)
     fclose(f);
 }
 
-static void fill_info(vb_device_info *info, int reference, int threads)
+static void fill_info(vb_device_info *info, int reference, int threads, cpu_conv conv)
 {
     memset(info, 0, sizeof *info);
     snprintf(info->backend, sizeof info->backend, "cpu");
@@ -105,11 +113,15 @@ static void fill_info(vb_device_info *info, int reference, int threads)
     if (reference)
         snprintf(info->driver, sizeof info->driver, "fp32 reference path, 1 thread");
     else
-        snprintf(info->driver, sizeof info->driver, "packed gemm + fused epilogue (%s kernels), %d thread%s",
-                 vb_fast_kernel_family(), threads, threads == 1 ? "" : "s");
+        snprintf(info->driver, sizeof info->driver, "packed gemm + fused epilogue (%s kernels), %d thread%s%s",
+                 vb_fast_kernel_family(), threads, threads == 1 ? "" : "s",
+                 conv == CONV_WINOGRAD ? ", winograd F(4,3) on every 3x3 stride-1 conv"
+                 : conv == CONV_AUTO   ? ", winograd F(4,3) on the large 3x3 stride-1 convs"
+                                       : "");
     snprintf(info->vendor, sizeof info->vendor, "host");
     info->threads = threads;
-    snprintf(info->kernels, sizeof info->kernels, "%s", reference ? "reference" : vb_fast_kernel_family());
+    snprintf(info->kernels, sizeof info->kernels, "%s%s", reference ? "reference" : vb_fast_kernel_family(),
+             reference ? "" : conv == CONV_WINOGRAD ? "+wino" : conv == CONV_AUTO ? "+wino-auto" : "");
 }
 
 static int cpu_threads(const vb_backend_opts *o)
@@ -126,9 +138,31 @@ static int cpu_list_devices(vb_device_info **infos, int *n, vb_err *e)
     if (!*infos)
         return -1;
     vb_backend_opts o = {0};
-    fill_info(*infos, 0, cpu_threads(&o));
+    fill_info(*infos, 0, cpu_threads(&o), CONV_DIRECT);
     *n = 1;
     return 0;
+}
+
+/* VERIBENCH_CPU_CONV: unset or "direct": the implicit GEMM; "winograd": every 3x3 stride-1
+ * conv through Winograd F(4,3); "auto": Winograd on the convs where vb_wino_pays (opt-in:
+ * see backends/cpu/README.md for their speed and accuracy). Anything else is a usage
+ * error, not a silent default. */
+static int conv_from_env(cpu_conv *conv, vb_err *e)
+{
+    static const struct {
+        const char *name;
+        cpu_conv conv;
+    } names[] = {{"direct", CONV_DIRECT}, {"auto", CONV_AUTO}, {"winograd", CONV_WINOGRAD}};
+    const char *env = getenv("VERIBENCH_CPU_CONV");
+    *conv = CONV_DIRECT;
+    if (!env || !*env)
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(env, names[i].name)) {
+            *conv = names[i].conv;
+            return 0;
+        }
+    return vb_fail(e, VB_EXIT_USAGE, "VERIBENCH_CPU_CONV='%s': expected direct, auto or winograd", env);
 }
 
 static int cpu_init(vb_backend *handle, vb_err *e)
@@ -136,17 +170,21 @@ static int cpu_init(vb_backend *handle, vb_err *e)
     const vb_backend_opts *opts = &handle->opts;
     if (opts->device_index > 0)
         return vb_fail(e, VB_EXIT_DEVICE, "the cpu backend has one device (index 0), not %d", opts->device_index);
+    cpu_conv conv;
+    if (conv_from_env(&conv, e))
+        return -1;
     cpu_backend *b = vb_calloc(1, sizeof *b, e);
     if (!b)
         return -1;
     b->opts = *opts;
+    b->conv = opts->reference ? CONV_DIRECT : conv;
     b->threads = opts->reference ? 1 : cpu_threads(opts);
     if (b->threads > 1 && !(b->pool = vb_tpool_create(b->threads))) {
         int threads = b->threads;
         free(b);
         return vb_fail(e, VB_EXIT_DEVICE, "cannot start %d cpu worker threads", threads);
     }
-    fill_info(&handle->device, opts->reference, b->threads);
+    fill_info(&handle->device, opts->reference, b->threads, b->conv);
     handle->context = b;
     return 0;
 }
@@ -159,6 +197,7 @@ static void cpu_free_prepared(cpu_prepared *p)
         for (int i = 0; i < p->g->n_nodes; i++) {
             free(p->weights[i].w32);
             vb_fast_pack_free(&p->weights[i].packed);
+            vb_wino_free(&p->weights[i].wino);
         }
     for (int s = 0; s < p->n_slots; s++)
         free(p->slot_buf[s]);
@@ -172,8 +211,36 @@ static void cpu_free_prepared(cpu_prepared *p)
     free(p);
 }
 
+/* Whether node i (a conv) runs as Winograd: asked for (every 3x3 stride-1 conv, or in auto
+ * those where it pays), and not a conv whose step ends in a fused max pool (that step
+ * computes conv rows into a band). The choice is made here, once per model, so a conv's
+ * floats never depend on the batch size or the threads. */
+static int uses_winograd(const cpu_prepared *p, int i)
+{
+    const vb_node *n = &p->g->nodes[i];
+    if (p->be->conv == CONV_DIRECT || n->op != VB_OP_CONV2D || !vb_wino_applies(n->kh, n->kw, n->stride) ||
+        (p->be->conv == CONV_AUTO && !vb_wino_pays(n->h, n->w)))
+        return 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].node == i && p->steps[s].pool >= 0)
+            return 0;
+    return 1;
+}
+
+/* Winograd: the transformed filters, and the scratch they need. */
+static int prepare_winograd(cpu_prepared *p, int i, vb_err *e)
+{
+    const vb_node *n = &p->g->nodes[i];
+    if (vb_wino_pack_tensor(n->weight, n->c, &p->weights[i].wino, e))
+        return -1;
+    size_t need = vb_wino_scratch_floats(p->weights[i].wino.cin, n->c);
+    if (need > p->scratch_floats)
+        p->scratch_floats = need;
+    return 0;
+}
+
 /* Reference path: decode a node's weights to fp32. Fast path: pack them in their stored
- * type, and size the im2col scratch. */
+ * type (or transform them for Winograd), and size the im2col scratch. */
 static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
 {
     const vb_node *n = &p->g->nodes[i];
@@ -190,6 +257,8 @@ static int prepare_weights(cpu_prepared *p, int i, vb_err *e)
         p->weights[i].w32 = w;
         return 0;
     }
+    if (uses_winograd(p, i))
+        return prepare_winograd(p, i, e);
     int cout = n->op == VB_OP_CONV2D ? n->c : (int)n->weight->ne[1];
     if (vb_fast_pack_tensor(n->weight, cout, &p->weights[i].packed, e))
         return -1;
@@ -217,7 +286,7 @@ size_t vb_cpu_weight_bytes(const vb_prepared *handle)
     for (int i = 0; i < p->g->n_nodes; i++) {
         if (p->weights[i].w32)
             bytes += (size_t)vb_tensor_nelements(p->g->nodes[i].weight) * sizeof(float);
-        bytes += p->weights[i].packed.bytes;
+        bytes += p->weights[i].packed.bytes + p->weights[i].wino.u.bytes;
     }
     return bytes;
 }
@@ -404,7 +473,10 @@ static void exec_gemm(cpu_prepared *p, const cpu_step *st, int batch, float *y)
         vb_fast_conv2d_maxpool(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw,
                                n->stride, n->pad_top, n->pad_left, n->h, n->w, mp->kh, mp->stride, mp->pad_top,
                                mp->pad_left, mp->h, mp->w, y, p->scratch, p->padded, p->band, pool);
-    } else if (n->op == VB_OP_CONV2D)
+    } else if (p->weights[st->node].wino.u.data)
+        vb_wino_conv3x3(x, batch, a->h, a->w, a->c, &p->weights[st->node].wino, &ep, n->pad_top, n->pad_left, n->h,
+                        n->w, y, p->scratch, pool);
+    else if (n->op == VB_OP_CONV2D)
         vb_fast_conv2d(x, batch, a->h, a->w, a->c, &p->weights[st->node].packed, &ep, n->kh, n->kw, n->stride,
                        n->pad_top, n->pad_left, n->h, n->w, y, p->scratch, p->padded, pool);
     else

@@ -16,7 +16,7 @@
 #endif
 
 #define NR VB_FAST_NR
-#define MR 8          /* rows per micro-tile (every family; AVX2 runs it as two 4-row halves) */
+#define MR VB_FAST_MR /* rows per micro-tile (every family; AVX2 runs it as two 4-row halves) */
 #define QK VB_QBLOCK  /* k rows per quantized block */
 #define PANEL_ALIGN 64 /* a cache line */
 #define KC_MAX 256    /* reduction rows per block: a 2-panel weight slice (KC x 32 floats, 32 KB) stays in L1 */
@@ -55,26 +55,48 @@ int vb_fast_pack(const float *w, int cout, int k, vb_packed_weights *out)
     return 0;
 }
 
+float *vb_fast_decode_rows(const vb_tensor *t, int cout, int *k_out, vb_err *e)
+{
+    int64_t n = vb_tensor_nelements(t);
+    if (n <= 0 || cout <= 0 || n % cout) {
+        vb_fail(e, VB_EXIT_INPUT, "tensor %s: %lld elements do not split into %d output channels", t->name,
+                (long long)n, cout);
+        return NULL;
+    }
+    int64_t k = n / cout;
+    size_t row_bytes = vb_dtype_row_bytes(t->type, t->ne[0]);
+    if (!row_bytes || row_bytes * (size_t)(n / t->ne[0]) != t->nbytes) {
+        vb_fail(e, VB_EXIT_INPUT, "tensor %s: %zu bytes do not match %s shape", t->name, t->nbytes,
+                vb_dtype_name(t->type));
+        return NULL;
+    }
+    if (k > INT_MAX / NR / 4 || (vb_dtype_block_len(t->type) > 1 && k % QK)) {
+        vb_fail(e, VB_EXIT_INPUT, "tensor %s: reduction length %lld does not fit %s panels", t->name, (long long)k,
+                vb_dtype_name(t->type));
+        return NULL;
+    }
+    float *w = malloc((size_t)n * sizeof(float));
+    if (!w) {
+        vb_fail(e, VB_EXIT_IO, "out of memory decoding %s", t->name);
+        return NULL;
+    }
+    if (vb_tensor_to_f32(t, w, e)) {
+        free(w);
+        return NULL;
+    }
+    *k_out = (int)k;
+    return w;
+}
+
 int vb_fast_pack_tensor(const vb_tensor *t, int cout, vb_packed_weights *out, vb_err *e)
 {
     memset(out, 0, sizeof *out);
-    int64_t n = vb_tensor_nelements(t);
-    if (n <= 0 || cout <= 0 || n % cout)
-        return vb_fail(e, VB_EXIT_INPUT, "tensor %s: %lld elements do not split into %d output channels", t->name,
-                       (long long)n, cout);
-    int64_t k = n / cout;
-    size_t row_bytes = vb_dtype_row_bytes(t->type, t->ne[0]);
-    if (!row_bytes || row_bytes * (size_t)(n / t->ne[0]) != t->nbytes)
-        return vb_fail(e, VB_EXIT_INPUT, "tensor %s: %zu bytes do not match %s shape", t->name, t->nbytes,
-                       vb_dtype_name(t->type));
-    if (k > INT_MAX / NR / 4 || (vb_dtype_block_len(t->type) > 1 && k % QK))
-        return vb_fail(e, VB_EXIT_INPUT, "tensor %s: reduction length %lld does not fit %s panels", t->name,
-                       (long long)k, vb_dtype_name(t->type));
-    float *w = malloc((size_t)n * sizeof(float));
+    int k = 0;
+    float *w = vb_fast_decode_rows(t, cout, &k, e);
     if (!w)
-        return vb_fail(e, VB_EXIT_IO, "out of memory decoding %s", t->name);
-    int rc = vb_tensor_to_f32(t, w, e);
-    if (rc == 0 && vb_fast_pack(w, cout, (int)k, out))
+        return -1;
+    int rc = 0;
+    if (vb_fast_pack(w, cout, k, out))
         rc = vb_fail(e, VB_EXIT_IO, "out of memory packing %s", t->name);
     free(w);
     return rc;
@@ -98,8 +120,7 @@ void vb_fast_pack_free(vb_packed_weights *p)
  *
  * Measured on AMD EPYC (Zen 3, AVX2, earlier version of this file): a 6 x 16 AVX2 tile
  * ran the same as 4 x 16. */
-typedef void tile_fn(const float *const *a, int m, const float *w, size_t wnext, int np, int kc, float *c,
-                     size_t ldc, int accumulate);
+typedef vb_fast_tile_fn tile_fn;
 
 static void tile_portable(const float *const *a, int m, const float *w, size_t wnext, int np, int kc,
                           float *c, size_t ldc, int accumulate)
@@ -310,6 +331,11 @@ static tile_fn *pick_kernel(void)
     }
 #endif
     return tile_portable;
+}
+
+vb_fast_tile_fn *vb_fast_tile_kernel(void)
+{
+    return pick_kernel();
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -616,6 +642,44 @@ __attribute__((target("avx2,fma"))) static void epilogue_rows_avx2(const gemm_ct
 }
 #endif
 
+/* One row of the epilogue in portable C (the reference ops' operations, one loop each). */
+static void epilogue_row_portable(const vb_fast_epilogue *ep, const float *cr, float *yr, int c0, int nc,
+                                  const float *rr, int nin)
+{
+    if (ep->bias)
+        for (int j = 0; j < nc; j++)
+            yr[j] = cr[j] + ep->bias[c0 + j];
+    else
+        for (int j = 0; j < nc; j++)
+            yr[j] = cr[j] + 0.0f;
+    if (ep->scale)
+        for (int j = 0; j < nc; j++)
+            yr[j] = yr[j] * ep->scale[c0 + j] + ep->shift[c0 + j];
+    if (ep->res) {
+        for (int j = 0; j < nin; j++)
+            yr[j] = yr[j] + rr[c0 + j];
+        for (int j = nin; j < nc; j++)
+            yr[j] = yr[j] + 0.0f;
+    }
+    act_rows(yr, (size_t)nc, ep->act, ep->alpha);
+}
+
+#if VB_X86_SIMD
+__attribute__((target("avx512f"))) static void epilogue_row_avx512_call(const vb_fast_epilogue *ep, const float *cr,
+                                                                       float *yr, int c0, int nc, const float *rr,
+                                                                       int nin)
+{
+    epilogue_row_avx512(ep, cr, yr, c0, nc, rr, nin);
+}
+
+__attribute__((target("avx2,fma"))) static void epilogue_row_avx2_call(const vb_fast_epilogue *ep, const float *cr,
+                                                                      float *yr, int c0, int nc, const float *rr,
+                                                                      int nin)
+{
+    epilogue_row_avx2(ep, cr, yr, c0, nc, rr, nin);
+}
+#endif
+
 /* Output rows r0..r1, channels c0..c1 from a C tile (row r0, channel c0 at cb[0]); row r
  * goes to y + (r - y_row0) * cout. */
 static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int r1, int c0, int c1, float *y,
@@ -634,27 +698,23 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
     }
 #endif
     for (int r = r0; r < r1; r++) {
-        float *yr = y + (size_t)(r - y_row0) * cout + c0;
-        const float *cr = cb + (size_t)(r - r0) * ldc;
-        if (ep->bias)
-            for (int j = 0; j < nc; j++)
-                yr[j] = cr[j] + ep->bias[c0 + j];
-        else
-            for (int j = 0; j < nc; j++)
-                yr[j] = cr[j] + 0.0f;
-        if (ep->scale)
-            for (int j = 0; j < nc; j++)
-                yr[j] = yr[j] * ep->scale[c0 + j] + ep->shift[c0 + j];
-        if (ep->res) {
-            int nin;
-            const float *rr = residual_row(g, r, c0, nc, &nin);
-            for (int j = 0; j < nin; j++)
-                yr[j] = yr[j] + rr[c0 + j];
-            for (int j = nin; j < nc; j++)
-                yr[j] = yr[j] + 0.0f;
-        }
-        act_rows(yr, (size_t)nc, ep->act, ep->alpha);
+        int nin = 0;
+        const float *rr = ep->res ? residual_row(g, r, c0, nc, &nin) : NULL;
+        epilogue_row_portable(ep, cb + (size_t)(r - r0) * ldc, y + (size_t)(r - y_row0) * cout + c0, c0, nc, rr, nin);
     }
+}
+
+void vb_fast_epilogue_row(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc, const float *res,
+                          int nin)
+{
+#if VB_X86_SIMD
+    switch (effective_kernels()) {
+    case VB_KERNELS_AVX512: epilogue_row_avx512_call(ep, acc, y, c0, nc, res, nin); return;
+    case VB_KERNELS_AVX2: epilogue_row_avx2_call(ep, acc, y, c0, nc, res, nin); return;
+    default: break;
+    }
+#endif
+    epilogue_row_portable(ep, acc, y, c0, nc, res, nin);
 }
 
 /* Rows r0..r1 (at most mc of them) x panels p0..p1 of the GEMM on the calling thread, with

@@ -152,4 +152,25 @@ double vb_fast_fma_peak_gmacs(void);
  * the bench CSV: portable differs from the FMA families at rounding level). */
 const char *vb_fast_kernel_family(void);
 
+/* For the CPU backend's other GEMM drivers (backends/cpu/winograd.c), the pieces above in
+ * the family in effect, so that they keep this file's promises (one FMA per step, the
+ * epilogue's operations and order):
+ * - the micro-kernel: an MR x (NR * np) tile (np = 1 or 2 panels) over kc reduction rows,
+ *   c[i][j] (+)= sum over k in order of a[i][k] * w[k][j], from zero or, when accumulate,
+ *   from what c holds; a: MR row pointers at the block's first k (rows i >= m repeat row 0
+ *   and are dropped), w: the first panel at that k, the second wnext floats further, c: MR
+ *   rows of ldc floats (all written, the first m meaningful);
+ * - the epilogue of one output pixel's channels c0..c0+nc-1 from their sums acc[0..nc-1]
+ *   into y[0..nc-1]; res: the residual tensor's row at that pixel (its channel 0; NULL
+ *   outside the residual) and nin how many of those channels it has (the rest add +0);
+ * - the decoded fp32 rows of a weight tensor (cout rows of *k values, as
+ *   vb_fast_pack_tensor checks and decodes them; free() it). */
+#define VB_FAST_MR 8 /* rows per micro-tile */
+typedef void vb_fast_tile_fn(const float *const *a, int m, const float *w, size_t wnext, int np, int kc, float *c,
+                             size_t ldc, int accumulate);
+vb_fast_tile_fn *vb_fast_tile_kernel(void);
+void vb_fast_epilogue_row(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc, const float *res,
+                          int nin);
+float *vb_fast_decode_rows(const vb_tensor *t, int cout, int *k, vb_err *e);
+
 #endif
