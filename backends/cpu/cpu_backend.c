@@ -8,6 +8,8 @@
  *                        depthwise conv with the affine and activation after it, and every other op
  *                        split over the threads too. Weights of any stored type are decoded
  *                        and packed into fp32 panels once at load.
+ * 3x3 stride-1 convs may instead run as Winograd F(4,3) (backends/cpu/winograd.c), opt-in by
+ * VERIBENCH_CPU_CONV=winograd (all of them) or auto (the large ones), chosen once at load.
  * The graph is executed as a list of steps: a step is one node, or on the fast path a
  * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu | relu6] [-> maxpool]
  * (the pool only after a conv, with windows that do not overlap: the conv's output is then

@@ -704,17 +704,16 @@ static void epilogue(const gemm_ctx *g, const float *cb, size_t ldc, int r0, int
     }
 }
 
-void vb_fast_epilogue_row(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc, const float *res,
-                          int nin)
+vb_fast_epilogue_fn *vb_fast_epilogue_kernel(void)
 {
 #if VB_X86_SIMD
     switch (effective_kernels()) {
-    case VB_KERNELS_AVX512: epilogue_row_avx512_call(ep, acc, y, c0, nc, res, nin); return;
-    case VB_KERNELS_AVX2: epilogue_row_avx2_call(ep, acc, y, c0, nc, res, nin); return;
+    case VB_KERNELS_AVX512: return epilogue_row_avx512_call;
+    case VB_KERNELS_AVX2: return epilogue_row_avx2_call;
     default: break;
     }
 #endif
-    epilogue_row_portable(ep, acc, y, c0, nc, res, nin);
+    return epilogue_row_portable;
 }
 
 /* Rows r0..r1 (at most mc of them) x panels p0..p1 of the GEMM on the calling thread, with

@@ -169,8 +169,9 @@ const char *vb_fast_kernel_family(void);
 typedef void vb_fast_tile_fn(const float *const *a, int m, const float *w, size_t wnext, int np, int kc, float *c,
                              size_t ldc, int accumulate);
 vb_fast_tile_fn *vb_fast_tile_kernel(void);
-void vb_fast_epilogue_row(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc, const float *res,
-                          int nin);
+typedef void vb_fast_epilogue_fn(const vb_fast_epilogue *ep, const float *acc, float *y, int c0, int nc,
+                                 const float *res, int nin);
+vb_fast_epilogue_fn *vb_fast_epilogue_kernel(void);
 float *vb_fast_decode_rows(const vb_tensor *t, int cout, int *k, vb_err *e);
 
 #endif

@@ -238,6 +238,7 @@ typedef struct wino_ctx {
     size_t scratch_stride;
     int tb, n_groups, group_panels; /* tiles per block (a multiple of MR), panel groups */
     vb_fast_tile_fn *tile;
+    vb_fast_epilogue_fn *epilogue;
     in_fn *in;
     out_fn *out;
 } wino_ctx;
@@ -353,7 +354,7 @@ static void transform_output(const wino_ctx *g, int t, int tt, const float *m, s
                 nin = ep->res_c - c0 < 0 ? 0 : ep->res_c - c0 < c1 - c0 ? ep->res_c - c0 : c1 - c0;
             }
             float *yp = g->y + (((size_t)b * g->oh + oy) * g->ow + ox) * g->cout + c0;
-            vb_fast_epilogue_row(ep, out + (size_t)(i * WM + j) * ldc, yp, c0, c1 - c0, res, nin);
+            g->epilogue(ep, out + (size_t)(i * WM + j) * ldc, yp, c0, c1 - c0, res, nin);
         }
 }
 
@@ -384,6 +385,7 @@ void vb_wino_conv3x3(const float *x, int n, int h, int w, int cin, const vb_wino
     wino_ctx g = {.x = x, .h = h, .w = w, .cin = cin, .cout = wt->cout, .pad_top = pad_top, .pad_left = pad_left,
                   .oh = oh, .ow = ow, .wt = wt, .ep = ep ? ep : &none, .y = y, .scratch = scratch,
                   .scratch_stride = vb_wino_scratch_floats(cin, wt->cout), .tile = vb_fast_tile_kernel(),
+                  .epilogue = vb_fast_epilogue_kernel(),
                   .in = in_tile_portable, .out = out_tile_portable};
     g.tiles_y = (oh + WM - 1) / WM, g.tiles_x = (ow + WM - 1) / WM;
     g.tiles = n * g.tiles_y * g.tiles_x;
