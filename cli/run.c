@@ -29,8 +29,7 @@
 #include "reports/intervals.h"
 #include "reports/plot.h"
 #include "reports/results.h"
-#include "reports/results_load.h"
-#include "reports/results_read.h"
+#include "reports/modal_report.h"
 #include "core/files.h"
 
 #include "version.h" /* generated: VB_GIT_COMMIT */
@@ -1680,51 +1679,6 @@ static int run_modality(const vb_run *mixed, vb_modality m, const char *out_dir)
     return rc;
 }
 
-/* OUT/report.md and OUT/report.html above the modalities' folders, from those folders read
- * back (reports/results_load.h), as `veribench report` reads one. */
-static int write_modality_reports(const vb_run *run, const vb_modality *mods, size_t n, vb_err *e)
-{
-    vb_results_folder rf[VB_MODALITY_COUNT];
-    vb_results_store st[VB_MODALITY_COUNT];
-    vb_results r[VB_MODALITY_COUNT];
-    vb_modality_results mr[VB_MODALITY_COUNT];
-    char dirs[VB_MODALITY_COUNT][1200];
-    size_t loaded = 0;
-    int rc = 0;
-    for (; loaded < n && !rc; loaded++) {
-        const char *name = vb_modality_name((int)mods[loaded]);
-        out_path(run, dirs[loaded], sizeof dirs[loaded], "%s", name);
-        rc = vb_results_folder_read(dirs[loaded], &rf[loaded], e);
-        if (!rc && vb_results_from_folder(&rf[loaded], dirs[loaded], &st[loaded], &r[loaded], e)) {
-            vb_results_folder_free(&rf[loaded]);
-            rc = -1;
-        }
-        mr[loaded] = (vb_modality_results){name, name, &r[loaded]};
-    }
-    if (rc)
-        loaded--; /* the folder that failed holds nothing to free */
-    static const char *const names[2] = {"report.md", "report.html"};
-    for (int i = 0; i < 2 && !rc; i++) {
-        char path[1200];
-        vb_atomic a;
-        out_path(run, path, sizeof path, "%s", names[i]);
-        if ((rc = vb_atomic_begin(&a, path, "w", e)) != 0)
-            break;
-        if (i ? vb_report_write_modalities_html(a.f, run->cfg.dataset, mr, n)
-              : vb_report_write_modalities_md(a.f, run->cfg.dataset, mr, n)) {
-            vb_atomic_abort(&a);
-            rc = vb_fail(e, VB_EXIT_IO, "%s: write error", path);
-        } else {
-            rc = vb_atomic_commit(&a, e);
-        }
-    }
-    for (size_t i = 0; i < loaded; i++) {
-        vb_results_store_free(&st[i]);
-        vb_results_folder_free(&rf[i]);
-    }
-    return rc;
-}
-
 /* A dataset that mixes faces and prints: one run per modality with trials, each into
  * OUT/<modality> with that modality's model, then the combined report in OUT. */
 static int run_modalities(vb_run *run)
@@ -1738,8 +1692,6 @@ static int run_modalities(vb_run *run)
     }
     if ((results_lock_fd = lock_results_folder(cfg->out_dir, &e)) < 0)
         return fail(run, &e);
-    vb_modality mods[VB_MODALITY_COUNT];
-    size_t n = 0;
     for (int m = 0; m < VB_MODALITY_COUNT; m++) {
         int any = 0;
         for (uint64_t k = 0; k < run->ds.n_trials && !any; k++)
@@ -1753,9 +1705,8 @@ static int run_modalities(vb_run *run)
             free_run(run);
             return rc;
         }
-        mods[n++] = (vb_modality)m;
     }
-    if (write_modality_reports(run, mods, n, &e))
+    if (vb_modal_report_write(cfg->out_dir, cfg->dataset, &e))
         return fail(run, &e);
     printf("%s/report.md\n", cfg->out_dir);
     free_run(run);

@@ -49,6 +49,17 @@ for m in face fingerprint; do
     [ -s "$OUT/$m/report.html" ] && ok || not_ok "$m/report.html"
 done
 
+# veribench report on the combined folder: each modality's reports again, then the combined ones
+cp "$OUT/report.md" "$CLI_TMP/combined.md"
+rm "$OUT/report.md" "$OUT/report.html" "$OUT/face/report.md" "$OUT/fingerprint/report.html"
+expect_exit 0 "report on the combined folder" -- "$VB" report --results "$OUT"
+cmp -s "$OUT/report.md" "$CLI_TMP/combined.md" && ok || not_ok "report.md as the run wrote it"
+for f in report.html face/report.md fingerprint/report.html; do
+    [ -s "$OUT/$f" ] && ok || not_ok "report rewrote $f"
+done
+expect_exit 2 "report --gate on the combined folder" -- "$VB" report --results "$OUT" --gate /dev/null
+expect_grep "one results folder per modality" "$CLI_TMP/err" "says to gate each"
+
 # explicit trials: each modality's go to its run; trials of one modality make a plain run
 printf 'a,b,label\n1_1,1_2,1\nAbel_Pacheco_1,Abel_Pacheco_4,1\n1_1,2_1,0\nAbel_Pacheco_1,Dean_Barker_1,0\n' > "$D/both.csv"
 expect_exit 0 "trials of both" -- "$VB" run --dataset "csv:$D/mixed.csv" --trials "$D/both.csv" --out "$CLI_TMP/o1" --bootstrap 0 --no-plots --quiet
