@@ -59,6 +59,11 @@ static const vb_command_help help = {
 
 int cmd_run(int argc, char **argv)
 {
+    return cmd_run_with(argc, argv, NULL);
+}
+
+int cmd_run_with(int argc, char **argv, const vb_merge_plan *plan)
+{
     vb_run_config cfg;
     memset(&cfg, 0, sizeof cfg);
     vb_backend_list backends = {0};
@@ -102,6 +107,15 @@ int cmd_run(int argc, char **argv)
         return rc;
     if (cfg.shard_count)
         keep_shard_args(opts, argc, argv, &cfg);
+    if (plan && (plan->trial_count || plan->n_score_dirs) && cfg.shard_count)
+        return vb_usage_error(&help, "--shard is for the embed phase; merge runs the later phases");
+    if (plan && plan->trial_count) { /* phase 2: a score shard saves the embed shards' options */
+        cfg.trial_index = plan->trial_index, cfg.trial_count = plan->trial_count;
+        cfg.embed_shards = plan->embed_shards;
+        cfg.shard_args = plan->argv, cfg.n_shard_args = plan->argc;
+    }
+    if (plan && plan->n_score_dirs)
+        cfg.score_dirs = (const char *const *)plan->score_dirs, cfg.n_score_dirs = plan->n_score_dirs;
     vb_opt_apply_max_pixels(max_pixels);
     if (!cfg.dataset || !cfg.out_dir)
         return vb_usage_error(&help, "--dataset and --out are required");

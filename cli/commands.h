@@ -17,6 +17,9 @@ int cmd_report(int argc, char **argv);
 int cmd_synth_fingerprints(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+/* `run` as veribench merge starts it: plan (cli/shard.h) says which phase. */
+struct vb_merge_plan;
+int cmd_run_with(int argc, char **argv, const struct vb_merge_plan *plan);
 int cmd_history(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 

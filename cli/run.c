@@ -506,6 +506,105 @@ static void gallery_update(gallery_pick *g, const vb_scores *chunk, size_t base)
     }
 }
 
+/* Merge of score shards (cli/shard.h phase 3): their scores/<combo>.vbs read one block at a
+ * time, in trial order, each checked against this run (the templates' fingerprint, folds,
+ * units, its trial range's count). */
+typedef struct score_parts {
+    const vb_run *run;
+    const vb_run_combo *c;
+    const char *fp;
+    int next, open;       /* the next part to open; whether r is open */
+    vb_score_reader r;
+    vb_scores block;      /* the block read last, used up to pos */
+    size_t pos;
+} score_parts;
+
+static void parts_close(score_parts *p)
+{
+    if (p->open)
+        vb_score_reader_close(&p->r);
+    p->open = 0;
+}
+
+static void parts_free(score_parts *p)
+{
+    parts_close(p);
+    vb_scores_free(&p->block);
+}
+
+static int parts_open(score_parts *p, vb_err *e)
+{
+    const vb_run *run = p->run;
+    char path[1400];
+    int j = p->next;
+    snprintf(path, sizeof path, "%s/scores/%s" VB_SCORE_BIN_EXT, run->cfg.score_dirs[j], p->c->label);
+    if (vb_score_reader_open(&p->r, path, e)) {
+        vb_err_prefix(e, "score shard %d/%d", j, run->cfg.n_score_dirs);
+        return -1;
+    }
+    p->open = 1, p->next++;
+    uint64_t lo, hi;
+    vb_shard_trials((unsigned)j, (unsigned)run->cfg.n_score_dirs, run->ds.n_trials, &lo, &hi);
+    const vb_score_bin_info *in = &p->r.info;
+    if (strcmp(in->fingerprint, p->fp) || !in->is_distance || in->has_fold != (run->ds.n_folds > 0) ||
+        in->n != hi - lo)
+        return vb_fail(e, VB_EXIT_INPUT, "%s: not score shard %d/%d of this run (%llu trials, fingerprint %.12s...; "
+                       "expected trials %llu..%llu, fingerprint %.12s...): score it again with merge --shard %d/%d",
+                       path, j, run->cfg.n_score_dirs, (unsigned long long)in->n, in->fingerprint,
+                       (unsigned long long)lo, (unsigned long long)hi, p->fp, j, run->cfg.n_score_dirs);
+    return 0;
+}
+
+/* The next block into block: 1, or 0 after the last part, -1 on error. */
+static int parts_next(score_parts *p, vb_scores *block, vb_err *e)
+{
+    for (;;) {
+        if (!p->open) {
+            if (p->next >= p->run->cfg.n_score_dirs)
+                return 0;
+            if (parts_open(p, e))
+                return -1;
+        }
+        int got = vb_score_reader_next(&p->r, block, e);
+        if (got)
+            return got;
+        parts_close(p);
+    }
+}
+
+/* chunk (allocated for want trials) filled with the next want trials of the parts, so that
+ * the chunks, and the score file's blocks, are those of an unsharded run. */
+static int parts_fill(score_parts *p, vb_scores *chunk, size_t want, vb_err *e)
+{
+    chunk->n = chunk->fta = 0;
+    while (chunk->n < want) {
+        if (p->pos == p->block.n) {
+            int got = parts_next(p, &p->block, e);
+            if (got <= 0)
+                return got < 0 ? -1 : vb_fail(e, VB_EXIT_INPUT, "the score shards hold fewer trials than the run's %llu",
+                                              (unsigned long long)p->run->ds.n_trials);
+            p->pos = 0;
+        }
+        size_t k = p->block.n - p->pos < want - chunk->n ? p->block.n - p->pos : want - chunk->n;
+        memcpy(chunk->score + chunk->n, p->block.score + p->pos, k * sizeof *chunk->score);
+        memcpy(chunk->label + chunk->n, p->block.label + p->pos, k);
+        if (chunk->fold)
+            memcpy(chunk->fold + chunk->n, p->block.fold + p->pos, k * sizeof *chunk->fold);
+        for (size_t i = 0; i < k; i++)
+            chunk->fta += isinf(chunk->score[chunk->n + i]) != 0;
+        chunk->n += k, p->pos += k;
+    }
+    return 0;
+}
+
+/* After the last chunk: nothing may be left in the parts (their counts are checked). */
+static int parts_end(score_parts *p, vb_err *e)
+{
+    int got = p->pos < p->block.n ? 1 : parts_next(p, &p->block, e);
+    return got < 0 ? -1 : got ? vb_fail(e, VB_EXIT_INPUT, "the score shards hold more trials than the run's %llu",
+                                        (unsigned long long)p->run->ds.n_trials) : 0;
+}
+
 /* Trials scored a chunk at a time, each chunk written to the binary score file, streamed into
  * the bounded metrics engine (reports/metrics_bounded.h), counted at the model's threshold
  * and searched for the gallery's worst pairs: the memory is the chunk's and the engine's,
@@ -541,10 +640,16 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
     memset(gallery, 0, sizeof *gallery);
     c->scoring_s = c->writing_s = c->metrics_s = c->match_cpu_ms = 0;
     c->n_matched = 0;
-    for (size_t begin = 0; !rc && begin < n; begin += chunk_n) {
+    score_parts parts = {.run = run, .c = c, .fp = fp};
+    for (size_t begin = 0; !rc && begin < n; begin += chunk.n) {
         size_t end = n - begin < chunk_n ? n : begin + chunk_n;
         double t0 = vb_now(), cpu0 = process_cpu_ms();
-        vb_scores_compute_range(ds, c->templates, c->ok, c->dim, fn, fn_ctx, begin, end, cpu_count(), &chunk);
+        if (run->cfg.n_score_dirs) { /* merge of score shards: their files, in trial order */
+            if ((rc = parts_fill(&parts, &chunk, end - begin, e)))
+                break;
+        } else {
+            vb_scores_compute_range(ds, c->templates, c->ok, c->dim, fn, fn_ctx, begin, end, cpu_count(), &chunk);
+        }
         double t1 = vb_now();
         c->match_cpu_ms += process_cpu_ms() - cpu0;
         c->n_matched += chunk.n - chunk.fta;
@@ -559,7 +664,10 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
         }
         c->scoring_s += t1 - t0, c->writing_s += t2 - t1, c->metrics_s += vb_now() - t2;
     }
+    if (!rc && run->cfg.n_score_dirs)
+        rc = parts_end(&parts, e);
     vb_scores_free(&chunk);
+    parts_free(&parts);
     if (run->fingerprint)
         vb_fp_gallery_free(&prints);
     double t0 = vb_now();
@@ -588,6 +696,44 @@ static int score_and_measure(vb_run *run, vb_run_combo *c, const char *bin_path,
         fprintf(stderr, "veribench run: %s: %zu pairs of prints matched (MCC), %.3f ms CPU per comparison\n",
                 c->label, c->n_matched, c->n_matched ? c->match_cpu_ms / (double)c->n_matched : 0.0);
     return 0;
+}
+
+/* merge --shard j/M (cli/shard.h phase 2): the j-th of M trial ranges scored into the score
+ * file, a chunk at a time; nothing measured. */
+static int score_trial_shard(vb_run *run, vb_run_combo *c, const char *bin_path, const char *fp, vb_err *e)
+{
+    const vb_dataset *ds = &run->ds;
+    uint64_t lo, hi;
+    vb_shard_trials(run->cfg.trial_index, run->cfg.trial_count, ds->n_trials, &lo, &hi);
+    size_t n = (size_t)(hi - lo), chunk_n = n < SCORE_CHUNK ? (n ? n : 1) : SCORE_CHUNK;
+    vb_scores chunk = {0};
+    vb_score_writer w;
+    vb_fp_gallery prints;
+    if (run->fingerprint &&
+        vb_fp_gallery_build(&prints, c->templates, c->ok, ds->n_samples, &run->fp, cpu_count(), e))
+        return -1;
+    vb_pair_distance_fn fn = run->fingerprint ? vb_fp_gallery_distance : NULL;
+    const void *fn_ctx = run->fingerprint ? &prints : NULL;
+    int rc = vb_scores_alloc(&chunk, chunk_n, 1, ds->n_folds > 0, e) ||
+             vb_score_writer_open(&w, bin_path, 1, ds->n_folds > 0, run->cfg.score_compression, fp, cpu_count(), e);
+    int opened = !rc;
+    double t0 = vb_now();
+    for (uint64_t begin = lo; !rc && begin < hi; begin += chunk_n) {
+        uint64_t end = hi - begin < chunk_n ? hi : begin + chunk_n;
+        vb_scores_compute_range(ds, c->templates, c->ok, c->dim, fn, fn_ctx, begin, end, cpu_count(), &chunk);
+        rc = vb_score_writer_put(&w, &chunk, 0, chunk.n, e);
+    }
+    if (opened)
+        rc = rc ? (vb_score_writer_abort(&w), -1) : vb_score_writer_commit(&w, e);
+    c->scoring_s = vb_now() - t0;
+    vb_scores_free(&chunk);
+    if (run->fingerprint)
+        vb_fp_gallery_free(&prints);
+    if (!rc && !run->cfg.quiet)
+        fprintf(stderr, "veribench run: %s: score shard %u/%u: trials %llu..%llu scored into %s in %.2fs\n", c->label,
+                run->cfg.trial_index, run->cfg.trial_count, (unsigned long long)lo, (unsigned long long)hi, bin_path,
+                c->scoring_s);
+    return rc ? -1 : 0;
 }
 
 /* ------------------------------------------------------------- outputs */
@@ -783,6 +929,18 @@ static void collect_provenance(prov_sink *f, const vb_run *run)
         prov(f, "run", "shard", buf);
         snprintf(buf, sizeof buf, "%u-%u", lo, hi);
         prov(f, "run", "shard_samples", buf);
+    }
+    if (run->cfg.trial_count) {
+        uint64_t lo, hi;
+        vb_shard_trials(run->cfg.trial_index, run->cfg.trial_count, run->ds.n_trials, &lo, &hi);
+        snprintf(buf, sizeof buf, "%u/%u", run->cfg.trial_index, run->cfg.trial_count);
+        prov(f, "run", "score_shard", buf);
+        snprintf(buf, sizeof buf, "%llu-%llu", (unsigned long long)lo, (unsigned long long)hi);
+        prov(f, "run", "score_shard_trials", buf);
+    }
+    if (run->cfg.n_score_dirs) {
+        snprintf(buf, sizeof buf, "%d", run->cfg.n_score_dirs);
+        prov(f, "run", "merged_score_shards", buf);
     }
     vb_utc_text((time_t)run->started, buf);
     prov(f, "run", "started_utc", buf);
@@ -1138,6 +1296,10 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
     memcpy(c->templates, store.desc, store.n_samples * (size_t)c->dim * sizeof(float));
     for (size_t i = 0; i < store.n_samples; i++)
         c->ok[i] = store.state[i] == VB_TPL_OK;
+    if (run->cfg.trial_count) { /* a score shard stops at its scores: the final merge measures */
+        rc = score_trial_shard(run, c, score_path, fp, e);
+        goto done;
+    }
     vb_rates at_threshold;
     gallery_pick gallery;
     if (score_and_measure(run, c, score_path, fp, &at_threshold, &gallery, e)) {
@@ -1531,7 +1693,8 @@ static int check_fingerprint_options(const vb_run_config *cfg, const vb_model *m
 }
 
 /* run --shard i/N: the templates are saved; latency, failures, provenance and shard.csv
- * (what veribench merge reads) complete the shard's folder. */
+ * (what veribench merge reads) complete the shard's folder. The same for a score shard
+ * (merge --shard j/M), whose scores are saved. */
 static int finish_shard(vb_run *run)
 {
     vb_err e = {0};
@@ -1542,8 +1705,14 @@ static int finish_shard(vb_run *run)
     rc = rc || write_atomically(path, fill_latency, run, &e);
     out_path(run, path, sizeof path, "%s", "failures.csv");
     rc = rc || write_atomically(path, fill_failures, run, &e);
-    rc = rc || vb_shard_write(run->cfg.out_dir, run->cfg.shard_index, run->cfg.shard_count, run->ds.n_samples,
-                              run->cfg.n_shard_args, (const char *const *)run->cfg.shard_args, &e);
+    const vb_run_config *cfg = &run->cfg;
+    if (cfg->trial_count)
+        rc = rc || vb_shard_write_scores(cfg->out_dir, cfg->trial_index, cfg->trial_count, run->ds.n_samples,
+                                         run->ds.n_trials, cfg->embed_shards, cfg->n_shard_args,
+                                         (const char *const *)cfg->shard_args, &e);
+    else
+        rc = rc || vb_shard_write(cfg->out_dir, cfg->shard_index, cfg->shard_count, run->ds.n_samples,
+                                  cfg->n_shard_args, (const char *const *)cfg->shard_args, &e);
     if (rc)
         return fail(run, &e);
     printf("%s/shard.csv\n", run->cfg.out_dir);
@@ -1605,12 +1774,12 @@ static int run_dataset(vb_run *run)
         for (int q = 0; q < cfg->n_quants && !rc; q++) {
             vb_run_combo *c = &run->combos[run->n_combos++];
             rc = run_combo(run, &base, cfg->backends[b], cfg->quants[q], c, &e) ||
-                 (!cfg->shard_count && write_outputs(run, 0, &e));
+                 (!cfg->shard_count && !cfg->trial_count && write_outputs(run, 0, &e));
         }
     vb_model_free(&base);
     if (rc)
         return fail(run, &e);
-    if (cfg->shard_count)
+    if (cfg->shard_count || cfg->trial_count)
         return finish_shard(run);
     compare_with_fp32(run);
     if (make_plots(run, &e)) {

@@ -16,7 +16,8 @@
  *   report.html, gallery/        the same as one self-contained page; gallery/ holds the
  *                                face chips (PNG) of the worst errors it shows
  *   shard.csv                    only with --shard i/N: which shard, and the options (cli/shard.h);
- *                                such a folder holds templates, latency, failures, provenance
+ *                                such a folder holds templates, latency, failures, provenance;
+ *                                a score shard (merge --shard j/M) also its trials' scores
  *   gallery.csv                  those pairs: combo,kind,rank,score,a,b,path_a,path_b,
  *                                chip_a,chip_b (kind genuine|impostor, rank 1 = worst)
  * <combo> is <backend>-<device>-<quant>, e.g. cpu-amd-epyc-fp32.
@@ -66,6 +67,11 @@ typedef struct vb_run_config {
     unsigned shard_index, shard_count; /* --shard i/N (count 0: not sharded): embed the i-th of N
                                           sample ranges only, no scores or metrics;
                                           veribench merge combines the shards (cli/shard.h) */
+    unsigned trial_index, trial_count; /* merge --shard j/M (count 0: no): score only the j-th of M
+                                          trial ranges into scores/, no metrics: a score shard */
+    unsigned embed_shards;         /* ... and how many embed shards its templates came from */
+    const char *const *score_dirs; /* merge of score shards: their folders in trial order, whose */
+    int n_score_dirs;              /* scores/<combo>.vbs are read instead of scoring (0: score) */
     int n_shard_args;              /* the run's options without --out/--shard/--restart, */
     char **shard_args;             /* written to shard.csv for merge to run them again */
     const char *attributes;        /* --attributes: sample attributes side file (datasets/attributes.h) */

@@ -16,6 +16,7 @@
 #include "datasets/dataset.h"
 
 #define SHARD_FORMAT "veribench-shard-v1"
+#define SCORE_SHARD_FORMAT "veribench-score-shard-v1"
 #define MAX_SHARDS 100000u
 
 void vb_shard_samples(unsigned index, unsigned count, uint32_t n_samples, uint32_t *lo, uint32_t *hi)
@@ -24,6 +25,13 @@ void vb_shard_samples(unsigned index, unsigned count, uint32_t n_samples, uint32
     if (count)
         vb_shard_range(n_samples, index, count, &b, &e);
     *lo = (uint32_t)b, *hi = (uint32_t)e;
+}
+
+void vb_shard_trials(unsigned index, unsigned count, uint64_t n_trials, uint64_t *lo, uint64_t *hi)
+{
+    *lo = 0, *hi = n_trials;
+    if (count)
+        vb_shard_range(n_trials, index, count, lo, hi);
 }
 
 int vb_shard_parse(const char *text, unsigned *index, unsigned *count, vb_err *e)
@@ -51,31 +59,60 @@ static void row(FILE *f, const char *key, const char *value)
     fputc('\n', f);
 }
 
+static void num_row(FILE *f, const char *key, uint64_t v)
+{
+    fprintf(f, "%s,%llu\n", key, (unsigned long long)v);
+}
+
+/* shard.csv's common part: format, index, count, samples; then the caller's rows. */
+static int begin_shard_csv(vb_atomic *a, const char *dir, const char *format, unsigned index, unsigned count,
+                           uint32_t n_samples, vb_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shard.csv", dir);
+    if (vb_atomic_begin(a, path, "w", e))
+        return -1;
+    fprintf(a->f, "key,value\n");
+    row(a->f, "format", format);
+    num_row(a->f, "shard", index);
+    num_row(a->f, "shards", count);
+    num_row(a->f, "samples", n_samples);
+    return 0;
+}
+
+static int end_shard_csv(vb_atomic *a, int argc, const char *const *argv, vb_err *e)
+{
+    for (int i = 0; i < argc; i++)
+        row(a->f, "arg", argv[i]);
+    return vb_atomic_commit(a, e);
+}
+
 int vb_shard_write(const char *dir, unsigned index, unsigned count, uint32_t n_samples, int argc,
                    const char *const *argv, vb_err *e)
 {
-    char path[4096], buf[32];
     uint32_t lo, hi;
     vb_shard_samples(index, count, n_samples, &lo, &hi);
-    snprintf(path, sizeof path, "%s/shard.csv", dir);
     vb_atomic a;
-    if (vb_atomic_begin(&a, path, "w", e))
+    if (begin_shard_csv(&a, dir, SHARD_FORMAT, index, count, n_samples, e))
         return -1;
-    fprintf(a.f, "key,value\n");
-    row(a.f, "format", SHARD_FORMAT);
-    snprintf(buf, sizeof buf, "%u", index);
-    row(a.f, "shard", buf);
-    snprintf(buf, sizeof buf, "%u", count);
-    row(a.f, "shards", buf);
-    snprintf(buf, sizeof buf, "%u", n_samples);
-    row(a.f, "samples", buf);
-    snprintf(buf, sizeof buf, "%u", lo);
-    row(a.f, "samples_begin", buf);
-    snprintf(buf, sizeof buf, "%u", hi);
-    row(a.f, "samples_end", buf);
-    for (int i = 0; i < argc; i++)
-        row(a.f, "arg", argv[i]);
-    return vb_atomic_commit(&a, e);
+    num_row(a.f, "samples_begin", lo);
+    num_row(a.f, "samples_end", hi);
+    return end_shard_csv(&a, argc, argv, e);
+}
+
+int vb_shard_write_scores(const char *dir, unsigned index, unsigned count, uint32_t n_samples, uint64_t n_trials,
+                          unsigned embed_shards, int argc, const char *const *argv, vb_err *e)
+{
+    uint64_t lo, hi;
+    vb_shard_trials(index, count, n_trials, &lo, &hi);
+    vb_atomic a;
+    if (begin_shard_csv(&a, dir, SCORE_SHARD_FORMAT, index, count, n_samples, e))
+        return -1;
+    num_row(a.f, "trials", n_trials);
+    num_row(a.f, "trials_begin", lo);
+    num_row(a.f, "trials_end", hi);
+    num_row(a.f, "embed_shards", embed_shards);
+    return end_shard_csv(&a, argc, argv, e);
 }
 
 /* ------------------------------------------------------------------ reading shard.csv */
@@ -84,7 +121,10 @@ typedef struct shard_info {
     char dir[2048];
     unsigned index, count;
     uint32_t n_samples, lo, hi;
-    int argc, have_format, have[4];
+    uint64_t n_trials;             /* score shards */
+    unsigned embed_shards;         /* score shards */
+    int scores;                    /* 1: a score shard (phase 2), 0: an embed shard */
+    int argc, have_format, have[6];
     char **argv;
 } shard_info;
 
@@ -115,10 +155,19 @@ static int shard_row(void *ctx, const vb_csv_row *r, vb_err *e)
                    ? vb_fail(e, VB_EXIT_INPUT, "%s:%ld: expected the header key,value", r->file, r->line)
                    : 0;
     if (!strcmp(k, "format")) {
-        if (strcmp(r->f[1], SHARD_FORMAT))
-            return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: format '%s', expected %s", r->file, r->line, r->f[1],
-                           SHARD_FORMAT);
+        if (strcmp(r->f[1], SHARD_FORMAT) && strcmp(r->f[1], SCORE_SHARD_FORMAT))
+            return vb_fail(e, VB_EXIT_INPUT, "%s:%ld: format '%s', expected %s or %s", r->file, r->line, r->f[1],
+                           SHARD_FORMAT, SCORE_SHARD_FORMAT);
+        s->scores = !strcmp(r->f[1], SCORE_SHARD_FORMAT);
         s->have_format = 1;
+    } else if (!strcmp(k, "trials")) {
+        if (number(r, UINT64_MAX, &s->n_trials, e))
+            return -1;
+        s->have[3] = 1;
+    } else if (!strcmp(k, "embed_shards")) {
+        if (number(r, MAX_SHARDS, &v, e))
+            return -1;
+        s->embed_shards = (unsigned)v, s->have[4] = 1;
     } else if (!strcmp(k, "shard") || !strcmp(k, "shards") || !strcmp(k, "samples")) {
         uint64_t max = !strcmp(k, "shard") ? MAX_SHARDS - 1 : !strcmp(k, "shards") ? MAX_SHARDS : UINT32_MAX;
         if (number(r, max, &v, e))
@@ -153,16 +202,25 @@ static int shard_read(const char *dir, shard_info *s, vb_err *e)
                        "shards with veribench run --shard i/N", dir, strerror(errno));
     if (vb_csv_read(path, shard_row, s, e))
         return -1;
-    if (!s->have_format || !s->have[0] || !s->have[1] || !s->have[2] || s->index >= s->count)
-        return vb_fail(e, VB_EXIT_INPUT, "%s: incomplete or inconsistent (format, shard < shards, samples needed)",
-                       path);
-    vb_shard_samples(s->index, s->count, s->n_samples, &s->lo, &s->hi);
+    if (!s->have_format || !s->have[0] || !s->have[1] || !s->have[2] || s->index >= s->count ||
+        (s->scores && (!s->have[3] || !s->have[4])))
+        return vb_fail(e, VB_EXIT_INPUT, "%s: incomplete or inconsistent (format, shard < shards, samples, and for a "
+                       "score shard trials and embed_shards needed)", path);
+    if (s->scores) /* a score shard holds every template (phase 2 combined them) */
+        s->lo = 0, s->hi = s->n_samples;
+    else
+        vb_shard_samples(s->index, s->count, s->n_samples, &s->lo, &s->hi);
     return 0;
 }
 
 static int same_run(const shard_info *a, const shard_info *b, vb_err *e)
 {
-    int same = a->count == b->count && a->n_samples == b->n_samples && a->argc == b->argc;
+    if (a->scores != b->scores)
+        return vb_fail(e, VB_EXIT_INPUT, "%s is a %s shard, %s a %s shard: give either the embed shards (run --shard) "
+                       "or the score shards (merge --shard)", a->dir, a->scores ? "score" : "embed", b->dir,
+                       b->scores ? "score" : "embed");
+    int same = a->count == b->count && a->n_samples == b->n_samples && a->argc == b->argc &&
+               a->n_trials == b->n_trials && a->embed_shards == b->embed_shards;
     for (int i = 0; same && i < a->argc; i++)
         same = !strcmp(a->argv[i], b->argv[i]);
     if (!same)
@@ -294,12 +352,10 @@ static int list_combos(const char *dir, char ***names, int *n, vb_err *e)
     return rc;
 }
 
-/* OUT/shards/<i>-<file>: each shard's own provenance and timings, kept beside the merge. */
-static int keep_shard_file(const shard_info *s, const char *out, const char *file, vb_err *e)
+/* src copied to dst (nothing when src is missing): the shards' provenance and timings, kept
+ * beside the merge. */
+static int keep_file(const char *src, const char *dst, vb_err *e)
 {
-    char src[4200], dst[4200];
-    snprintf(src, sizeof src, "%s/%s", s->dir, file);
-    snprintf(dst, sizeof dst, "%s/shards/%u-%s", out, s->index, file);
     FILE *f = fopen(src, "rb");
     if (!f)
         return 0; /* nothing to keep */
@@ -324,6 +380,45 @@ static int keep_shard_file(const shard_info *s, const char *out, const char *fil
     return rc;
 }
 
+/* OUT/shards/: each embed shard's provenance.csv and latency.csv as <i>-<file> (from the
+ * shard's folder, or the copies a score shard holds), each score shard's provenance.csv as
+ * scores-<j>-provenance.csv. */
+static int keep_shard_files(const shard_info *s, int n, const char *out, vb_err *e)
+{
+    static const char *const files[] = {"provenance.csv", "latency.csv"};
+    char src[4300], dst[4300];
+    int rc = 0;
+    unsigned n_embed = s[0].scores ? s[0].embed_shards : (unsigned)n;
+    for (unsigned k = 0; !rc && k < n_embed; k++)
+        for (int f = 0; !rc && f < 2; f++) {
+            if (s[0].scores)
+                snprintf(src, sizeof src, "%s/shards/%u-%s", s[0].dir, k, files[f]);
+            else
+                snprintf(src, sizeof src, "%s/%s", s[k].dir, files[f]);
+            snprintf(dst, sizeof dst, "%s/shards/%u-%s", out, k, files[f]);
+            rc = keep_file(src, dst, e);
+        }
+    for (int j = 0; !rc && s[0].scores && j < n; j++) {
+        snprintf(src, sizeof src, "%s/provenance.csv", s[j].dir);
+        snprintf(dst, sizeof dst, "%s/shards/scores-%u-provenance.csv", out, s[j].index);
+        rc = keep_file(src, dst, e);
+    }
+    return rc;
+}
+
+static int by_index(const void *a, const void *b)
+{
+    unsigned x = ((const shard_info *)a)->index, y = ((const shard_info *)b)->index;
+    return x < y ? -1 : x > y;
+}
+
+void vb_merge_plan_free(vb_merge_plan *plan)
+{
+    vb_shard_args_free(plan->argc, plan->argv);
+    vb_shard_args_free(plan->n_score_dirs, plan->score_dirs);
+    memset(plan, 0, sizeof *plan);
+}
+
 static void shards_free(shard_info *s, int n)
 {
     for (int i = 0; s && i < n; i++)
@@ -331,7 +426,7 @@ static void shards_free(shard_info *s, int n)
     free(s);
 }
 
-int vb_shard_merge(const char *out, const char *const *dirs, int n_dirs, int *argc, char ***argv, vb_err *e)
+int vb_shard_merge(const char *out, const char *const *dirs, int n_dirs, vb_merge_plan *plan, vb_err *e)
 {
     shard_info *s = vb_calloc((size_t)n_dirs, sizeof *s, e);
     if (!s)
@@ -339,17 +434,23 @@ int vb_shard_merge(const char *out, const char *const *dirs, int n_dirs, int *ar
     int rc = 0;
     for (int i = 0; !rc && i < n_dirs; i++)
         rc = shard_read(dirs[i], &s[i], e) || (i && same_run(&s[0], &s[i], e));
+    if (!rc && plan->trial_count && s[0].scores)
+        rc = vb_fail(e, VB_EXIT_USAGE, "merge --shard scores from the embed shards (run --shard i/N folders); %s is "
+                     "already a score shard", s[0].dir);
     unsigned char *seen = rc ? NULL : vb_calloc(s[0].count, 1, e);
     rc = rc || !seen;
     for (int i = 0; !rc && i < n_dirs; i++) {
         if (seen[s[i].index]++)
-            rc = vb_fail(e, VB_EXIT_INPUT, "%s: shard %u/%u given twice", s[i].dir, s[i].index, s[i].count);
+            rc = vb_fail(e, VB_EXIT_INPUT, "%s: %s shard %u/%u given twice", s[i].dir, s[i].scores ? "score" : "embed",
+                         s[i].index, s[i].count);
     }
     for (unsigned k = 0; !rc && k < s[0].count; k++)
         if (!seen[k])
-            rc = vb_fail(e, VB_EXIT_INPUT, "shard %u/%u is missing: give all %u shard folders", k, s[0].count,
-                         s[0].count);
+            rc = vb_fail(e, VB_EXIT_INPUT, "%s shard %u/%u is missing: give all %u shard folders",
+                         s[0].scores ? "score" : "embed", k, s[0].count, s[0].count);
     free(seen);
+    if (!rc)
+        qsort(s, (size_t)n_dirs, sizeof *s, by_index);
     char path[4200];
     snprintf(path, sizeof path, "%s/templates", out);
     rc = rc || vb_mkdirs(path, e);
@@ -358,15 +459,25 @@ int vb_shard_merge(const char *out, const char *const *dirs, int n_dirs, int *ar
     char **names = NULL;
     int n_names = 0;
     rc = rc || list_combos(s[0].dir, &names, &n_names, e);
+    /* score shards hold the same whole templates and summed timing: shard 0's are taken */
     for (int c = 0; !rc && c < n_names; c++)
-        rc = merge_combo(s, n_dirs, out, names[c], e);
-    for (int i = 0; !rc && i < n_dirs; i++)
-        rc = keep_shard_file(&s[i], out, "provenance.csv", e) || keep_shard_file(&s[i], out, "latency.csv", e);
+        rc = merge_combo(s, s[0].scores ? 1 : n_dirs, out, names[c], e);
+    rc = rc || keep_shard_files(s, n_dirs, out, e);
     vb_shard_args_free(n_names, names);
+    if (!rc && s[0].scores) {
+        plan->score_dirs = vb_calloc((size_t)n_dirs, sizeof *plan->score_dirs, e);
+        for (int i = 0; plan->score_dirs && i < n_dirs; i++)
+            if (!(plan->score_dirs[plan->n_score_dirs++] = strdup(s[i].dir)))
+                rc = vb_fail(e, VB_EXIT_IO, "out of memory");
+        rc = rc || !plan->score_dirs;
+    }
     if (!rc) {
-        *argc = s[0].argc, *argv = s[0].argv;
+        plan->argc = s[0].argc, plan->argv = s[0].argv;
+        plan->embed_shards = s[0].count;
         s[0].argc = 0, s[0].argv = NULL;
     }
     shards_free(s, n_dirs);
+    if (rc)
+        vb_merge_plan_free(plan);
     return rc ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Issue 14 item 3: run --shard i/N as separate processes at once, then veribench merge, gives
-# the unsharded run's results: metrics.csv byte-identical once the measured timing rows
+# Issue 14 item 3: run --shard i/N as separate processes at once, then veribench merge (or
+# the score phase, merge --shard j/M, also as separate processes, then the merge of the score
+# shards), gives the unsharded run's results: metrics.csv byte-identical once the measured timing rows
 # (faces_per_s, ms_per_face: they differ between any two runs) are left out, the same
 # failures.csv and the same score payload. Incomplete, repeated or foreign shards are refused.
 . tests/cli_lib.sh
@@ -49,6 +50,45 @@ for q in fp32 int8; do
 done
 [ -s "$CLI_TMP/merged/shards/1-provenance.csv" ] && ok || not_ok "shard provenance not kept"
 
+# Phase 2, scoring split by trial: two score shards at the same time (merge --shard j/2, each
+# from all three embed shards), then the final merge of the score shards reads their score
+# files: the same metrics, failures and score payload as the unsharded run.
+for j in 0 1; do
+    $VB merge --quiet --shard $j/2 "$CLI_TMP/scores$j" "$CLI_TMP/shard0" "$CLI_TMP/shard1" "$CLI_TMP/shard2" \
+        >"$CLI_TMP/so$j" 2>"$CLI_TMP/se$j" &
+done
+wait
+for j in 0 1; do
+    expect_grep '^format,veribench-score-shard-v1$' "$CLI_TMP/scores$j/shard.csv" "score shard $j wrote shard.csv"
+    [ ! -e "$CLI_TMP/scores$j/metrics.csv" ] && ok || not_ok "score shard $j wrote metrics.csv"
+done
+# 10 samples, 45 trials (all pairs): score shard 1 of 2 scores trials 23..44
+expect_grep '^trials_begin,23$' "$CLI_TMP/scores1/shard.csv" "score shard 1 owns trials 23..44"
+expect_grep '^run,score_shard_trials,23-45$' "$CLI_TMP/scores1/provenance.csv" "score shard 1's provenance"
+expect_exit 0 "merge of the score shards" -- $VB merge "$CLI_TMP/smerged" "$CLI_TMP/scores1" "$CLI_TMP/scores0"
+[ "$(numbers "$CLI_TMP/smerged" | sha256sum)" = "$(numbers "$CLI_TMP/single" | sha256sum)" ] && ok ||
+    { not_ok "score-sharded metrics.csv differs from the unsharded run's"; diff "$CLI_TMP/single/metrics.csv" "$CLI_TMP/smerged/metrics.csv" | head -n 10 >&2; }
+cmp -s "$CLI_TMP/smerged/failures.csv" "$CLI_TMP/single/failures.csv" && ok || not_ok "score-sharded failures.csv differs"
+for q in fp32 int8; do
+    a=$(tail -c +129 "$CLI_TMP"/single/scores/*-$q.vbs | sha256sum) b=$(tail -c +129 "$CLI_TMP"/smerged/scores/*-$q.vbs | sha256sum)
+    [ "$a" = "$b" ] && ok || not_ok "$q score-sharded scores differ"
+done
+[ -s "$CLI_TMP/smerged/shards/2-latency.csv" ] && ok || not_ok "the embed shards' latency not kept through the score shards"
+[ -s "$CLI_TMP/smerged/shards/scores-1-provenance.csv" ] && ok || not_ok "score shard provenance not kept"
+expect_grep '^run,merged_score_shards,2$' "$CLI_TMP/smerged/provenance.csv" "provenance says the scores were merged"
+# Refusals of phase 2 and 3: a missing score shard, embed and score shards mixed, scoring from
+# score shards, a score file of another range.
+expect_exit 3 "missing score shard" -- $VB merge "$CLI_TMP/m4" "$CLI_TMP/scores1"
+expect_grep 'score shard 0/2 is missing' "$CLI_TMP/err" "names the missing score shard"
+expect_exit 3 "embed and score shards mixed" -- $VB merge "$CLI_TMP/m4" "$CLI_TMP/scores0" "$CLI_TMP/shard1"
+expect_grep 'give either the embed shards' "$CLI_TMP/err" "says not to mix the phases"
+expect_exit 2 "merge --shard of score shards" -- $VB merge --shard 0/2 "$CLI_TMP/m4" "$CLI_TMP/scores0" "$CLI_TMP/scores1"
+cp "$CLI_TMP"/scores0/scores/*-int8.vbs "$CLI_TMP/int8.vbs"
+cp "$CLI_TMP"/scores1/scores/*-int8.vbs "$CLI_TMP"/scores0/scores/
+expect_exit 3 "a score file of another range" -- $VB merge "$CLI_TMP/m5" "$CLI_TMP/scores0" "$CLI_TMP/scores1"
+expect_grep 'not score shard 0/2 of this run' "$CLI_TMP/err" "names the score shard to redo"
+cp "$CLI_TMP/int8.vbs" "$CLI_TMP"/scores0/scores/
+
 # Refusals: a missing shard, a shard given twice, a shard of another run, an unfinished shard.
 expect_exit 3 "missing shard" -- $VB merge "$CLI_TMP/m2" "$CLI_TMP/shard0" "$CLI_TMP/shard2"
 expect_grep 'shard 1/3 is missing' "$CLI_TMP/err" "names the missing shard"
@@ -78,7 +118,22 @@ expect_exit 0 "kubernetes indexed pod 2/3" -- env JOB_COMPLETION_INDEX=2 SHARDS=
     sh "$EX/veribench-shard.sh"
 expect_grep '^shard,2$' "$CLI_TMP/k8s/shard-2/shard.csv" "the pod's index is the shard"
 expect_exit 2 "no scheduler variables" -- env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u SHARD RESULTS="$R" sh "$EX/veribench-shard.sh"
-expect_exit 0 "example merge step" -- env RESULTS="$R" VERIBENCH="$VB" sh "$EX/merge.sh"
+expect_exit 2 "an unknown phase" -- env SHARD=0 SHARDS=1 RESULTS="$R" sh "$EX/veribench-shard.sh" rescore
+expect_exit 0 "example merge step of the embed shards" -- env RESULTS="$R" VERIBENCH="$VB" sh "$EX/merge.sh"
 [ "$(numbers "$R/merged" | sha256sum)" = "$(numbers "$CLI_TMP/single" | sha256sum)" ] && ok ||
     not_ok "the examples' merged metrics.csv differs from the unsharded run's"
+# The score phase, three ways after two embed shards: Slurm tasks 0 and 1 of 3, a Kubernetes
+# pod 2 of 3; then the merge step merges the score shards.
+for j in 0 1; do
+    expect_exit 0 "slurm score task $j/3" -- env SLURM_ARRAY_TASK_ID=$j SLURM_ARRAY_TASK_COUNT=3 RESULTS="$R" VERIBENCH="$VB" \
+        sh "$EX/veribench-shard.sh" score
+done
+expect_exit 0 "kubernetes score pod 2/3" -- env -u SLURM_ARRAY_TASK_ID JOB_COMPLETION_INDEX=2 SHARDS=3 RESULTS="$R" VERIBENCH="$VB" \
+    sh "$EX/veribench-shard.sh" score
+expect_grep '^shard,2$' "$R/scores-2/shard.csv" "the score pod's index is the shard"
+rm -rf "$R/merged"
+expect_exit 0 "example merge step of the score shards" -- env RESULTS="$R" VERIBENCH="$VB" sh "$EX/merge.sh"
+expect_grep '^run,merged_score_shards,3$' "$R/merged/provenance.csv" "the merge step took the score shards"
+[ "$(numbers "$R/merged" | sha256sum)" = "$(numbers "$CLI_TMP/single" | sha256sum)" ] && ok ||
+    not_ok "the examples' score-sharded metrics.csv differs from the unsharded run's"
 cli_finish
