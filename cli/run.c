@@ -232,7 +232,7 @@ static int add_bootstrap(const vb_run *run, const vb_run_combo *c, vb_metrics *m
     vb_boot_input in = {s, subjects, subjects + s->n, run->threshold, (m->have & VB_MG_CALIBRATION) != 0,
                         m->calibrated_threshold, cal_eval};
     vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
-                         VB_BOOT_AGGREGATED, 0};
+                         VB_BOOT_AGGREGATED, 0, 0, NULL};
     double t0 = vb_now();
     int rc = vb_bootstrap_metrics(&in, &bc, m, &why, e);
     free(subjects);
@@ -425,26 +425,146 @@ static int load_attributes(vb_run *run, vb_err *e)
     return rc < 0 ? -1 : 0;
 }
 
+/* Steps that need every score in memory at once: calibration and the CSV export. The
+ * subject bootstrap and the demographic differentials read the score file back a chunk at
+ * a time (score_stream) unless the scores are in memory anyway: a default run's memory does
+ * not grow with the trial count. */
+static int need_every_score(const vb_run *run)
+{
+    return !isnan(run->cfg.target_fmr) || run->cfg.scores_csv;
+}
+
+/* The score file read back a chunk (block) at a time, with each trial's samples and
+ * subjects from the dataset's trial order: a source for the streamed bootstrap
+ * (reports/intervals.h vb_boot_source) and the demographic counts. */
+typedef struct score_stream {
+    const vb_run *run;
+    const char *path;
+    vb_score_reader r;
+    int open;
+    vb_scores block;
+    vb_trial_iter it;
+    uint32_t *a, *b, *sa, *sb; /* per trial of the block: samples, subjects */
+    size_t cap;
+} score_stream;
+
+static void stream_close(score_stream *st)
+{
+    if (st->open)
+        vb_score_reader_close(&st->r);
+    st->open = 0;
+    vb_scores_free(&st->block);
+    free(st->a);
+    st->a = st->b = st->sa = st->sb = NULL, st->cap = 0;
+}
+
+static int stream_next(void *ctx, int restart, vb_boot_chunk *chunk, vb_err *e)
+{
+    score_stream *st = ctx;
+    const vb_dataset *ds = &st->run->ds;
+    if (restart) {
+        if (st->open)
+            vb_score_reader_close(&st->r);
+        st->open = 0;
+        if (vb_score_reader_open(&st->r, st->path, e))
+            return -1;
+        st->open = 1;
+        vb_trial_iter_init(&st->it, ds, 0, ds->n_trials);
+    }
+    int got = vb_score_reader_next(&st->r, &st->block, e);
+    if (got <= 0)
+        return got;
+    size_t n = st->block.n;
+    if (n > st->cap) {
+        free(st->a);
+        st->cap = 0;
+        if (!(st->a = vb_malloc(4 * n * sizeof *st->a, e)))
+            return -1;
+        st->b = st->a + n, st->sa = st->b + n, st->sb = st->sa + n, st->cap = n;
+    }
+    vb_trial t;
+    for (size_t i = 0; i < n; i++) {
+        if (!vb_trial_iter_next(&st->it, &t))
+            return vb_fail(e, VB_EXIT_INPUT, "%s: more trials than the dataset's %llu", st->path,
+                           (unsigned long long)ds->n_trials);
+        st->a[i] = t.a, st->b[i] = t.b;
+        st->sa[i] = ds->samples[t.a].subject_index, st->sb[i] = ds->samples[t.b].subject_index;
+    }
+    *chunk = (vb_boot_chunk){&st->block, st->sa, st->sb, NULL};
+    return 1;
+}
+
+/* The subject bootstrap over the score file (no calibrated point: calibration keeps every
+ * score in memory and takes add_bootstrap). */
+static int add_bootstrap_streamed(const vb_run *run, const vb_run_combo *c, vb_metrics *m, const char *score_path,
+                                  vb_err *e)
+{
+    const vb_run_config *cfg = &run->cfg;
+    if (!cfg->bootstrap)
+        return 0;
+    score_stream st = {.run = run, .path = score_path};
+    vb_boot_source src = {stream_next, &st, run->threshold, 0, NAN};
+    vb_boot_config bc = {cfg->bootstrap, cfg->seed, cfg->confidence, cfg->threads ? cfg->threads : cpu_count(),
+                         VB_BOOT_AGGREGATED, 0, 0, NULL};
+    double t0 = vb_now();
+    int rc = vb_bootstrap_stream(&src, &bc, m, e);
+    stream_close(&st);
+    if (rc)
+        return -1;
+    if (!cfg->quiet && (m->have & VB_MG_BOOT))
+        fprintf(stderr, "veribench run: %s: subject bootstrap, %u replicates over %.0f subjects (%s, streamed from "
+                "%s) in %.2fs\n", c->label, cfg->bootstrap, m->bootstrap_subjects,
+                vb_boot_method_name(VB_BOOT_AGGREGATED), score_path, vb_now() - t0);
+    return 0;
+}
+
+/* The demographic differentials over the score file, a block at a time. */
+static int demog_streamed(const vb_run *run, vb_run_combo *c, const char *score_path, vb_err *e)
+{
+    if (!run->attrs.n)
+        return 0;
+    vb_demog_counter *dc = vb_demog_counter_new(&run->attrs, &c->metrics, run->cfg.calibration_trials != NULL, 1,
+                                                run->cfg.threads ? run->cfg.threads : cpu_count(), e);
+    if (!dc)
+        return -1;
+    score_stream st = {.run = run, .path = score_path};
+    vb_boot_chunk chunk;
+    int got;
+    for (int restart = 1; (got = stream_next(&st, restart, &chunk, e)) == 1; restart = 0)
+        vb_demog_counter_add(dc, st.a, st.b, chunk.scores);
+    stream_close(&st);
+    if (got < 0) {
+        vb_demog_counter_free(dc);
+        return -1;
+    }
+    return vb_demog_counter_finish(dc, run->cfg.confidence, &c->demog, e);
+}
+
 /* The rows beyond the engine's (c->metrics holds them, from score_and_measure): the model's
- * operating point, intervals, bootstrap and calibration (these two from s, every score in
- * memory, which is loaded only when they run: need_every_score), counts and throughput. */
-static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, const vb_rates *at_threshold,
-                           vb_err *e)
+ * operating point, intervals, calibration, bootstrap and the demographic differentials, from
+ * s when every score is in memory (need_every_score), else streamed from the score file;
+ * counts and throughput. */
+static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, const char *score_path,
+                           const vb_rates *at_threshold, vb_err *e)
 {
     double t0 = vb_now();
     vb_metrics *m = &c->metrics;
     set_operating_point(run, m, at_threshold);
     vb_metrics_add_intervals(m, run->cfg.confidence);
-    uint8_t *in_eval = NULL; /* the calibrated point first: the bootstrap also covers it */
-    int rc = add_calibration(run, c, m, s, &in_eval, e) || add_bootstrap(run, c, m, s, in_eval, e);
-    free(in_eval);
-    if (rc)
-        return -1;
-    /* demographic differentials at the global thresholds just computed (the calibrated one
-     * only when it was evaluated on all trials: reports/demographics.h) */
-    if (vb_demog_from_scores(&run->ds, &run->attrs, s, m, run->cfg.calibration_trials != NULL, run->cfg.confidence,
-                             run->cfg.threads ? run->cfg.threads : cpu_count(), &c->demog, e))
-        return -1;
+    if (!need_every_score(run)) {
+        if (add_bootstrap_streamed(run, c, m, score_path, e) || demog_streamed(run, c, score_path, e))
+            return -1;
+    } else {
+        uint8_t *in_eval = NULL; /* the calibrated point first: the bootstrap also covers it */
+        int rc = add_calibration(run, c, m, s, &in_eval, e) || add_bootstrap(run, c, m, s, in_eval, e);
+        free(in_eval);
+        /* demographic differentials at the global thresholds just computed (the calibrated
+         * one only when it was evaluated on all trials: reports/demographics.h) */
+        if (rc || vb_demog_from_scores(&run->ds, &run->attrs, s, m, run->cfg.calibration_trials != NULL,
+                                       run->cfg.confidence, run->cfg.threads ? run->cfg.threads : cpu_count(),
+                                       &c->demog, e))
+            return -1;
+    }
     m->samples = (double)c->n_samples;
     m->fta_samples = (double)c->n_failed;
     m->model_bytes = (double)c->model_bytes;
@@ -456,17 +576,6 @@ static int compute_metrics(vb_run *run, vb_run_combo *c, const vb_scores *s, con
     }
     c->metrics_s += vb_now() - t0;
     return 0;
-}
-
-/* Steps that need every score in memory at once: the subject bootstrap (any size since its
- * aggregated method; it also holds both subjects of every trial: --bootstrap 0 to stay
- * bounded), calibration, the CSV export, the demographic differentials (when the run has sample
- * attributes: LFW's gender lists are found by default). Without them a run's memory does not grow with the
- * trial count. */
-static int need_every_score(const vb_run *run)
-{
-    return run->cfg.bootstrap > 0 || !isnan(run->cfg.target_fmr) || run->cfg.scores_csv ||
-           run->attrs.n > 0; /* the demographic differentials (reports/demographics.h) */
 }
 
 /* The running selection of the gallery's worst trials over the chunks: per kind, the global
@@ -1306,7 +1415,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
         vb_err_prefix(e, "%s", score_path);
         goto done;
     }
-    if (need_every_score(run)) { /* read back: the bootstrap, calibration or the CSV need them all */
+    if (need_every_score(run)) { /* read back: calibration or the CSV need them all */
         double t0 = vb_now();
         if (vb_scores_read_bin(score_path, &scores, e))
             goto done;
@@ -1317,7 +1426,7 @@ static int run_combo(vb_run *run, const vb_model *base, const char *backend, vb_
         }
         c->writing_s += vb_now() - t0;
     }
-    if (compute_metrics(run, c, &scores, &at_threshold, e)) {
+    if (compute_metrics(run, c, &scores, score_path, &at_threshold, e)) {
         vb_err_prefix(e, "%s", score_path);
         goto done;
     }

@@ -2,7 +2,6 @@
 #include "reports/demographics.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,67 +801,105 @@ void vb_demog_write_md(FILE *f, const char *combo, const vb_demog *d)
 
 /* ------------------------------------------------------------------ from a run's scores */
 
+enum { COUNT_THREADS = 16 };
+
+/* One accumulator per thread; each chunk is split between them (counts add up). */
+struct vb_demog_counter {
+    vb_demog_acc *acc[COUNT_THREADS];
+    size_t threads;
+};
+
 typedef struct count_job {
-    const vb_dataset *ds;
+    vb_demog_acc *acc;
+    const uint32_t *a, *b;
     const vb_scores *s;
     uint64_t begin, end;
-    vb_demog_acc *acc;
 } count_job;
 
 static void *count_work(void *arg)
 {
     count_job *j = arg;
-    vb_trial_iter it;
-    vb_trial t;
-    vb_trial_iter_init(&it, j->ds, j->begin, j->end);
-    for (uint64_t k = j->begin; k < j->end && vb_trial_iter_next(&it, &t); k++)
-        vb_demog_add(j->acc, t.a, t.b, t.label, j->s->score[k]);
+    for (uint64_t k = j->begin; k < j->end; k++)
+        vb_demog_add(j->acc, j->a[k], j->b[k], j->s->label[k], j->s->score[k]);
     return NULL;
+}
+
+void vb_demog_counter_free(vb_demog_counter *c)
+{
+    for (size_t i = 0; c && i < c->threads; i++)
+        vb_demog_acc_free(c->acc[i]);
+    free(c);
+}
+
+vb_demog_counter *vb_demog_counter_new(const vb_attributes *attrs, const vb_metrics *m, int with_calibrated,
+                                       int is_distance, int threads, vb_err *e)
+{
+    vb_demog_counter *c = vb_calloc(1, sizeof *c, e);
+    if (!c)
+        return NULL;
+    vb_demog_point points[VB_DEMOG_MAX_POINTS];
+    size_t n_points = vb_demog_points(m, with_calibrated, points);
+    c->threads = threads < 1 ? 1 : threads > COUNT_THREADS ? COUNT_THREADS : (size_t)threads;
+    for (size_t i = 0; i < c->threads; i++)
+        if (!(c->acc[i] = vb_demog_acc_new(attrs, points, n_points, &m->curve, is_distance, e))) {
+            vb_demog_counter_free(c);
+            return NULL;
+        }
+    return c;
+}
+
+void vb_demog_counter_add(vb_demog_counter *c, const uint32_t *a, const uint32_t *b, const vb_scores *s)
+{
+    count_job jobs[COUNT_THREADS];
+    size_t T = s->n < 100000 ? 1 : c->threads; /* a small chunk is not worth a thread */
+    for (size_t i = 0; i < T; i++) {
+        jobs[i] = (count_job){c->acc[i], a, b, s, 0, 0};
+        vb_shard_range(s->n, i, T, &jobs[i].begin, &jobs[i].end);
+    }
+    vb_parallel_run(jobs, sizeof jobs[0], (int)T, count_work);
+}
+
+int vb_demog_counter_finish(vb_demog_counter *c, double level, vb_demog **out, vb_err *e)
+{
+    for (size_t i = 1; i < c->threads; i++)
+        vb_demog_acc_merge(c->acc[0], c->acc[i]);
+    vb_demog *d = vb_demog_new(e);
+    if (!d || vb_demog_finish(c->acc[0], level, d, e)) {
+        vb_demog_free(d);
+        vb_demog_counter_free(c);
+        return -1;
+    }
+    vb_demog_counter_free(c);
+    *out = d;
+    return 0;
 }
 
 int vb_demog_from_scores(const vb_dataset *ds, const vb_attributes *attrs, const vb_scores *s, const vb_metrics *m,
                          int with_calibrated, double level, int threads, vb_demog **out, vb_err *e)
 {
+    enum { CHUNK = 1 << 20 };
     *out = NULL;
     if (!attrs || !attrs->n)
         return 0;
     if (s->n != ds->n_trials || attrs->n_samples != ds->n_samples)
         return vb_fail(e, VB_EXIT_IO, "internal: %zu scores for %llu trials", s->n, (unsigned long long)ds->n_trials);
-    vb_demog_point points[VB_DEMOG_MAX_POINTS];
-    size_t n_points = vb_demog_points(m, with_calibrated, points);
-    enum { MAX_THREADS = 16 };
-    count_job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    size_t T = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : (size_t)threads;
-    if (s->n < 100000)
-        T = 1; /* not worth a thread */
-    int rc = 0;
-    for (size_t i = 0; i < T; i++) {
-        jobs[i] = (count_job){ds, s, 0, 0, vb_demog_acc_new(attrs, points, n_points, &m->curve, s->is_distance, e)};
-        vb_shard_range(s->n, i, T, &jobs[i].begin, &jobs[i].end);
-        rc |= !jobs[i].acc;
+    vb_demog_counter *c = vb_demog_counter_new(attrs, m, with_calibrated, s->is_distance, threads, e);
+    uint32_t *a = c ? vb_malloc(2 * CHUNK * sizeof *a, e) : NULL, *b = a ? a + CHUNK : NULL;
+    if (!a) {
+        vb_demog_counter_free(c);
+        return -1;
     }
-    for (size_t i = 1; !rc && i < T; i++)
-        started[i] = pthread_create(&tid[i], NULL, count_work, &jobs[i]) == 0;
-    if (!rc)
-        count_work(&jobs[0]);
-    for (size_t i = 1; i < T; i++) {
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else if (!rc)
-            count_work(&jobs[i]);
-        if (jobs[i].acc && jobs[0].acc)
-            vb_demog_acc_merge(jobs[0].acc, jobs[i].acc);
+    vb_trial_iter it;
+    vb_trial t;
+    vb_trial_iter_init(&it, ds, 0, ds->n_trials);
+    for (size_t begin = 0; begin < s->n; begin += CHUNK) {
+        size_t n = s->n - begin < CHUNK ? s->n - begin : CHUNK;
+        for (size_t k = 0; k < n && vb_trial_iter_next(&it, &t); k++)
+            a[k] = t.a, b[k] = t.b;
+        vb_scores view = {.score = s->score + begin, .label = s->label + begin, .n = n, .cap = n,
+                          .is_distance = s->is_distance};
+        vb_demog_counter_add(c, a, b, &view);
     }
-    vb_demog *d = rc ? NULL : vb_demog_new(e);
-    if (!d || vb_demog_finish(jobs[0].acc, level, d, e)) {
-        vb_demog_free(d);
-        d = NULL;
-        rc = -1;
-    }
-    for (size_t i = 0; i < T; i++)
-        vb_demog_acc_free(jobs[i].acc);
-    *out = d;
-    return rc ? -1 : 0;
+    free(a);
+    return vb_demog_counter_finish(c, level, out, e);
 }

@@ -158,6 +158,17 @@ void vb_demog_acc_free(vb_demog_acc *acc);
 int vb_demog_from_scores(const vb_dataset *ds, const vb_attributes *attrs, const vb_scores *s, const vb_metrics *m,
                          int with_calibrated, double level, int threads, vb_demog **out, vb_err *e);
 
+/* The same a chunk at a time (bounded memory: `veribench run` reads its score file back
+ * chunk by chunk): a counter at the points of m, chunks of trials in any order (sample
+ * indices a[i], b[i], label and score of s), each split over `threads` accumulators. */
+typedef struct vb_demog_counter vb_demog_counter;
+vb_demog_counter *vb_demog_counter_new(const vb_attributes *attrs, const vb_metrics *m, int with_calibrated,
+                                       int is_distance, int threads, vb_err *e);
+void vb_demog_counter_add(vb_demog_counter *c, const uint32_t *a, const uint32_t *b, const vb_scores *s);
+/* The rows into *out; frees c in every case. */
+int vb_demog_counter_finish(vb_demog_counter *c, double level, vb_demog **out, vb_err *e);
+void vb_demog_counter_free(vb_demog_counter *c);
+
 /* ---- rows ---- */
 
 /* Every row of d as CSV `prefix...,name,value` lines (the metrics.csv layout). */

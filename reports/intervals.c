@@ -3,10 +3,13 @@
 
 #include "reports/radix_sort.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -454,6 +457,7 @@ enum { LANES = 16 };
 #define TAIL_SUBJECT 0x7fffffffu /* the dense subject index */
 #define TAIL_SAMPLE (1u << 20)   /* impostor similarities sampled to place the tail's cutoff */
 #define TAIL_DEFAULT_FRACTION 0.15
+#define BUFFER_DEFAULT ((size_t)1 << 20) /* tail trials sorted in memory at a time; walk window */
 
 /* Impostor trial counts per unordered subject pair (lo <= hi), row lo: entries
  * row[lo] .. row[lo+1]-1 hold (col = hi, count). */
@@ -479,7 +483,9 @@ typedef struct boot_agg {
     size_t n_impostor;
     point_counts model; /* every trial; errors at the model threshold */
     point_counts cal;   /* the evaluation split; errors at the calibrated threshold */
-    tail_trial *tail;
+    tail_trial *tail; /* in memory, or NULL: */
+    int tail_fd;      /* ... in this unlinked file (tail_trial records), read a window at a time */
+    size_t window;    /* trials per window */
     size_t n_tail;
     int tail_is_all; /* the tail holds every trial: a walk that reaches its end is complete */
     int have_model, have_cal;
@@ -524,90 +530,29 @@ static void free_point(point_counts *p)
     free_pairs(&p->imp_errors);
 }
 
+/* The tail only (it is built again, wider, when too short). */
+static void free_tail(boot_agg *g)
+{
+    free(g->tail);
+    g->tail = NULL;
+    if (g->tail_fd >= 0)
+        close(g->tail_fd);
+    g->tail_fd = -1;
+    g->n_tail = 0;
+}
+
 static void free_agg(boot_agg *g)
 {
     free_point(&g->model);
     free_point(&g->cal);
-    free(g->tail);
+    free_tail(g);
     free(g->stats);
 }
 
-/* A fixed operating point the aggregated counts are made for: the model's threshold over
- * every trial, or the calibrated one over the evaluation split. */
-typedef struct fixed_point {
-    double threshold; /* NaN: totals only */
-    int calibrated;   /* 1: only the trials in_cal_eval */
-} fixed_point;
-
-static int point_counts_trial(const vb_boot_input *in, const fixed_point *p, size_t i)
-{
-    return !p->calibrated || in_cal_eval(in, i);
-}
-
+/* Trial i of a chunk is an error at the fixed threshold t (NaN: never). */
 static double similarity(const vb_scores *s, size_t i)
 {
     return (s->is_distance ? -s->score[i] : s->score[i]) + 0.0; /* -0 and +0 tie */
-}
-
-/* Validates the trials and numbers their subjects densely in order of first appearance
- * (trial order, a before b): the numbering of the per-trial method, so a replicate's draw
- * picks the same subjects in both. map[original] = dense index or UINT32_MAX. */
-static uint32_t *dense_subject_map(const vb_boot_input *in, uint32_t *n_subjects, vb_err *e)
-{
-    const vb_scores *s = in->scores;
-    uint32_t max = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        max = in->subject_a[i] > max ? in->subject_a[i] : max;
-        max = in->subject_b[i] > max ? in->subject_b[i] : max;
-    }
-    uint32_t *map = vb_malloc(((size_t)max + 1) * sizeof *map, e);
-    if (!map)
-        return NULL;
-    memset(map, 0xff, ((size_t)max + 1) * sizeof *map);
-    uint32_t n = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->label[i] > 1 || isnan(s->score[i])) {
-            free(map);
-            vb_fail(e, VB_EXIT_INPUT, "trial %zu: bad label or NaN score", i);
-            return NULL;
-        }
-        uint32_t ab[2] = {in->subject_a[i], in->subject_b[i]};
-        for (int k = 0; k < 2; k++)
-            if (map[ab[k]] == UINT32_MAX)
-                map[ab[k]] = n++;
-    }
-    *n_subjects = n;
-    return map;
-}
-
-/* Run lengths of the sorted pair keys (lo << 32 | hi << 1 | error) into the total and the
- * error counts; with `fill` 0 it only counts the entries of each. */
-static void scan_pairs(const uint64_t *key, size_t n, pair_counts *tot, pair_counts *err, size_t *n_tot,
-                       size_t *n_err, int fill)
-{
-    size_t nt = 0, ne = 0;
-    for (size_t i = 0; i < n;) {
-        uint64_t pair = key[i] >> 1;
-        size_t j = i, errors = 0;
-        for (; j < n && key[j] >> 1 == pair; j++)
-            errors += key[j] & 1;
-        uint32_t lo = (uint32_t)(pair >> 31), hi = (uint32_t)(pair & TAIL_SUBJECT);
-        if (fill) {
-            tot->col[nt] = hi;
-            tot->count[nt] = (uint32_t)(j - i);
-            tot->row[lo + 1] = nt + 1;
-            if (errors) {
-                err->col[ne] = hi;
-                err->count[ne] = (uint32_t)errors;
-                err->row[lo + 1] = ne + 1;
-            }
-        }
-        nt++;
-        ne += errors > 0;
-        i = j;
-    }
-    *n_tot = nt;
-    *n_err = ne;
 }
 
 static int alloc_pairs(pair_counts *p, uint32_t n_subjects, size_t entries, vb_err *e)
@@ -628,157 +573,276 @@ static void finish_rows(pair_counts *p, uint32_t n_subjects)
         p->row[r] = p->row[r] > p->row[r - 1] ? p->row[r] : p->row[r - 1];
 }
 
-/* Impostor pair counts through a dense triangle of all pairs (lo <= hi), row-major: one
- * pass, no sort. Used when the triangle is no larger than twice the impostor trials (LFW
- * all-vs-all: 16.5M pairs for 87M trials), where it is also smaller than the sort's keys. */
-static size_t triangle_row(uint32_t lo, uint32_t n) /* rows shrink by one: row lo has n - lo cells */
+/* Rows of the dense triangle of all pairs (lo <= hi), row-major: row lo has n - lo cells. */
+static size_t triangle_row(uint32_t lo, uint32_t n)
 {
     return (size_t)lo * n - (size_t)lo * ((size_t)lo - 1) / 2;
 }
 
-static int dense_pairs(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, boot_agg *g,
-                       point_counts *pc, vb_err *e)
+/* ---- pass 1: subjects, genuine counts, the impostor sample ---- */
+
+/* What the first pass over the stream finds. Subjects are numbered densely in order of
+ * first appearance (trial order, a before b): the per-trial method's numbering, so a
+ * replicate's draw picks the same subjects in both. */
+typedef struct pass1 {
+    uint32_t *map;        /* original subject -> dense index, UINT32_MAX: not seen */
+    size_t map_n, gen_cap;
+    uint64_t trials, n_cal_impostor;
+    double *sample;       /* impostor similarities, every stride-th impostor trial */
+    size_t n_sample;
+    uint64_t stride, seen;
+} pass1;
+
+static void pass1_free(pass1 *p)
 {
-    const vb_scores *s = in->scores;
-    uint32_t n = g->n_subjects;
-    size_t cells = (size_t)n * (n + 1) / 2;
-    uint32_t *tot = big_alloc(cells * sizeof *tot, e), *err = tot ? big_alloc(cells * sizeof *err, e) : NULL;
-    if (!err) {
-        free(tot);
-        return -1;
-    }
-    memset(tot, 0, cells * sizeof *tot);
-    memset(err, 0, cells * sizeof *err);
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->label[i] || !point_counts_trial(in, pt, i))
-            continue;
-        uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
-        uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-        size_t cell = triangle_row(lo, n) + (hi - lo);
-        tot[cell]++;
-        err[cell] += (uint32_t)error_at(s, pt->threshold, i);
-    }
-    size_t n_tot = 0, n_err = 0;
-    for (size_t c = 0; c < cells; c++) {
-        n_tot += tot[c] > 0;
-        n_err += err[c] > 0;
-    }
-    int rc = -1;
-    if (alloc_pairs(&pc->imp_total, n, n_tot, e) || alloc_pairs(&pc->imp_errors, n, n_err, e))
-        goto out;
-    n_tot = n_err = 0;
-    for (uint32_t lo = 0; lo < n; lo++) {
-        size_t row = triangle_row(lo, n);
-        for (uint32_t hi = lo; hi < n; hi++) {
-            size_t c = row + (hi - lo);
-            if (tot[c]) {
-                pc->imp_total.col[n_tot] = hi;
-                pc->imp_total.count[n_tot++] = tot[c];
-            }
-            if (err[c]) {
-                pc->imp_errors.col[n_err] = hi;
-                pc->imp_errors.count[n_err++] = err[c];
-            }
-        }
-        pc->imp_total.row[lo + 1] = n_tot;
-        pc->imp_errors.row[lo + 1] = n_err;
-    }
-    rc = 0;
-out:
-    free(tot);
-    free(err);
-    return rc;
+    free(p->map);
+    free(p->sample);
 }
 
-/* The same counts by sorting one key per impostor trial (lo << 32 | hi << 1 | error): for
- * many subjects with few trials each, where the triangle would be mostly empty. */
-static int sorted_pairs(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, size_t n_imp,
-                        boot_agg *g, point_counts *pc, vb_err *e)
+static int dense_subject(pass1 *p, boot_agg *g, uint32_t orig, uint32_t *out, vb_err *e)
 {
-    const vb_scores *s = in->scores;
-    uint64_t *key = big_alloc(n_imp * sizeof *key, e);
-    uint64_t *tmp = key ? big_alloc(n_imp * sizeof *tmp, e) : NULL;
-    int rc = -1;
-    if (!tmp)
-        goto out;
-    for (size_t i = 0, k = 0; i < s->n; i++) {
-        if (s->label[i] || !point_counts_trial(in, pt, i))
-            continue;
-        uint32_t a = map[in->subject_a[i]], b = map[in->subject_b[i]];
-        uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-        key[k++] = (uint64_t)lo << 32 | (uint64_t)hi << 1 | (uint64_t)error_at(s, pt->threshold, i);
+    if (orig >= p->map_n) {
+        size_t n = (size_t)orig + 1 > 2 * p->map_n ? (size_t)orig + 1 : 2 * p->map_n;
+        uint32_t *m = realloc(p->map, n * sizeof *m);
+        if (!m)
+            return vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap");
+        memset(m + p->map_n, 0xff, (n - p->map_n) * sizeof *m);
+        p->map = m, p->map_n = n;
     }
-    const uint64_t *sorted = vb_sort_keys(key, tmp, n_imp);
-    size_t n_tot, n_err;
-    scan_pairs(sorted, n_imp, NULL, NULL, &n_tot, &n_err, 0);
-    if (alloc_pairs(&pc->imp_total, g->n_subjects, n_tot, e) ||
-        alloc_pairs(&pc->imp_errors, g->n_subjects, n_err, e))
-        goto out;
-    scan_pairs(sorted, n_imp, &pc->imp_total, &pc->imp_errors, &n_tot, &n_err, 1);
-    finish_rows(&pc->imp_total, g->n_subjects);
-    finish_rows(&pc->imp_errors, g->n_subjects);
-    rc = 0;
-out:
-    free(key);
-    free(tmp);
-    return rc;
-}
-
-/* Per-subject genuine counts and per-pair impostor counts of one fixed operating point,
- * totals and errors: the only per-trial pass; a replicate then sums over subjects and pairs.
- * *n_impostor: the impostor trials counted. */
-static int build_counts(const vb_boot_input *in, const uint32_t *map, const fixed_point *pt, boot_agg *g,
-                        point_counts *pc, size_t *n_impostor, vb_err *e)
-{
-    const vb_scores *s = in->scores;
-    pc->gen_total = vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e);
-    pc->gen_errors = pc->gen_total ? vb_malloc(((size_t)g->n_subjects + 1) * sizeof(double), e) : NULL;
-    if (!pc->gen_errors)
-        return -1;
-    memset(pc->gen_total, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
-    memset(pc->gen_errors, 0, ((size_t)g->n_subjects + 1) * sizeof(double));
-    size_t n_imp = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (!point_counts_trial(in, pt, i))
-            continue;
-        if (s->label[i]) {
-            pc->gen_total[map[in->subject_a[i]]] += 1;
-            pc->gen_errors[map[in->subject_a[i]]] += error_at(s, pt->threshold, i);
-        } else {
-            n_imp++;
-        }
+    if (p->map[orig] == UINT32_MAX) {
+        if (g->n_subjects >= TAIL_SUBJECT)
+            return vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u subjects", TAIL_SUBJECT);
+        p->map[orig] = g->n_subjects++;
     }
-    *n_impostor = n_imp;
-    size_t cells = (size_t)g->n_subjects * (g->n_subjects + 1) / 2;
-    return cells <= 2 * n_imp ? dense_pairs(in, map, pt, g, pc, e) : sorted_pairs(in, map, pt, n_imp, g, pc, e);
-}
-
-/* The similarity above which (about) `fraction` of the impostor trials lie, from an evenly
- * strided sample of them; -inf (every trial) when fraction >= 1. */
-static int tail_cutoff(const vb_scores *s, size_t n_imp, double fraction, double *cutoff, vb_err *e)
-{
-    *cutoff = -INFINITY;
-    if (fraction >= 1 || !n_imp)
-        return 0;
-    size_t stride = n_imp > TAIL_SAMPLE ? n_imp / TAIL_SAMPLE : 1, n = 0, k = 0;
-    double *sample = vb_malloc((n_imp / stride + 1) * sizeof *sample, e);
-    if (!sample)
-        return -1;
-    for (size_t i = 0; i < s->n; i++)
-        if (!s->label[i] && k++ % stride == 0)
-            sample[n++] = similarity(s, i);
-    if (vb_sort_doubles(sample, n, e)) {
-        free(sample);
-        return -1;
-    }
-    size_t above = (size_t)(fraction * (double)n);
-    *cutoff = sample[n - 1 - (above < n - 1 ? above : n - 1)];
-    free(sample);
+    *out = p->map[orig];
     return 0;
 }
 
-/* Puts run[0..n) (keys sharing their top 32 bits, the tail index below) in the order of
- * the full keys: rewritten to (low 32 bits of the full key, tail index) and sorted again. */
+/* The per-subject genuine counts (model and calibrated point) grown to n subjects. */
+static int grow_gen(pass1 *p, boot_agg *g, size_t n, vb_err *e)
+{
+    if (n <= p->gen_cap)
+        return 0;
+    size_t cap = n > 2 * p->gen_cap ? n : 2 * p->gen_cap;
+    double **v[4] = {&g->model.gen_total, &g->model.gen_errors, &g->cal.gen_total, &g->cal.gen_errors};
+    for (int k = 0; k < 4; k++) {
+        double *q = realloc(*v[k], (cap + 1) * sizeof *q);
+        if (!q)
+            return vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap");
+        memset(q + p->gen_cap, 0, (cap + 1 - p->gen_cap) * sizeof *q);
+        *v[k] = q;
+    }
+    p->gen_cap = cap;
+    return 0;
+}
+
+/* Every stride-th impostor similarity; a full sample keeps every other one, stride doubled. */
+static void sample_impostor(pass1 *p, double sim)
+{
+    if (p->seen++ % p->stride)
+        return;
+    if (p->n_sample == 2 * TAIL_SAMPLE) {
+        for (size_t k = 0; k < TAIL_SAMPLE; k++)
+            p->sample[k] = p->sample[2 * k];
+        p->n_sample = TAIL_SAMPLE;
+        p->stride *= 2;
+        if ((p->seen - 1) % p->stride)
+            return;
+    }
+    p->sample[p->n_sample++] = sim;
+}
+
+static int in_eval(const vb_boot_source *src, const vb_boot_chunk *c, size_t i)
+{
+    return src->have_calibrated && (!c->calibrated_eval || c->calibrated_eval[i]);
+}
+
+static int pass1_chunk(const vb_boot_source *src, const vb_boot_chunk *c, pass1 *p, boot_agg *g, vb_err *e)
+{
+    const vb_scores *s = c->scores;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->label[i] > 1 || isnan(s->score[i]))
+            return vb_fail(e, VB_EXIT_INPUT, "trial %llu: bad label or NaN score", (unsigned long long)(p->trials + i));
+        uint32_t a, b;
+        if (dense_subject(p, g, c->subject_a[i], &a, e) || dense_subject(p, g, c->subject_b[i], &b, e) ||
+            grow_gen(p, g, g->n_subjects, e))
+            return -1;
+        int cal = in_eval(src, c, i);
+        if (s->label[i]) {
+            g->model.gen_total[a] += 1;
+            g->model.gen_errors[a] += error_at(s, src->model_threshold, i);
+            g->cal.gen_total[a] += cal;
+            g->cal.gen_errors[a] += cal && error_at(s, src->calibrated_threshold, i);
+        } else {
+            g->n_impostor++;
+            p->n_cal_impostor += cal;
+            sample_impostor(p, similarity(s, i));
+        }
+    }
+    p->trials += s->n;
+    return 0;
+}
+
+/* ---- pass 2: impostor counts per subject pair ---- */
+
+/* The impostor trials and errors of one fixed point per unordered subject pair: a dense
+ * triangle when it is no larger than twice the impostor trials (LFW all-vs-all: 16.5M pairs
+ * for 87M trials), else sorted keys (lo << 32 | hi << 1 | error) buffered, their runs
+ * counted and merged into the counts so far as the buffer fills (many subjects with few
+ * trials each, where the triangle would be mostly empty). */
+typedef struct pair_acc {
+    uint32_t n;                  /* subjects */
+    int dense;
+    uint32_t *tot, *err;         /* dense: the triangle */
+    uint64_t *keys, *tmp;        /* sparse: the buffer (cap) and the sort's scratch */
+    size_t n_keys, cap;
+    uint64_t *pair;              /* sparse: counts so far, ascending pair (lo << 31 | hi) */
+    uint32_t *ptot, *perr;
+    size_t n_pairs;
+} pair_acc;
+
+static void pair_acc_free(pair_acc *a)
+{
+    free(a->tot);
+    free(a->err);
+    free(a->keys);
+    free(a->tmp);
+    free(a->pair);
+    free(a->ptot);
+    free(a->perr);
+    memset(a, 0, sizeof *a);
+}
+
+static int pair_acc_init(pair_acc *a, uint32_t n_subjects, uint64_t n_imp, size_t cap, vb_err *e)
+{
+    memset(a, 0, sizeof *a);
+    a->n = n_subjects;
+    size_t cells = (size_t)n_subjects * (n_subjects + 1) / 2;
+    a->dense = cells <= 2 * n_imp;
+    if (a->dense) {
+        a->tot = big_alloc(cells * sizeof *a->tot, e);
+        a->err = a->tot ? big_alloc(cells * sizeof *a->err, e) : NULL;
+        if (!a->err)
+            return -1;
+        memset(a->tot, 0, cells * sizeof *a->tot);
+        memset(a->err, 0, cells * sizeof *a->err);
+        return 0;
+    }
+    a->cap = cap;
+    a->keys = vb_malloc(cap * sizeof *a->keys, e);
+    a->tmp = a->keys ? vb_malloc(cap * sizeof *a->tmp, e) : NULL;
+    return a->tmp ? 0 : -1;
+}
+
+/* The buffered keys sorted, counted per pair and merged with the counts so far. */
+static int pair_acc_flush(pair_acc *a, vb_err *e)
+{
+    if (!a->n_keys)
+        return 0;
+    const uint64_t *k = vb_sort_keys(a->keys, a->tmp, a->n_keys);
+    size_t distinct = 0;
+    for (size_t i = 0; i < a->n_keys; i++)
+        distinct += i == 0 || k[i] >> 1 != k[i - 1] >> 1;
+    size_t cap = a->n_pairs + distinct;
+    uint64_t *pair = vb_malloc(cap * sizeof *pair, e);
+    uint32_t *tot = pair ? vb_malloc(cap * sizeof *tot, e) : NULL, *err = tot ? vb_malloc(cap * sizeof *err, e) : NULL;
+    if (!err) {
+        free(pair);
+        free(tot);
+        return -1;
+    }
+    size_t n = 0, o = 0;
+    for (size_t i = 0; i < a->n_keys;) {
+        uint64_t p = k[i] >> 1;
+        uint32_t t = 0, x = 0;
+        for (; i < a->n_keys && k[i] >> 1 == p; i++)
+            t++, x += (uint32_t)(k[i] & 1);
+        for (; o < a->n_pairs && a->pair[o] < p; o++, n++)
+            pair[n] = a->pair[o], tot[n] = a->ptot[o], err[n] = a->perr[o];
+        if (o < a->n_pairs && a->pair[o] == p)
+            t += a->ptot[o], x += a->perr[o], o++;
+        pair[n] = p, tot[n] = t, err[n++] = x;
+    }
+    for (; o < a->n_pairs; o++, n++)
+        pair[n] = a->pair[o], tot[n] = a->ptot[o], err[n] = a->perr[o];
+    free(a->pair);
+    free(a->ptot);
+    free(a->perr);
+    a->pair = pair, a->ptot = tot, a->perr = err, a->n_pairs = n, a->n_keys = 0;
+    return 0;
+}
+
+static int pair_acc_add(pair_acc *a, uint32_t x, uint32_t y, int error, vb_err *e)
+{
+    uint32_t lo = x < y ? x : y, hi = x < y ? y : x;
+    if (a->dense) {
+        size_t cell = triangle_row(lo, a->n) + (hi - lo);
+        a->tot[cell]++;
+        a->err[cell] += (uint32_t)error;
+        return 0;
+    }
+    if (a->n_keys == a->cap && pair_acc_flush(a, e))
+        return -1;
+    a->keys[a->n_keys++] = (uint64_t)lo << 32 | (uint64_t)hi << 1 | (uint64_t)error;
+    return 0;
+}
+
+/* The counts as the replicates read them (pair_counts: rows by lo, entries (hi, count)). */
+static int pair_acc_finish(pair_acc *a, point_counts *pc, vb_err *e)
+{
+    if (!a->dense && pair_acc_flush(a, e))
+        return -1;
+    uint32_t n = a->n;
+    size_t n_tot = 0, n_err = 0, cells = (size_t)n * (n + 1) / 2;
+    for (size_t c = 0; a->dense && c < cells; c++)
+        n_tot += a->tot[c] > 0, n_err += a->err[c] > 0;
+    for (size_t k = 0; !a->dense && k < a->n_pairs; k++)
+        n_tot++, n_err += a->perr[k] > 0;
+    if (alloc_pairs(&pc->imp_total, n, n_tot, e) || alloc_pairs(&pc->imp_errors, n, n_err, e))
+        return -1;
+    pair_counts *T = &pc->imp_total, *E = &pc->imp_errors;
+    n_tot = n_err = 0;
+    for (uint32_t lo = 0; a->dense && lo < n; lo++) {
+        size_t row = triangle_row(lo, n);
+        for (uint32_t hi = lo; hi < n; hi++) {
+            size_t c = row + (hi - lo);
+            if (a->tot[c])
+                T->col[n_tot] = hi, T->count[n_tot++] = a->tot[c];
+            if (a->err[c])
+                E->col[n_err] = hi, E->count[n_err++] = a->err[c];
+        }
+        T->row[lo + 1] = n_tot;
+        E->row[lo + 1] = n_err;
+    }
+    for (size_t k = 0; !a->dense && k < a->n_pairs; k++) {
+        uint32_t lo = (uint32_t)(a->pair[k] >> 31), hi = (uint32_t)(a->pair[k] & TAIL_SUBJECT);
+        T->col[n_tot] = hi, T->count[n_tot++] = a->ptot[k], T->row[lo + 1] = n_tot;
+        if (a->perr[k])
+            E->col[n_err] = hi, E->count[n_err++] = a->perr[k], E->row[lo + 1] = n_err;
+    }
+    if (!a->dense) {
+        finish_rows(T, n);
+        finish_rows(E, n);
+    }
+    pair_acc_free(a);
+    return 0;
+}
+
+/* ---- pass 2: the tail ---- */
+
+/* The similarity above which (about) `fraction` of the impostor trials lie, from the
+ * first pass's sample; -inf (every trial) when fraction >= 1. */
+static double tail_cutoff(const pass1 *p, const double *sorted_sample, double fraction)
+{
+    size_t n = p->n_sample;
+    if (fraction >= 1 || !n)
+        return -INFINITY;
+    size_t above = (size_t)(fraction * (double)n);
+    return sorted_sample[n - 1 - (above < n - 1 ? above : n - 1)];
+}
+
+/* Puts run[0..n) (keys sharing their top 32 bits, the buffer index below) in the order of
+ * the full keys: rewritten to (low 32 bits of the full key, index) and sorted again. */
 static void order_run(uint64_t *run, uint64_t *scratch, size_t n, const uint64_t *full)
 {
     for (size_t k = 0; k < n; k++) {
@@ -799,56 +863,314 @@ static void order_run(uint64_t *run, uint64_t *scratch, size_t n, const uint64_t
         memcpy(run, sorted, n * sizeof *run);
 }
 
-/* The trials with similarity >= the cutoff for `fraction`, sorted by decreasing similarity:
- * an MSD radix sort (two threads) of 64-bit keys holding the top 32 bits of the
- * descending-order key and the tail index, then each run that shares those bits in full
- * order (runs are short: 2^-20 of the similarity's relative range). */
-static int build_tail(const vb_boot_input *in, const uint32_t *map, double fraction, boot_agg *g, vb_err *e)
+/* A spilled tail trial: its descending-order key and the trial. */
+typedef struct spill_rec {
+    uint64_t key;
+    tail_trial t;
+} spill_rec;
+
+/* The tail trials are buffered (cap of them), each full buffer sorted by key (ascending key
+ * = decreasing similarity) and spilled as one run; the runs are heap-merged at the end. */
+typedef struct tail_build {
+    size_t cap, n;
+    uint64_t *full, *key;        /* key: 2 * cap, the sort's keys and scratch */
+    tail_trial *rec;
+    spill_rec *out;              /* the sorted buffer */
+    int spill_fd;                /* -1: nothing spilled */
+    size_t n_runs, runs_cap;
+    uint64_t *run_len, total;
+    const char *tmp_dir;
+} tail_build;
+
+static void tail_build_free(tail_build *t)
 {
-    const vb_scores *s = in->scores;
-    double cutoff;
-    if (tail_cutoff(s, g->n_impostor, fraction, &cutoff, e))
-        return -1;
-    g->tail_is_all = cutoff == -INFINITY;
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        n += similarity(s, i) >= cutoff;
-    uint64_t *full = big_alloc(n * sizeof *full, e);
-    uint64_t *key = full ? big_alloc(2 * n * sizeof *key, e) : NULL;
-    tail_trial *unsorted = key ? big_alloc(n * sizeof *unsorted, e) : NULL;
-    g->tail = unsorted ? big_alloc(n * sizeof *g->tail, e) : NULL;
-    if (!g->tail) {
-        free(full);
-        free(key);
-        free(unsorted);
-        return -1;
-    }
-    for (size_t i = 0, k = 0; i < s->n; i++)
-        if (similarity(s, i) >= cutoff) {
-            full[k] = ~vb_double_to_key(similarity(s, i)); /* ascending keys = decreasing similarity */
-            unsorted[k] = (tail_trial){map[in->subject_a[i]], map[in->subject_b[i]] | (s->label[i] ? TAIL_FLAG : 0)};
-            key[k] = (full[k] & 0xffffffff00000000ull) | k;
-            k++;
-        }
-    uint64_t *sorted = vb_sort_keys(key, key + n, n), *scratch = sorted == key ? key + n : key;
+    free(t->full);
+    free(t->key);
+    free(t->rec);
+    free(t->out);
+    free(t->run_len);
+    if (t->spill_fd >= 0)
+        close(t->spill_fd);
+    t->full = t->key = t->run_len = NULL, t->rec = NULL, t->out = NULL, t->spill_fd = -1;
+}
+
+static int tail_build_init(tail_build *t, size_t cap, const char *tmp_dir, vb_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->spill_fd = -1;
+    t->cap = cap;
+    t->tmp_dir = tmp_dir;
+    t->full = vb_malloc(cap * sizeof *t->full, e);
+    t->key = t->full ? vb_malloc(2 * cap * sizeof *t->key, e) : NULL;
+    t->rec = t->key ? vb_malloc(cap * sizeof *t->rec, e) : NULL;
+    t->out = t->rec ? vb_malloc(cap * sizeof *t->out, e) : NULL;
+    return t->out ? 0 : -1;
+}
+
+/* The buffer sorted into t->out: an MSD radix sort (two threads) of 64-bit keys holding the
+ * top 32 bits of the full key and the buffer index, then each run that shares those bits in
+ * full order (runs are short: 2^-20 of the similarity's relative range). */
+static void sort_buffer(tail_build *t)
+{
+    size_t n = t->n;
+    for (size_t k = 0; k < n; k++)
+        t->key[k] = (t->full[k] & 0xffffffff00000000ull) | k;
+    uint64_t *sorted = vb_sort_keys(t->key, t->key + n, n), *scratch = sorted == t->key ? t->key + n : t->key;
     for (size_t k = 0; k < n;) {
         size_t end = k + 1;
         while (end < n && sorted[end] >> 32 == sorted[k] >> 32)
             end++;
-        if (end - k > 1) /* now (low 32 bits of the full key, index): equal tops = equal keys */
-            order_run(sorted + k, scratch + k, end - k, full);
+        if (end - k > 1)
+            order_run(sorted + k, scratch + k, end - k, t->full);
         for (size_t p = k; p < end; p++) {
-            int group_end = p + 1 == end || sorted[p + 1] >> 32 != sorted[p] >> 32;
-            g->tail[p] = unsorted[(uint32_t)sorted[p]];
-            g->tail[p].a |= group_end ? TAIL_FLAG : 0;
+            uint32_t i = (uint32_t)sorted[p];
+            t->out[p] = (spill_rec){t->full[i], t->rec[i]};
         }
         k = end;
     }
-    g->n_tail = n;
-    free(full);
-    free(key);
-    free(unsorted);
+}
+
+/* An unlinked temporary file in dir (it goes away with the process however it ends). */
+static int temp_file(const char *dir, vb_err *e)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/veribench-tail-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return vb_fail(e, VB_EXIT_IO, "%s: cannot create a temporary file for the bootstrap's tail: %s", dir,
+                       strerror(errno));
+    unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *p, size_t n, const char *dir, vb_err *e)
+{
+    for (const char *c = p; n;) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return vb_fail(e, VB_EXIT_IO, "%s: writing the bootstrap's tail: %s", dir, strerror(w < 0 ? errno : ENOSPC));
+        c += w, n -= (size_t)w;
+    }
     return 0;
+}
+
+static int read_at(int fd, void *p, size_t n, uint64_t off, vb_err *e)
+{
+    for (char *c = p; n;) {
+        ssize_t r = pread(fd, c, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return vb_fail(e, VB_EXIT_IO, "reading the bootstrap's tail back: %s", r < 0 ? strerror(errno) : "short file");
+        c += r, n -= (size_t)r, off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int spill_buffer(tail_build *t, vb_err *e)
+{
+    if (t->spill_fd < 0 && (t->spill_fd = temp_file(t->tmp_dir, e)) < 0)
+        return -1;
+    if (t->n_runs == t->runs_cap) {
+        size_t cap = t->runs_cap ? 2 * t->runs_cap : 16;
+        uint64_t *r = realloc(t->run_len, cap * sizeof *r);
+        if (!r)
+            return vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap");
+        t->run_len = r, t->runs_cap = cap;
+    }
+    sort_buffer(t);
+    if (write_all(t->spill_fd, t->out, t->n * sizeof *t->out, t->tmp_dir, e))
+        return -1;
+    t->run_len[t->n_runs++] = t->n;
+    t->n = 0;
+    return 0;
+}
+
+static int tail_add(tail_build *t, double sim, uint32_t a, uint32_t b, int genuine, vb_err *e)
+{
+    if (t->n == t->cap && spill_buffer(t, e))
+        return -1;
+    t->full[t->n] = ~vb_double_to_key(sim); /* ascending keys = decreasing similarity */
+    t->rec[t->n++] = (tail_trial){a, b | (genuine ? TAIL_FLAG : 0)};
+    t->total++;
+    return 0;
+}
+
+/* The tail of a single buffer: in memory, each trial flagged at the end of its tie group. */
+static int tail_in_memory(tail_build *t, boot_agg *g, vb_err *e)
+{
+    sort_buffer(t);
+    g->tail = big_alloc(t->n * sizeof *g->tail, e);
+    if (!g->tail)
+        return -1;
+    for (size_t p = 0; p < t->n; p++) {
+        g->tail[p] = t->out[p].t;
+        g->tail[p].a |= p + 1 == t->n || t->out[p + 1].key != t->out[p].key ? TAIL_FLAG : 0;
+    }
+    g->n_tail = t->n;
+    return 0;
+}
+
+/* One spilled run being merged: a buffer of its records read ahead. */
+typedef struct run_cursor {
+    uint64_t off, left;  /* the next record's file offset; records not yet read */
+    spill_rec *buf;
+    size_t n, pos;
+} run_cursor;
+
+enum { MERGE_READ = 4096 }; /* records read ahead per run */
+
+static int cursor_fill(int fd, run_cursor *c, vb_err *e)
+{
+    c->n = c->left < MERGE_READ ? (size_t)c->left : MERGE_READ;
+    c->pos = 0;
+    if (c->n && read_at(fd, c->buf, c->n * sizeof *c->buf, c->off, e))
+        return -1;
+    c->off += c->n * sizeof *c->buf, c->left -= c->n;
+    return 0;
+}
+
+/* heap[0..n) of run indexes ordered by their current key */
+static void heap_down(uint32_t *heap, size_t n, size_t i, const run_cursor *c)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && c[heap[l]].buf[c[heap[l]].pos].key < c[heap[m]].buf[c[heap[m]].pos].key)
+            m = l;
+        if (l + 1 < n && c[heap[l + 1]].buf[c[heap[l + 1]].pos].key < c[heap[m]].buf[c[heap[m]].pos].key)
+            m = l + 1;
+        if (m == i)
+            return;
+        uint32_t x = heap[i];
+        heap[i] = heap[m], heap[m] = x, i = m;
+    }
+}
+
+/* The spilled runs heap-merged into one file of tail trials (g->tail_fd), each flagged at
+ * the end of its tie group. */
+static int merge_runs(tail_build *t, boot_agg *g, vb_err *e)
+{
+    size_t R = t->n_runs;
+    run_cursor *c = vb_calloc(R, sizeof *c, e);
+    uint32_t *heap = c ? vb_malloc(R * sizeof *heap, e) : NULL;
+    tail_trial *out = heap ? vb_malloc(MERGE_READ * sizeof *out, e) : NULL;
+    int rc = !out || (g->tail_fd = temp_file(t->tmp_dir, e)) < 0 ? -1 : 0;
+    uint64_t off = 0;
+    size_t n_heap = 0, n_out = 0;
+    for (size_t r = 0; !rc && r < R; off += t->run_len[r++] * sizeof(spill_rec)) {
+        c[r] = (run_cursor){off, t->run_len[r], vb_malloc(MERGE_READ * sizeof(spill_rec), e), 0, 0};
+        rc = !c[r].buf || cursor_fill(t->spill_fd, &c[r], e);
+        if (!rc && c[r].n)
+            heap[n_heap++] = (uint32_t)r;
+    }
+    for (size_t i = n_heap; !rc && i-- > 0;)
+        heap_down(heap, n_heap, i, c);
+    int have_prev = 0;
+    spill_rec prev = {0, {0, 0}};
+    while (!rc && n_heap) {
+        run_cursor *top = &c[heap[0]];
+        spill_rec cur = top->buf[top->pos++];
+        if (top->pos == top->n && (rc = cursor_fill(t->spill_fd, top, e)))
+            break;
+        if (!top->n)
+            heap[0] = heap[--n_heap];
+        heap_down(heap, n_heap, 0, c);
+        if (have_prev) {
+            prev.t.a |= prev.key != cur.key ? TAIL_FLAG : 0;
+            out[n_out++] = prev.t;
+            if (n_out == MERGE_READ)
+                rc = write_all(g->tail_fd, out, n_out * sizeof *out, t->tmp_dir, e), n_out = 0;
+        }
+        prev = cur, have_prev = 1;
+    }
+    if (!rc && have_prev) {
+        prev.t.a |= TAIL_FLAG;
+        out[n_out++] = prev.t;
+    }
+    rc = rc || write_all(g->tail_fd, out, n_out * sizeof *out, t->tmp_dir, e);
+    g->n_tail = t->total;
+    for (size_t r = 0; c && r < R; r++)
+        free(c[r].buf);
+    free(c);
+    free(heap);
+    free(out);
+    return rc ? -1 : 0;
+}
+
+static int tail_finish(tail_build *t, boot_agg *g, vb_err *e)
+{
+    if (!t->n_runs)
+        return tail_in_memory(t, g, e);
+    if (t->n && spill_buffer(t, e))
+        return -1;
+    free(t->full), free(t->key), free(t->rec), free(t->out);
+    t->full = t->key = NULL, t->rec = NULL, t->out = NULL;
+    return merge_runs(t, g, e);
+}
+
+/* ---- the passes ---- */
+
+static int pass1_run(const vb_boot_source *src, pass1 *p, boot_agg *g, vb_err *e)
+{
+    p->stride = 1;
+    p->sample = vb_malloc(2 * TAIL_SAMPLE * sizeof *p->sample, e);
+    if (!p->sample || grow_gen(p, g, 1, e))
+        return -1;
+    vb_boot_chunk c;
+    int got;
+    for (int restart = 1; (got = src->next(src->ctx, restart, &c, e)) == 1; restart = 0)
+        if (pass1_chunk(src, &c, p, g, e))
+            return -1;
+    return got < 0 ? -1 : vb_sort_doubles(p->sample, p->n_sample, e);
+}
+
+/* The tail (trials with similarity >= cutoff) and, when counts is set, the impostor counts
+ * per subject pair of the model point and the calibrated one. */
+static int pass2_run(const vb_boot_source *src, const pass1 *p, double cutoff, pair_acc *counts, tail_build *tb,
+                     vb_err *e)
+{
+    vb_boot_chunk c;
+    int got;
+    for (int restart = 1; (got = src->next(src->ctx, restart, &c, e)) == 1; restart = 0) {
+        const vb_scores *s = c.scores;
+        for (size_t i = 0; i < s->n; i++) {
+            uint32_t a = p->map[c.subject_a[i]], b = p->map[c.subject_b[i]];
+            int cal = in_eval(src, &c, i);
+            if (counts && !s->label[i] &&
+                (pair_acc_add(&counts[0], a, b, error_at(s, src->model_threshold, i), e) ||
+                 (cal && pair_acc_add(&counts[1], a, b, error_at(s, src->calibrated_threshold, i), e))))
+                return -1;
+            double sim = similarity(s, i);
+            if (sim >= cutoff && tail_add(tb, sim, a, b, s->label[i], e))
+                return -1;
+        }
+    }
+    return got < 0 ? -1 : 0;
+}
+
+static int collect(const vb_boot_source *src, const vb_boot_config *cfg, const pass1 *p, double fraction,
+                   int with_counts, boot_agg *g, vb_err *e)
+{
+    size_t cap = cfg->buffer_trials ? cfg->buffer_trials : BUFFER_DEFAULT;
+    const char *tmp = cfg->tmp_dir ? cfg->tmp_dir : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    double cutoff = tail_cutoff(p, p->sample, fraction);
+    g->tail_is_all = cutoff == -INFINITY;
+    pair_acc counts[2];
+    memset(counts, 0, sizeof counts);
+    tail_build tb;
+    int rc = tail_build_init(&tb, cap, tmp, e);
+    if (!rc && with_counts)
+        rc = pair_acc_init(&counts[0], g->n_subjects, g->n_impostor, cap, e) ||
+             (g->have_cal && pair_acc_init(&counts[1], g->n_subjects, p->n_cal_impostor, cap, e));
+    rc = rc || pass2_run(src, p, cutoff, with_counts ? counts : NULL, &tb, e) || tail_finish(&tb, g, e);
+    if (!rc && with_counts)
+        rc = pair_acc_finish(&counts[0], &g->model, e) || (g->have_cal && pair_acc_finish(&counts[1], &g->cal, e));
+    pair_acc_free(&counts[0]);
+    pair_acc_free(&counts[1]);
+    tail_build_free(&tb);
+    return rc ? -1 : 0;
 }
 
 /* One value per lane, as a GCC/Clang vector: the per-lane arithmetic compiles to SIMD
@@ -917,12 +1239,12 @@ static double close_targets(lane_walk *s, int l, double fa, double prev_fa, doub
 /* Tail trials [from, to) (to - from >= 1, `to` right after a group end) trial by trial with
  * the operating-point checks at every group end; fa, ga hold the counts at `from`, which
  * follows a group end (or is the start), and come back as the counts at `to`. */
-static void walk_exactly(const boot_agg *g, const lane_v *w, size_t from, size_t to, lane_v *fa, lane_v *ga,
+static void walk_exactly(const tail_trial *tail, const lane_v *w, size_t from, size_t to, lane_v *fa, lane_v *ga,
                          lane_v *cur, lane_walk *s, int *open)
 {
     lane_v prev_fa = *fa, prev_ga = *ga;
     for (size_t i = from; i < to; i++) {
-        tail_trial t = g->tail[i];
+        tail_trial t = tail[i];
         if (t.b & TAIL_FLAG)
             *ga += w[t.a & TAIL_SUBJECT];
         else
@@ -946,13 +1268,59 @@ static int any_over(const lane_v *fa, const lane_v *cur)
     return any != 0;
 }
 
-/* The walk goes in batches of at least BATCH trials ending at a group end: counts only,
- * then one check; a batch in which some lane passed a limit (rare: 7 targets per lane) is
- * walked again from its start with the check at every group end (walk_exactly), which is
- * what the result comes from. Returns 1 when a lane reached the end of a partial tail with
- * a target still open. */
+/* The tail a window at a time, each window ending at a group end: the whole array when it
+ * is in memory, else read from the tail file into buf (grown when one tie group is longer
+ * than the window). */
+typedef struct tail_window {
+    tail_trial *buf;
+    size_t cap;
+    uint64_t pos; /* the next window's first trial */
+    int failed;
+} tail_window;
+
+static const tail_trial *next_window(const boot_agg *g, tail_window *tw, size_t *n)
+{
+    if (tw->pos >= g->n_tail)
+        return NULL;
+    if (g->tail) {
+        *n = g->n_tail;
+        tw->pos = g->n_tail;
+        return g->tail;
+    }
+    vb_err e = {0};
+    for (size_t want = g->window;; want *= 2) {
+        if (want > tw->cap) {
+            tail_trial *b = realloc(tw->buf, want * sizeof *b);
+            if (!b)
+                break;
+            tw->buf = b, tw->cap = want;
+        }
+        size_t got = g->n_tail - tw->pos < want ? (size_t)(g->n_tail - tw->pos) : want;
+        if (read_at(g->tail_fd, tw->buf, got * sizeof *tw->buf, tw->pos * sizeof *tw->buf, &e))
+            break;
+        size_t end = got;
+        while (end > 0 && !(tw->buf[end - 1].a & TAIL_FLAG))
+            end--;
+        if (end) { /* the tail's last trial ends a group: a window is never empty at the end */
+            *n = end;
+            tw->pos += end;
+            return tw->buf;
+        }
+    }
+    tw->failed = 1;
+    return NULL;
+}
+
+/* The walk goes in batches of at least BATCH trials ending at a group end (and at every
+ * window's end): counts only, then one check; a batch in which some lane passed a limit
+ * (rare: 7 targets per lane) is walked again from its start with the check at every group
+ * end (walk_exactly), which is what the result comes from. Counts only grow, so no lane
+ * passed a limit within a batch that ends below them all: any such partition gives the same
+ * result. Returns 1 when a lane reached the end of a partial tail with a target still open,
+ * -1 when the tail could not be read. */
 enum { BATCH = 64 };
-LANE_CLONES static int walk_tail(const boot_agg *g, const lane_v *w, const lane_v *wi, const unsigned live[LANES], lane_walk *s)
+LANE_CLONES static int walk_tail(const boot_agg *g, tail_window *tw, const lane_v *w, const lane_v *wi,
+                                 const unsigned live[LANES], lane_walk *s)
 {
     int open = 0;
     lane_v cur;
@@ -966,22 +1334,30 @@ LANE_CLONES static int walk_tail(const boot_agg *g, const lane_v *w, const lane_
         }
         cur[l] = live[l] ? s->lim[l][0] : INFINITY;
     }
-    lane_v fa = {0}, ga = {0}, start_fa = {0}, start_ga = {0};
-    size_t start = 0;
-    for (size_t i = 0; i < g->n_tail && open; i++) {
-        tail_trial t = g->tail[i];
-        if (t.b & TAIL_FLAG)
-            ga += w[t.a & TAIL_SUBJECT];
-        else
-            fa += w[t.a & TAIL_SUBJECT] * w[t.b & TAIL_SUBJECT];
-        if (!(t.a & TAIL_FLAG) || (i + 1 - start < BATCH && i + 1 < g->n_tail))
-            continue;
-        if (any_over(&fa, &cur)) {
-            fa = start_fa, ga = start_ga;
-            walk_exactly(g, w, start, i + 1, &fa, &ga, &cur, s, &open);
+    lane_v fa = {0}, ga = {0};
+    const tail_trial *tail;
+    size_t n;
+    tw->pos = 0;
+    while (open && (tail = next_window(g, tw, &n))) {
+        lane_v start_fa = fa, start_ga = ga;
+        size_t start = 0;
+        for (size_t i = 0; i < n && open; i++) {
+            tail_trial t = tail[i];
+            if (t.b & TAIL_FLAG)
+                ga += w[t.a & TAIL_SUBJECT];
+            else
+                fa += w[t.a & TAIL_SUBJECT] * w[t.b & TAIL_SUBJECT];
+            if (!(t.a & TAIL_FLAG) || (i + 1 - start < BATCH && i + 1 < n))
+                continue;
+            if (any_over(&fa, &cur)) {
+                fa = start_fa, ga = start_ga;
+                walk_exactly(tail, w, start, i + 1, &fa, &ga, &cur, s, &open);
+            }
+            start = i + 1, start_fa = fa, start_ga = ga;
         }
-        start = i + 1, start_fa = fa, start_ga = ga;
     }
+    if (tw->failed)
+        return -1;
     if (open && !g->tail_is_all)
         return 1;
     for (int l = 0; l < LANES; l++) /* the whole set within X: its last operating point */
@@ -993,8 +1369,10 @@ LANE_CLONES static int walk_tail(const boot_agg *g, const lane_v *w, const lane_
 }
 
 /* Replicates r0 .. r0+n-1 (n <= LANES); w and count are scratch of n_subjects lane
- * vectors and n_subjects counts. Returns 1 when the tail was too short. */
-static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint32_t *count, lane_walk *walk)
+ * vectors and n_subjects counts. Returns 1 when the tail was too short, -1 when it could not
+ * be read. */
+static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint32_t *count, lane_walk *walk,
+                     tail_window *tw)
 {
     memset(w, 0, (size_t)g->n_subjects * sizeof *w);
     for (unsigned l = 0; l < n; l++) {
@@ -1018,8 +1396,9 @@ static int run_block(const boot_agg *g, unsigned r0, unsigned n, lane_v *w, uint
     unsigned live[LANES];
     for (unsigned l = 0; l < LANES; l++)
         live[l] = l < n && wg[l] > 0 && wi[l] > 0; /* else the rates are undefined */
-    if (walk_tail(g, w, &wi, live, walk))
-        return 1;
+    int walked = walk_tail(g, tw, w, &wi, live, walk);
+    if (walked)
+        return walked;
     double *st = g->stats;
     size_t R = g->replicates;
     for (unsigned l = 0; l < n; l++) {
@@ -1056,17 +1435,22 @@ static void *agg_work(void *arg)
     lane_v *w = aligned_alloc(sizeof(lane_v), ((size_t)g->n_subjects + 1) * sizeof *w);
     uint32_t *count = malloc((size_t)g->n_subjects * sizeof *count);
     lane_walk *walk = malloc(sizeof *walk);
+    tail_window tw = {0};
     if (!w || !count || !walk)
         j->failed = 1;
     for (unsigned b = j->first_block; !j->failed && b < j->end_block; b++) {
         unsigned r0 = b * LANES, n = g->replicates - r0 < LANES ? g->replicates - r0 : LANES;
         if (j->block_done[b])
             continue;
-        if (run_block(g, r0, n, w, count, walk))
+        int rc = run_block(g, r0, n, w, count, walk, &tw);
+        if (rc < 0)
+            j->failed = 1;
+        else if (rc)
             j->tail_short = 1;
         else
             j->block_done[b] = 1;
     }
+    free(tw.buf);
     free(w);
     free(count);
     free(walk);
@@ -1094,55 +1478,63 @@ static int run_blocks(const boot_agg *g, unsigned char *block_done, int threads,
     return short_tail;
 }
 
-static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, vb_err *e)
+int vb_bootstrap_stream(const vb_boot_source *src, const vb_boot_config *cfg, vb_metrics *m, vb_err *e)
 {
-    boot_agg g = {.have_model = !isnan(in->model_threshold), .have_cal = in->have_calibrated,
-                  .replicates = cfg->replicates, .seed = cfg->seed};
-    fixed_point model = {in->model_threshold, 0}, cal = {in->calibrated_threshold, 1};
-    size_t n_cal_impostor;
-    if (in->scores->n > UINT32_MAX)
-        return vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u trials", UINT32_MAX);
-    uint32_t *map = dense_subject_map(in, &g.n_subjects, e);
-    if (!map)
-        return -1;
+    boot_agg g = {.have_model = !isnan(src->model_threshold), .have_cal = src->have_calibrated,
+                  .replicates = cfg->replicates, .seed = cfg->seed, .tail_fd = -1,
+                  .window = cfg->buffer_trials ? cfg->buffer_trials : BUFFER_DEFAULT};
+    pass1 p = {0};
+    unsigned blocks = (cfg->replicates + LANES - 1) / LANES;
     int rc = -1, failed = 0;
     unsigned char *block_done = NULL;
-    if (g.n_subjects > TAIL_SUBJECT) {
-        vb_fail(e, VB_EXIT_INPUT, "the bootstrap takes at most %u subjects", TAIL_SUBJECT);
-        goto out;
-    }
+    if (!cfg->replicates)
+        return 0;
     g.stats = vb_malloc((size_t)N_STATS * cfg->replicates * sizeof *g.stats, e);
-    block_done = g.stats ? vb_malloc((cfg->replicates + LANES - 1) / LANES, e) : NULL;
-    if (!block_done || build_counts(in, map, &model, &g, &g.model, &g.n_impostor, e) ||
-        (g.have_cal && build_counts(in, map, &cal, &g, &g.cal, &n_cal_impostor, e)))
+    block_done = g.stats ? vb_calloc(blocks, 1, e) : NULL;
+    if (!block_done || pass1_run(src, &p, &g, e))
         goto out;
-    memset(block_done, 0, (cfg->replicates + LANES - 1) / LANES);
     /* The walk needs the tail down to the loosest target's crossing in every replicate; a
      * block with a replicate that runs past the tail's end is run again on a tail twice as
      * wide (at last every trial). */
     double fraction = cfg->tail_fraction > 0 ? cfg->tail_fraction : TAIL_DEFAULT_FRACTION;
-    for (;;) {
-        if (build_tail(in, map, fraction, &g, e))
+    for (int first = 1;; first = 0) {
+        if (collect(src, cfg, &p, fraction, first, &g, e))
             goto out;
         int done = !g.n_subjects || !run_blocks(&g, block_done, cfg->threads, &failed) || failed;
         if (done)
             break;
-        free(g.tail);
-        g.tail = NULL;
+        free_tail(&g);
         fraction = fraction * 2 >= 1 ? 1 : fraction * 2;
     }
     if (failed) {
-        vb_fail(e, VB_EXIT_IO, "out of memory in the bootstrap");
+        vb_fail(e, VB_EXIT_IO, "out of memory or a read error in the bootstrap");
         goto out;
     }
     if (g.n_subjects)
         set_boot_rows(m, g.stats, g.replicates, g.seed, g.n_subjects, g.have_model, g.have_cal, cfg->level);
     rc = 0;
 out:
-    free(map);
+    pass1_free(&p);
     free(block_done);
     free_agg(&g);
     return rc;
+}
+
+/* vb_boot_input's arrays as a stream of one chunk. */
+static int input_next(void *ctx, int restart, vb_boot_chunk *chunk, vb_err *e)
+{
+    (void)e;
+    const vb_boot_input *in = ctx;
+    if (!restart)
+        return 0;
+    *chunk = (vb_boot_chunk){in->scores, in->subject_a, in->subject_b, in->calibrated_eval};
+    return 1;
+}
+
+static int bootstrap_aggregated(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, vb_err *e)
+{
+    vb_boot_source src = {input_next, (void *)in, in->model_threshold, in->have_calibrated, in->calibrated_threshold};
+    return vb_bootstrap_stream(&src, cfg, m, e);
 }
 
 /* ------------------------------------------------------------------------------------ */

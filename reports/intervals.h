@@ -112,8 +112,11 @@ typedef struct vb_boot_config {
     double level;
     int threads;         /* >= 1 */
     vb_boot_method method; /* 0: aggregated */
-    double tail_fraction;  /* aggregated: the first tail's share of impostor trials; 0: 0.25
+    double tail_fraction;  /* aggregated: the first tail's share of impostor trials; 0: 0.15
                               (tests make it tiny to exercise the widening) */
+    size_t buffer_trials;  /* aggregated: tail trials (and sparse pair keys) held in memory at a
+                              time before a sorted run is spilled; 0: 1M (tests make it tiny) */
+    const char *tmp_dir;   /* aggregated: where spilled runs go; NULL: $TMPDIR, else /tmp */
 } vb_boot_config;
 
 /* Fills the *_boot_low/_boot_high rows of fnmr@fmr=X (FNMR and achieved FMR, every target)
@@ -129,6 +132,42 @@ typedef struct vb_boot_config {
  * *why says so), -1 on bad input (NaN score, label) or allocation failure. */
 int vb_bootstrap_metrics(const vb_boot_input *in, const vb_boot_config *cfg, vb_metrics *m, const char **why,
                          vb_err *e);
+
+/* ---- the aggregated bootstrap over a stream of trials ---- */
+
+/* One chunk of trials: their scores, each trial's two subjects and, with a calibrated
+ * point, whether it is in the evaluation split. */
+typedef struct vb_boot_chunk {
+    const vb_scores *scores;
+    const uint32_t *subject_a, *subject_b;
+    const uint8_t *calibrated_eval; /* NULL: every trial of the chunk */
+} vb_boot_chunk;
+
+/* Every trial, in the same order on each pass, a chunk at a time: next(ctx, restart, ...)
+ * with restart = 1 starts a pass (from the first trial); returns 1 with *chunk filled (valid
+ * until the next call), 0 after the last chunk, -1 on error (e filled). */
+typedef struct vb_boot_source {
+    int (*next)(void *ctx, int restart, vb_boot_chunk *chunk, vb_err *e);
+    void *ctx;
+    double model_threshold;       /* as vb_boot_input */
+    int have_calibrated;
+    double calibrated_threshold;
+} vb_boot_source;
+
+/* The aggregated method of vb_bootstrap_metrics over a stream (vb_bootstrap_metrics with
+ * VB_BOOT_AGGREGATED is this over its arrays): the same rows, bit for bit, in memory that
+ * does not grow with the trial count. Two passes over the trials (a third and more only when
+ * the tail is widened): the first numbers the subjects, counts the genuine trials per subject
+ * and samples impostor similarities for the tail's cutoff; the second counts impostor trials
+ * per subject pair (the dense triangle, or sorted key runs merged as they fill
+ * buffer_trials) and collects the tail, sorted buffer_trials at a time and spilled to a
+ * temporary file in tmp_dir when it does not fit one buffer, then heap-merged into one
+ * sorted file that each block of replicates walks a window (buffer_trials) at a time.
+ * Memory: the per-subject and per-pair counts (lfw-all: 5,749 subjects, 16.5M pairs, the
+ * dense triangle ~130 MB), ~48 bytes a buffered tail trial, one window per thread; the
+ * tail's disk: 16 bytes a tail trial (spilled runs) plus 8 (the merged tail). Returns 0
+ * (rows filled when some trial has subjects) or -1. */
+int vb_bootstrap_stream(const vb_boot_source *src, const vb_boot_config *cfg, vb_metrics *m, vb_err *e);
 
 /* ---- calibration ---- */
 
