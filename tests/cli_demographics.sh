@@ -21,6 +21,15 @@ OUT="$CLI_TMP/results"
 expect_exit 0 "tiny run with attributes" -- $VB run --model "$M" --dataset "csv:$D/manifest.csv" --crop 70,70,180,180 \
     --attributes "$D/sex.csv" --quiet --out "$OUT"
 K='cpu,[^,]*,fp32,csv:[^,]*'
+# Bounded against in memory: a default run streams the bootstrap and the demographic counts
+# from its score file; with --scores-csv the scores are all read back and the same rows come
+# from memory. metrics.csv is the same but the measured timing rows.
+expect_exit 0 "the same run, scores in memory" -- $VB run --model "$M" --dataset "csv:$D/manifest.csv" \
+    --crop 70,70,180,180 --attributes "$D/sex.csv" --quiet --scores-csv --out "$CLI_TMP/inmem"
+untimed() { grep -v -E ',(faces_per_s|ms_per_face),' "$1/metrics.csv"; }
+[ "$(untimed "$OUT" | sha256sum)" = "$(untimed "$CLI_TMP/inmem" | sha256sum)" ] && ok ||
+    { not_ok "streamed and in-memory metrics.csv differ"; diff "$OUT/metrics.csv" "$CLI_TMP/inmem/metrics.csv" | head >&2; }
+[ "$(grep -c -e '_boot_' -e 'sex' "$OUT/metrics.csv")" -gt 50 ] && ok || not_ok "too few bootstrap and demographic rows compared"
 # 15 trials: genuine Ai (F), Abel 1-4 (M), Abel x-2 twice (unlabelled: excluded);
 # impostor F+F 2 (Ai x Alex), F+M 6, M+M none, with the unlabelled sample 3 (excluded)
 expect_grep "^$K,sex:samples_unlabelled,1$" "$OUT/metrics.csv" "unlabelled samples counted"
