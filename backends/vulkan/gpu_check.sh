@@ -9,7 +9,10 @@
 #                                             # the same check and bench 1,8 for the face
 #                                             # detector and landmark nets and SSD MobileNet
 #                                             # v1 (22 MB more in .gl/; depthwise conv, ReLU6, concat,
-#                                             # leaky ReLU) when make models made them
+#                                             # leaky ReLU) when make models made them;
+#                                             # the fingerprint matcher on FVC2002 DB1_B
+#                                             # (11.6 MB in .gl/data): check against cpu:ref
+#                                             # (templates, flips) and run on both backends
 #
 # `run` writes everything to $OUT (default .gl/out) and also works on a machine with a
 # Vulkan driver already installed (then the debs are not needed). .gl/ is git-ignored.
@@ -27,6 +30,12 @@ prepare)
     for m in tiny_face_detector face_landmark_68 ssd_mobilenetv1; do
         [ -e "${VB_MODELS:-build/models}/$m.gguf" ] && cp -L "${VB_MODELS:-build/models}/$m.gguf" "$G/"
     done
+    cp -L "${VB_MODELS:-build/models}/fingerprint_mcc.gguf" "$G/"
+    fvc="${VERIBENCH_DATA:-../shared/datasets}/fvc2002/DB1_B"
+    if [ -d "$fvc" ]; then
+        mkdir -p "$G/data/fvc2002/DB1_B"
+        cp "$fvc"/*.tif "$G/data/fvc2002/DB1_B/"
+    fi
     lfw="${VERIBENCH_DATA:-../shared/datasets}/lfw/images_deepfunneled"
     for f in Abel_Pacheco/Abel_Pacheco_0001 Abel_Pacheco/Abel_Pacheco_0004 Akhmed_Zakayev/Akhmed_Zakayev_0001 \
              Akhmed_Zakayev/Akhmed_Zakayev_0002 Akhmed_Zakayev/Akhmed_Zakayev_0003 Amber_Tamblyn/Amber_Tamblyn_0001 \
@@ -68,7 +77,19 @@ run)
         "$BIN" bench --model "$G/$m.gguf" --backend vulkan --batch 1,8 --seconds 3 >"$OUT/bench_${m}_vulkan.csv" \
             2>>"$OUT/bench.err"
     done
-    grep -H -E "checked|cosine|decisions|verdict|^exit" "$OUT"/check_*.txt
+    # the fingerprint matcher: its image kernels on the GPU against the reference (every
+    # pair of DB1_B), then a run on each backend (embed_wall: wall time per print)
+    if [ -d "$G/data/fvc2002/DB1_B" ]; then
+        "$BIN" check --model "$G/fingerprint_mcc.gguf" "$G"/data/fvc2002/DB1_B/*.tif >"$OUT/check_fingerprint.txt" 2>&1
+        echo "exit $?" >>"$OUT/check_fingerprint.txt"
+        for b in vulkan cpu; do
+            VERIBENCH_DATA="$G/data" "$BIN" run --backend $b --model "$G/fingerprint_mcc.gguf" \
+                --dataset fvc2002-all:DB1_B --out "$OUT/run_fingerprint_$b" --bootstrap 0 --no-plots --quiet \
+                >/dev/null 2>>"$OUT/bench.err"
+            grep -E "embed_wall|fp/|match" "$OUT/run_fingerprint_$b/latency.csv" >"$OUT/bench_fingerprint_$b.csv"
+        done
+    fi
+    grep -H -E "checked|cosine|decisions|templates|verdict|^exit" "$OUT"/check_*.txt
     grep -H . "$OUT"/bench_*.csv "$OUT/bench.err"
     ;;
 *)
