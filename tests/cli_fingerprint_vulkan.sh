@@ -2,7 +2,8 @@
 # Fingerprints on Vulkan (issue 12): the image kernels on the device, the rest of the
 # pipeline on the host, the same decisions as the CPU. On generated prints: check against
 # cpu:ref (validation layer on) passes with bit-identical templates; run on Vulkan and on the
-# CPU writes the same scores, and compare finds no flip; bad input is still an error.
+# CPU writes the same scores, and compare finds no flip; a wrong kernel (fault injection)
+# fails the check; bad input and device failures are errors.
 # Skipped, with a note, on a machine without a Vulkan device.
 . tests/cli_lib.sh
 # See cli_vulkan.sh: Mesa's globals read as leaks once the loader dlcloses the driver.
@@ -47,7 +48,19 @@ zcat "$CLI_TMP"/run-vulkan/scores/*.csv.gz >"$CLI_TMP/vk.csv"
 expect_exit 0 "compare the runs" -- "$VB" compare "$CLI_TMP/run-cpu" "$CLI_TMP/run-vulkan"
 expect_grep 'vulkan,.*,1,$' "$CLI_TMP/out" "compared, no flag"
 
+# check catches a wrong kernel: with the Gabor response negated (ridges become valleys) the
+# templates differ and decisions flip: FAIL, exit 1
+expect_exit 1 "check a skewed kernel" -- env VERIBENCH_VULKAN_FAULT=fp_skew "$VB" check --model "$FP" --format csv \
+    --dataset "csv:$S/manifest.csv"
+expect_grep '^pass,,0$' "$CLI_TMP/out" "skewed kernel fails"
+awk -F, '$1 == "templates_differ" && $3 == 6 { f = 1 } END { exit !f }' "$CLI_TMP/out" && ok ||
+    not_ok "every template differs with a skewed kernel"
+awk -F, '$1 == "decision_flips" && $3 > 0 { f = 1 } END { exit !f }' "$CLI_TMP/out" && ok ||
+    not_ok "a skewed kernel flips decisions"
+
 # device failures are exit 4 with a message
+expect_exit 4 "out of device memory for a print" -- env VERIBENCH_VULKAN_FAULT=oom "$VB" check --model "$FP" "$P1"
+expect_grep "OUT_OF_DEVICE_MEMORY" "$CLI_TMP/err" "OOM is reported"
 expect_exit 4 "device lost during extraction" -- env VERIBENCH_VULKAN_FAULT=lost "$VB" check --model "$FP" "$P1"
 expect_grep "DEVICE_LOST" "$CLI_TMP/err" "device lost is reported"
 # in a run too: a lost device stops it, it is not every print failing to enrol

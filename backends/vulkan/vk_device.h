@@ -119,7 +119,7 @@ int vb_vk_settle(vb_vk_ctx *c);
 /* Turn a failed VkResult into a vb_err (VB_EXIT_DEVICE) naming the call. */
 int vb_vk_fail(vb_vk_ctx *c, VkResult r, vb_err *e, const char *what);
 /* Fault injection for tests (VERIBENCH_VULKAN_FAULT): 1 when this call of kind `what`
- * ("oom", "lost") is to fail. */
+ * ("oom", "lost"; "fp_skew": the fingerprint Gabor response is negated) is to fail. */
 int vb_vk_fault(const char *what);
 /* Fail if validation is on and the layer has reported anything. */
 int vb_vk_check_messages(vb_vk_ctx *c, vb_err *e);
