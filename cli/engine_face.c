@@ -16,12 +16,13 @@ const char *const vb_face_source_names[3] = {"detected", "fallback", "none"};
 /* dlib's default padding around the chip template (get_face_chip_details). */
 #define CHIP_PADDING 0.25
 
-static int open_net(vb_engine *en, vb_engine_net *net, const char *path, const char *arch, vb_err *e)
+/* side: the input side for a resizable net (the tiny detector's tiny:SIZE), 0: the model's. */
+static int open_net(vb_engine *en, vb_engine_net *net, const char *path, const char *arch, int side, vb_err *e)
 {
     if (access(path, R_OK) != 0)
         return vb_fail(e, VB_EXIT_INPUT, "%s: cannot read the %s model (--preprocess align needs it; `make models` "
                        "converts it from face-api.js, or pass --preprocess crop:x0,y0,x1,y1)", path, arch);
-    if (vb_model_load(path, &net->model, e) || vb_graph_build(&net->model, &net->graph, e))
+    if (vb_model_load(path, &net->model, e) || vb_graph_build_sized(&net->model, side, &net->graph, e))
         return -1;
     if (strcmp(net->graph.arch, arch) != 0)
         return vb_fail(e, VB_EXIT_INPUT, "%s: is a %s model, not a %s", path, net->graph.arch, arch);
@@ -42,8 +43,8 @@ int vb_face_open(vb_engine *en, const vb_engine_opts *o, vb_err *e)
                                : vb_default_model_file(ssd ? "ssd_mobilenetv1.gguf" : "tiny_face_detector.gguf"));
     snprintf(lm_path, sizeof lm_path, "%s",
              o->landmark_model ? o->landmark_model : vb_default_model_file("face_landmark_68.gguf"));
-    if (open_net(en, &en->det, det_path, det_arch, e) ||
-        open_net(en, &en->lm, lm_path, "face_landmark_68", e))
+    if (open_net(en, &en->det, det_path, det_arch, ssd ? 0 : en->prep.detector_size, e) ||
+        open_net(en, &en->lm, lm_path, "face_landmark_68", 0, e))
         return -1;
     if (en->lm.graph.out_dim != 2 * VB_LANDMARKS)
         return vb_fail(e, VB_EXIT_INPUT, "%s: the landmark net gives %d values, %d expected", lm_path,

@@ -124,12 +124,16 @@ int vb_opt_chip_template(void *value, const char *text, vb_err *e)
 int vb_opt_detector(void *value, const char *text, vb_err *e)
 {
     vb_face_prep *p = value;
-    if (!strcmp(text, "tiny"))
-        p->detector = VB_DETECTOR_TINY;
-    else if (!strcmp(text, "ssd"))
+    p->detector_size = 0;
+    if (!strcmp(text, "ssd")) {
         p->detector = VB_DETECTOR_SSD;
-    else
-        return vb_fail(e, VB_EXIT_USAGE, "expected tiny or ssd");
+        return 0;
+    }
+    if (strncmp(text, "tiny", 4) != 0 || (text[4] && text[4] != ':'))
+        return vb_fail(e, VB_EXIT_USAGE, "expected tiny, tiny:SIZE or ssd");
+    p->detector = VB_DETECTOR_TINY;
+    if (text[4] == ':' && (vb_parse_int(text + 5, 64, 1024, &p->detector_size) || p->detector_size % 32))
+        return vb_fail(e, VB_EXIT_USAGE, "tiny:SIZE: SIZE is the detector's input side, a multiple of 32 in 64..1024");
     return 0;
 }
 

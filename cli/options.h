@@ -97,7 +97,8 @@ int vb_opt_batch_list(void *value, const char *text, vb_err *e);   /* vb_batch_l
                     p, vb_opt_preprocess), \
     VB_OPT_CALL_ROW("crop", "x0,y0,x1,y1", "same as --preprocess crop:x0,y0,x1,y1 (LFW: 70,70,180,180)", p, vb_opt_crop), \
     VB_OPT_CALL_ROW("detector", "NAME", "align: face detector, tiny (default: face-api.js tiny face\n" \
-                    "detector) or ssd (face-api.js SSD MobileNet v1, ssd_mobilenetv1.gguf)", p, \
+                    "detector, input 416), tiny:SIZE (its input side, a multiple of 32: 256 suits\n" \
+                    "250x250 LFW) or ssd (face-api.js SSD MobileNet v1, ssd_mobilenetv1.gguf)", p, \
                     vb_opt_detector), \
     VB_OPT_CALL_ROW("chip-template", "N", "align: dlib's chip template, 68 (default: eyes, nose, upper\n" \
                     "mouth) or 5 (eye corners and nose base from the 68 landmarks)", p, vb_opt_chip_template), \

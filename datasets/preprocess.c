@@ -64,7 +64,13 @@ void vb_face_prep_text(const vb_face_prep *p, char *buf, size_t n)
         snprintf(buf, n, "crop:%s", box);
         return;
     }
-    const char *det = p->detector == VB_DETECTOR_SSD ? "ssd" : "tiny";
+    char det[32];
+    if (p->detector == VB_DETECTOR_SSD)
+        snprintf(det, sizeof det, "ssd");
+    else if (p->detector_size)
+        snprintf(det, sizeof det, "tiny%d", p->detector_size);
+    else
+        snprintf(det, sizeof det, "tiny");
     const char *tpl = p->chip_points == 5 ? ":chip5" : "";
     if (p->on_no_face == VB_NO_FACE_FALLBACK) {
         box_text(&p->fallback, box, sizeof box);

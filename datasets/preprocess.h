@@ -36,6 +36,8 @@ typedef struct vb_face_prep {
     vb_prep_mode mode;
     vb_crop crop;          /* crop: the box (unset: the whole image) */
     vb_detector detector;
+    int detector_size;     /* tiny: the net's input side, a multiple of 32 (face-api.js's
+                              inputSize); 0: the model's own (416) */
     vb_no_face on_no_face;
     vb_crop fallback;      /* fallback-crop: where the landmark net looks instead */
     int chip_points;       /* dlib's chip template: 68 (default; 0 means 68) or 5 points */

@@ -22,11 +22,12 @@ static const struct {
     const char *arch;
     int (*build)(vb_graph *g, vb_err *e);
     int descriptor; /* else a geometry net */
+    int resizable;  /* fully convolutional: any square input side (vb_graph_build_sized) */
 } builders[] = {
-    {"face_recognition", vb_arch_face_recognition, 1},
-    {"tiny_face_detector", vb_arch_tiny_face_detector, 0},
-    {"ssd_mobilenetv1", vb_arch_ssd_mobilenetv1, 0},
-    {"face_landmark_68", vb_arch_face_landmark_68, 0},
+    {"face_recognition", vb_arch_face_recognition, 1, 0},
+    {"tiny_face_detector", vb_arch_tiny_face_detector, 0, 1},
+    {"ssd_mobilenetv1", vb_arch_ssd_mobilenetv1, 0, 0}, /* its anchors are laid out for 512 */
+    {"face_landmark_68", vb_arch_face_landmark_68, 0, 0},
 };
 
 /* The output's distance and threshold, required for descriptor nets only. */
@@ -45,6 +46,11 @@ static int read_output_kind(const vb_model *m, int descriptor, vb_graph *g, vb_e
 }
 
 int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
+{
+    return vb_graph_build_sized(m, 0, g, e);
+}
+
+int vb_graph_build_sized(const vb_model *m, int side, vb_graph *g, vb_err *e)
 {
     memset(g, 0, sizeof *g);
     g->model = m;
@@ -66,9 +72,20 @@ int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e)
     g->out_dim = (int)dim;
     for (size_t i = 0; i < VB_ARRAY_LEN(builders); i++) {
         if (strcmp(builders[i].arch, arch) == 0) {
+            if (side && side != g->in_h) {
+                if (!builders[i].resizable || g->in_h != g->in_w)
+                    return vb_fail(e, VB_EXIT_INPUT, "%s: the %s net's input is fixed at %dx%d; it cannot take %dx%d",
+                                   m->path, arch, g->in_h, g->in_w, side, side);
+                if (side < 32 || side > 4096)
+                    return vb_fail(e, VB_EXIT_INPUT, "%s: input side %d outside 32..4096", m->path, side);
+                g->in_h = g->in_w = side;
+                g->out_dim = 0; /* from the graph below */
+            }
             if (read_output_kind(m, builders[i].descriptor, g, e) || builders[i].build(g, e))
                 return -1;
             g->geometry = !builders[i].descriptor;
+            if (!g->out_dim)
+                g->out_dim = (int)vb_node_size(&g->nodes[g->output]);
             if ((int)vb_node_size(&g->nodes[g->output]) != g->out_dim)
                 return vb_fail(e, VB_EXIT_INPUT, "%s: graph output has %zu values, metadata says %d",
                                m->path, vb_node_size(&g->nodes[g->output]), g->out_dim);

@@ -71,6 +71,11 @@ typedef struct vb_graph {
 
 /* Build the graph for a loaded model according to its general.architecture. */
 int vb_graph_build(const vb_model *m, vb_graph *g, vb_err *e);
+/* The same with a square input of side x side instead of the model's, for fully
+ * convolutional nets whose output grid follows the input (the tiny face detector, as
+ * face-api.js's inputSize); out_dim follows. side 0: the model's own. Other architectures
+ * refuse a different side, naming the model file. */
+int vb_graph_build_sized(const vb_model *m, int side, vb_graph *g, vb_err *e);
 
 /* Helpers used by architecture builders; they validate tensor shapes and compute the
  * output shape, failing with a message that names the model file and the tensor. */

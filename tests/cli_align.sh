@@ -29,6 +29,14 @@ expect_exit 2 "bad --preprocess" -- "$VB" embed --model "$M" --preprocess warp "
 expect_grep "expected align, crop:x0,y0,x1,y1 or crop" "$CLI_TMP/err" "--preprocess error says what is expected"
 expect_exit 2 "bad --on-no-face" -- "$VB" embed --model "$M" --on-no-face drop "$A"
 expect_exit 2 "empty fallback box" -- "$VB" embed --model "$M" --on-no-face fallback-crop:5,5,5,9 "$A"
+# --detector tiny:SIZE: the tiny detector at another input side (a multiple of 32); the
+# three faces are found at 256 too; a bad size or a size for SSD is a usage error.
+expect_exit 0 "tiny:256 detector" -- "$VB" embed --model "$M" --detector tiny:256 "$A" "$B" "$C"
+rows=$(wc -l < "$CLI_TMP/out")
+[ "$rows" -eq 4 ] && ok || not_ok "tiny:256: expected header + 3 rows, got $rows lines"
+expect_exit 2 "tiny:100 (not a multiple of 32)" -- "$VB" embed --model "$M" --detector tiny:100 "$A"
+expect_grep "multiple of 32" "$CLI_TMP/err" "detector size error says what is expected"
+expect_exit 2 "ssd:256" -- "$VB" embed --model "$M" --detector ssd:256 "$A"
 # --detector ssd: SSD MobileNet v1 (make models converts it) finds the three faces too.
 if [ -f "$VB_MODELS/ssd_mobilenetv1.gguf" ]; then
     expect_exit 0 "ssd detector" -- "$VB" embed --model "$M" --detector ssd "$A" "$B" "$C"

@@ -535,16 +535,23 @@ typedef struct net {
     int runs;
 } net;
 
-static int net_open(net *n, const char *file)
+/* side: the input side (vb_graph_build_sized), 0: the model's. */
+static int net_open_sized(net *n, const char *file, int side)
 {
     memset(n, 0, sizeof *n);
     vb_err e = {0};
     vb_backend_spec spec;
-    int rc = vb_model_load(vb_default_model_file(file), &n->model, &e) || vb_graph_build(&n->model, &n->graph, &e) ||
+    int rc = vb_model_load(vb_default_model_file(file), &n->model, &e) ||
+             vb_graph_build_sized(&n->model, side, &n->graph, &e) ||
              vb_backend_parse_spec("cpu", &spec, &e) || vb_backend_init(&spec, &n->backend, &e) ||
              vb_backend_load(n->backend, &n->graph, &n->prepared, &e);
     CHECKF(rc == 0, "%s: %s", file, e.msg);
     return rc ? -1 : 0;
+}
+
+static int net_open(net *n, const char *file)
+{
+    return net_open_sized(n, file, 0);
 }
 
 static void net_close(net *n)
@@ -703,6 +710,39 @@ static void test_landmarks_match_faceapi(net *det, net *lm, const lm_row *rows, 
     free(input);
 }
 
+/* tiny:256 (--detector tiny:256): the graph rebuilt for a 256x256 input, 8x8 cells, against
+ * face-api.js with inputSize 256 (tests/data/faceapi_detections_256.csv, same images and
+ * regions). The fixed-input nets refuse another side. */
+static void test_detector_sized(const net *native)
+{
+    static det_row dets[MAX_ROWS];
+    int nd = read_detections("tests/data/faceapi_detections_256.csv", dets, MAX_ROWS);
+    CHECKF(nd >= 16, "oracle file: %d detection rows at inputSize 256", nd);
+    net det;
+    if (net_open_sized(&det, "tiny_face_detector.gguf", 256))
+        return;
+    const vb_node *out = &det.graph.nodes[det.graph.output];
+    CHECKF(det.graph.in_h == 256 && det.graph.in_w == 256 && out->h == 8 && out->w == 8 &&
+               det.graph.out_dim == 8 * 8 * 25 && native->graph.in_h == 416,
+           "tiny:256 graph: input %dx%d, output %dx%dx%d, out_dim %d", det.graph.in_h, det.graph.in_w, out->h,
+           out->w, out->c, det.graph.out_dim);
+    double box = worst_box, score = worst_score;
+    worst_box = worst_score = 0;
+    match_detections(&det, dets, nd, BOX_TOL_PX, SCORE_TOL);
+    printf("face-api.js agreement at inputSize 256: %d rows, max box error %.2g px, max score error %.2g\n", nd,
+           worst_box, worst_score);
+    worst_box = fmax(box, worst_box), worst_score = fmax(score, worst_score);
+    net_close(&det);
+    vb_model lm;
+    vb_graph g;
+    vb_err e = {0};
+    if (vb_model_load(vb_default_model_file("face_landmark_68.gguf"), &lm, &e) == 0) {
+        CHECKF(vb_graph_build_sized(&lm, 256, &g, &e) == -1 && strstr(e.msg, "fixed at 112x112"),
+               "the landmark net refuses another input side: %s", e.msg);
+        vb_model_free(&lm);
+    }
+}
+
 static void test_against_faceapi(void)
 {
     static det_row dets[MAX_ROWS];
@@ -735,6 +775,7 @@ static void test_against_faceapi(void)
     printf("cpu backend, batch 1: detector %.1f ms/image (%d runs), landmarks %.1f ms/face (%d runs)\n",
            det.ms / det.runs, det.runs, lm.ms / lm.runs, lm.runs);
     check_without_tensor(&det.model, "conv4/pointwise_filter");
+    test_detector_sized(&det);
     check_without_tensor(&lm.model, "dense2/conv3/depthwise_filter");
     net_close(&lm);
     net_close(&det);

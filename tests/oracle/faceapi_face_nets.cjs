@@ -12,8 +12,8 @@
 // non-square image: exercises the detector's padding and correction factors and the
 // landmark crop's clipping). The CSVs name the region (rx0,ry0,rx1,ry1: the whole image when
 // none was given); their coordinates are in the region's pixels.
-// Detector options: inputSize 416 and scoreThreshold 0.5 (TinyFaceDetectorOptions'
-// defaults) unless T says otherwise; SSD MobileNet v1: minConfidence 0.5 and maxResults 100
+// Detector options: inputSize 416 (FACEAPI_TINY_SIZE=N: N) and scoreThreshold 0.5
+// (TinyFaceDetectorOptions' defaults) unless T says otherwise; SSD MobileNet v1: minConfidence 0.5 and maxResults 100
 // (SsdMobilenetv1Options' defaults) unless T says otherwise.
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const tf = faceapi.tf;
@@ -22,7 +22,8 @@ const ppm = require('./ppm.cjs');
 const readPPM = (path) => ppm.readPPM(tf, path);
 
 const num = (v) => v.toPrecision(9);
-const tinyOptions = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: t });
+const tinySize = Number(process.env.FACEAPI_TINY_SIZE || 416);
+const tinyOptions = (t = 0.5) => new faceapi.TinyFaceDetectorOptions({ inputSize: tinySize, scoreThreshold: t });
 const ssdOptions = (t = 0.5) => new faceapi.SsdMobilenetv1Options({ minConfidence: t, maxResults: 100 });
 let options = tinyOptions;
 
@@ -86,7 +87,7 @@ async function count(files) {
     tf.dispose(img);
   }
   const s = (Date.now() - start) / 1000;
-  const which = options === ssdOptions ? 'SSD MobileNet v1 (minConfidence 0.5)' : 'tiny face detector (inputSize 416, scoreThreshold 0.5)';
+  const which = options === ssdOptions ? 'SSD MobileNet v1 (minConfidence 0.5)' : `tiny face detector (inputSize ${tinySize}, scoreThreshold 0.5)`;
   console.log(`${which}: no face in ${none} of ${files.length} images (${s.toFixed(1)} s)`);
 }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Regenerates tests/data/faceapi_detections.csv, faceapi_landmarks.csv and
-# faceapi_ssd_detections.csv: the tiny face detector's boxes, the 68-point landmark net's
+# Regenerates tests/data/faceapi_detections.csv, faceapi_detections_256.csv,
+# faceapi_landmarks.csv and faceapi_ssd_detections.csv: the tiny face detector's boxes (at
+# its default inputSize 416, and at 256 for --detector tiny:256), the 68-point landmark net's
 # points and SSD MobileNet v1's boxes that face-api.js itself
 # (npm @vladmandic/face-api@1.7.15 with @tensorflow/tfjs@4.22.0 on its CPU backend, under
 # node) computes from LFW pixels decoded by veribench (libjpeg-turbo, default settings), on
@@ -37,6 +38,12 @@ regions="$abel@0,40,250,200 $abel@60,0,200,250 $abel@100,0,250,250"
     oracle detections 0.5 $whole $regions
     oracle detections 0.05 $abel "Amber_Tamblyn_0002=$work/pixels_full/6.ppm" $regions | tail -n +2
 } > tests/data/faceapi_detections.csv
+# The tiny detector at inputSize 256 (veribench's --detector tiny:256), same images.
+# shellcheck disable=SC2086
+{
+    FACEAPI_TINY_SIZE=256 oracle detections 0.5 $whole $regions
+    FACEAPI_TINY_SIZE=256 oracle detections 0.05 $abel "Amber_Tamblyn_0002=$work/pixels_full/6.ppm" $regions | tail -n +2
+} > tests/data/faceapi_detections_256.csv
 # The regions at 0.05 too: the left-cut face is found only there (its crop is clipped).
 # shellcheck disable=SC2086
 {
@@ -49,7 +56,7 @@ regions="$abel@0,40,250,200 $abel@60,0,200,250 $abel@100,0,250,250"
     oracle ssd_detections 0.5 $whole $regions
     oracle ssd_detections 0.05 $abel "Amber_Tamblyn_0002=$work/pixels_full/6.ppm" $regions | tail -n +2
 } > tests/data/faceapi_ssd_detections.csv
-echo "wrote tests/data/faceapi_detections.csv tests/data/faceapi_landmarks.csv tests/data/faceapi_ssd_detections.csv"
+echo "wrote tests/data/faceapi_detections.csv tests/data/faceapi_detections_256.csv tests/data/faceapi_landmarks.csv tests/data/faceapi_ssd_detections.csv"
 
 if [ "${1:-}" = "--fold1" ]; then
     # The distinct images of LFW View 2 fold 1 (pairs.txt lines 2-601).
