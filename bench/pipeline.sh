@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench, the face pipeline: milliseconds per image of each stage of --preprocess align
 # (decode, detect, landmarks, align, describe: wall time of the stage over a batch, divided
-# by its images) and the end-to-end milliseconds per image of the embedding (embed_wall;
+# by its images; `align` with the tiny detector at its default input 416, `align-tiny256` at
+# 256 as the LFW main job runs it) and the end-to-end milliseconds per image of the embedding (embed_wall;
 # 1000 / it = images/s), next to the same numbers for
 # the fixed-crop protocol (--preprocess crop:70,70,180,180), from `veribench run` over LFW
 # View 2 fold 1 (807 images) on the CPU backend; written to
@@ -22,6 +23,8 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p bench/results
 "$VB" run --dataset lfw --folds 1 --on-no-face fallback-crop:70,70,180,180 --out "$tmp/align" \
     --bootstrap 0 --no-plots --quiet >/dev/null
+"$VB" run --dataset lfw --folds 1 --detector tiny:256 --on-no-face fallback-crop:70,70,180,180 \
+    --out "$tmp/align-tiny256" --bootstrap 0 --no-plots --quiet >/dev/null
 "$VB" run --dataset lfw --folds 1 --preprocess crop:70,70,180,180 --out "$tmp/crop" \
     --bootstrap 0 --no-plots --quiet >/dev/null
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //; s/,/ /g')
@@ -29,7 +32,7 @@ flags=$(grep -m1 "^flags" /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx5
 {
     echo "preprocess,device,stage,images,total_ms,ms_per_image,cpu,cpu_flags,load_1min"
     load=$(cut -d' ' -f1 /proc/loadavg)
-    for p in align crop; do
+    for p in align align-tiny256 crop; do
         awk -F, -v p="$p" -v cpu="$cpu" -v flags="$flags" -v load="$load" \
             'NR > 1 && ($4 ~ /^stage:/ || $4 == "embed_wall" || $4 == "inference") {
                 sub(/^stage:/, "", $4); print p "," $2 "," $4 "," $5 "," $6 "," $7 "," cpu "," flags "," load }' \
