@@ -3,10 +3,14 @@
  * weight types F32/F16/Q8_0/Q4_0, strides, paddings, kernel sizes, batches 1..5) and runs
  * it on cpu:ref and on every available variant:
  *   cpu           the fast path with the best kernels the CPU has (AVX-512 where present),
- *                 3 threads (an odd split of the rows)
+ *                 3 threads (an odd split of the rows), its default 3x3 convs (Winograd
+ *                 F(4,3) on those of at least 16 4x4 output tiles per image, see
+ *                 backends/cpu/winograd.h; the implicit GEMM on the others)
  *   cpu-avx2      the fast path with the AVX2+FMA kernels forced (vb_fast_set_kernels), 2
  *                 threads (skipped on a CPU without AVX2+FMA)
  *   cpu-portable  the fast path with the portable C kernels forced, 2 threads
+ *   cpu-direct    the fast path with VERIBENCH_CPU_CONV=direct (every conv the implicit
+ *                 GEMM), best kernels, 3 threads
  *   cpu-wino      the fast path with VERIBENCH_CPU_CONV=winograd (3x3 stride-1 convs through
  *                 Winograd F(4,3), backends/cpu/winograd.h), best kernels, 3 threads
  *   cpu-wino-port the same with the portable C kernels forced, 2 threads
@@ -426,12 +430,13 @@ typedef struct variant {
     double nmse, rel;  /* the worst over its cases: NMSE, max-abs / max(1, max|ref|) */
 } variant;
 
-enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_CPU_WINO, V_CPU_WINO_PORTABLE, V_VK32, V_VK16, V_VKT32, V_VKT16, V_COUNT };
+enum { V_CPU, V_CPU_AVX2, V_CPU_PORTABLE, V_CPU_DIRECT, V_CPU_WINO, V_CPU_WINO_PORTABLE, V_VK32, V_VK16, V_VKT32, V_VKT16, V_COUNT };
 
 static variant variants[V_COUNT] = {
     [V_CPU] = {"cpu", NULL, 1, VB_KERNELS_BEST, TOL_F32, 0, 0},
     [V_CPU_AVX2] = {"cpu-avx2", NULL, 1, VB_KERNELS_AVX2, TOL_F32, 0, 0},
     [V_CPU_PORTABLE] = {"cpu-portable", NULL, 1, VB_KERNELS_PORTABLE, TOL_F32, 0, 0},
+    [V_CPU_DIRECT] = {"cpu-direct", NULL, 1, VB_KERNELS_BEST, TOL_F32, 0, 0},
     [V_CPU_WINO] = {"cpu-wino", NULL, 1, VB_KERNELS_BEST, TOL_WINO, 0, 0},
     [V_CPU_WINO_PORTABLE] = {"cpu-wino-port", NULL, 1, VB_KERNELS_PORTABLE, TOL_WINO, 0, 0},
     [V_VK32] = {"vulkan-fp32", NULL, 0, VB_KERNELS_BEST, TOL_F32, 0, 0},
@@ -976,9 +981,9 @@ static size_t conv_weight_bytes(const char *conv, int hw, float *y)
 }
 
 /* cpu-wino really runs Winograd (its 3x3 stride-1 weights are the 36-element transforms,
- * 4x the direct panels, and its floats are not the direct conv's); auto takes it on a
- * 17x17 output (25 tiles) and not on 8x8 (4 tiles), with the same floats as winograd where
- * it does; the worst error of cpu-wino over the case table, printed here, is within
+ * 4x the direct panels, and its floats are not the direct conv's); auto, and the default
+ * (unset), take it on a 17x17 output (25 tiles) and not on 8x8 (4 tiles), with the same
+ * floats as winograd where they do; the worst error of cpu-wino over the case table, printed here, is within
  * TOL_WINO; an unknown VERIBENCH_CPU_CONV is a usage error naming the variable. */
 static void test_winograd(void)
 {
@@ -987,10 +992,11 @@ static void test_winograd(void)
         return;
     float y[4][17 * 17 * 64];
     size_t direct = conv_weight_bytes("direct", 17, y[0]), wino = conv_weight_bytes("winograd", 17, y[1]);
-    size_t autow = conv_weight_bytes("auto", 17, y[2]);
-    CHECKF(direct > 0 && wino == 4 * direct && autow == wino, "17x17: weights direct %zu, winograd %zu, auto %zu bytes",
-           direct, wino, autow);
-    CHECK(memcmp(y[1], y[0], sizeof y[0]) != 0 && memcmp(y[2], y[1], sizeof y[0]) == 0);
+    size_t autow = conv_weight_bytes("auto", 17, y[2]), dflt = conv_weight_bytes("", 17, y[3]);
+    CHECKF(direct > 0 && wino == 4 * direct && autow == wino && dflt == wino,
+           "17x17: weights direct %zu, winograd %zu, auto %zu, default %zu bytes", direct, wino, autow, dflt);
+    CHECK(memcmp(y[1], y[0], sizeof y[0]) != 0 && memcmp(y[2], y[1], sizeof y[0]) == 0 &&
+          memcmp(y[3], y[1], sizeof y[0]) == 0);
     direct = conv_weight_bytes("direct", 8, y[0]), wino = conv_weight_bytes("winograd", 8, y[1]);
     autow = conv_weight_bytes("auto", 8, y[2]);
     CHECKF(direct > 0 && wino == 4 * direct && autow == direct, "8x8: weights direct %zu, winograd %zu, auto %zu bytes",
@@ -1086,7 +1092,9 @@ static void open_cpu(void)
         CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_AVX2].b, &e) == 0, "cpu: %s", e.msg);
     else
         printf("note: no AVX2+FMA on this CPU: cpu-avx2 skipped\n");
-    setenv("VERIBENCH_CPU_CONV", "winograd", 1); /* read when a backend is opened */
+    setenv("VERIBENCH_CPU_CONV", "direct", 1); /* read when a backend is opened */
+    CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU_DIRECT].b, &e) == 0, "cpu direct: %s", e.msg);
+    setenv("VERIBENCH_CPU_CONV", "winograd", 1);
     CHECKF(vb_backend_init_named("cpu", &fo3, &variants[V_CPU_WINO].b, &e) == 0, "cpu winograd: %s", e.msg);
     CHECKF(vb_backend_init_named("cpu", &fo2, &variants[V_CPU_WINO_PORTABLE].b, &e) == 0, "cpu winograd: %s", e.msg);
     unsetenv("VERIBENCH_CPU_CONV");

@@ -8,8 +8,9 @@
  *                        depthwise conv with the affine and activation after it, and every other op
  *                        split over the threads too. Weights of any stored type are decoded
  *                        and packed into fp32 panels once at load.
- * 3x3 stride-1 convs may instead run as Winograd F(4,3) (backends/cpu/winograd.c), opt-in by
- * VERIBENCH_CPU_CONV=winograd (all of them) or auto (the large ones), chosen once at load.
+ * The large 3x3 stride-1 convs run as Winograd F(4,3) instead (backends/cpu/winograd.c),
+ * chosen once at load; VERIBENCH_CPU_CONV=direct or winograd makes every one the one or the
+ * other.
  * The graph is executed as a list of steps: a step is one node, or on the fast path a
  * fused group conv/fc [-> affine] [-> add_zeropad] [-> relu | leaky_relu | relu6] [-> maxpool]
  * (the pool only after a conv, with windows that do not overlap: the conv's output is then
@@ -32,9 +33,9 @@
 #include "backends/cpu/winograd.h"
 #include "backends/plan.h"
 
-/* How the fast path runs 3x3 stride-1 convs (VERIBENCH_CPU_CONV): the implicit GEMM
- * (direct), Winograd F(4x4, 3x3) (backends/cpu/winograd.h) for every one, or Winograd where
- * vb_wino_pays says so (auto). */
+/* How the fast path runs 3x3 stride-1 convs (VERIBENCH_CPU_CONV): Winograd F(4x4, 3x3)
+ * (backends/cpu/winograd.h) where vb_wino_pays says so and the implicit GEMM elsewhere
+ * (auto, the default), the implicit GEMM for all (direct) or Winograd for all. */
 typedef enum cpu_conv { CONV_DIRECT = 0, CONV_AUTO, CONV_WINOGRAD } cpu_conv;
 
 typedef struct cpu_backend {
@@ -134,21 +135,11 @@ static int cpu_threads(const vb_backend_opts *o)
     return n > 0 ? (int)n : 1;
 }
 
-static int cpu_list_devices(vb_device_info **infos, int *n, vb_err *e)
-{
-    *infos = vb_calloc(1, sizeof **infos, e);
-    if (!*infos)
-        return -1;
-    vb_backend_opts o = {0};
-    fill_info(*infos, 0, cpu_threads(&o), CONV_DIRECT);
-    *n = 1;
-    return 0;
-}
-
-/* VERIBENCH_CPU_CONV: unset or "direct": the implicit GEMM; "winograd": every 3x3 stride-1
- * conv through Winograd F(4,3); "auto": Winograd on the convs where vb_wino_pays (opt-in:
- * see backends/cpu/README.md for their speed and accuracy). Anything else is a usage
- * error, not a silent default. */
+/* VERIBENCH_CPU_CONV: unset or "auto": Winograd F(4,3) on the 3x3 stride-1 convs where
+ * vb_wino_pays, the implicit GEMM elsewhere (the default: faster at batch 1, 8 and 32 and no
+ * LFW decision moved; see backends/cpu/README.md); "direct": the implicit GEMM for every
+ * conv; "winograd": Winograd on every 3x3 stride-1 conv. Anything else is a usage error,
+ * not a silent default. */
 static int conv_from_env(cpu_conv *conv, vb_err *e)
 {
     static const struct {
@@ -156,7 +147,7 @@ static int conv_from_env(cpu_conv *conv, vb_err *e)
         cpu_conv conv;
     } names[] = {{"direct", CONV_DIRECT}, {"auto", CONV_AUTO}, {"winograd", CONV_WINOGRAD}};
     const char *env = getenv("VERIBENCH_CPU_CONV");
-    *conv = CONV_DIRECT;
+    *conv = CONV_AUTO;
     if (!env || !*env)
         return 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -165,6 +156,21 @@ static int conv_from_env(cpu_conv *conv, vb_err *e)
             return 0;
         }
     return vb_fail(e, VB_EXIT_USAGE, "VERIBENCH_CPU_CONV='%s': expected direct, auto or winograd", env);
+}
+
+static int cpu_list_devices(vb_device_info **infos, int *n, vb_err *e)
+{
+    *infos = vb_calloc(1, sizeof **infos, e);
+    if (!*infos)
+        return -1;
+    vb_backend_opts o = {0};
+    cpu_conv conv;
+    vb_err ignored = {0}; /* a bad VERIBENCH_CPU_CONV fails the init that uses it, not the listing */
+    if (conv_from_env(&conv, &ignored))
+        conv = CONV_AUTO;
+    fill_info(*infos, 0, cpu_threads(&o), conv);
+    *n = 1;
+    return 0;
 }
 
 static int cpu_init(vb_backend *handle, vb_err *e)

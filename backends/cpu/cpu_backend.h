@@ -7,7 +7,8 @@
 #include "backends/backend.h"
 
 /* Bytes of weights a model prepared on the cpu backend holds: the decoded fp32 copies on
- * the reference path, the packed panels (in the stored type) on the fast path. */
+ * the reference path, the packed fp32 panels on the fast path (for a conv run as Winograd,
+ * its transformed filters: 4x). */
 size_t vb_cpu_weight_bytes(const vb_prepared *p);
 
 /* One core's measured multiply-accumulate throughput (GMAC/s: independent FMA chains in the
