@@ -13,8 +13,10 @@ struct vb_vk_fp {
     VkDescriptorPool pool;
     VkDescriptorSet set[FP_SETS];
     VkCommandBuffer cb;
-    vb_vk_buffer io;      /* host-visible: the inputs, taps or bank, the outputs */
-    vb_vk_buffer scratch; /* device-local: intermediate planes */
+    vb_vk_buffer io;      /* host-visible staging: the inputs, taps or bank, the outputs */
+    vb_vk_buffer dev;     /* device-local: io's layout, then intermediate planes; the kernels
+                             read and write only this (a discrete GPU would otherwise read
+                             each tap across the bus) */
     vb_vk_buffer dummy;   /* bound where a kernel reads nothing */
 };
 
@@ -54,7 +56,7 @@ void vb_vk_fp_free(vb_vk_ctx *c, vb_vk_fp *st)
     if (st->pool)
         c->d.vkDestroyDescriptorPool(c->dev, st->pool, NULL);
     vb_vk_buffer_destroy(c, &st->io);
-    vb_vk_buffer_destroy(c, &st->scratch);
+    vb_vk_buffer_destroy(c, &st->dev);
     vb_vk_buffer_destroy(c, &st->dummy);
     free(st);
 }
@@ -172,8 +174,17 @@ static double fp_timeout(const vb_vk_ctx *c)
     return 120.0 + (c->caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 60.0 : 0.0);
 }
 
-/* The passes in order, a barrier between each and after the last for the host's read. */
-static int run_passes(vb_vk_ctx *c, vb_vk_fp *st, const fp_pass *p, int n, vb_err *e)
+static void barrier(vb_vk_ctx *c, VkCommandBuffer cb, VkAccessFlags src, VkPipelineStageFlags src_stage,
+                    VkAccessFlags dst, VkPipelineStageFlags dst_stage)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src, .dstAccessMask = dst};
+    c->d.vkCmdPipelineBarrier(cb, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/* One call: io's first `up` bytes copied to dev, the passes in order with a barrier between
+ * each, dev's [down_off, down_off + down) copied back to io for the host. */
+static int run_passes(vb_vk_ctx *c, vb_vk_fp *st, const fp_pass *p, int n, VkDeviceSize up, VkDeviceSize down_off,
+                      VkDeviceSize down, vb_err *e)
 {
     write_sets(c, st, p, n);
     VkCommandBufferBeginInfo bi = {
@@ -183,6 +194,10 @@ static int run_passes(vb_vk_ctx *c, vb_vk_fp *st, const fp_pass *p, int n, vb_er
     VkResult r = c->d.vkBeginCommandBuffer(st->cb, &bi);
     if (r != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkBeginCommandBuffer");
+    const VkBufferCopy in = {0, 0, up}, out = {down_off, down_off, down};
+    c->d.vkCmdCopyBuffer(st->cb, st->io.buf, st->dev.buf, 1, &in);
+    barrier(c, st->cb, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_SHADER_READ_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
     for (int s = 0; s < n; s++) {
         const vb_vk_fp_push *pc = &p[s].pc;
         c->d.vkCmdBindPipeline(st->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p[s].pipe);
@@ -190,16 +205,15 @@ static int run_passes(vb_vk_ctx *c, vb_vk_fp *st, const fp_pass *p, int n, vb_er
                                      NULL);
         c->d.vkCmdPushConstants(st->cb, c->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *pc, pc);
         c->d.vkCmdDispatch(st->cb, (pc->w + 15) / 16, (pc->h + 15) / 16, pc->planes);
-        const int last = s + 1 == n;
-        VkMemoryBarrier mb = {
-            .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-            .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-            .dstAccessMask = last ? VK_ACCESS_HOST_READ_BIT : VK_ACCESS_SHADER_READ_BIT,
-        };
-        c->d.vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                  last ? VK_PIPELINE_STAGE_HOST_BIT : VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb,
-                                  0, NULL, 0, NULL);
+        if (s + 1 < n)
+            barrier(c, st->cb, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                    VK_ACCESS_SHADER_READ_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
     }
+    barrier(c, st->cb, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_TRANSFER_READ_BIT,
+            VK_PIPELINE_STAGE_TRANSFER_BIT);
+    c->d.vkCmdCopyBuffer(st->cb, st->dev.buf, st->io.buf, 1, &out);
+    barrier(c, st->cb, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_HOST_READ_BIT,
+            VK_PIPELINE_STAGE_HOST_BIT);
     if ((r = c->d.vkEndCommandBuffer(st->cb)) != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkEndCommandBuffer");
     if (vb_vk_submit_wait(c, st->cb, fp_timeout(c), e))
@@ -224,21 +238,22 @@ int vb_vk_fp_orient(vb_vk_ctx *c, vb_vk_fp **stp, const float *img, int w, int h
     vb_vk_fp *st = *stp;
     const size_t n = (size_t)w * h;
     const int rg = vb_fp_gauss_radius(grad_sigma), ro = vb_fp_gauss_radius(orient_sigma);
-    /* io: image | grad taps | orient taps | tensor; scratch: A (3 planes) | S | T (3 planes) */
+    /* io and dev: image | grad taps | orient taps | tensor; then in dev only: A (3 planes) |
+     * S | T (3 planes) */
     const VkDeviceSize img_b = slot(c, n, 4), tg_b = slot(c, 2 * rg + 1, 4), to_b = slot(c, 2 * ro + 1, 4);
-    const VkDeviceSize plane3 = slot(c, 3 * n, 4);
-    if (fits(c, plane3, w, h, e) || grow(c, &st->io, img_b + tg_b + to_b + plane3, 1, "a print's planes", e) ||
-        grow(c, &st->scratch, 2 * plane3 + img_b, 0, "a print's intermediate planes", e))
+    const VkDeviceSize plane3 = slot(c, 3 * n, 4), io_b = img_b + tg_b + to_b + plane3;
+    if (fits(c, plane3, w, h, e) || grow(c, &st->io, io_b, 1, "a print's planes", e) ||
+        grow(c, &st->dev, io_b + 2 * plane3 + img_b, 0, "a print's planes on the device", e))
         return -1;
     uint8_t *io = st->io.map;
     memcpy(io, img, n * sizeof *img);
     vb_fp_gauss_taps(grad_sigma, (float *)(io + img_b));
     vb_fp_gauss_taps(orient_sigma, (float *)(io + img_b + tg_b));
-    const fp_region in = {&st->io, 0, n * 4}, taps_g = {&st->io, img_b, (VkDeviceSize)(2 * rg + 1) * 4},
-                    taps_o = {&st->io, img_b + tg_b, (VkDeviceSize)(2 * ro + 1) * 4},
-                    out = {&st->io, img_b + tg_b + to_b, 3 * n * 4};
-    const fp_region a1 = {&st->scratch, 0, n * 4}, a3 = {&st->scratch, 0, 3 * n * 4},
-                    s = {&st->scratch, plane3, n * 4}, t = {&st->scratch, plane3 + img_b, 3 * n * 4};
+    const vb_vk_buffer *d = &st->dev;
+    const fp_region in = {d, 0, n * 4}, taps_g = {d, img_b, (VkDeviceSize)(2 * rg + 1) * 4},
+                    taps_o = {d, img_b + tg_b, (VkDeviceSize)(2 * ro + 1) * 4}, out = {d, img_b + tg_b + to_b, 3 * n * 4};
+    const fp_region a1 = {d, io_b, n * 4}, a3 = {d, io_b, 3 * n * 4}, s = {d, io_b + plane3, n * 4},
+                    t = {d, io_b + plane3 + img_b, 3 * n * 4};
     fp_pass p[FP_SETS];
     int np = 0;
     const uint32_t uw = (uint32_t)w, uh = (uint32_t)h;
@@ -247,7 +262,7 @@ int vb_vk_fp_orient(vb_vk_ctx *c, vb_vk_fp **stp, const float *img, int w, int h
     p[np++] = (fp_pass){st->sobel, rg > 0 ? s : in, {0}, ro > 0 ? t : out, {0}, {uw, uh, 1, 0}};
     if (ro > 0)
         np += blur_passes(st, t, a3, out, taps_o, uw, uh, 3, (uint32_t)ro, p + np);
-    if (run_passes(c, st, p, np, e))
+    if (run_passes(c, st, p, np, out.off, out.off, out.size, e))
         return -1;
     memcpy(tensor, io + out.off, 3 * n * sizeof *tensor);
     return 0;
@@ -265,16 +280,18 @@ int vb_vk_fp_gabor(vb_vk_ctx *c, vb_vk_fp **stp, const float *img, const uint8_t
     /* io: image | bins (4 per word) | bank | response */
     const VkDeviceSize img_b = slot(c, n, 4), bins_b = slot(c, (n + 3) / 4, 4), bank_b = slot(c, bank_n, 4);
     if (fits(c, bank_b, w, h, e) || fits(c, img_b, w, h, e) ||
-        grow(c, &st->io, 2 * img_b + bins_b + bank_b, 1, "a print's planes and Gabor bank", e))
+        grow(c, &st->io, 2 * img_b + bins_b + bank_b, 1, "a print's planes and Gabor bank", e) ||
+        grow(c, &st->dev, 2 * img_b + bins_b + bank_b, 0, "a print's planes and Gabor bank on the device", e))
         return -1;
     uint8_t *io = st->io.map;
     memcpy(io, img, n * sizeof *img);
     memcpy(io + img_b, bins, n);
     vb_fp_gabor_bank(period, k, na, (float *)(io + img_b + bins_b));
-    const fp_region in = {&st->io, 0, n * 4}, bn = {&st->io, img_b, align_up(n, 4)},
-                    bank = {&st->io, img_b + bins_b, bank_n * 4}, res = {&st->io, img_b + bins_b + bank_b, n * 4};
+    const vb_vk_buffer *d = &st->dev;
+    const fp_region in = {d, 0, n * 4}, bn = {d, img_b, align_up(n, 4)}, bank = {d, img_b + bins_b, bank_n * 4},
+                    res = {d, img_b + bins_b + bank_b, n * 4};
     fp_pass p = {st->gabor, in, bn, res, bank, {(uint32_t)w, (uint32_t)h, 1, (uint32_t)r}};
-    if (run_passes(c, st, &p, 1, e))
+    if (run_passes(c, st, &p, 1, res.off, res.off, res.size, e))
         return -1;
     memcpy(out, io + res.off, n * sizeof *out);
     if (vb_vk_fault("fp_skew")) /* a kernel bug, for check's tests: ridges become valleys */
