@@ -121,6 +121,38 @@ if [ -f "$VB_MODELS/tiny_face_detector.gguf" ]; then
         not_ok "landmarks under --fp16 within 0.01 px of the reference (got '$disp')"
 fi
 
+# The on-disk pipeline cache (backends/vulkan/vk_cache.c): written after the first run,
+# taken without a note by the next; a damaged, foreign or unrelated file is set aside with a
+# note (the work still passes) and replaced; "off" writes nothing; an unwritable place is a
+# note, never a failure.
+PC="$CLI_TMP/pc/pipelines.bin"
+pc_check() { # $1: what; the rest: expectations on stderr handled by the caller
+    expect_exit 0 "$1" -- env VERIBENCH_PIPELINE_CACHE="$PC" "$VB" check --model "$M" --validation $CROP "$A"
+}
+pc_check "pipeline cache, first run"
+head -c 10 "$PC" 2>/dev/null | grep -q '^VBPCACHE1$' && ok || not_ok "pipeline cache file written with its magic"
+pc_check "pipeline cache, second run"
+grep -q "pipeline cache" "$CLI_TMP/err" && not_ok "a sound cache is taken without a note" || ok
+printf '\252' | dd of="$PC" bs=1 seek=100 conv=notrunc 2>/dev/null # in the driver's data
+pc_check "pipeline cache, damaged"
+expect_grep "pipeline cache .*pipelines.bin not used: checksum mismatch" "$CLI_TMP/err" "a damaged cache is named and set aside"
+pc_check "pipeline cache, rewritten"
+grep -q "pipeline cache" "$CLI_TMP/err" && not_ok "the damaged cache was replaced by a sound one" || ok
+# Another device's data, checksummed correctly: the driver header's vendor ID changed.
+tail -c +76 "$PC" > "$CLI_TMP/pc/data"
+printf '\377' | dd of="$CLI_TMP/pc/data" bs=1 seek=8 conv=notrunc 2>/dev/null
+{ printf 'VBPCACHE1\n%s\n' "$(sha256sum "$CLI_TMP/pc/data" | cut -c1-64)"; cat "$CLI_TMP/pc/data"; } > "$PC"
+pc_check "pipeline cache, another device's"
+expect_grep "not used: made by another device or driver" "$CLI_TMP/err" "a foreign cache is not handed to the driver"
+echo "hello" > "$PC"
+pc_check "pipeline cache, not ours"
+expect_grep "not used: not a veribench pipeline cache" "$CLI_TMP/err" "an unrelated file is not read as a cache"
+rm -rf "$CLI_TMP/pc"
+expect_exit 0 "pipeline cache off" -- env VERIBENCH_PIPELINE_CACHE=off "$VB" check --model "$M" $CROP "$A"
+[ ! -e "$CLI_TMP/pc" ] && ok || not_ok "VERIBENCH_PIPELINE_CACHE=off writes nothing"
+expect_exit 0 "pipeline cache unwritable" -- env VERIBENCH_PIPELINE_CACHE=/proc/veribench/pc.bin "$VB" check --model "$M" $CROP "$A"
+expect_grep "pipeline cache not saved" "$CLI_TMP/err" "an unwritable cache is a note"
+
 # Device failures are exit 4 with a message, never a crash or a hang.
 expect_exit 4 "device lost" -- env VERIBENCH_VULKAN_FAULT=lost "$VB" check --model "$M" $CROP "$A"
 expect_grep "DEVICE_LOST" "$CLI_TMP/err" "device lost is reported"

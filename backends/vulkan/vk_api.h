@@ -51,6 +51,9 @@
     X(vkCreatePipelineLayout)                                                                  \
     X(vkDestroyPipelineLayout)                                                                 \
     X(vkCreateComputePipelines)                                                                \
+    X(vkCreatePipelineCache)                                                                   \
+    X(vkGetPipelineCacheData)                                                                  \
+    X(vkDestroyPipelineCache)                                                                  \
     X(vkDestroyPipeline)                                                                       \
     X(vkCreateDescriptorPool)                                                                  \
     X(vkDestroyDescriptorPool)                                                                 \

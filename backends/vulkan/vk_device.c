@@ -360,6 +360,10 @@ void vb_vk_query(vb_vk_instance *vi, VkPhysicalDevice pd, int index, vb_device_i
     caps->api_version = base.apiVersion;
     caps->type = base.deviceType;
     caps->limits = base.limits;
+    caps->vendor_id = base.vendorID;
+    caps->device_id = base.deviceID;
+    caps->driver_version = base.driverVersion;
+    memcpy(caps->cache_uuid, base.pipelineCacheUUID, VK_UUID_SIZE);
     vk->vkGetPhysicalDeviceMemoryProperties(pd, &caps->memory);
     const int v11 = base.apiVersion >= VK_API_VERSION_1_1;
     const int v12 = base.apiVersion >= VK_API_VERSION_1_2;
@@ -640,6 +644,7 @@ int vb_vk_ctx_create(vb_vk_ctx *c, int index, int use_fp16, int validation, vb_e
     }
     if (create_layouts(c, e))
         goto fail;
+    vb_vk_cache_open(c);
     return 0;
 fail:
     vb_vk_ctx_destroy(c);
@@ -666,6 +671,9 @@ void vb_vk_ctx_destroy(vb_vk_ctx *c)
         if (vb_vk_settle(c))
             return;
         c->d.vkDeviceWaitIdle(c->dev);
+        vb_vk_cache_save(c);
+        if (c->pipeline_cache)
+            c->d.vkDestroyPipelineCache(c->dev, c->pipeline_cache, NULL);
         for (int i = 0; i < c->n_pipelines; i++)
             c->d.vkDestroyPipeline(c->dev, c->pipelines[i].pipeline, NULL);
         if (c->pipe_layout)
@@ -825,7 +833,8 @@ int vb_vk_pipeline_get(vb_vk_ctx *c, const char *shader, const uint32_t *spec, i
         .layout = c->pipe_layout,
     };
     VkPipeline pipeline;
-    r = c->d.vkCreateComputePipelines(c->dev, VK_NULL_HANDLE, 1, &pi, NULL, &pipeline);
+    r = c->d.vkCreateComputePipelines(c->dev, c->pipeline_cache, 1, &pi, NULL, &pipeline);
+    c->pipelines_created += r == VK_SUCCESS;
     c->d.vkDestroyShaderModule(c->dev, module, NULL);
     if (r != VK_SUCCESS) {
         char what[128];

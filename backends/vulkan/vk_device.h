@@ -36,6 +36,8 @@ typedef struct vb_vk_caps {
     int queue_family;                   /* first family with compute; -1 if none */
     uint32_t timestamp_valid_bits;
     float timestamp_period;             /* ns per tick */
+    uint32_t vendor_id, device_id, driver_version;
+    uint8_t cache_uuid[VK_UUID_SIZE];   /* pipelineCacheUUID: whose pipeline cache data fits */
 } vb_vk_caps;
 
 /* Create an instance; validation = enable VK_LAYER_KHRONOS_validation (with synchronization
@@ -89,6 +91,9 @@ typedef struct vb_vk_ctx {
     VkPipelineLayout pipe_layout;
     vb_vk_pipeline pipelines[VB_VK_MAX_PIPELINES];
     int n_pipelines;
+    VkPipelineCache pipeline_cache;     /* from disk (backends/vulkan/vk_cache.c) */
+    char pipeline_cache_path[1024];     /* "" when off */
+    int pipelines_created;              /* compiled in this process: the cache is saved if > 0 */
     int uses_fp64;                      /* shaderFloat64 enabled (caps.float64, unless
                                            $VERIBENCH_VULKAN_NO_FP64 is set) */
     double timeout_s;                   /* $VERIBENCH_VULKAN_TIMEOUT, 0 if unset */
@@ -105,6 +110,16 @@ void vb_vk_ctx_destroy(vb_vk_ctx *c);
 int vb_vk_buffer_create(vb_vk_ctx *c, VkDeviceSize size, int host_visible, const char *what,
                         vb_vk_buffer *b, vb_err *e);
 void vb_vk_buffer_destroy(vb_vk_ctx *c, vb_vk_buffer *b);
+
+/* The on-disk pipeline cache (VkPipelineCache) of the device, so a second process does not
+ * compile the same pipelines again (backends/vulkan/vk_cache.c). Where: the file named by
+ * $VERIBENCH_PIPELINE_CACHE ("off": none), else $XDG_CACHE_HOME/veribench/ or
+ * ~/.cache/veribench/, one file per vendor, device, driver version and pipelineCacheUUID.
+ * A file that is not ours, is truncated or corrupt (a SHA-256 guards it) or belongs to
+ * another device or driver is not handed to the driver: the cache starts empty, with a
+ * note. Failing to read or write it never fails the work: it is a cache. */
+void vb_vk_cache_open(vb_vk_ctx *c);
+void vb_vk_cache_save(vb_vk_ctx *c);
 
 /* The cached pipeline for a shader variant and specialization constants (ids 0..n-1). */
 int vb_vk_pipeline_get(vb_vk_ctx *c, const char *shader, const uint32_t *spec, int n_spec,
