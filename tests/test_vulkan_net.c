@@ -165,6 +165,38 @@ static void test_fp32(void)
     result_free(&graph, &got);
 }
 
+/* One prepared net, many runs: the command buffer recorded for a batch size is submitted
+ * again with new inputs, recorded anew for a capturing run, after the buffers grow and for
+ * another batch size; every output must be the bits a fresh load gives for that image. */
+static void test_resubmit(void)
+{
+    result fresh;
+    if (run(vk32, &graph, N_IMAGES, 0, &fresh))
+        return;
+    const size_t in = (size_t)graph.in_h * graph.in_w * graph.in_c, dim = (size_t)graph.out_dim;
+    vb_prepared *p = NULL;
+    vb_err e = {0};
+    CHECKF(vb_backend_load(vk32, &graph, &p, &e) == 0, "load: %s", e.msg);
+    float out[N_IMAGES * 128];
+    float **nodes = calloc((size_t)graph.n_nodes, sizeof *nodes);
+    nodes[graph.output] = calloc((size_t)N_IMAGES * dim, sizeof(float));
+    /* (first image, batch, capture) in an order that reuses, re-records and grows */
+    static const int plan[][3] = {{0, 2, 0}, {2, 2, 0}, {0, 2, 1}, {2, 2, 0}, {0, 4, 0}, {2, 2, 0}, {1, 2, 0}};
+    for (size_t i = 0; p && i < VB_ARRAY_LEN(plan); i++) {
+        const int first = plan[i][0], batch = plan[i][1];
+        vb_timings t = {.node_ms = NULL};
+        int rc = vb_backend_run(p, inputs + first * in, batch, out, plan[i][2] ? nodes : NULL, &t, &e);
+        CHECKF(rc == 0, "run %zu: %s", i, e.msg);
+        CHECKF(rc == 0 && memcmp(out, fresh.out + first * dim, batch * dim * sizeof(float)) == 0,
+               "run %zu (images %d.., batch %d%s): the bits of a fresh load", i, first, batch,
+               plan[i][2] ? ", capturing" : "");
+    }
+    vb_backend_unload(p);
+    free(nodes[graph.output]);
+    free(nodes);
+    result_free(&graph, &fresh);
+}
+
 static void test_fp16(void)
 {
     if (!vk16) {
@@ -224,6 +256,7 @@ int main(void)
     if (!rc && vk32 && cpu_ref && load_inputs() == 0 &&
         run(cpu_ref, &graph, N_IMAGES, 1, &ref4) == 0) {
         RUN(test_fp32);
+        RUN(test_resubmit);
         RUN(test_fp16);
         RUN(test_quantized);
     }

@@ -11,7 +11,9 @@
  *          last reader has run (backends/plan.h, shared with the CPU backend).
  * run():   one command buffer per batch: input copy, the dispatches with a barrier after
  *          each, timestamps between them, copies of the output and of the requested nodes
- *          into a host-visible readback buffer; one fence wait with a timeout.
+ *          into a host-visible readback buffer; one fence wait with a timeout. It is
+ *          recorded once per batch size and submitted again while nothing it names changes
+ *          (buffers grown, readback moved, nodes captured: recorded anew).
  * fp16:    only when asked (opts.fp16: fp16 moves LFW distances by up to 6e-4 and flips
  *          near-threshold decisions against the CPU; fp32 keeps them within 3.1e-5) and the
  *          device has 16-bit storage and fp16 arithmetic, activations and float weights are
@@ -99,6 +101,7 @@ typedef struct vk_prepared {
     VkCommandBuffer cb;
     VkQueryPool qpool;
     int timestamps;
+    int recorded_batch;                 /* p->cb holds the plain run of this batch; 0: none */
 } vk_prepared;
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -675,6 +678,7 @@ static int one_shot_copy(vk_prepared *p, const vb_vk_buffer *src, const vb_vk_bu
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
+    p->recorded_batch = 0; /* p->cb is rewritten */
     VkResult r = c->d.vkBeginCommandBuffer(p->cb, &bi);
     if (r != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkBeginCommandBuffer");
@@ -904,6 +908,7 @@ static int ensure_batch(vk_prepared *p, int batch, vb_err *e)
                             &p->staging_in, e))
         return -1;
     p->batch_cap = batch;
+    p->recorded_batch = 0; /* the recording names the old buffers and descriptor sets */
     write_descriptors(p);
     return 0;
 }
@@ -1016,10 +1021,8 @@ static int record(vk_prepared *p, int batch, const VkDeviceSize *capture_off, vb
 {
     vb_vk_ctx *c = &p->be->ctx;
     const vb_graph *g = p->g;
-    VkCommandBufferBeginInfo bi = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
-    };
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    p->recorded_batch = 0;
     VkResult r = c->d.vkBeginCommandBuffer(p->cb, &bi);
     if (r != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkBeginCommandBuffer");
@@ -1065,6 +1068,7 @@ static int record(vk_prepared *p, int batch, const VkDeviceSize *capture_off, vb
                               NULL, 0, NULL);
     if ((r = c->d.vkEndCommandBuffer(p->cb)) != VK_SUCCESS)
         return vb_vk_fail(c, r, e, "vkEndCommandBuffer");
+    p->recorded_batch = capture_off ? 0 : batch; /* a capturing run is not the plain one */
     return 0;
 }
 
@@ -1104,6 +1108,7 @@ static int plan_readback(vk_prepared *p, int batch, float **node_out, VkDeviceSi
     }
     if (total <= p->readback.size)
         return 0;
+    p->recorded_batch = 0; /* the recording copies into the old readback buffer */
     vb_vk_buffer_destroy(&p->be->ctx, &p->readback);
     return vb_vk_buffer_create(&p->be->ctx, total, 1, "the readback buffer", &p->readback, e);
 }
@@ -1147,7 +1152,9 @@ static int vk_run(vb_prepared *handle, const float *input, int batch, float *out
     if (ensure_batch(p, batch, e) || plan_readback(p, batch, node_out, capture_off, e))
         return -1;
     to_device_act(p, input, (size_t)batch * vb_node_size(&g->nodes[0]), p->staging_in.map);
-    if (record(p, batch, node_out ? capture_off : NULL, e) || vb_vk_submit_wait(c, p->cb, submit_timeout(c, batch), e))
+    int recorded = !node_out && p->recorded_batch == batch;
+    if ((!recorded && record(p, batch, node_out ? capture_off : NULL, e)) ||
+        vb_vk_submit_wait(c, p->cb, submit_timeout(c, batch), e))
         return -1;
     const uint8_t *rb = p->readback.map;
     from_device_act(p, rb, (size_t)batch * g->out_dim, output);
