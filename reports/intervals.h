@@ -58,8 +58,10 @@
  *                         Measured on lfw-all (87.5M trials, 5,749 subjects, 16.5M subject
  *                         pairs, 1000 replicates, 2 threads): 22 s of CPU time (run with
  *                         minus without --bootstrap), 64 s wall on two cores shared with ~15
- *                         other runnable processes; peak memory no higher than the metrics
- *                         step's (2.2 GB either way).
+ *                         other runnable processes. Streamed from run's score file
+ *                         (vb_bootstrap_stream): peak RSS of the whole lfw-all run 475 MB,
+ *                         against 1.88 GB with every score in memory (--scores-csv), the
+ *                         same metrics.csv (bench/results/lfw-all-run-sharded-*.csv).
  *   per-trial             the reference: a pass over every trial per replicate; refused
  *                         (returns 0, *why says so) above VB_BOOT_MAX_WORK trials * replicates.
  * vb_boot_method_name gives the name provenance.csv records ("aggregated", "per-trial"). */
