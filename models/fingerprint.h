@@ -46,18 +46,18 @@
 /* Every parameter, with its GGUF key (fingerprint.<name>) and default, in one X-macro. */
 #define VB_FP_PARAMS(X)                                                                         \
     X(seg_block, 16, "segmentation block size (px)")                                          \
-    X(seg_threshold, 0.2f, "block std (normalized image) below which a block is background")  \
-    X(border_margin, 14, "minutiae closer than this to the background are dropped (px)")      \
+    X(seg_threshold, 0.3f, "block std (normalized image) below which a block is background")  \
+    X(border_margin, 8,  "minutiae closer than this to the background are dropped (px)")      \
     X(grad_sigma, 1.0f, "Gaussian sigma of the gradient (px)")                                \
     X(orient_sigma, 7.0f, "Gaussian sigma smoothing the structure tensor (px)")               \
     X(freq_block, 32, "ridge period estimation window (px)")                                  \
     X(min_period, 4, "shortest accepted ridge period (px)")                                   \
     X(max_period, 16, "longest accepted ridge period (px)")                                   \
     X(default_period, 9, "ridge period when none can be measured (px)")                       \
-    X(gabor_k, 0.6f, "Gabor envelope sigma as a fraction of the period")                      \
+    X(gabor_k, 0.5f, "Gabor envelope sigma as a fraction of the period")                      \
     X(gabor_angles, 24, "orientation bins of the Gabor filter bank")                          \
     X(trace_len, 10, "ridge length traced for a minutia's direction (px)")                    \
-    X(short_ridge, 1.6f, "short ridge / spur / bridge length, in periods")                    \
+    X(short_ridge, 1.4f, "short ridge / spur / bridge length, in periods")                    \
     X(min_distance, 0.7f, "minutiae closer than this (periods) are removed in pairs")         \
     X(broken_ridge, 1.8f, "facing endings closer than this (periods) are a broken ridge")     \
     X(min_minutiae, 8, "fewer minutiae: failure to acquire")                                  \
