@@ -18,10 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
         abort();
     const char *dirs[1] = {dir};
-    int argc = 0;
-    char **argv = NULL;
+    vb_merge_plan plan = {0};
     vb_err e = {0};
-    if (vb_shard_merge(out, dirs, 1, &argc, &argv, &e) == 0)
-        vb_shard_args_free(argc, argv); /* cannot happen without templates, but free if it did */
+    if (vb_shard_merge(out, dirs, 1, &plan, &e) == 0)
+        vb_merge_plan_free(&plan); /* cannot happen without templates, but free if it did */
     return 0;
 }
