@@ -8,10 +8,10 @@
  * device, so one driver's cache is never handed to another: drivers are meant to reject
  * foreign data, but not all do so gracefully. Writing is atomic (core/files.h), so processes
  * sharing the cache never read half a file. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/vulkan/vk_device.h"
 #include "core/files.h"
@@ -77,16 +77,13 @@ void vb_vk_cache_open(vb_vk_ctx *c)
     uint8_t *data = NULL;
     size_t n = 0;
     const char *why = NULL;
-    if (c->pipeline_cache_path[0]) {
-        vb_err e = {0};
-        FILE *f = fopen(c->pipeline_cache_path, "rb");
-        if (f) { /* a missing file is the first run: no note */
-            fclose(f);
-            if (vb_read_file(c->pipeline_cache_path, CACHE_MAX_BYTES, &data, &n, &e))
-                why = e.msg;
-            else
-                why = check_file(c, data, n);
-        }
+    vb_err e = {0}; /* outlives the block: why may point into it */
+    /* a missing file is the first run: no note */
+    if (c->pipeline_cache_path[0] && access(c->pipeline_cache_path, F_OK) == 0) {
+        if (vb_read_file(c->pipeline_cache_path, CACHE_MAX_BYTES, &data, &n, &e))
+            why = e.msg;
+        else
+            why = check_file(c, data, n);
     }
     if (why)
         vb_log("note: pipeline cache %s not used: %s; starting an empty one", c->pipeline_cache_path, why);
